@@ -1,0 +1,43 @@
+//! Identifier helpers. API ids are always UUIDs (lowercase, hyphenated); internal ids are integers.
+
+/// True when `s` is a lowercase hyphenated UUID as CloudStack accepts it.
+pub fn is_api_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 36 {
+        return false;
+    }
+    for (i, c) in b.iter().enumerate() {
+        let ok = match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_digit() || (b'a'..=b'f').contains(c),
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+/// A fresh random (v4) UUID as a string.
+pub fn new_uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// A name-based (v3, MD5) UUID of `name`, as CloudStack derives host guids.
+pub fn name_uuid(name: &str) -> String {
+    uuid::Uuid::new_v3(&uuid::Uuid::NAMESPACE_URL, name.as_bytes()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_uuid_shape() {
+        assert!(is_api_uuid("0f3a1c2e-1111-4abc-8def-0123456789ab"));
+        assert!(!is_api_uuid("0F3A1C2E-1111-4ABC-8DEF-0123456789AB"));
+        assert!(!is_api_uuid("0f3a1c2e11114abc8def0123456789ab"));
+        assert!(!is_api_uuid("abcd"));
+        assert!(is_api_uuid(&new_uuid()));
+    }
+}

@@ -1,0 +1,12 @@
+//! The Trellis domain model: typed ids, entities, lifecycle state enums with pure transitions, and
+//! the one domain [`Error`]. No I/O, no async runtime, no SQL, no HTTP.
+
+pub mod error;
+pub mod extension;
+pub mod ids;
+pub mod role;
+pub mod time;
+pub mod validate;
+
+pub use error::{Error, Result};
+pub use role::RoleType;
