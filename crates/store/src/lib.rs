@@ -1,1 +1,240 @@
-//! placeholder
+//! Trellis persistence: one facade ([`Store`]) over SQLite (embedded default, WAL) and
+//! PostgreSQL (several servers sharing one database), with linear, append-only migrations kept
+//! per backend and one conformance suite run on every backend.
+//!
+//! Methods are named `<resource>_<verb>`. Queries are written once, in the portable subset of SQL
+//! both backends accept (`$n` placeholders, `RETURNING`), through sqlx's `Any` driver. The few
+//! backend-specific statements (job claiming with `FOR UPDATE SKIP LOCKED`, migration locking) are
+//! chosen on [`Backend`].
+
+mod details;
+mod events;
+mod extensions;
+mod identity;
+mod jobs;
+mod migrate;
+mod servers;
+mod settings;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use std::time::Duration;
+
+pub use extensions::{CustomActionFilter, ExtensionFilter, NewCustomAction};
+pub use events::EventFilter;
+pub use identity::IdentityFilter;
+pub use jobs::NewJob;
+
+/// Which database is behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A store failure. Converted into the domain error at the application boundary.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database url {url}: use sqlite://PATH or postgres://...")]
+    UnsupportedUrl { url: String },
+    #[error("failed to connect to the database")]
+    Connect {
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("failed to apply migration {version}")]
+    Migrate {
+        version: i64,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("database operation {op} failed")]
+    Query {
+        op: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("stored value of {what} is invalid: {value}")]
+    Corrupt { what: &'static str, value: String },
+}
+
+impl StoreError {
+    fn query(op: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+        move |source| StoreError::Query { op, source }
+    }
+
+    /// True when the failure is a unique-constraint violation.
+    pub fn is_unique_violation(&self) -> bool {
+        match self {
+            StoreError::Query { source: sqlx::Error::Database(db), .. } => {
+                db.is_unique_violation()
+            }
+            _ => false,
+        }
+    }
+}
+
+impl From<StoreError> for trellis_model::Error {
+    fn from(e: StoreError) -> Self {
+        let mut chain = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            chain.push_str(": ");
+            chain.push_str(&s.to_string());
+            src = s.source();
+        }
+        trellis_model::Error::internal(chain)
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Paging of list queries: `limit` `None` means unlimited.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Page {
+    pub offset: i64,
+    pub limit: Option<i64>,
+}
+
+impl Page {
+    pub fn all() -> Page {
+        Page { offset: 0, limit: None }
+    }
+    fn sql(&self) -> String {
+        match self.limit {
+            Some(l) => format!(" LIMIT {} OFFSET {}", l.max(0), self.offset.max(0)),
+            None => String::new(),
+        }
+    }
+}
+
+/// The store facade. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).finish()
+    }
+}
+
+impl Store {
+    /// Connect to `url` (`sqlite://path` or `postgres://…`) and apply pending migrations.
+    pub async fn open(url: &str) -> StoreResult<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl { url: url.to_string() });
+        };
+        let options = match backend {
+            // One connection: SQLite has one writer anyway, and a single connection rules out
+            // lock-upgrade failures between concurrent transactions.
+            Backend::Sqlite => AnyPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(60))
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        sqlx::query("PRAGMA journal_mode=WAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA synchronous=NORMAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA busy_timeout=10000").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA foreign_keys=ON").execute(&mut *conn).await?;
+                        Ok(())
+                    })
+                }),
+            Backend::Postgres => {
+                AnyPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(30))
+            }
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_string(),
+        };
+        let pool = options.connect(&url).await.map_err(|source| StoreError::Connect { source })?;
+        let store = Store { pool, backend };
+        migrate::run(&store).await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Close all connections.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// True when the database answers.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+}
+
+fn get_i64(r: &AnyRow, col: &str) -> Result<i64, sqlx::Error> {
+    r.try_get::<i64, _>(col)
+}
+fn get_opt_i64(r: &AnyRow, col: &str) -> Result<Option<i64>, sqlx::Error> {
+    r.try_get::<Option<i64>, _>(col)
+}
+fn get_str(r: &AnyRow, col: &str) -> Result<String, sqlx::Error> {
+    r.try_get::<String, _>(col)
+}
+fn get_opt_str(r: &AnyRow, col: &str) -> Result<Option<String>, sqlx::Error> {
+    r.try_get::<Option<String>, _>(col)
+}
+fn get_bool(r: &AnyRow, col: &str) -> Result<bool, sqlx::Error> {
+    Ok(get_i64(r, col)? != 0)
+}
+fn b2i(b: bool) -> i64 {
+    i64::from(b)
+}
+
+/// Escape a user keyword for `LIKE` and wrap it in `%`.
+fn like_pattern(keyword: &str) -> String {
+    let escaped = keyword.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{}%", escaped.to_lowercase())
+}
+
+/// Helpers for tests that need a fresh database on every backend.
+pub mod testing {
+    use crate::{Store, StoreResult};
+
+    /// The PostgreSQL URL tests use, from `TRELLIS_TEST_POSTGRES_URL`.
+    pub fn postgres_url() -> Option<String> {
+        std::env::var("TRELLIS_TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty())
+    }
+
+    /// A fresh, empty PostgreSQL schema of its own on the server at `base_url`, returned as a URL
+    /// whose connections use it. Tests running at once never see each other's rows.
+    pub async fn isolated_postgres_url(base_url: &str) -> StoreResult<String> {
+        sqlx::any::install_default_drivers();
+        let schema = format!("t_{}", uuid_simple());
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(base_url)
+            .await
+            .map_err(|source| crate::StoreError::Connect { source })?;
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut conn)
+            .await
+            .map_err(crate::StoreError::query("create_schema"))?;
+        let sep = if base_url.contains('?') { '&' } else { '?' };
+        Ok(format!("{base_url}{sep}options=-c%20search_path%3D{schema}"))
+    }
+
+    /// A fresh store on PostgreSQL (isolated schema).
+    pub async fn isolated_postgres(base_url: &str) -> StoreResult<Store> {
+        Store::open(&isolated_postgres_url(base_url).await?).await
+    }
+
+    fn uuid_simple() -> String {
+        trellis_model::ids::new_uuid().replace('-', "")
+    }
+}

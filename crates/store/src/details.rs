@@ -1,0 +1,109 @@
+//! Details rows of every owner kind (extension, resource map, custom action, host, ...).
+//! "Replace" removes the visible rows and inserts the new set in one transaction, keeping hidden
+//! rows, as CloudStack's details DAOs do.
+
+use sqlx::any::AnyRow;
+use std::collections::BTreeMap;
+use trellis_model::entity::{Detail, DetailOwner};
+
+use crate::{get_bool, get_str, Store, StoreError, StoreResult};
+
+fn row(r: &AnyRow) -> Result<Detail, sqlx::Error> {
+    Ok(Detail { name: get_str(r, "name")?, value: get_str(r, "value")?, display: get_bool(r, "display")? })
+}
+
+impl Store {
+    /// All details of an owner, visible and hidden, ordered by name.
+    pub async fn details_get(&self, owner: DetailOwner, owner_id: i64) -> StoreResult<Vec<Detail>> {
+        let rows = sqlx::query("SELECT name, value, display FROM details WHERE owner_kind = $1 AND owner_id = $2 ORDER BY name")
+            .bind(owner.as_str())
+            .bind(owner_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query("details_get"))?;
+        rows.iter().map(row).collect::<Result<_, _>>().map_err(StoreError::query("details_get"))
+    }
+
+    /// Visible details as a map.
+    pub async fn details_visible(&self, owner: DetailOwner, owner_id: i64) -> StoreResult<BTreeMap<String, String>> {
+        Ok(self
+            .details_get(owner, owner_id)
+            .await?
+            .into_iter()
+            .filter(|d| d.display)
+            .map(|d| (d.name, d.value))
+            .collect())
+    }
+
+    /// One detail's value (visible or hidden).
+    pub async fn detail_get(&self, owner: DetailOwner, owner_id: i64, name: &str) -> StoreResult<Option<String>> {
+        sqlx::query_scalar("SELECT value FROM details WHERE owner_kind = $1 AND owner_id = $2 AND name = $3")
+            .bind(owner.as_str())
+            .bind(owner_id)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::query("detail_get"))
+    }
+
+    /// Insert or update one detail.
+    pub async fn detail_upsert(&self, owner: DetailOwner, owner_id: i64, name: &str, value: &str, display: bool) -> StoreResult<()> {
+        sqlx::query("INSERT INTO details (owner_kind, owner_id, name, value, display) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (owner_kind, owner_id, name) DO UPDATE SET value = excluded.value, display = excluded.display")
+            .bind(owner.as_str())
+            .bind(owner_id)
+            .bind(name)
+            .bind(value)
+            .bind(crate::b2i(display))
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::query("detail_upsert"))?;
+        Ok(())
+    }
+
+    pub async fn detail_delete(&self, owner: DetailOwner, owner_id: i64, name: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM details WHERE owner_kind = $1 AND owner_id = $2 AND name = $3")
+            .bind(owner.as_str())
+            .bind(owner_id)
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::query("detail_delete"))?;
+        Ok(())
+    }
+
+    /// Replace the visible details of an owner (hidden ones stay), optionally only those whose
+    /// name starts with `prefix`.
+    pub async fn details_replace_visible(&self, owner: DetailOwner, owner_id: i64, prefix: &str, values: &BTreeMap<String, String>) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(StoreError::query("details_replace"))?;
+        sqlx::query("DELETE FROM details WHERE owner_kind = $1 AND owner_id = $2 AND display = 1 AND substr(name, 1, CAST($3 AS INTEGER)) = $4")
+            .bind(owner.as_str())
+            .bind(owner_id)
+            .bind(i64::try_from(prefix.len()).unwrap_or(0))
+            .bind(prefix)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::query("details_replace"))?;
+        for (k, v) in values {
+            sqlx::query("INSERT INTO details (owner_kind, owner_id, name, value, display) VALUES ($1, $2, $3, $4, 1) ON CONFLICT (owner_kind, owner_id, name) DO UPDATE SET value = excluded.value, display = 1")
+                .bind(owner.as_str())
+                .bind(owner_id)
+                .bind(format!("{prefix}{k}"))
+                .bind(v)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query("details_replace"))?;
+        }
+        tx.commit().await.map_err(StoreError::query("details_replace"))
+    }
+
+    /// Remove every detail of an owner.
+    pub async fn details_delete_all(&self, owner: DetailOwner, owner_id: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM details WHERE owner_kind = $1 AND owner_id = $2")
+            .bind(owner.as_str())
+            .bind(owner_id)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::query("details_delete_all"))?;
+        Ok(())
+    }
+}
