@@ -1,0 +1,2 @@
+//! The built-in Hyper-V extension.
+fn main() {}

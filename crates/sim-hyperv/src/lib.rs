@@ -1,0 +1,1 @@
+//! A simulated Hyper-V host reachable over WinRM.
