@@ -1,0 +1,74 @@
+//! The one mapping from the domain error to CloudStack's `errorcode`/`cserrorcode` and HTTP
+//! status. The table is documented in `docs/dev/api-error-codes.md`.
+
+use trellis_model::Error;
+
+/// An error as the API reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// CloudStack `errorcode`; also the HTTP status.
+    pub code: u16,
+    /// CloudStack `cserrorcode` (the exception class number).
+    pub cs_code: u32,
+    pub text: String,
+}
+
+impl ApiError {
+    pub fn new(code: u16, cs_code: u32, text: impl Into<String>) -> ApiError {
+        ApiError { code, cs_code, text: text.into() }
+    }
+    /// 401: bad or missing credentials or signature.
+    pub fn unauthorized() -> ApiError {
+        ApiError::new(401, 9999, "unable to verify user credentials and/or request signature")
+    }
+    /// 432: unknown or unavailable command.
+    pub fn unsupported(command: &str) -> ApiError {
+        ApiError::new(432, 9999, format!("The given command:{command} does not exist or it is not available for user"))
+    }
+    /// 431 with CloudStack's missing-parameter text.
+    pub fn missing_param(command: &str, param: &str) -> ApiError {
+        ApiError::new(431, 4350, format!("Unable to execute API command {} due to missing parameter {param}", command.to_lowercase()))
+    }
+    pub fn param(text: impl Into<String>) -> ApiError {
+        ApiError::new(431, 4350, text)
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> ApiError {
+        let text = e.external_message().to_string();
+        match e {
+            Error::NotFound { .. } | Error::InvalidParam { .. } => ApiError::new(431, 4350, text),
+            Error::MalformedParam { .. } => ApiError::new(430, 9999, text),
+            Error::AlreadyExists { .. } | Error::InvalidState { .. } | Error::Internal { .. } => ApiError::new(530, 4250, text),
+            Error::Conflict { .. } => ApiError::new(530, 4300, text),
+            Error::InUse { .. } => ApiError::new(536, 4375, text),
+            Error::InsufficientCapacity { .. } => ApiError::new(533, 4325, text),
+            Error::Unavailable { .. } => ApiError::new(534, 4380, text),
+            Error::PermissionDenied { .. } => ApiError::new(531, 4365, text),
+            Error::Unsupported { .. } => ApiError::new(530, 4390, text),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapping_table() {
+        let c = |e: Error| ApiError::from(e).code;
+        assert_eq!(c(Error::not_found("x")), 431);
+        assert_eq!(c(Error::invalid_param("x")), 431);
+        assert_eq!(c(Error::malformed("x")), 430);
+        assert_eq!(c(Error::already_exists("x")), 530);
+        assert_eq!(c(Error::invalid_state("x")), 530);
+        assert_eq!(c(Error::capacity("x")), 533);
+        assert_eq!(c(Error::unavailable("x")), 534);
+        assert_eq!(c(Error::in_use("x")), 536);
+        assert_eq!(c(Error::denied("x")), 531);
+        let internal = ApiError::from(Error::internal("db exploded"));
+        assert_eq!(internal.code, 530);
+        assert!(!internal.text.contains("db exploded"));
+    }
+}
