@@ -1,1 +1,32 @@
-//! placeholder
+//! Runs extension executables: the only code in Trellis that starts processes.
+//!
+//! An action runs as `<exe> <action> <payload.json> <timeout-seconds>`:
+//!
+//! - the executable is checked first (exists, regular file, executable), nothing is written or
+//!   started when it is not usable;
+//! - the run waits for a slot per host, per extension and globally (in that order);
+//! - the payload is written to a 0600 file in a 0700 per-extension directory and removed when the
+//!   run ends, however it ends;
+//! - the process starts directly (no shell) with a cleared environment plus an allowlist and
+//!   `TRELLIS_DEADLINE`, stdin closed, in the executable's directory, in its own process group;
+//! - stdout and stderr are read concurrently: stdout is kept up to a cap, stderr is logged line by
+//!   line (target `trellis::extension`) and its tail kept, never parsed;
+//! - at the timeout the whole group gets SIGTERM, then SIGKILL after a grace period; when the
+//!   extension exits, whatever is left of its group is killed.
+//!
+//! The [`check`] module drives an executable through every standard action and reports whether
+//! Trellis can use its replies.
+
+pub mod check;
+mod config;
+mod error;
+mod executable;
+mod metrics;
+mod output;
+mod payload;
+mod runner;
+
+pub use config::{RunnerConfig, DEFAULT_ENV_ALLOWLIST};
+pub use error::{RunError, RunnerInitError};
+pub use executable::{inspect_executable, ExecutableState};
+pub use runner::{Invocation, RunOutput, Runner};

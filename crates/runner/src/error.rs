@@ -1,0 +1,192 @@
+//! Errors of the runner: creating it ([`RunnerInitError`]) and running an action ([`RunError`]).
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Creating a [`crate::Runner`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerInitError {
+    #[error("failed to create payload directory {}", .path.display())]
+    CreatePayloadDir {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("failed to restrict permissions of payload directory {}", .path.display())]
+    RestrictPayloadDir {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("payload directory {} is not a directory", .path.display())]
+    PayloadDirNotDirectory { path: PathBuf },
+    #[error("payload directory {} is owned by uid {owner}, not by this process", .path.display())]
+    PayloadDirNotOwned { path: PathBuf, owner: u32 },
+    #[error("runner limit {name} must be at least 1")]
+    InvalidLimit { name: &'static str },
+}
+
+/// Running an extension action failed.
+///
+/// `Display` describes this layer only; [`RunError::details`] is the text shown to CloudStack
+/// clients.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Pre-flight check: the path is missing, not a regular file, or not executable. Nothing was
+    /// written and nothing was started.
+    #[error("extension executable {} is not usable: {reason}", .path.display())]
+    NotExecutable { path: PathBuf, reason: String },
+    /// The process could not be started, or waiting for it failed.
+    #[error("failed to run extension executable {}", .path.display())]
+    Spawn {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The payload file could not be written.
+    #[error("failed to write payload file {}", .path.display())]
+    Payload {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The timeout passed; the process group was sent SIGTERM, then SIGKILL after the grace period.
+    #[error("extension timed out after {}", format_duration(*.after))]
+    TimedOut {
+        after: Duration,
+        stdout: String,
+        stderr_tail: String,
+    },
+    /// The process died from a signal it was not sent because of a timeout.
+    #[error("extension was killed by signal {signal}")]
+    Killed {
+        signal: i32,
+        stdout: String,
+        stderr_tail: String,
+    },
+    /// The process exited with a non-zero code.
+    #[error("extension exited with code {code}")]
+    Exited {
+        code: i32,
+        stdout: String,
+        stderr_tail: String,
+    },
+    /// The process exited 0 but its output cannot be used (for example stdout is not UTF-8).
+    #[error("extension produced unusable output: {reason}")]
+    BadOutput { reason: String, stderr_tail: String },
+}
+
+impl RunError {
+    /// The failure text CloudStack shows for this outcome, e.g. `Exit code: 1, Output: {...}` or
+    /// `Timeout` (the texts upstream uses). The output is the trimmed stdout, or the trimmed stderr
+    /// tail when stdout is empty.
+    pub fn details(&self) -> String {
+        match self {
+            RunError::NotExecutable { reason, .. } => format!("File is not executable: {reason}"),
+            RunError::Spawn { .. } | RunError::Payload { .. } => {
+                "External operation failed".to_owned()
+            }
+            RunError::TimedOut { .. } => "Timeout".to_owned(),
+            RunError::Killed {
+                signal,
+                stdout,
+                stderr_tail,
+            } => {
+                let name = nix::sys::signal::Signal::try_from(*signal)
+                    .map(|s| s.as_str())
+                    .unwrap_or("unknown signal");
+                format!(
+                    "Killed by signal {signal} ({name}), Output: {}",
+                    output_text(stdout, stderr_tail)
+                )
+            }
+            RunError::Exited {
+                code,
+                stdout,
+                stderr_tail,
+            } => {
+                format!(
+                    "Exit code: {code}, Output: {}",
+                    output_text(stdout, stderr_tail)
+                )
+            }
+            RunError::BadOutput { reason, .. } => format!("Bad output: {reason}"),
+        }
+    }
+
+    /// The stderr tail captured before the failure, when the process ran.
+    pub fn stderr_tail(&self) -> Option<&str> {
+        match self {
+            RunError::TimedOut { stderr_tail, .. }
+            | RunError::Killed { stderr_tail, .. }
+            | RunError::Exited { stderr_tail, .. }
+            | RunError::BadOutput { stderr_tail, .. } => Some(stderr_tail),
+            RunError::NotExecutable { .. } | RunError::Spawn { .. } | RunError::Payload { .. } => {
+                None
+            }
+        }
+    }
+
+    /// The stdout captured before the failure, when there is any.
+    pub fn stdout(&self) -> Option<&str> {
+        match self {
+            RunError::TimedOut { stdout, .. }
+            | RunError::Killed { stdout, .. }
+            | RunError::Exited { stdout, .. } => Some(stdout),
+            _ => None,
+        }
+    }
+}
+
+fn output_text<'a>(stdout: &'a str, stderr_tail: &'a str) -> &'a str {
+    let stdout = stdout.trim();
+    if stdout.is_empty() {
+        stderr_tail.trim()
+    } else {
+        stdout
+    }
+}
+
+pub(crate) fn format_duration(duration: Duration) -> String {
+    if duration.subsec_millis() == 0 {
+        format!("{}s", duration.as_secs())
+    } else {
+        format!("{:.3}s", duration.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn details_follow_upstream_texts() {
+        let exited = RunError::Exited {
+            code: 3,
+            stdout: " {\"error\":\"x\"}\n".into(),
+            stderr_tail: "noise".into(),
+        };
+        assert_eq!(exited.details(), "Exit code: 3, Output: {\"error\":\"x\"}");
+        assert_eq!(exited.to_string(), "extension exited with code 3");
+        let quiet = RunError::Exited {
+            code: 1,
+            stdout: String::new(),
+            stderr_tail: "boom\n".into(),
+        };
+        assert_eq!(quiet.details(), "Exit code: 1, Output: boom");
+        let timed_out = RunError::TimedOut {
+            after: Duration::from_secs(30),
+            stdout: String::new(),
+            stderr_tail: String::new(),
+        };
+        assert_eq!(timed_out.details(), "Timeout");
+        assert_eq!(timed_out.to_string(), "extension timed out after 30s");
+        let killed = RunError::Killed {
+            signal: 9,
+            stdout: String::new(),
+            stderr_tail: String::new(),
+        };
+        assert_eq!(killed.details(), "Killed by signal 9 (SIGKILL), Output: ");
+    }
+}
