@@ -1,0 +1,3 @@
+//! The extension's integration tests, one binary: the built `trellis-maas` against the simulator.
+
+mod integration_tests;
