@@ -121,7 +121,8 @@ impl CheckReport {
                 .all(|check| check.verdict != Verdict::Fail)
     }
 
-    fn count(&self, verdict: Verdict) -> usize {
+    /// How many actions got `verdict`.
+    pub fn count_of(&self, verdict: Verdict) -> usize {
         self.actions
             .iter()
             .filter(|check| check.verdict == verdict)
@@ -172,10 +173,10 @@ impl CheckReport {
             text,
             "{}: {} pass, {} warn, {} unsupported, {} fail",
             if self.passed() { "PASSED" } else { "FAILED" },
-            self.count(Verdict::Pass),
-            self.count(Verdict::Warn),
-            self.count(Verdict::Unsupported),
-            self.count(Verdict::Fail)
+            self.count_of(Verdict::Pass),
+            self.count_of(Verdict::Warn),
+            self.count_of(Verdict::Unsupported),
+            self.count_of(Verdict::Fail)
         );
         text
     }
@@ -420,7 +421,7 @@ fn judge_failure(action_name: String, error: &RunError, elapsed: Duration) -> Ac
             Verdict::Fail,
             None,
             format!(
-                "timed out after {}; the process group got SIGTERM, then SIGKILL",
+                "timed out after {}; the process group was terminated",
                 crate::error::format_duration(*after)
             ),
         ),
@@ -460,7 +461,7 @@ fn excerpt_or_empty(text: &str) -> String {
     if short.is_empty() {
         "empty output".to_owned()
     } else {
-        format!("{short:?}")
+        short
     }
 }
 

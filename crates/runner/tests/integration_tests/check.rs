@@ -1,6 +1,7 @@
 //! The conformance checker against a scaffold-like extension and a deliberately broken one.
 
 use super::Sandbox;
+use std::path::Path;
 use std::time::Duration;
 use trellis_ext_runner::check::{check_extension, CheckOptions, Verdict};
 
@@ -192,6 +193,34 @@ async fn missing_executable_fails_without_running_anything() {
     assert!(!report.passed());
     assert!(
         report.render_text().contains("Executable does not exist"),
+        "{}",
+        report.render_text()
+    );
+}
+
+/// The minimal extension printed in the authoring guide passes the check.
+#[tokio::test]
+async fn the_guide_example_passes() {
+    if !std::path::Path::new("/usr/bin/jq").exists() && !std::path::Path::new("/bin/jq").exists() {
+        eprintln!("jq is not installed; skipping");
+        return;
+    }
+    let guide_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/extensions/authoring.md");
+    let guide = std::fs::read_to_string(&guide_path).expect("read the authoring guide");
+    let section = &guide[guide.find("## 8. A minimal extension").expect("section 8")..];
+    let start = section.find("```bash\n").expect("bash block") + "```bash\n".len();
+    let body = &section[start..];
+    let body = &body[..body.find("```").expect("end of block")];
+    let body = body.strip_prefix("#!/bin/bash\n").expect("shebang");
+
+    let sandbox = Sandbox::new();
+    let script = sandbox.script("minimal.sh", body);
+    let report = check_extension(&sandbox.runner, CheckOptions::new(&script)).await;
+    assert!(report.passed(), "{}", report.render_text());
+    assert_eq!(
+        report.count_of(Verdict::Unsupported),
+        1,
         "{}",
         report.render_text()
     );
