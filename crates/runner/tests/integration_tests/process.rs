@@ -32,7 +32,7 @@ async fn argv_deadline_and_working_directory() {
     assert_eq!(lines[3], "17");
     let deadline: u64 = lines[4].parse().expect("deadline is epoch seconds");
     assert!(
-        deadline >= before + 16 && deadline <= before + 18,
+        deadline >= before + 16 && deadline <= before + 20,
         "deadline {deadline}, started at {before}"
     );
     assert_eq!(
