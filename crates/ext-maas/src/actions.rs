@@ -18,7 +18,8 @@ use trellis_ext_protocol::{ExternalDetails, Payload};
 pub const OWNER_NAME_KEY: &str = "trellis_instance_name";
 /// Owner data key holding the instance uuid.
 pub const OWNER_UUID_KEY: &str = "trellis_instance_uuid";
-/// The agent name given to allocations, so operators can tell our machines apart.
+/// The agent name given to allocations (followed by `-<instance uuid>` when known), so operators
+/// can tell our machines apart and a retried `prepare` finds a machine it allocated before.
 pub const AGENT_NAME: &str = "trellis";
 
 /// Everything an action needs besides the payload.
@@ -104,6 +105,14 @@ impl Context<'_> {
         })
     }
 
+    /// The agent name allocations for this instance carry.
+    fn agent_name(&self) -> String {
+        match self.instance_uuid() {
+            Some(uuid) => format!("{AGENT_NAME}-{uuid}"),
+            None => AGENT_NAME.to_string(),
+        }
+    }
+
     fn is_ours(&self, machine: &Machine) -> bool {
         self.instance_uuid()
             .is_some_and(|ours| machine.owner_value(OWNER_UUID_KEY) == Some(ours.as_str()))
@@ -153,9 +162,10 @@ impl Context<'_> {
 /// `prepare`: reserve a Ready machine for the instance and describe it as a merge patch.
 pub fn prepare(context: &Context<'_>) -> Result<Value, ActionError> {
     let name = context.instance_name().ok_or(ActionError::NoInstance)?;
-    let uuid = context.instance_uuid();
     let machine = match reserved_machine(context)? {
-        Some(machine) => machine,
+        Some(machine) if context.is_ours(&machine) => machine,
+        // Allocated by an earlier prepare whose answer was lost before it was tagged.
+        Some(machine) => tag(context, &machine.system_id, &name)?,
         None => {
             let machine = context
                 .client
@@ -168,14 +178,7 @@ pub fn prepare(context: &Context<'_>) -> Result<Value, ActionError> {
                     } => ActionError::NoMachineAvailable { message },
                     other => other,
                 })?;
-            let mut owner_data = vec![(OWNER_NAME_KEY.to_string(), name.clone())];
-            if let Some(uuid) = &uuid {
-                owner_data.push((OWNER_UUID_KEY.to_string(), uuid.clone()));
-            }
-            match context
-                .client
-                .machine_op(&machine.system_id, "set_owner_data", &owner_data)
-            {
+            match tag(context, &machine.system_id, &name) {
                 Ok(tagged) => tagged,
                 Err(error) => {
                     // Do not keep a machine nobody can trace back to the instance.
@@ -190,8 +193,19 @@ pub fn prepare(context: &Context<'_>) -> Result<Value, ActionError> {
     Ok(prepare_patch(context, &machine))
 }
 
+/// Record the instance in the machine's owner data (MAAS drops it on release).
+fn tag(context: &Context<'_>, system_id: &str, name: &str) -> Result<Machine, ActionError> {
+    let mut owner_data = vec![(OWNER_NAME_KEY.to_string(), name.to_string())];
+    if let Some(uuid) = context.instance_uuid() {
+        owner_data.push((OWNER_UUID_KEY.to_string(), uuid));
+    }
+    context
+        .client
+        .machine_op(system_id, "set_owner_data", &owner_data)
+}
+
 /// A machine already reserved for this instance: the one the details name (if it is ours), or
-/// one whose owner data carries the instance uuid (a retried prepare).
+/// one allocated under the instance's agent name (a retried prepare).
 fn reserved_machine(context: &Context<'_>) -> Result<Option<Machine>, ActionError> {
     if let Some(system_id) = context.vm_setting("maas_system_id") {
         let machine = context.client.machine(&system_id)?;
@@ -200,11 +214,13 @@ fn reserved_machine(context: &Context<'_>) -> Result<Option<Machine>, ActionErro
     if context.instance_uuid().is_none() {
         return Ok(None);
     }
-    Ok(context
-        .client
-        .machines()?
-        .into_iter()
-        .find(|machine| context.is_ours(machine)))
+    let candidates = context.client.machines_of_agent(&context.agent_name())?;
+    Ok(candidates.into_iter().find(|machine| {
+        matches!(
+            machine.status_name.as_str(),
+            "Allocated" | "Deploying" | "Deployed"
+        ) && context.other_owner(machine).is_none()
+    }))
 }
 
 /// Allocation constraints: a machine the details ask for, plus zone, pool, tags, architecture.
@@ -223,7 +239,7 @@ fn constraints(context: &Context<'_>, name: &str) -> Vec<(String, String)> {
             constraints.push(("tags".to_string(), tag.to_string()));
         }
     }
-    constraints.push(("agent_name".to_string(), AGENT_NAME.to_string()));
+    constraints.push(("agent_name".to_string(), context.agent_name()));
     constraints.push((
         "comment".to_string(),
         format!("reserved for instance {name}"),
@@ -278,20 +294,9 @@ pub fn create(context: &Context<'_>) -> Result<Value, ActionError> {
                 context
                     .client
                     .machine_op(&system_id, "deploy", &deploy_form(context))?;
-            if !context.is_ours(&deployed) {
+            if let (false, Some(name)) = (context.is_ours(&deployed), context.instance_name()) {
                 // The reservation was lost (the machine was Ready and deploy allocated it anew).
-                let mut owner_data = Vec::new();
-                if let Some(name) = context.instance_name() {
-                    owner_data.push((OWNER_NAME_KEY.to_string(), name));
-                }
-                if let Some(uuid) = context.instance_uuid() {
-                    owner_data.push((OWNER_UUID_KEY.to_string(), uuid));
-                }
-                if !owner_data.is_empty() {
-                    context
-                        .client
-                        .machine_op(&system_id, "set_owner_data", &owner_data)?;
-                }
+                tag(context, &system_id, &name)?;
             }
         }
     }

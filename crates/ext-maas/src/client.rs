@@ -146,6 +146,11 @@ impl MaasClient {
         self.get("machines/", &[("hostname", hostname)])
     }
 
+    /// `GET machines/?agent_name=…`.
+    pub fn machines_of_agent(&self, agent_name: &str) -> Result<Vec<Machine>, ActionError> {
+        self.get("machines/", &[("agent_name", agent_name)])
+    }
+
     /// `GET machines/{id}/?op=query_power_state`.
     pub fn query_power_state(&self, system_id: &str) -> Result<String, ActionError> {
         let answer: PowerQuery =

@@ -199,7 +199,7 @@ async fn handle(
     let answer = match oauth::verify(&shared.keys, &incoming) {
         Err(refused) => {
             let mut response =
-                Answer::text(StatusCode::UNAUTHORIZED, refused.to_string()).into_response();
+                Answer::text(StatusCode::UNAUTHORIZED, refused.maas_text()).into_response();
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("OAuth realm=\"OAuth\""),
@@ -215,14 +215,23 @@ async fn handle(
                     StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
                     "Simulated failure",
                 ),
-                None => dispatch(
-                    &shared,
-                    &verified.user,
-                    &method,
-                    &segments,
-                    op.as_deref(),
-                    &params,
-                ),
+                None => {
+                    let answer = dispatch(
+                        &shared,
+                        &verified.user,
+                        &method,
+                        &segments,
+                        op.as_deref(),
+                        &params,
+                    );
+                    match shared.take_answer_loss(op.as_deref()) {
+                        Some(status) => Answer::text(
+                            StatusCode::from_u16(status).unwrap_or(StatusCode::GATEWAY_TIMEOUT),
+                            "Simulated lost answer",
+                        ),
+                        None => answer,
+                    }
+                }
             }
         }
     };

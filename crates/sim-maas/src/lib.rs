@@ -11,7 +11,8 @@
 //! Transitions complete after a configurable number of polls (`GET` of the machine, the machine
 //! list or `query_power_state`), or only when the test says so ([`SimMode::Explicit`]).
 //! Faults are injectable while running: fail the next deploys, fail the next requests with a
-//! status, answer slowly, or stop answering.
+//! status, lose the answer to the next request of an operation (after it took effect), answer
+//! slowly, or stop answering.
 //!
 //! The simulator runs on its own thread and runtime, so synchronous and asynchronous tests use it
 //! alike; dropping the [`MaasSim`] stops it. [`run`] is the standalone entry point behind
@@ -204,6 +205,12 @@ impl MaasSim {
         let mut faults = self.shared.faults();
         faults.fail_requests = count;
         faults.fail_status = status;
+    }
+
+    /// The next request with operation `op` takes effect, but its answer is replaced by
+    /// `status` (a proxy timing out after MAAS did the work).
+    pub fn lose_next_answer(&self, op: &str, status: u16) {
+        self.shared.faults().lose_answer = Some((op.to_string(), status));
     }
 
     /// Delay every answer by `latency`.

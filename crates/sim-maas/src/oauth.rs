@@ -214,27 +214,50 @@ pub fn authorization_header(
     format!("OAuth realm=\"\", {}", fields.join(", "))
 }
 
-/// Why a request was refused. The `Display` text is the body MAAS answers with.
+/// Why a request was refused. [`AuthError::maas_text`] is the body MAAS answers with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
-    #[error("Authorization Required")]
+    #[error("no oauth credentials")]
     Missing,
-    #[error("Authorization Error: 'Malformed OAuth authorization header'")]
+    #[error("malformed oauth authorization header")]
     Malformed,
-    #[error("Authorization Error: 'Missing OAuth parameter: {0}'")]
+    #[error("oauth parameter {0} is missing")]
     MissingParameter(&'static str),
-    #[error("Authorization Error: 'Signature method {0} not supported try one of the following: PLAINTEXT, HMAC-SHA1'")]
+    #[error("signature method {0} is not supported")]
     UnsupportedMethod(String),
-    #[error("Authorization Error: Invalid API key.")]
+    #[error("unknown consumer key")]
     InvalidConsumer,
-    #[error("Authorization Error: 'Invalid access token: {0}'")]
+    #[error("unknown access token {0}")]
     InvalidToken(String),
-    #[error("Authorization Error: 'Invalid signature.'")]
+    #[error("plaintext signature does not match")]
     InvalidPlaintextSignature,
-    #[error("Authorization Error: 'Invalid signature. Expected signature base string: {0}'")]
+    #[error("hmac-sha1 signature does not match")]
     InvalidHmacSignature(String),
-    #[error("Authorization Error: 'Expired timestamp: given {given} and now {now} has a greater difference than threshold {TIMESTAMP_TOLERANCE_SECS}'")]
+    #[error("timestamp {given} is too far from now ({now})")]
     ExpiredTimestamp { given: u64, now: u64 },
+}
+
+impl AuthError {
+    /// The 401 body MAAS sends for this refusal.
+    pub fn maas_text(&self) -> String {
+        match self {
+            AuthError::Missing => "Authorization Required".to_string(),
+            AuthError::Malformed => "Authorization Error: 'Malformed OAuth authorization header'".to_string(),
+            AuthError::MissingParameter(name) => format!("Authorization Error: 'Missing OAuth parameter: {name}'"),
+            AuthError::UnsupportedMethod(method) => format!(
+                "Authorization Error: 'Signature method {method} not supported try one of the following: PLAINTEXT, HMAC-SHA1'"
+            ),
+            AuthError::InvalidConsumer => "Authorization Error: Invalid API key.".to_string(),
+            AuthError::InvalidToken(token) => format!("Authorization Error: 'Invalid access token: {token}'"),
+            AuthError::InvalidPlaintextSignature => "Authorization Error: 'Invalid signature.'".to_string(),
+            AuthError::InvalidHmacSignature(base) => {
+                format!("Authorization Error: 'Invalid signature. Expected signature base string: {base}'")
+            }
+            AuthError::ExpiredTimestamp { given, now } => format!(
+                "Authorization Error: 'Expired timestamp: given {given} and now {now} has a greater difference than threshold {TIMESTAMP_TOLERANCE_SECS}'"
+            ),
+        }
+    }
 }
 
 /// Parse `OAuth k="v", …` into decoded pairs (`realm` dropped). `None` if it is not OAuth.

@@ -33,6 +33,8 @@ pub(crate) struct Faults {
     pub(crate) fail_deploys: u32,
     pub(crate) fail_requests: u32,
     pub(crate) fail_status: u16,
+    /// The op whose next answer is lost, and the status sent instead.
+    pub(crate) lose_answer: Option<(String, u16)>,
     pub(crate) latency: Duration,
 }
 
@@ -70,6 +72,7 @@ pub struct MachineView {
     pub power_state: PowerState,
     pub owner: Option<String>,
     pub owner_data: BTreeMap<String, String>,
+    pub agent_name: String,
     pub osystem: String,
     pub distro_series: String,
     /// The base64 `user_data` of the last deploy.
@@ -90,6 +93,7 @@ impl MachineView {
             power_state: machine.power_state,
             owner: machine.owner.clone(),
             owner_data: machine.owner_data.clone(),
+            agent_name: machine.agent_name.clone(),
             osystem: machine.osystem.clone(),
             distro_series: machine.distro_series.clone(),
             user_data: machine.user_data.clone(),
@@ -169,6 +173,19 @@ impl Shared {
             true
         } else {
             false
+        }
+    }
+
+    /// If the next answer to `op` is to be lost: the status that replaces it.
+    pub(crate) fn take_answer_loss(&self, op: Option<&str>) -> Option<u16> {
+        let mut faults = self.faults();
+        match (&faults.lose_answer, op) {
+            (Some((lost, status)), Some(op)) if lost == op => {
+                let status = *status;
+                faults.lose_answer = None;
+                Some(status)
+            }
+            _ => None,
         }
     }
 

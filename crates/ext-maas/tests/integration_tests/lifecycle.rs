@@ -176,6 +176,48 @@ fn retried_steps_do_not_repeat_work() {
 }
 
 #[test]
+fn a_prepare_whose_answer_was_lost_is_completed_on_retry() {
+    let env = Env::start(SimConfig {
+        machines: 3,
+        ..SimConfig::default()
+    });
+    let instance = Instance::new(15);
+    // MAAS allocates, but the answer never reaches the extension.
+    env.sim.lose_next_answer("allocate", 504);
+    let lost = env.run("prepare", &instance).failed(exit::UNREACHABLE);
+    assert_eq!(lost["http_status"], 504);
+    let allocated: Vec<_> = env
+        .sim
+        .machines()
+        .into_iter()
+        .filter(|m| m.status == MachineStatus::Allocated)
+        .collect();
+    assert_eq!(allocated.len(), 1);
+    assert!(allocated[0].owner_data.is_empty());
+    assert_eq!(
+        allocated[0].agent_name,
+        format!("trellis-{}", instance.uuid)
+    );
+
+    // The retry finds that machine instead of taking a second one, and tags it.
+    let patch = env.run("prepare", &instance).ok();
+    assert_eq!(
+        patch["details"]["External:maas_system_id"],
+        allocated[0].system_id.as_str()
+    );
+    let machine = env.machine(&allocated[0].system_id);
+    assert_eq!(machine.owner_data["trellis_instance_uuid"], instance.uuid);
+    assert_eq!(
+        env.sim
+            .machines()
+            .iter()
+            .filter(|m| m.status == MachineStatus::Allocated)
+            .count(),
+        1
+    );
+}
+
+#[test]
 fn default_distro_and_settings_from_the_host() {
     let env = Env::start(SimConfig {
         machines: 2,
