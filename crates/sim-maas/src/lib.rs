@@ -336,3 +336,61 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
         .context("cannot stop the simulator")?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        sim: SimArgs,
+    }
+
+    #[test]
+    fn standalone_defaults() {
+        let cli = Cli::parse_from(["sim"]);
+        assert_eq!(
+            cli.sim.listen,
+            SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT))
+        );
+        assert_eq!(cli.sim.machines, 4);
+        assert_eq!(cli.sim.apikey, DEFAULT_API_KEY);
+        assert!(cli.sim.apikey.parse::<ApiKey>().is_ok());
+        let cli = Cli::parse_from([
+            "sim",
+            "--listen",
+            "0.0.0.0:15240",
+            "--machines",
+            "9",
+            "--apikey",
+            "a:b:c",
+        ]);
+        assert_eq!(
+            (
+                cli.sim.listen.port(),
+                cli.sim.machines,
+                cli.sim.apikey.as_str()
+            ),
+            (15240, 9, "a:b:c")
+        );
+    }
+
+    #[test]
+    fn start_and_stop() {
+        let sim = MaasSim::start(SimConfig {
+            machines: 3,
+            ..SimConfig::default()
+        })
+        .unwrap();
+        assert_ne!(sim.addr().port(), 0);
+        assert!(sim.url().ends_with("/MAAS"));
+        assert_eq!(sim.machines().len(), 3);
+        let id = sim.machines()[0].system_id.clone();
+        assert!(sim.mark_broken(&id));
+        assert_eq!(sim.machine(&id).unwrap().status, MachineStatus::Broken);
+        assert!(!sim.advance("nosuch"));
+        drop(sim);
+    }
+}

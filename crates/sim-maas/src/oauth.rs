@@ -1,7 +1,7 @@
 //! OAuth 1.0 (RFC 5849) as MAAS uses it: PLAINTEXT and HMAC-SHA1 signatures, an empty consumer
 //! secret and API keys of the form `consumer_key:token_key:token_secret`.
 //!
-//! The verifier is what the simulator runs on every request; the signing helpers exist so that
+//! The verifier is what the simulator runs on every request; the signing functions exist so that
 //! tests (and anyone scripting against the simulator) can produce both kinds of signature.
 
 use base64::Engine as _;

@@ -1,4 +1,4 @@
-//! Shared helpers: a small signing MAAS client for talking to the simulator.
+//! Shared test code: a small signing MAAS client for talking to the simulator.
 
 mod machines;
 mod oauth;
