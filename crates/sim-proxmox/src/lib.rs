@@ -189,6 +189,17 @@ impl ProxmoxSim {
         self.shared.faults.fail_next(count, message);
     }
 
+    /// Fails the next `count` tasks of type `kind` (`qmclone`, `qmstart`, `qmconfig`, ...) with
+    /// `message`, leaving other tasks alone.
+    pub fn fail_next_tasks_of_type(&self, kind: &str, count: usize, message: &str) {
+        let mut state = self.shared.state();
+        for _ in 0..count {
+            state
+                .typed_failures
+                .push((kind.to_string(), message.to_string()));
+        }
+    }
+
     /// Answers the next `count` requests with HTTP 500 and `message`, as a broken node would.
     pub fn fail_next_requests(&self, count: usize, message: &str) {
         let body = serde_json::json!({"data": null, "message": format!("{message}\n")});

@@ -555,6 +555,8 @@ pub(crate) struct State {
     pub hold_tasks: bool,
     pub requests: Vec<RecordedRequest>,
     pub vnc_tickets: Vec<VncTicket>,
+    /// Pending failures for tasks of one type: (type, exit status).
+    pub typed_failures: Vec<(String, String)>,
     next_pid: u32,
     pstart: u32,
     next_vnc_port: u16,
@@ -649,6 +651,7 @@ impl State {
             hold_tasks: false,
             requests: Vec::new(),
             vnc_tickets: Vec::new(),
+            typed_failures: Vec::new(),
             next_pid: 0x0001_2000,
             pstart: 0x0123_4567,
             next_vnc_port: 5900,
@@ -712,6 +715,13 @@ impl State {
         effect: Effect,
         failure: Option<String>,
     ) -> String {
+        let failure = failure.or_else(|| {
+            let position = self
+                .typed_failures
+                .iter()
+                .position(|(typed, _)| typed == kind)?;
+            Some(self.typed_failures.remove(position).1)
+        });
         let pid = self.next_pid;
         self.next_pid += 1;
         let starttime = now();
