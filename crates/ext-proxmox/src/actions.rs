@@ -106,7 +106,7 @@ pub fn perform(
     match action {
         Action::Prepare => prepare(&client),
         Action::Create => create(&client, payload),
-        Action::Statuses => statuses(&client),
+        Action::Statuses => statuses(&client, payload),
         Action::Start => start(&client, &instance()?),
         Action::Stop => stop(&client, &instance()?),
         Action::Reboot => reboot(&client, &instance()?),
@@ -255,8 +255,8 @@ fn prepare(client: &PveClient) -> Result<Value, ActionError> {
 enum Provision {
     /// Nothing exists on Proxmox.
     NotCreated(ActionError),
-    /// Proxmox may still be creating the VM (its task outlived the deadline).
-    Pending(ActionError),
+    /// Proxmox may still be creating the VM (task `upid` outlived the deadline).
+    Pending { error: ActionError, upid: String },
     /// The VM exists and has to be removed.
     Created(ActionError),
 }
@@ -265,67 +265,158 @@ fn create(client: &PveClient, payload: &Payload) -> Result<Value, ActionError> {
     let spec = CreateSpec::from_payload(payload)?;
     let hint = vmid_hint(payload)?;
     let vms = list_vms(client).map_err(|error| error.context("cannot list the vms of the node"))?;
-    if let Some((vmid, _)) = named(&vms, &spec.name).first() {
-        return Err(ActionError::Failed(format!(
-            "a vm named '{}' already exists on node {} (vmid {vmid})",
-            spec.name,
-            client.node()
-        )));
-    }
     let full_deadline = client.deadline();
     client.set_deadline(full_deadline.keeping(CLEANUP_RESERVE, WORK_FLOOR));
+    if let Some((vmid, _)) = named(&vms, &spec.name).first() {
+        // An earlier attempt got this far (its answer was lost, or it ran out of time).
+        return resume(client, &spec, *vmid, full_deadline);
+    }
     let mut vmid = match hint {
         Some(vmid) => vmid,
         None => next_id(client).map_err(|error| error.context("cannot pick a vmid"))?,
     };
     let mut attempt = 1;
     loop {
-        let failure = match provision(client, &spec, vmid) {
-            Ok(()) => {
-                let mut reply = success("Instance created", Some(vmid));
-                reply["details"] = json!({crate::settings::VMID_DETAIL: vmid.to_string()});
-                return Ok(reply);
-            }
+        let outcome = make(client, &spec, vmid).and_then(|()| {
+            let configure = matches!(spec.source, Source::Clone { .. });
+            finish(client, &spec, vmid, configure)
+        });
+        let failure = match outcome {
+            Ok(()) => return Ok(created(vmid, "Instance created")),
             Err(failure) => failure,
         };
-        let (error, cleanup) = match failure {
-            Provision::NotCreated(error) if error.is_vmid_taken() && attempt < CREATE_ATTEMPTS => {
+        if let Provision::NotCreated(error) = &failure {
+            if error.is_vmid_taken() && attempt < CREATE_ATTEMPTS {
+                // Another deploy took this VMID first.
                 attempt += 1;
                 vmid =
                     next_id(client).map_err(|error| error.context("cannot pick another vmid"))?;
                 continue;
             }
-            Provision::NotCreated(error) => (error, Cleanup::NotNeeded),
-            Provision::Pending(error) => (error, Cleanup::Pending),
-            Provision::Created(error) => {
-                client.set_deadline(full_deadline);
-                let cleanup = remove_half_created(client, vmid);
-                (error, cleanup)
-            }
+        }
+        return Err(create_failed(client, &spec, vmid, failure, full_deadline));
+    }
+}
+
+fn created(vmid: u32, message: &str) -> Value {
+    let mut reply = success(message, Some(vmid));
+    reply["details"] = json!({crate::settings::VMID_DETAIL: vmid.to_string()});
+    reply
+}
+
+/// Turns a failed attempt into the error to report, removing what this instance created.
+fn create_failed(
+    client: &PveClient,
+    spec: &CreateSpec,
+    vmid: u32,
+    failure: Provision,
+    full_deadline: Deadline,
+) -> ActionError {
+    let (error, cleanup) = match failure {
+        Provision::NotCreated(error) => (error, Cleanup::NotNeeded),
+        Provision::Pending { error, upid } => {
+            // Use the time kept back: once the task ends, remove what it made.
+            client.set_deadline(full_deadline);
+            let cleanup = match client.wait_task(&upid) {
+                Ok(()) => remove_half_created(client, vmid),
+                Err(ActionError::TaskFailed { .. }) => Cleanup::NotNeeded,
+                Err(_) => Cleanup::Pending,
+            };
+            (error, cleanup)
+        }
+        Provision::Created(error) => {
+            client.set_deadline(full_deadline);
+            let cleanup = remove_half_created(client, vmid);
+            (error, cleanup)
+        }
+    };
+    ActionError::CreateFailed {
+        name: spec.name.clone(),
+        vmid,
+        cleanup,
+        source: Box::new(error),
+    }
+}
+
+/// Picks up a VM of the instance's name left by an earlier `create`: waits for Proxmox to finish
+/// creating it, checks that it is this instance's (by the uuid in its description), then
+/// configures and starts it unless it already runs.
+fn resume(
+    client: &PveClient,
+    spec: &CreateSpec,
+    vmid: u32,
+    full_deadline: Deadline,
+) -> Result<Value, ActionError> {
+    let config = wait_until_unlocked(client, vmid)?;
+    let description = config
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let ours = spec
+        .instance_uuid
+        .as_deref()
+        .is_some_and(|uuid| description.contains(uuid));
+    if !ours {
+        return Err(ActionError::Failed(format!(
+            "a vm named '{}' already exists on node {} (vmid {vmid}) and was not created for this instance",
+            spec.name,
+            client.node()
+        )));
+    }
+    let current = client.get(&format!("{}/status/current", vm_path(client, vmid)), &[])?;
+    if power_state(&current) == PowerState::PowerOn {
+        return Ok(created(vmid, "Instance already created"));
+    }
+    match finish(client, spec, vmid, true) {
+        Ok(()) => Ok(created(vmid, "Instance created")),
+        Err(failure) => Err(create_failed(client, spec, vmid, failure, full_deadline)),
+    }
+}
+
+/// Reads the VM's configuration once no task holds a lock on it (`create`, `clone`, ...).
+fn wait_until_unlocked(client: &PveClient, vmid: u32) -> Result<Value, ActionError> {
+    let path = format!("{}/config", vm_path(client, vmid));
+    let mut interval = Duration::from_millis(100);
+    loop {
+        let config = client.get(&path, &[])?;
+        let Some(lock) = config.get("lock").and_then(Value::as_str) else {
+            return Ok(config);
         };
-        return Err(ActionError::CreateFailed {
-            name: spec.name.clone(),
-            vmid,
-            cleanup,
-            source: Box::new(error),
-        });
+        if client.deadline().remaining() <= interval {
+            return Err(ActionError::TimedOut {
+                waiting_for: format!("vm {vmid} to be unlocked (locked by '{lock}')"),
+            });
+        }
+        std::thread::sleep(interval);
+        interval = (interval * 3 / 2).min(Duration::from_secs(1));
     }
 }
 
-/// The creating task failed or timed out: classify.
-fn creation_failed(error: ActionError, context: String) -> Provision {
-    if matches!(error.root(), ActionError::TimedOut { .. }) {
-        Provision::Pending(error.context(context))
-    } else {
-        Provision::NotCreated(error.context(context))
-    }
+/// Starts the task that creates the VM and waits for it; a timeout leaves the outcome open.
+fn run_creating_task(
+    client: &PveClient,
+    path: &str,
+    params: &[(&str, String)],
+    context: String,
+) -> Result<(), Provision> {
+    let upid = client
+        .start_task(Method::POST, path, params)
+        .map_err(|error| Provision::NotCreated(error.context(context.clone())))?;
+    client.wait_task(&upid).map_err(|error| {
+        if matches!(error, ActionError::TimedOut { .. }) {
+            Provision::Pending {
+                error: error.context(context),
+                upid,
+            }
+        } else {
+            Provision::NotCreated(error.context(context))
+        }
+    })
 }
 
-fn provision(client: &PveClient, spec: &CreateSpec, vmid: u32) -> Result<(), Provision> {
+/// Clones the template or creates the VM for an ISO install, under `vmid`.
+fn make(client: &PveClient, spec: &CreateSpec, vmid: u32) -> Result<(), Provision> {
     let node_path = client.node_path();
-    let cores = spec.cores.to_string();
-    let memory = spec.memory_mib.to_string();
-    let net_params = spec.net_params();
     match &spec.source {
         Source::Clone {
             template,
@@ -342,54 +433,12 @@ fn provision(client: &PveClient, spec: &CreateSpec, vmid: u32) -> Result<(), Pro
                 params.push(("storage", storage.clone()));
             }
             let kind = if *full { "full" } else { "linked" };
-            client
-                .run_task(
-                    Method::POST,
-                    &format!("{node_path}/qemu/{template}/clone"),
-                    &params,
-                )
-                .map_err(|error| {
-                    creation_failed(
-                        error,
-                        format!("cannot make a {kind} clone of template {template}"),
-                    )
-                })?;
-            let config_path = format!("{}/config", vm_path(client, vmid));
-            let config = client.get(&config_path, &[]).map_err(|error| {
-                Provision::Created(error.context("cannot read the cloned configuration"))
-            })?;
-            let stale_nets: Vec<String> = config
-                .as_object()
-                .map(|object| {
-                    object
-                        .keys()
-                        .filter(|key| {
-                            key.strip_prefix("net")
-                                .and_then(|index| index.parse::<usize>().ok())
-                                .is_some_and(|index| index >= spec.nets.len())
-                        })
-                        .cloned()
-                        .collect()
-                })
-                .unwrap_or_default();
-            let mut params = vec![
-                ("cores", cores),
-                ("sockets", "1".to_string()),
-                ("memory", memory),
-            ];
-            params.extend(
-                net_params
-                    .iter()
-                    .map(|(key, value)| (key.as_str(), value.clone())),
-            );
-            if !stale_nets.is_empty() {
-                params.push(("delete", stale_nets.join(",")));
-            }
-            client
-                .run_task(Method::POST, &config_path, &params)
-                .map_err(|error| {
-                    Provision::Created(error.context("cannot set cpus, memory and nics"))
-                })?;
+            run_creating_task(
+                client,
+                &format!("{node_path}/qemu/{template}/clone"),
+                &params,
+                format!("cannot make a {kind} clone of template {template}"),
+            )
         }
         Source::Iso {
             iso,
@@ -406,23 +455,78 @@ fn provision(client: &PveClient, spec: &CreateSpec, vmid: u32) -> Result<(), Pro
                 ("scsihw", "virtio-scsi-single".to_string()),
                 ("scsi0", format!("{storage}:{disk_size_gb},iothread=on")),
                 ("boot", "order=scsi0;ide2".to_string()),
-                ("sockets", "1".to_string()),
-                ("cores", cores),
                 ("numa", "0".to_string()),
                 ("cpu", "x86-64-v2-AES".to_string()),
-                ("memory", memory),
             ];
-            params.extend(
-                net_params
-                    .iter()
-                    .map(|(key, value)| (key.as_str(), value.clone())),
-            );
-            client
-                .run_task(Method::POST, &format!("{node_path}/qemu"), &params)
-                .map_err(|error| {
-                    creation_failed(error, format!("cannot create a vm to install {iso}"))
-                })?;
+            let hardware = hardware_params(spec);
+            params.extend(borrowed(&hardware));
+            run_creating_task(
+                client,
+                &format!("{node_path}/qemu"),
+                &params,
+                format!("cannot create a vm to install {iso}"),
+            )
         }
+    }
+}
+
+/// CPU, memory and NICs as the instance wants them.
+fn hardware_params(spec: &CreateSpec) -> Vec<(String, String)> {
+    let mut params = vec![
+        ("sockets".to_string(), "1".to_string()),
+        ("cores".to_string(), spec.cores.to_string()),
+        ("memory".to_string(), spec.memory_mib.to_string()),
+    ];
+    for (index, net) in spec.nets.iter().enumerate() {
+        params.push((format!("net{index}"), net.clone()));
+    }
+    params
+}
+
+/// Owned parameters in the shape the client takes.
+fn borrowed(params: &[(String, String)]) -> Vec<(&str, String)> {
+    params
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.clone()))
+        .collect()
+}
+
+/// Sets CPU, memory and NICs on an existing VM (removing NICs the instance does not have), then
+/// starts it.
+fn finish(
+    client: &PveClient,
+    spec: &CreateSpec,
+    vmid: u32,
+    configure: bool,
+) -> Result<(), Provision> {
+    if configure {
+        let config_path = format!("{}/config", vm_path(client, vmid));
+        let config = client.get(&config_path, &[]).map_err(|error| {
+            Provision::Created(error.context("cannot read the vm configuration"))
+        })?;
+        let stale_nets: Vec<String> = config
+            .as_object()
+            .map(|object| {
+                object
+                    .keys()
+                    .filter(|key| {
+                        key.strip_prefix("net")
+                            .and_then(|index| index.parse::<usize>().ok())
+                            .is_some_and(|index| index >= spec.nets.len())
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut params = hardware_params(spec);
+        if !stale_nets.is_empty() {
+            params.push(("delete".to_string(), stale_nets.join(",")));
+        }
+        client
+            .run_task(Method::POST, &config_path, &borrowed(&params))
+            .map_err(|error| {
+                Provision::Created(error.context("cannot set cpus, memory and nics"))
+            })?;
     }
     client
         .run_task(
@@ -532,7 +636,11 @@ fn status(client: &PveClient, instance: &Instance) -> Result<Value, ActionError>
     })
 }
 
-fn statuses(client: &PveClient) -> Result<Value, ActionError> {
+/// Power states of the node's VMs by name (by VMID when unnamed). When the payload lists the
+/// instances expected on the host (`virtualmachines`), only those are reported; the server asks
+/// `status` for the others.
+fn statuses(client: &PveClient, payload: &Payload) -> Result<Value, ActionError> {
+    let expected = payload.virtualmachines.as_ref();
     let mut power = Map::new();
     for vm in list_vms(client)?.iter().filter(|vm| !is_template(vm)) {
         let key = match vm.get("name").and_then(Value::as_str) {
@@ -542,6 +650,9 @@ fn statuses(client: &PveClient) -> Result<Value, ActionError> {
                 None => continue,
             },
         };
+        if expected.is_some_and(|expected| !expected.contains_key(&key)) {
+            continue;
+        }
         power.insert(key, Value::String(power_state(vm).wire().to_string()));
     }
     Ok(json!({"status": "success", "power_state": power}))

@@ -5,7 +5,6 @@
 //! `externaldetails.virtualmachine`.
 
 use crate::error::ActionError;
-use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
 use trellis_ext_protocol::{ExternalDetails, Payload, VirtualMachine};
 
@@ -222,6 +221,8 @@ pub struct CreateSpec {
     pub nets: Vec<String>,
     pub source: Source,
     pub description: String,
+    /// CloudStack's uuid of the instance, kept in the description to recognise the VM later.
+    pub instance_uuid: Option<String>,
 }
 
 fn truthy(value: Option<&str>) -> bool {
@@ -348,22 +349,15 @@ impl CreateSpec {
             nets,
             source,
             description,
+            instance_uuid: Some(vm.uuid.clone()).filter(|uuid| !uuid.is_empty()),
         })
-    }
-
-    /// The `net<N>` parameters.
-    pub fn net_params(&self) -> BTreeMap<String, String> {
-        self.nets
-            .iter()
-            .enumerate()
-            .map(|(index, net)| (format!("net{index}"), net.clone()))
-            .collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     #[test]
     fn urls_with_and_without_scheme() {

@@ -712,3 +712,87 @@ fn json_bodies_are_accepted_too() {
         (Some("from-json"), Some((TEMPLATE_VMID, CloneKind::Linked)))
     );
 }
+
+#[test]
+fn typed_task_failures_hit_only_that_task_type() {
+    let api = Api::default();
+    api.sim
+        .fail_next_tasks_of_type("qmstart", 1, "start failed: QEMU exited with code 1");
+    assert_eq!(api.clone_template("100", "web")["exitstatus"], "OK");
+    let failed = api.task(Method::POST, "/nodes/pve1/qemu/100/status/start", &[]);
+    assert_eq!(
+        failed["exitstatus"],
+        "start failed: QEMU exited with code 1"
+    );
+    assert_eq!(vm(&api, 100).status, PowerStatus::Stopped);
+    assert_eq!(
+        api.task(Method::POST, "/nodes/pve1/qemu/100/status/start", &[])["exitstatus"],
+        "OK"
+    );
+}
+
+#[test]
+fn standalone_options_map_onto_the_configuration() {
+    use clap::Parser as _;
+    #[derive(clap::Parser)]
+    struct Command {
+        #[command(flatten)]
+        args: trellis_sim_proxmox::SimArgs,
+    }
+    let defaults = Command::parse_from(["sim"]).args.config();
+    assert_eq!(defaults.listen, "127.0.0.1:8006".parse().unwrap());
+    assert!(!defaults.tls);
+    assert_eq!(
+        (defaults.node.as_str(), defaults.user.as_str()),
+        ("pve1", "root@pam")
+    );
+    assert_eq!(
+        (
+            defaults.token.as_str(),
+            defaults.secret.as_str(),
+            defaults.task_polls
+        ),
+        ("trellis", "secret", 1)
+    );
+    assert_eq!(
+        defaults.authorization(),
+        "PVEAPIToken=root@pam!trellis=secret"
+    );
+
+    let custom = Command::parse_from([
+        "sim",
+        "--listen",
+        "127.0.0.1:0",
+        "--tls",
+        "--node",
+        "pve7",
+        "--user",
+        "ci@pve",
+        "--token",
+        "t",
+        "--secret",
+        "s",
+        "--task-polls",
+        "0",
+    ])
+    .args
+    .config();
+    assert!(custom.tls);
+    assert_eq!(custom.authorization(), "PVEAPIToken=ci@pve!t=s");
+    let api = Api::start(custom);
+    assert_eq!(api.data(Method::GET, "/nodes", &[])[0]["node"], "pve7");
+    let done = api.data(
+        Method::POST,
+        "/nodes/pve7/qemu/9000/clone",
+        &[("newid", "100"), ("full", "0")],
+    );
+    let path = format!(
+        "/nodes/pve7/tasks/{}/status",
+        encode(done.as_str().unwrap())
+    );
+    assert_eq!(
+        api.data(Method::GET, &path, &[])["status"],
+        "stopped",
+        "zero polls: done at the first poll"
+    );
+}

@@ -4,7 +4,7 @@
 use super::helpers::{run_raw, set_host_detail, set_vm_detail, Harness};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use trellis_ext_protocol::exit;
-use trellis_sim_proxmox::{PowerStatus, TEMPLATE_VMID};
+use trellis_sim_proxmox::{PowerStatus, Vm, TEMPLATE_VMID};
 
 #[test]
 fn bad_invocations_are_usage_errors() {
@@ -295,16 +295,101 @@ fn a_failed_cleanup_is_reported_with_the_original_error() {
 }
 
 #[test]
-fn creating_an_instance_twice_is_refused() {
+fn creating_again_resumes_instead_of_duplicating() {
     let harness = Harness::start();
     let payload = harness.payload("twice");
     harness.run("create", &payload).assert_success();
-    let outcome = harness.run("create", &payload);
-    outcome.assert_failure(exit::FAILED, "failed");
-    assert!(outcome
-        .error()
-        .contains("a vm named 'twice' already exists on node pve1"));
+    let again = harness.run("create", &payload);
+    again.assert_success();
+    assert_eq!(again.json["message"], "Instance already created");
     assert_eq!(harness.sim.vms_named("twice").len(), 1);
+
+    // A stopped leftover of this instance is configured and started.
+    let vmid = harness.vm_named("twice").vmid;
+    harness.sim.set_power(vmid, PowerStatus::Stopped);
+    let resumed = harness.run("create", &payload);
+    resumed.assert_success();
+    assert_eq!(resumed.json["proxmox_vmid"], vmid.to_string());
+    assert_eq!(harness.vm_named("twice").status, PowerStatus::Running);
+}
+
+#[test]
+fn a_foreign_vm_with_the_same_name_is_not_adopted() {
+    let harness = Harness::start();
+    let mut foreign = Vm::new(300, "pve1");
+    foreign.config.insert("name".into(), "taken".into());
+    foreign
+        .config
+        .insert("description".into(), "hand-made".into());
+    harness.sim.insert_vm(foreign);
+    let outcome = harness.run("create", &harness.payload("taken"));
+    outcome.assert_failure(exit::FAILED, "failed");
+    assert!(
+        outcome.error().contains("a vm named 'taken' already exists on node pve1 (vmid 300) and was not created for this instance"),
+        "{}",
+        outcome.error()
+    );
+    assert_eq!(
+        harness.sim.vm(300).unwrap().status,
+        PowerStatus::Stopped,
+        "left alone"
+    );
+    assert_eq!(harness.sim.vms().len(), 2);
+}
+
+#[test]
+fn create_waits_for_a_vm_still_locked_by_an_earlier_attempt() {
+    let harness = std::sync::Arc::new(Harness::start());
+    let payload = harness.payload("locked");
+    let mut pending = Vm::new(100, "pve1");
+    pending.lock = Some("clone".into());
+    pending.config.insert("name".into(), "locked".into());
+    pending
+        .config
+        .insert("description".into(), "instance locked (uuid-locked)".into());
+    pending.config.insert(
+        "net0".into(),
+        "virtio=BC:24:11:00:00:09,bridge=vmbr0".into(),
+    );
+    pending.config.insert(
+        "net1".into(),
+        "virtio=BC:24:11:00:00:0A,bridge=vmbr0".into(),
+    );
+    harness.sim.insert_vm(pending.clone());
+    harness.sim.clear_requests();
+
+    let worker = std::thread::spawn({
+        let harness = harness.clone();
+        let payload = payload.clone();
+        move || harness.run("create", &payload)
+    });
+    let config_reads = || {
+        harness
+            .sim
+            .requests()
+            .iter()
+            .filter(|request| request.path == "/nodes/pve1/qemu/100/config")
+            .count()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while config_reads() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "create never looked at the locked vm"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    pending.lock = None;
+    harness.sim.insert_vm(pending);
+    let outcome = worker.join().unwrap();
+    outcome.assert_success();
+    let vm = harness.sim.vm(100).unwrap();
+    assert_eq!(vm.status, PowerStatus::Running);
+    assert!(
+        !vm.config.contains_key("net1"),
+        "nics the instance does not have are removed"
+    );
+    assert!(vm.config["net0"].contains("tag=100"));
 }
 
 #[test]
@@ -378,10 +463,19 @@ fn a_task_outliving_the_timeout_argument_is_reported_before_the_kill() {
         outcome.error()
     );
 
-    // Once the clone completes, delete finds and removes it.
+    // Once the clone completes in the background, a retried create picks it up.
     harness.sim.hold_tasks(false);
     harness.sim.finish_tasks();
-    assert_eq!(harness.sim.vms_named("slow").len(), 1);
+    let vm = harness.vm_named("slow");
+    assert_eq!(vm.status, PowerStatus::Stopped);
+    let resumed = harness.run("create", &payload);
+    resumed.assert_success();
+    assert_eq!(resumed.json["proxmox_vmid"], vm.vmid.to_string());
+    let vm = harness.vm_named("slow");
+    assert_eq!(
+        (vm.status, vm.cpus(), vm.memory_mib()),
+        (PowerStatus::Running, 2, 1024)
+    );
     harness.run("delete", &payload).assert_success();
     assert!(harness.sim.vms_named("slow").is_empty());
 }
