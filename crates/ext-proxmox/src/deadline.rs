@@ -26,18 +26,16 @@ impl Deadline {
         }
     }
 
-    /// The earlier of: the timeout argument (seconds, minus a margin of a tenth, at most 5 s) and
-    /// the `TRELLIS_DEADLINE` value (Unix seconds). Unparsable or zero values are ignored; with
-    /// neither, [`DEFAULT_TIMEOUT`] applies.
+    /// The deadline of an invocation. Under Trellis (`TRELLIS_DEADLINE` set, Unix seconds) that
+    /// value rules, bounded by the timeout argument, which Trellis has already shortened. Without
+    /// it (Apache CloudStack, which kills at the timeout), the timeout argument less a margin of a
+    /// tenth, at most 5 s. Unparsable or zero values are ignored; with neither, [`DEFAULT_TIMEOUT`]
+    /// applies.
     pub fn from_invocation(timeout_argument: Option<&str>, environment: Option<&str>) -> Deadline {
         let from_argument = timeout_argument
             .and_then(|text| text.trim().parse::<f64>().ok())
             .filter(|seconds| seconds.is_finite() && *seconds > 0.0)
-            .map(|seconds| {
-                let timeout = Duration::from_secs_f64(seconds);
-                let margin = (timeout / 10).min(MAX_MARGIN);
-                timeout - margin
-            });
+            .map(Duration::from_secs_f64);
         let from_environment = environment
             .and_then(|text| text.trim().parse::<f64>().ok())
             .filter(|epoch| epoch.is_finite() && *epoch > 0.0)
@@ -50,7 +48,8 @@ impl Deadline {
             });
         let budget = match (from_argument, from_environment) {
             (Some(argument), Some(environment)) => argument.min(environment),
-            (Some(only), None) | (None, Some(only)) => only,
+            (None, Some(environment)) => environment,
+            (Some(argument), None) => argument - (argument / 10).min(MAX_MARGIN),
             (None, None) => DEFAULT_TIMEOUT,
         };
         Deadline::after(budget)
@@ -97,7 +96,10 @@ mod tests {
             .as_secs();
         let deadline = Deadline::from_invocation(Some("600"), Some(&(now + 20).to_string()));
         assert!(deadline.remaining() <= Duration::from_secs(20));
-        assert!(deadline.remaining() > Duration::from_secs(17));
+        assert!(deadline.remaining() > Duration::from_secs(18));
+        // Under Trellis the timeout argument is already shortened: no second margin.
+        let bounded = Deadline::from_invocation(Some("10"), Some(&(now + 600).to_string()));
+        assert!(bounded.remaining() > Duration::from_millis(9_900));
         let past = Deadline::from_invocation(None, Some(&(now - 5).to_string()));
         assert!(past.has_passed());
     }

@@ -367,6 +367,12 @@ async fn serve(
     Ok(handle)
 }
 
+fn print_banner(banner: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{banner}").context("cannot write to stdout")?;
+    stdout.flush().context("cannot write to stdout")
+}
+
 /// Command-line options of `trellis sim proxmox`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SimArgs {
@@ -446,10 +452,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
         authorization = config.authorization(),
         isos = SEEDED_ISOS.join(", "),
     );
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{banner}").context("cannot write to stdout")?;
-    stdout.flush().context("cannot write to stdout")?;
-    drop(stdout);
+    print_banner(&banner)?;
     tokio::signal::ctrl_c()
         .await
         .context("cannot wait for Ctrl-C")?;

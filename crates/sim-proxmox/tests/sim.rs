@@ -796,3 +796,29 @@ fn standalone_options_map_onto_the_configuration() {
         "zero polls: done at the first poll"
     );
 }
+
+#[test]
+fn the_standalone_entry_point_can_be_spawned_and_reports_a_busy_port() {
+    fn assert_send<T: Send>(_: &T) {}
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let args = trellis_sim_proxmox::SimArgs {
+        listen: taken.local_addr().unwrap(),
+        tls: false,
+        node: "pve1".into(),
+        user: "root@pam".into(),
+        token: "trellis".into(),
+        secret: "secret".into(),
+        task_polls: 1,
+    };
+    let future = trellis_sim_proxmox::run(args);
+    assert_send(&future);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let error = runtime.block_on(future).unwrap_err();
+    assert!(
+        error.to_string().starts_with("cannot listen on 127.0.0.1:"),
+        "{error:#}"
+    );
+}
