@@ -334,24 +334,24 @@ impl<'a> Response<'a> {
                     Some("stderr") => chunk.stderr.extend_from_slice(&bytes),
                     _ => {}
                 }
-            } else if node.has_tag_name((NS_SHELL, "CommandState")) {
-                if node.attribute("State") == Some(COMMAND_STATE_DONE) {
-                    chunk.done = true;
-                    let exit_code = node
-                        .children()
-                        .find(|n| n.has_tag_name((NS_SHELL, "ExitCode")))
-                        .and_then(|n| n.text())
-                        .map(str::trim);
-                    chunk.exit_code = match exit_code {
-                        // Exit codes travel as unsigned 32-bit values.
-                        Some(code) => Some(
-                            code.parse::<i64>()
-                                .map(|c| c as i32)
-                                .map_err(|_| bad("exit code is not a number"))?,
-                        ),
-                        None => None,
-                    };
-                }
+            } else if node.has_tag_name((NS_SHELL, "CommandState"))
+                && node.attribute("State") == Some(COMMAND_STATE_DONE)
+            {
+                chunk.done = true;
+                let exit_code = node
+                    .children()
+                    .find(|n| n.has_tag_name((NS_SHELL, "ExitCode")))
+                    .and_then(|n| n.text())
+                    .map(str::trim);
+                chunk.exit_code = match exit_code {
+                    // Exit codes travel as unsigned 32-bit values.
+                    Some(code) => Some(
+                        code.parse::<i64>()
+                            .map(|c| c as i32)
+                            .map_err(|_| bad("exit code is not a number"))?,
+                    ),
+                    None => None,
+                };
             }
         }
         Ok(chunk)

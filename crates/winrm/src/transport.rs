@@ -12,7 +12,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::SendRequest;
-use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST, USER_AGENT, WWW_AUTHENTICATE};
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST, WWW_AUTHENTICATE};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -290,11 +290,7 @@ impl Transport {
             .method(Method::POST)
             .uri(self.url.path())
             .header(HOST, self.host_header.clone())
-            .header(CONTENT_TYPE, "application/soap+xml;charset=UTF-8")
-            .header(
-                USER_AGENT,
-                concat!("trellis-winrm/", env!("CARGO_PKG_VERSION")),
-            );
+            .header(CONTENT_TYPE, "application/soap+xml;charset=UTF-8");
         if let Some(authorization) = authorization {
             builder = builder.header(AUTHORIZATION, authorization);
         }

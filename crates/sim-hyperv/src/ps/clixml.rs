@@ -21,10 +21,7 @@ pub(crate) struct ErrorRecord {
 pub(crate) fn render_error(record: &ErrorRecord, source: &[char]) -> String {
     let mut text = String::new();
     match &record.command {
-        Some(command) => text.push_str(&format!(
-            "{command} : {}\r\n",
-            record.message.replace('\n', "\n")
-        )),
+        Some(command) => text.push_str(&format!("{command} : {}\r\n", record.message)),
         None => text.push_str(&format!("{}\r\n", record.message)),
     }
     if let Some(span) = record.span {

@@ -13,7 +13,7 @@ use std::rc::Rc;
 
 /// Control flow that unwinds the script.
 pub(crate) enum Flow {
-    Terminate(ErrorRecord),
+    Terminate(Box<ErrorRecord>),
     Exit(i32),
 }
 
@@ -177,7 +177,7 @@ impl<'a> Interpreter<'a> {
                     Some(pipeline) => self.pipeline_value(pipeline)?.to_text(),
                     None => "ScriptHalted".to_string(),
                 };
-                Err(Flow::Terminate(ErrorRecord {
+                Err(Flow::Terminate(Box::new(ErrorRecord {
                     message: message.clone(),
                     command: None,
                     category: "OperationStopped",
@@ -185,7 +185,7 @@ impl<'a> Interpreter<'a> {
                     target: message.clone(),
                     fully_qualified_id: message,
                     span: Some(statement.span),
-                }))
+                })))
             }
             StmtKind::Exit(value) => {
                 let code = match value {
@@ -302,7 +302,7 @@ impl<'a> Interpreter<'a> {
     fn fail(&mut self, record: ErrorRecord, action: ErrorAction) -> Exec<()> {
         self.last_success = false;
         match action {
-            ErrorAction::Stop => Err(Flow::Terminate(record)),
+            ErrorAction::Stop => Err(Flow::Terminate(Box::new(record))),
             ErrorAction::Continue => {
                 self.error_texts.push(render_error(&record, self.source));
                 Ok(())
@@ -421,7 +421,7 @@ impl<'a> Interpreter<'a> {
                 Value::Array(values)
             }
             Expr::Paren(pipeline) => self.pipeline_value(pipeline)?,
-            Expr::SubExpr(block) => collapse(self.run_block(block)?),
+            Expr::Subexpression(block) => collapse(self.run_block(block)?),
             Expr::ArraySub(block) => Value::Array(
                 self.run_block(block)?
                     .into_iter()

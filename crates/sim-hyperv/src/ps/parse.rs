@@ -105,7 +105,7 @@ pub(crate) enum Expr {
     Index(Box<Expr>, Box<Expr>),
     Array(Vec<Expr>),
     Paren(Box<Pipeline>),
-    SubExpr(Block),
+    Subexpression(Block),
     ArraySub(Block),
     Hash(Vec<(String, Pipeline)>),
     ScriptBlock(Rc<Block>, Rc<str>),
@@ -711,7 +711,7 @@ impl Parser<'_> {
             '$' => {
                 if self.peek_at(1) == Some('(') {
                     self.pos += 2;
-                    return Ok(Expr::SubExpr(self.parse_statements(Some(')'))?));
+                    return Ok(Expr::Subexpression(self.parse_statements(Some(')'))?));
                 }
                 self.pos += 1;
                 Ok(Expr::Var(self.parse_variable_name()?))
