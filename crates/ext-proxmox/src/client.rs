@@ -52,7 +52,6 @@ impl PveClient {
             .use_rustls_tls()
             .danger_accept_invalid_certs(!connection.verify_tls)
             .connect_timeout(CONNECT_TIMEOUT)
-            .user_agent(concat!("trellis-proxmox/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|source| ActionError::Unreachable {
                 url: connection.api_base.clone(),

@@ -9,6 +9,20 @@ pub enum ActionError {
     /// The invocation was wrong (arguments, payload, parameters).
     #[error("{0}")]
     Usage(String),
+    /// The payload file cannot be read.
+    #[error("cannot read the payload file {path}")]
+    PayloadUnreadable {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The payload file does not hold a payload.
+    #[error("the payload file {path} is not a valid payload")]
+    PayloadInvalid {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
     /// Required details are missing or invalid.
     #[error("{0}")]
     Config(String),
@@ -120,7 +134,9 @@ impl ActionError {
     /// The documented exit code (see `trellis_ext_protocol::exit`).
     pub fn exit_code(&self) -> i32 {
         match self.root() {
-            ActionError::Usage(_) => exit::USAGE,
+            ActionError::Usage(_)
+            | ActionError::PayloadUnreadable { .. }
+            | ActionError::PayloadInvalid { .. } => exit::USAGE,
             ActionError::Config(_) => exit::CONFIG,
             ActionError::Unsupported(_) => exit::UNSUPPORTED,
             ActionError::Unreachable { .. } | ActionError::Unauthorized { .. } => exit::UNREACHABLE,
@@ -166,7 +182,9 @@ impl ActionError {
     pub fn reply(&self) -> serde_json::Value {
         let mut reply = trellis_ext_protocol::error_reply(&self.full_message());
         let kind = match self.root() {
-            ActionError::Usage(_) => "usage",
+            ActionError::Usage(_)
+            | ActionError::PayloadUnreadable { .. }
+            | ActionError::PayloadInvalid { .. } => "usage",
             ActionError::Config(_) => "config",
             ActionError::Unsupported(_) => "unsupported",
             ActionError::Unreachable { .. } => "unreachable",

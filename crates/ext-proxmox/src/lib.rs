@@ -59,18 +59,15 @@ fn invoke(
         arguments.get(argv::TIMEOUT).map(String::as_str),
         deadline_variable,
     );
-    let text = std::fs::read_to_string(payload_path).map_err(|error| {
-        ActionError::Usage(format!(
-            "cannot read the payload file {payload_path} ({})",
-            error.kind()
-        ))
-    })?;
-    let payload: Payload = serde_json::from_str(&text).map_err(|error| {
-        ActionError::Usage(format!(
-            "the payload file {payload_path} is not a valid payload (line {}, column {})",
-            error.line(),
-            error.column()
-        ))
-    })?;
+    let text =
+        std::fs::read_to_string(payload_path).map_err(|source| ActionError::PayloadUnreadable {
+            path: payload_path.clone(),
+            source,
+        })?;
+    let payload: Payload =
+        serde_json::from_str(&text).map_err(|source| ActionError::PayloadInvalid {
+            path: payload_path.clone(),
+            source,
+        })?;
     actions::perform(action, &payload, deadline)
 }

@@ -545,7 +545,7 @@ fn vm_config(state: &State, node: &str, vmid: &str) -> Result<Value, ApiError> {
     for (key, value) in &vm.config {
         let numeric = matches!(
             key.as_str(),
-            "cores" | "sockets" | "template" | "numa" | "onboot" | "agent" | "balloon"
+            "cores" | "sockets" | "template" | "numa" | "onboot" | "balloon"
         );
         let rendered = match value.parse::<u64>() {
             Ok(number) if numeric => Value::from(number),
@@ -625,13 +625,6 @@ fn status_current(state: &State, node: &str, vmid: &str) -> Result<Value, ApiErr
     let mut answer = vm.summary(now());
     answer["qmpstatus"] = json!(vm.status.as_str());
     answer["ha"] = json!({"managed": 0});
-    if vm
-        .config
-        .get("agent")
-        .is_some_and(|agent| agent.starts_with('1'))
-    {
-        answer["agent"] = json!(1);
-    }
     Ok(answer)
 }
 

@@ -1096,7 +1096,7 @@ pub(crate) fn validate_config(
                 }
                 value.clone()
             }
-            "cores" | "sockets" | "vcpus" | "numa" | "onboot" | "agent" | "balloon" | "cpuunits"
+            "cores" | "sockets" | "vcpus" | "numa" | "onboot" | "balloon" | "cpuunits"
             | "template" | "protection" => {
                 let number: u64 = value
                     .parse()
@@ -1211,7 +1211,7 @@ fn template_vm(node: &str) -> Vm {
             "virtio=BC:24:11:00:90:00,bridge=vmbr0,firewall=1".into(),
         ),
         ("boot", "order=scsi0;net0".into()),
-        ("agent", "1".into()),
+        ("onboot", "1".into()),
         ("smbios1", format!("uuid={}", random_uuid())),
         ("vmgenid", random_uuid()),
     ];

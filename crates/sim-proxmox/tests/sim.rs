@@ -405,14 +405,14 @@ fn config_updates_validate_and_apply_when_the_task_completes() {
             ("cores", "4"),
             ("memory", "4096"),
             ("net1", "virtio=BC:24:11:00:00:01,bridge=vmbr1,tag=42"),
-            ("delete", "agent"),
+            ("delete", "onboot"),
         ],
     );
     assert_eq!(done["type"], "qmconfig");
     let configured = vm(&api, 100);
     assert_eq!((configured.cpus(), configured.memory_mib()), (4, 4096));
     assert_eq!(configured.nets()[&1].tag, Some(42));
-    assert!(!configured.config.contains_key("agent"));
+    assert!(!configured.config.contains_key("onboot"));
     let config = api.data(Method::GET, "/nodes/pve1/qemu/100/config", &[]);
     assert_eq!(config["cores"], 4);
     assert_eq!(config["memory"], "4096");

@@ -1,7 +1,7 @@
 //! Concurrent deploys: eight prepare+create pairs at once never share a VMID, and every
 //! instance's later actions reach its own VM.
 
-use super::helpers::Harness;
+use super::harness::Harness;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use trellis_sim_proxmox::{PowerStatus, SimConfig};

@@ -1,7 +1,7 @@
 //! Failures: bad invocations, missing or wrong details, TLS verification, refused tokens,
 //! failed tasks (with Proxmox's own text), timeouts, and the cleanup of a half-created VM.
 
-use super::helpers::{run_raw, set_host_detail, set_vm_detail, Harness};
+use super::harness::{run_raw, set_host_detail, set_vm_detail, Harness};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use trellis_ext_protocol::exit;
 use trellis_sim_proxmox::{PowerStatus, Vm, TEMPLATE_VMID};

@@ -1,7 +1,7 @@
 //! The instance lifecycle: prepare, create (linked and full clones, ISO installs), power
 //! actions, status, statuses, console and delete, with the simulator's state checked each step.
 
-use super::helpers::{mac_for, merge_prepare, set_host_detail, set_vm_detail, Harness};
+use super::harness::{mac_for, merge_prepare, set_host_detail, set_vm_detail, Harness};
 use trellis_ext_protocol::{
     parse_console_output, parse_status_output, parse_statuses_output, Nic, PowerState,
 };

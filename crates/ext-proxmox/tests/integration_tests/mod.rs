@@ -2,6 +2,6 @@
 
 mod concurrency;
 mod errors;
-mod helpers;
+mod harness;
 mod lifecycle;
 mod snapshots;

@@ -1,6 +1,6 @@
 //! The snapshot custom actions.
 
-use super::helpers::{set_parameters, snapshot_parameters, Harness};
+use super::harness::{set_parameters, snapshot_parameters, Harness};
 use serde_json::json;
 use trellis_ext_protocol::exit;
 use trellis_sim_proxmox::PowerStatus;
