@@ -122,51 +122,119 @@ impl Command {
 }
 
 const fn p(name: &'static str, ty: ParamType, required: bool, description: &'static str) -> Param {
-    Param { name, ty, required, description, length: 255 }
+    Param {
+        name,
+        ty,
+        required,
+        description,
+        length: 255,
+    }
 }
 const fn long_text(name: &'static str, required: bool, description: &'static str) -> Param {
-    Param { name, ty: ParamType::String, required, description, length: 4096 }
+    Param {
+        name,
+        ty: ParamType::String,
+        required,
+        description,
+        length: 4096,
+    }
 }
 const fn f(name: &'static str, ty: &'static str, description: &'static str) -> Field {
-    Field { name, ty, description }
+    Field {
+        name,
+        ty,
+        description,
+    }
 }
 
 use ParamType as T;
 
 const PAGING: [Param; 3] = [
     p("keyword", T::String, false, "List by keyword"),
-    p("page", T::Integer, false, "the page number of the results (1-based)"),
-    p("pagesize", T::Integer, false, "the number of results per page; -1 for all"),
+    p(
+        "page",
+        T::Integer,
+        false,
+        "the page number of the results (1-based)",
+    ),
+    p(
+        "pagesize",
+        T::Integer,
+        false,
+        "the number of results per page; -1 for all",
+    ),
 ];
 
 macro_rules! list_params {
     ($($x:expr),* $(,)?) => { &[$($x,)* PAGING[0], PAGING[1], PAGING[2]] };
 }
 
-const SUCCESS: &[Field] = &[f("success", "boolean", "true if the operation succeeded"), f("displaytext", "string", "any text associated with the success or failure")];
-const ASYNC: &[Field] = &[f("jobid", "string", "the id of the async job"), f("id", "string", "the id of the created object")];
+const SUCCESS: &[Field] = &[
+    f("success", "boolean", "true if the operation succeeded"),
+    f(
+        "displaytext",
+        "string",
+        "any text associated with the success or failure",
+    ),
+];
+const ASYNC: &[Field] = &[
+    f("jobid", "string", "the id of the async job"),
+    f("id", "string", "the id of the created object"),
+];
 
 const DOMAIN_FIELDS: &[Field] = &[
     f("id", "string", "the ID of the domain"),
     f("name", "string", "the name of the domain"),
     f("path", "string", "the path of the domain"),
     f("level", "integer", "the level of the domain"),
-    f("parentdomainid", "string", "the domain ID of the parent domain"),
-    f("parentdomainname", "string", "the domain name of the parent domain"),
-    f("haschild", "boolean", "whether the domain has one or more sub-domains"),
+    f(
+        "parentdomainid",
+        "string",
+        "the domain ID of the parent domain",
+    ),
+    f(
+        "parentdomainname",
+        "string",
+        "the domain name of the parent domain",
+    ),
+    f(
+        "haschild",
+        "boolean",
+        "whether the domain has one or more sub-domains",
+    ),
     f("created", "date", "the date when this domain was created"),
     f("state", "string", "the state of the domain"),
 ];
 const ACCOUNT_FIELDS: &[Field] = &[
     f("id", "string", "the id of the account"),
     f("name", "string", "the name of the account"),
-    f("accounttype", "integer", "account type (admin, domain-admin, user)"),
+    f(
+        "accounttype",
+        "integer",
+        "account type (admin, domain-admin, user)",
+    ),
     f("roleid", "string", "the ID of the role"),
-    f("roletype", "string", "the type of the role (Admin, ResourceAdmin, DomainAdmin, User)"),
+    f(
+        "roletype",
+        "string",
+        "the type of the role (Admin, ResourceAdmin, DomainAdmin, User)",
+    ),
     f("rolename", "string", "the name of the role"),
-    f("domainid", "string", "id of the Domain the account belongs to"),
-    f("domain", "string", "name of the Domain the account belongs to"),
-    f("domainpath", "string", "path of the Domain the account belongs to"),
+    f(
+        "domainid",
+        "string",
+        "id of the Domain the account belongs to",
+    ),
+    f(
+        "domain",
+        "string",
+        "name of the Domain the account belongs to",
+    ),
+    f(
+        "domainpath",
+        "string",
+        "path of the Domain the account belongs to",
+    ),
     f("state", "string", "the state of the account"),
     f("created", "date", "the date when this account was created"),
     f("user", "list", "the list of users associated with account"),
@@ -187,32 +255,83 @@ const USER_FIELDS: &[Field] = &[
     f("domain", "string", "the domain name of the user"),
     f("apikey", "string", "the api key of the user"),
     f("state", "string", "the user state"),
-    f("created", "date", "the date and time the user account was created"),
-    f("isdefault", "boolean", "true if user is default, false otherwise"),
+    f(
+        "created",
+        "date",
+        "the date and time the user account was created",
+    ),
+    f(
+        "isdefault",
+        "boolean",
+        "true if user is default, false otherwise",
+    ),
 ];
-const KEYS_FIELDS: &[Field] = &[f("apikey", "string", "the api key of the registered user"), f("secretkey", "string", "the secret key of the registered user")];
+const KEYS_FIELDS: &[Field] = &[
+    f("apikey", "string", "the api key of the registered user"),
+    f(
+        "secretkey",
+        "string",
+        "the secret key of the registered user",
+    ),
+];
 const ROLE_FIELDS: &[Field] = &[
     f("id", "string", "the ID of the role"),
     f("name", "string", "the name of the role"),
     f("type", "string", "the type of the role"),
     f("description", "string", "the description of the role"),
-    f("isdefault", "boolean", "true if role is default, false otherwise"),
+    f(
+        "isdefault",
+        "boolean",
+        "true if role is default, false otherwise",
+    ),
     f("state", "string", "the state of the role"),
 ];
 const JOB_FIELDS: &[Field] = &[
     f("jobid", "string", "the ID of the async job"),
-    f("accountid", "string", "the account id that executed the async command"),
-    f("account", "string", "the account that executed the async command"),
-    f("userid", "string", "the user that executed the async command"),
+    f(
+        "accountid",
+        "string",
+        "the account id that executed the async command",
+    ),
+    f(
+        "account",
+        "string",
+        "the account that executed the async command",
+    ),
+    f(
+        "userid",
+        "string",
+        "the user that executed the async command",
+    ),
     f("cmd", "string", "the async command executed"),
-    f("jobstatus", "integer", "the current job status: 0 pending, 1 succeeded, 2 failed"),
-    f("jobprocstatus", "integer", "the progress information of the PENDING job"),
+    f(
+        "jobstatus",
+        "integer",
+        "the current job status: 0 pending, 1 succeeded, 2 failed",
+    ),
+    f(
+        "jobprocstatus",
+        "integer",
+        "the progress information of the PENDING job",
+    ),
     f("jobresultcode", "integer", "the result code for the job"),
     f("jobresulttype", "string", "the result type"),
     f("jobresult", "object", "the result reason"),
-    f("jobinstancetype", "string", "the instance/entity object related to the job"),
-    f("jobinstanceid", "string", "the unique ID of the instance/entity object related to the job"),
-    f("managementserverid", "string", "the management server that owns the job"),
+    f(
+        "jobinstancetype",
+        "string",
+        "the instance/entity object related to the job",
+    ),
+    f(
+        "jobinstanceid",
+        "string",
+        "the unique ID of the instance/entity object related to the job",
+    ),
+    f(
+        "managementserverid",
+        "string",
+        "the management server that owns the job",
+    ),
     f("created", "date", "the created date of the job"),
     f("completed", "date", "the completed date of the job"),
 ];
@@ -222,8 +341,16 @@ const EVENT_FIELDS: &[Field] = &[
     f("level", "string", "the event level (INFO, WARN, ERROR)"),
     f("state", "string", "the state of the event"),
     f("description", "string", "a brief description of the event"),
-    f("username", "string", "the name of the user who performed the action"),
-    f("account", "string", "the account name for the account that owns the object being acted on"),
+    f(
+        "username",
+        "string",
+        "the name of the user who performed the action",
+    ),
+    f(
+        "account",
+        "string",
+        "the account name for the account that owns the object being acted on",
+    ),
     f("domainid", "string", "the id of the account's domain"),
     f("domain", "string", "the name of the account's domain"),
     f("resourcetype", "string", "the type of the resource"),
@@ -240,66 +367,190 @@ const ALERT_FIELDS: &[Field] = &[
 const CONFIG_FIELDS: &[Field] = &[
     f("name", "string", "the name of the configuration"),
     f("value", "string", "the value of the configuration"),
-    f("defaultvalue", "string", "the default value of the configuration"),
+    f(
+        "defaultvalue",
+        "string",
+        "the default value of the configuration",
+    ),
     f("category", "string", "the category of the configuration"),
-    f("description", "string", "the description of the configuration"),
-    f("isdynamic", "boolean", "true if the configuration is dynamic"),
-    f("scope", "string", "scope(zone/cluster/pool/account) of the parameter that needs to be updated"),
+    f(
+        "description",
+        "string",
+        "the description of the configuration",
+    ),
+    f(
+        "isdynamic",
+        "boolean",
+        "true if the configuration is dynamic",
+    ),
+    f(
+        "scope",
+        "string",
+        "scope(zone/cluster/pool/account) of the parameter that needs to be updated",
+    ),
 ];
 const CAPABILITY_FIELDS: &[Field] = &[
     f("cloudstackversion", "string", "version of the cloud stack"),
-    f("securitygroupsenabled", "boolean", "true if security groups support is enabled, false otherwise"),
-    f("userpublictemplateenabled", "boolean", "true if user and domain admins can set templates to be shared"),
-    f("supportELB", "string", "true if region supports elastic load balancer on basic zones"),
-    f("customdiskofferingmaxsize", "long", "maximum size that can be specified when create disk from disk offering"),
-    f("allowusercreateprojects", "boolean", "true if regular user is allowed to create projects"),
-    f("apilimitinterval", "integer", "time interval (in seconds) to reset api count"),
-    f("apilimitmax", "integer", "Max allowed number of api requests within the specified interval"),
-    f("defaultuipagesize", "long", "default page size in the UI for various views"),
-    f("customhypervisordisplayname", "string", "Display name for custom hypervisor"),
-    f("extensionspath", "string", "the path of the extensions directory (root admins only)"),
+    f(
+        "securitygroupsenabled",
+        "boolean",
+        "true if security groups support is enabled, false otherwise",
+    ),
+    f(
+        "userpublictemplateenabled",
+        "boolean",
+        "true if user and domain admins can set templates to be shared",
+    ),
+    f(
+        "supportELB",
+        "string",
+        "true if region supports elastic load balancer on basic zones",
+    ),
+    f(
+        "customdiskofferingmaxsize",
+        "long",
+        "maximum size that can be specified when create disk from disk offering",
+    ),
+    f(
+        "allowusercreateprojects",
+        "boolean",
+        "true if regular user is allowed to create projects",
+    ),
+    f(
+        "apilimitinterval",
+        "integer",
+        "time interval (in seconds) to reset api count",
+    ),
+    f(
+        "apilimitmax",
+        "integer",
+        "Max allowed number of api requests within the specified interval",
+    ),
+    f(
+        "defaultuipagesize",
+        "long",
+        "default page size in the UI for various views",
+    ),
+    f(
+        "customhypervisordisplayname",
+        "string",
+        "Display name for custom hypervisor",
+    ),
+    f(
+        "extensionspath",
+        "string",
+        "the path of the extensions directory (root admins only)",
+    ),
 ];
 const LOGIN_FIELDS: &[Field] = &[
     f("username", "string", "Username"),
     f("userid", "string", "User ID"),
     f("domainid", "string", "Domain ID that the user belongs to"),
-    f("timeout", "integer", "the time period before the session has expired"),
+    f(
+        "timeout",
+        "integer",
+        "the time period before the session has expired",
+    ),
     f("account", "string", "the account name the user belongs to"),
     f("firstname", "string", "first name of the user"),
     f("lastname", "string", "last name of the user"),
-    f("type", "string", "the account type (admin, domain-admin, read-only-admin, user)"),
+    f(
+        "type",
+        "string",
+        "the account type (admin, domain-admin, read-only-admin, user)",
+    ),
     f("timezone", "string", "user time zone"),
     f("registered", "string", "Is user registered"),
-    f("sessionkey", "string", "Session key that can be passed in subsequent Query command calls"),
+    f(
+        "sessionkey",
+        "string",
+        "Session key that can be passed in subsequent Query command calls",
+    ),
 ];
 pub(crate) const EXTENSION_FIELDS: &[Field] = &[
     f("id", "string", "ID of the extension"),
     f("name", "string", "Name of the extension"),
     f("description", "string", "Description of the extension"),
     f("type", "string", "Type of the extension"),
-    f("path", "string", "The path of the entry point of the extension"),
-    f("pathready", "boolean", "True if the extension path is in ready state across management servers"),
-    f("isuserdefined", "boolean", "True if the extension is added by admin"),
-    f("orchestratorrequirespreparevm", "boolean", "Only honored when type is Orchestrator. Whether prepare VM is needed or not"),
+    f(
+        "path",
+        "string",
+        "The path of the entry point of the extension",
+    ),
+    f(
+        "pathready",
+        "boolean",
+        "True if the extension path is in ready state across management servers",
+    ),
+    f(
+        "isuserdefined",
+        "boolean",
+        "True if the extension is added by admin",
+    ),
+    f(
+        "orchestratorrequirespreparevm",
+        "boolean",
+        "Only honored when type is Orchestrator. Whether prepare VM is needed or not",
+    ),
     f("state", "string", "The state of the extension"),
     f("details", "map", "The details of the extension"),
-    f("resources", "list", "List of resources to which extension is registered to"),
+    f(
+        "resources",
+        "list",
+        "List of resources to which extension is registered to",
+    ),
     f("created", "date", "Creation timestamp of the extension"),
 ];
 const CUSTOM_ACTION_FIELDS: &[Field] = &[
     f("id", "string", "ID of the custom action"),
     f("name", "string", "Name of the custom action"),
     f("description", "string", "Description of the custom action"),
-    f("extensionid", "string", "ID of the extension that this custom action belongs to"),
-    f("extensionname", "string", "Name of the extension that this custom action belongs to"),
-    f("resourcetype", "string", "Resource type for which the action is available"),
-    f("allowedroletypes", "list", "List of role types allowed for the custom action"),
-    f("successmessage", "string", "Message that will be used on successful execution of the action"),
-    f("errormessage", "string", "Message that will be used on failure during execution of the action"),
-    f("timeout", "integer", "Specifies the timeout in seconds to wait for the action to complete before failing"),
-    f("enabled", "boolean", "Whether the custom action is enabled or not"),
+    f(
+        "extensionid",
+        "string",
+        "ID of the extension that this custom action belongs to",
+    ),
+    f(
+        "extensionname",
+        "string",
+        "Name of the extension that this custom action belongs to",
+    ),
+    f(
+        "resourcetype",
+        "string",
+        "Resource type for which the action is available",
+    ),
+    f(
+        "allowedroletypes",
+        "list",
+        "List of role types allowed for the custom action",
+    ),
+    f(
+        "successmessage",
+        "string",
+        "Message that will be used on successful execution of the action",
+    ),
+    f(
+        "errormessage",
+        "string",
+        "Message that will be used on failure during execution of the action",
+    ),
+    f(
+        "timeout",
+        "integer",
+        "Specifies the timeout in seconds to wait for the action to complete before failing",
+    ),
+    f(
+        "enabled",
+        "boolean",
+        "Whether the custom action is enabled or not",
+    ),
     f("details", "map", "Details of the custom action"),
-    f("parameters", "list", "List of the parameters for the action"),
+    f(
+        "parameters",
+        "list",
+        "List of the parameters for the action",
+    ),
     f("created", "date", "Creation timestamp of the custom action"),
 ];
 const CUSTOM_ACTION_RESULT_FIELDS: &[Field] = &[
@@ -313,13 +564,246 @@ const ZONE_FIELDS: &[Field] = &[
     f("name", "string", "Zone name"),
     f("description", "string", "Zone description"),
     f("dns1", "string", "the first DNS for the Zone"),
-    f("internaldns1", "string", "the first internal DNS for the Zone"),
-    f("networktype", "string", "the network type of the zone; can be Basic or Advanced"),
-    f("allocationstate", "string", "the allocation state of the cluster"),
-    f("securitygroupsenabled", "boolean", "true if security groups support is enabled, false otherwise"),
-    f("localstorageenabled", "boolean", "true if local storage offering enabled, false otherwise"),
-    f("tags", "set", "the list of resource tags associated with zone"),
+    f(
+        "internaldns1",
+        "string",
+        "the first internal DNS for the Zone",
+    ),
+    f(
+        "networktype",
+        "string",
+        "the network type of the zone; can be Basic or Advanced",
+    ),
+    f(
+        "allocationstate",
+        "string",
+        "the allocation state of the cluster",
+    ),
+    f(
+        "securitygroupsenabled",
+        "boolean",
+        "true if security groups support is enabled, false otherwise",
+    ),
+    f(
+        "localstorageenabled",
+        "boolean",
+        "true if local storage offering enabled, false otherwise",
+    ),
+    f(
+        "tags",
+        "set",
+        "the list of resource tags associated with zone",
+    ),
     f("created", "date", "the date this zone was created"),
+];
+
+const POD_FIELDS: &[Field] = &[
+    f("id", "string", "the ID of the Pod"),
+    f("name", "string", "the name of the Pod"),
+    f("zoneid", "string", "the Zone ID of the Pod"),
+    f("zonename", "string", "the Zone name of the Pod"),
+    f("gateway", "string", "the gateway of the Pod"),
+    f("netmask", "string", "the netmask of the Pod"),
+    f(
+        "allocationstate",
+        "string",
+        "the allocation state of the Pod",
+    ),
+];
+const CLUSTER_FIELDS: &[Field] = &[
+    f("id", "string", "the cluster ID"),
+    f("name", "string", "the cluster name"),
+    f("podid", "string", "the Pod ID of the cluster"),
+    f("podname", "string", "the Pod name of the cluster"),
+    f("zoneid", "string", "the Zone ID of the cluster"),
+    f("zonename", "string", "the Zone name of the cluster"),
+    f(
+        "hypervisortype",
+        "string",
+        "the hypervisor type of the cluster",
+    ),
+    f("clustertype", "string", "the type of the cluster"),
+    f(
+        "allocationstate",
+        "string",
+        "the allocation state of the cluster",
+    ),
+    f(
+        "managedstate",
+        "string",
+        "whether this cluster is managed by CloudStack",
+    ),
+    f("arch", "string", "CPU Arch of the hosts in the cluster"),
+    f(
+        "extensionid",
+        "string",
+        "The ID of extension for this cluster",
+    ),
+    f(
+        "extensionname",
+        "string",
+        "The name of extension for this cluster",
+    ),
+];
+const HOST_FIELDS: &[Field] = &[
+    f("id", "string", "the ID of the host"),
+    f("name", "string", "the name of the host"),
+    f("state", "status", "the state of the host"),
+    f("type", "type", "the host type"),
+    f("ipaddress", "string", "the IP address of the host"),
+    f("zoneid", "string", "the Zone ID of the host"),
+    f("zonename", "string", "the Zone name of the host"),
+    f("podid", "string", "the Pod ID of the host"),
+    f("podname", "string", "the Pod name of the host"),
+    f("clusterid", "string", "the cluster ID of the host"),
+    f("clustername", "string", "the cluster name of the host"),
+    f("hypervisor", "string", "the host hypervisor"),
+    f("resourcestate", "string", "the resource state of the host"),
+    f(
+        "hosttags",
+        "string",
+        "comma-separated list of tags for the host",
+    ),
+    f("details", "map", "Host details in key/value pairs."),
+    f(
+        "extensionid",
+        "string",
+        "The ID of extension for this cluster",
+    ),
+    f(
+        "extensionname",
+        "string",
+        "The name of extension for this cluster",
+    ),
+    f("created", "date", "the date and time the host was created"),
+];
+const OFFERING_FIELDS: &[Field] = &[
+    f("id", "string", "the id of the service offering"),
+    f("name", "string", "the name of the service offering"),
+    f(
+        "displaytext",
+        "string",
+        "an alternate display text of the service offering.",
+    ),
+    f("cpunumber", "integer", "the number of CPU"),
+    f("cpuspeed", "integer", "the clock rate CPU speed in Mhz"),
+    f("memory", "integer", "the memory in MB"),
+    f(
+        "hosttags",
+        "string",
+        "the host tag for the service offering",
+    ),
+    f(
+        "serviceofferingdetails",
+        "map",
+        "additional key/value details tied with this service offering",
+    ),
+    f(
+        "created",
+        "date",
+        "the date this service offering was created",
+    ),
+];
+const TEMPLATE_FIELDS: &[Field] = &[
+    f("id", "string", "the template ID"),
+    f("name", "string", "the template name"),
+    f("displaytext", "string", "the template display text"),
+    f("format", "imageformat", "the format of the template."),
+    f(
+        "hypervisor",
+        "string",
+        "the hypervisor on which the template runs",
+    ),
+    f(
+        "ostypename",
+        "string",
+        "the name of the OS type for this template.",
+    ),
+    f(
+        "ostypeid",
+        "string",
+        "the ID of the OS type for this template.",
+    ),
+    f("size", "long", "the size of the template"),
+    f(
+        "isready",
+        "boolean",
+        "true if the template is ready to be deployed from, false otherwise.",
+    ),
+    f(
+        "ispublic",
+        "boolean",
+        "true if this template is a public template, false otherwise",
+    ),
+    f("zoneid", "string", "the ID of the zone for this template"),
+    f(
+        "zonename",
+        "string",
+        "the name of the zone for this template",
+    ),
+    f("arch", "string", "CPU Arch of the template"),
+    f(
+        "extensionid",
+        "string",
+        "The ID of extension linked to this template",
+    ),
+    f(
+        "extensionname",
+        "string",
+        "The name of extension linked to this template",
+    ),
+    f(
+        "details",
+        "map",
+        "additional key/value details tied with template",
+    ),
+    f("created", "date", "the date this template was created"),
+];
+const NETWORK_OFFERING_FIELDS: &[Field] = &[
+    f("id", "string", "the id of the network offering"),
+    f("name", "string", "the name of the network offering"),
+    f(
+        "displaytext",
+        "string",
+        "an alternate display text of the network offering.",
+    ),
+    f(
+        "guestiptype",
+        "string",
+        "guest type of the network offering, can be Shared or Isolated",
+    ),
+    f(
+        "specifyvlan",
+        "boolean",
+        "true if network offering supports vlans, false otherwise",
+    ),
+    f("state", "string", "state of the network offering"),
+];
+const NETWORK_FIELDS: &[Field] = &[
+    f("id", "string", "the id of the network"),
+    f("name", "string", "the name of the network"),
+    f("displaytext", "string", "the displaytext of the network"),
+    f("zoneid", "string", "zone id of the network"),
+    f(
+        "networkofferingid",
+        "string",
+        "network offering id the network is created from",
+    ),
+    f("type", "string", "the type of the network"),
+    f("broadcasturi", "string", "broadcast uri of the network"),
+    f("vlan", "string", "The vlan of the network"),
+    f("gateway", "string", "the network's gateway"),
+    f("netmask", "string", "the network's netmask"),
+    f("state", "string", "state of the network"),
+];
+const VM_FIELDS: &[Field] = &[
+    f("id", "string", "the ID of the virtual machine"), f("name", "string", "the name of the virtual machine"), f("displayname", "string", "user generated name. The name of the virtual machine is returned if no displayname exists."),
+    f("instancename", "string", "instance name of the user vm"), f("state", "string", "the state of the virtual machine"), f("account", "string", "the account associated with the virtual machine"),
+    f("zoneid", "string", "the ID of the availability zone for the virtual machine"), f("zonename", "string", "the name of the availability zone for the virtual machine"), f("hostid", "string", "the ID of the host for the virtual machine"),
+    f("hostname", "string", "the name of the host for the virtual machine"), f("templateid", "string", "the ID of the template for the virtual machine"), f("templatename", "string", "the name of the template for the virtual machine"),
+    f("serviceofferingid", "string", "the ID of the service offering of the virtual machine"), f("serviceofferingname", "string", "the name of the service offering of the virtual machine"), f("cpunumber", "integer", "the number of vCPUs this virtual machine is using"),
+    f("memory", "integer", "the memory allocated for the virtual machine"), f("hypervisor", "string", "the hypervisor on which the template runs"), f("nic", "set", "the list of nics associated with vm"),
+    f("details", "map", "Vm details in key/value pairs."), f("powerstate", "powerstate", "the power state of the virtual machine"), f("tags", "set", "the list of resource tags associated"), f("created", "date", "the date when this virtual machine was created"),
 ];
 
 const EXT_NAME: Param = p("name", T::String, true, "Name of the extension");
@@ -422,6 +906,128 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "runCustomAction", description: "Run the custom action", since: "4.21.0", isasync: true, roles: roles::ALL,
         params: &[p("customactionid", T::Uuid, true, "the ID of the custom action"), p("resourcetype", T::String, false, "Type of the resource"), p("resourceid", T::String, true, "ID of the instance"), Param { name: "parameters", ty: T::Map, required: false, description: "Parameters in key/value pairs using format parameters[i].keyname=keyvalue. Example: parameters[0].endpoint.url=urlvalue", length: 0 }],
         response: CUSTOM_ACTION_RESULT_FIELDS, related: "listCustomActions", response_name: None },
+    // Infrastructure and instances on External clusters.
+    Command { name: "createZone", description: "Creates a Zone.", since: "", isasync: false, roles: roles::ADMIN,
+        params: &[p("name", T::String, true, "the name of the Zone"), p("dns1", T::String, false, "the first DNS for the Zone"), p("dns2", T::String, false, "the second DNS for the Zone"), p("internaldns1", T::String, false, "the first internal DNS for the Zone"), p("internaldns2", T::String, false, "the second internal DNS for the Zone"), p("networktype", T::String, false, "network type of the zone, can be Basic or Advanced (default)"), long_text("description", false, "the description of the zone"), p("localstorageenabled", T::Boolean, false, "true if local storage offering enabled, false otherwise"), p("securitygroupenabled", T::Boolean, false, "true if network is security group enabled, false otherwise")],
+        response: ZONE_FIELDS, related: "listZones", response_name: None },
+    Command { name: "updateZone", description: "Updates a Zone.", since: "", isasync: false, roles: roles::ADMIN,
+        params: &[p("id", T::Uuid, true, "the ID of the Zone"), p("name", T::String, false, "the name of the Zone"), p("dns1", T::String, false, "the first DNS for the Zone"), long_text("description", false, "the description of the zone"), p("allocationstate", T::String, false, "Allocation state of this cluster for allocation of new resources")],
+        response: ZONE_FIELDS, related: "listZones", response_name: None },
+    Command { name: "deleteZone", description: "Deletes a Zone.", since: "", isasync: false, roles: roles::ADMIN,
+        params: &[p("id", T::Uuid, true, "the ID of the Zone")], response: SUCCESS, related: "", response_name: None },
+    Command { name: "createPod", description: "Creates a new Pod.", since: "", isasync: false, roles: roles::ADMIN,
+        params: &[p("name", T::String, true, "the name of the Pod"), p("zoneid", T::Uuid, true, "the Zone ID in which the Pod will be created"), p("gateway", T::String, false, "the gateway for the Pod"), p("netmask", T::String, false, "the netmask for the Pod"), p("startip", T::String, false, "the starting IP address for the Pod"), p("endip", T::String, false, "the ending IP address for the Pod"), p("allocationstate", T::String, false, "Allocation state of this Pod for allocation of new resources")],
+        response: POD_FIELDS, related: "listPods", response_name: None },
+    Command { name: "listPods", description: "Lists all Pods.", since: "", isasync: false, roles: roles::ADMIN,
+        params: list_params![p("id", T::Uuid, false, "list Pods by ID"), p("name", T::String, false, "list Pods by name"), p("zoneid", T::Uuid, false, "list Pods by Zone ID"), p("allocationstate", T::String, false, "list pods by allocation state")],
+        response: POD_FIELDS, related: "createPod", response_name: None },
+    Command { name: "deletePod", description: "Deletes a Pod.", since: "", isasync: false, roles: roles::ADMIN,
+        params: &[p("id", T::Uuid, true, "the ID of the Pod")], response: SUCCESS, related: "", response_name: None },
+    Command { name: "addCluster", description: "Adds a new cluster", since: "", isasync: false, roles: roles::ADMIN,
+        params: &[p("clustername", T::String, true, "the cluster name"), p("zoneid", T::Uuid, true, "the Zone ID for the cluster"), p("podid", T::Uuid, false, "the Pod ID for the host (the zone's first pod when omitted)"), p("hypervisor", T::String, true, "hypervisor type of the cluster: External"), p("clustertype", T::String, false, "type of the cluster: CloudManaged, ExternalManaged"), p("allocationstate", T::String, false, "Allocation state of this cluster for allocation of new resources"), p("arch", T::String, false, "the CPU arch of the cluster. Valid options are: x86_64, aarch64"), p("extensionid", T::Uuid, false, "UUID of the extension"), Param { name: "externaldetails", ty: T::Map, required: false, description: "Details in key/value pairs to be added to the extension-resource mapping. Use the format externaldetails[i].<key>=<value>. Example: externaldetails[0].endpoint.url=https://example.com", length: 0 }],
+        response: CLUSTER_FIELDS, related: "listClusters", response_name: None },
+    Command { name: "listClusters", description: "Lists clusters.", since: "", isasync: false, roles: roles::ADMIN,
+        params: list_params![p("id", T::Uuid, false, "lists clusters by the cluster ID"), p("name", T::String, false, "lists clusters by the cluster name"), p("zoneid", T::Uuid, false, "lists clusters by Zone ID"), p("podid", T::Uuid, false, "lists clusters by Pod ID"), p("hypervisor", T::String, false, "lists clusters by hypervisor type"), p("allocationstate", T::String, false, "lists clusters by allocation state")],
+        response: CLUSTER_FIELDS, related: "addCluster", response_name: None },
+    Command { name: "updateCluster", description: "Updates an existing cluster", since: "", isasync: false, roles: roles::ADMIN,
+        params: &[p("id", T::Uuid, true, "the ID of the Cluster"), p("clustername", T::String, false, "the cluster name"), p("allocationstate", T::String, false, "Allocation state of this cluster for allocation of new resources"), Param { name: "externaldetails", ty: T::Map, required: false, description: "Details in key/value pairs to be added to the extension-resource mapping. Use the format externaldetails[i].<key>=<value>.", length: 0 }],
+        response: CLUSTER_FIELDS, related: "listClusters", response_name: None },
+    Command { name: "deleteCluster", description: "Deletes a cluster.", since: "", isasync: false, roles: roles::ADMIN,
+        params: &[p("id", T::Uuid, true, "the cluster ID")], response: SUCCESS, related: "", response_name: None },
+    Command { name: "addHost", description: "Adds a new host.", since: "", isasync: false, roles: roles::ADMIN,
+        params: &[p("zoneid", T::Uuid, true, "the Zone ID for the host"), p("podid", T::Uuid, false, "the Pod ID for the host"), p("clusterid", T::Uuid, true, "the cluster ID for the host"), p("url", T::String, true, "the host URL"), p("username", T::String, false, "the username for the host"), p("password", T::String, false, "the password for the host"), p("hypervisor", T::String, true, "hypervisor type of the host: External"), p("hosttags", T::List, false, "list of tags to be added to the host"), p("allocationstate", T::String, false, "Allocation state of this Host for allocation of new resources"), Param { name: "externaldetails", ty: T::Map, required: false, description: "Details in key/value pairs using format externaldetails[i].keyname=keyvalue. Example: externaldetails[0].endpoint.url=urlvalue", length: 0 }],
+        response: HOST_FIELDS, related: "listHosts", response_name: None },
+    Command { name: "listHosts", description: "Lists hosts.", since: "", isasync: false, roles: roles::ADMIN,
+        params: list_params![p("id", T::Uuid, false, "the id of the host"), p("name", T::String, false, "the name of the host"), p("zoneid", T::Uuid, false, "the Zone ID for the host"), p("podid", T::Uuid, false, "the Pod ID for the host"), p("clusterid", T::Uuid, false, "lists hosts existing in particular cluster"), p("type", T::String, false, "the host type"), p("state", T::String, false, "the state of the host"), p("resourcestate", T::String, false, "list hosts by resource state"), p("hypervisor", T::String, false, "hypervisor type of host")],
+        response: HOST_FIELDS, related: "addHost", response_name: None },
+    Command { name: "updateHost", description: "Updates a host.", since: "", isasync: false, roles: roles::ADMIN,
+        params: &[p("id", T::Uuid, true, "the ID of the host to update"), p("name", T::String, false, "the new name of the host"), p("hosttags", T::List, false, "list of tags to be added to the host"), p("allocationstate", T::String, false, "Change resource state of host, valid values are [Enable, Disable]"), Param { name: "externaldetails", ty: T::Map, required: false, description: "Details in key/value pairs using format externaldetails[i].keyname=keyvalue. Example: externaldetails[0].endpoint.url=urlvalue", length: 0 }, p("cleanupexternaldetails", T::Boolean, false, "Optional boolean field, which indicates if external details should be cleaned up or not (If set to true, external details removed for this host, externaldetails field ignored; if false or not set, no action)")],
+        response: HOST_FIELDS, related: "listHosts", response_name: None },
+    Command { name: "deleteHost", description: "Deletes a host.", since: "", isasync: false, roles: roles::ADMIN,
+        params: &[p("id", T::Uuid, true, "the host ID"), p("forced", T::Boolean, false, "Force delete the host. All HA enabled vms running on the host will be put to HA; HA disabled ones will be stopped")],
+        response: SUCCESS, related: "", response_name: None },
+    Command { name: "prepareHostForMaintenance", description: "Prepares a host for maintenance.", since: "", isasync: true, roles: roles::ADMIN,
+        params: &[p("id", T::Uuid, true, "the host ID")], response: HOST_FIELDS, related: "cancelHostMaintenance", response_name: None },
+    Command { name: "cancelHostMaintenance", description: "Cancels host maintenance.", since: "", isasync: true, roles: roles::ADMIN,
+        params: &[p("id", T::Uuid, true, "the host ID")], response: HOST_FIELDS, related: "prepareHostForMaintenance", response_name: None },
+    Command { name: "listHypervisors", description: "List hypervisors", since: "", isasync: false, roles: roles::ALL,
+        params: &[p("zoneid", T::Uuid, false, "the zone id for listing hypervisors.")], response: &[f("name", "string", "Hypervisor name")], related: "", response_name: None },
+    Command { name: "createServiceOffering", description: "Creates a service offering.", since: "", isasync: false, roles: roles::ADMIN,
+        params: &[p("name", T::String, true, "the name of the service offering"), p("displaytext", T::String, false, "The display text of the service offering, defaults to 'name'."), p("cpunumber", T::Integer, true, "the CPU number of the service offering"), p("cpuspeed", T::Integer, false, "the CPU speed of the service offering in MHz."), p("memory", T::Integer, true, "the total memory of the service offering in MB"), p("hosttags", T::String, false, "the host tag for this service offering."), Param { name: "externaldetails", ty: T::Map, required: false, description: "Details in key/value pairs using format externaldetails[i].keyname=keyvalue. Example: externaldetails[0].endpoint.url=urlvalue", length: 0 }],
+        response: OFFERING_FIELDS, related: "listServiceOfferings", response_name: None },
+    Command { name: "updateServiceOffering", description: "Updates a service offering.", since: "", isasync: false, roles: roles::ADMIN,
+        params: &[p("id", T::Uuid, true, "the ID of the service offering to be updated"), p("name", T::String, false, "the name of the service offering to be updated"), p("displaytext", T::String, false, "the display text of the service offering to be updated"), Param { name: "externaldetails", ty: T::Map, required: false, description: "Details in key/value pairs using format externaldetails[i].keyname=keyvalue.", length: 0 }, p("cleanupexternaldetails", T::Boolean, false, "Optional boolean field, which indicates if external details should be cleaned up or not")],
+        response: OFFERING_FIELDS, related: "listServiceOfferings", response_name: None },
+    Command { name: "deleteServiceOffering", description: "Deletes a service offering.", since: "", isasync: false, roles: roles::ADMIN,
+        params: &[p("id", T::Uuid, true, "the ID of the service offering")], response: SUCCESS, related: "", response_name: None },
+    Command { name: "listServiceOfferings", description: "Lists all available service offerings.", since: "", isasync: false, roles: roles::ALL,
+        params: list_params![p("id", T::Uuid, false, "ID of the service offering"), p("name", T::String, false, "name of the service offering"), p("zoneid", T::Uuid, false, "id of zone disk offering is associated with"), p("virtualmachineid", T::Uuid, false, "the ID of the virtual machine")],
+        response: OFFERING_FIELDS, related: "createServiceOffering", response_name: None },
+    Command { name: "registerTemplate", description: "Registers an existing template into the CloudStack cloud.", since: "", isasync: false, roles: roles::ALL,
+        params: &[p("name", T::String, true, "the name of the template"), p("displaytext", T::String, false, "The display text of the template, defaults to 'name'."), p("format", T::String, true, "the format for the template: EXTERNAL"), p("hypervisor", T::String, true, "the target hypervisor for the template: External"), Param { name: "url", ty: T::String, required: true, description: "the URL of where the template is hosted (not downloaded for External templates)", length: 2048 }, p("zoneid", T::Uuid, false, "the ID of the zone the template is to be hosted on"), p("zoneids", T::List, false, "A list of zone ids where the template will be hosted"), p("ostypeid", T::String, false, "the ID of the OS Type that best represents the OS of this template"), p("arch", T::String, false, "the CPU arch of the template. Valid options are: x86_64, aarch64"), p("ispublic", T::Boolean, false, "true if the template is available to all accounts; default is true"), p("isfeatured", T::Boolean, false, "true if this template is a featured template, false otherwise"), p("extensionid", T::Uuid, false, "ID of the extension"), Param { name: "externaldetails", ty: T::Map, required: false, description: "Details in key/value pairs using format externaldetails[i].keyname=keyvalue. Example: externaldetails[0].endpoint.url=urlvalue", length: 0 }],
+        response: TEMPLATE_FIELDS, related: "listTemplates", response_name: None },
+    Command { name: "listTemplates", description: "List all public, private, and privileged templates.", since: "", isasync: false, roles: roles::ALL,
+        params: list_params![p("templatefilter", T::String, true, "possible values are \"featured\", \"self\", \"selfexecutable\",\"sharedexecutable\",\"executable\", and \"community\""), p("id", T::Uuid, false, "the template ID"), p("name", T::String, false, "the template name"), p("zoneid", T::Uuid, false, "list templates by zoneId"), p("hypervisor", T::String, false, "the hypervisor for which to restrict the search"), p("extensionid", T::Uuid, false, "ID of the extension for the template")],
+        response: TEMPLATE_FIELDS, related: "registerTemplate", response_name: None },
+    Command { name: "deleteTemplate", description: "Deletes a template", since: "", isasync: true, roles: roles::ALL,
+        params: &[p("id", T::Uuid, true, "the ID of the template"), p("zoneid", T::Uuid, false, "the ID of zone of the template")], response: SUCCESS, related: "", response_name: None },
+    Command { name: "listNetworkOfferings", description: "Lists all available network offerings.", since: "", isasync: false, roles: roles::ALL,
+        params: list_params![p("id", T::Uuid, false, "list network offerings by ID"), p("name", T::String, false, "list network offerings by name"), p("guestiptype", T::String, false, "list network offerings by guest type: shared, isolated or l2"), p("zoneid", T::Uuid, false, "list network offerings available for network creation in specific zone"), p("state", T::String, false, "list network offerings by state")],
+        response: NETWORK_OFFERING_FIELDS, related: "", response_name: None },
+    Command { name: "createNetwork", description: "Creates a network", since: "", isasync: false, roles: roles::ALL,
+        params: &[p("name", T::String, true, "the name of the network"), p("displaytext", T::String, false, "the display text of the network"), p("networkofferingid", T::Uuid, true, "the network offering ID"), p("zoneid", T::Uuid, true, "the zone ID for the network"), p("vlan", T::String, false, "the ID or VID of the network"), p("gateway", T::String, false, "the gateway of the network"), p("netmask", T::String, false, "the netmask of the network"), p("startip", T::String, false, "the beginning IP address in the network IP range"), p("endip", T::String, false, "the ending IP address in the network IP range")],
+        response: NETWORK_FIELDS, related: "listNetworks", response_name: None },
+    Command { name: "listNetworks", description: "Lists all available networks.", since: "", isasync: false, roles: roles::ALL,
+        params: list_params![p("id", T::Uuid, false, "list networks by ID"), p("zoneid", T::Uuid, false, "the zone ID of the network"), p("listall", T::Boolean, false, "If set to false, list only resources belonging to the command's caller"), p("restartrequired", T::Boolean, false, "list networks by restartRequired"), p("forvpc", T::Boolean, false, "the network belongs to VPC"), p("type", T::String, false, "the type of the network")],
+        response: NETWORK_FIELDS, related: "createNetwork", response_name: None },
+    Command { name: "deleteNetwork", description: "Deletes a network", since: "", isasync: true, roles: roles::ALL,
+        params: &[p("id", T::Uuid, true, "the ID of the network"), p("forced", T::Boolean, false, "Force delete a network.")], response: SUCCESS, related: "", response_name: None },
+    Command { name: "deployVirtualMachine", description: "Creates and automatically starts a virtual machine based on a service offering, disk offering, and template.", since: "", isasync: true, roles: roles::ALL,
+        params: &[p("zoneid", T::Uuid, true, "availability zone for the virtual machine"), p("serviceofferingid", T::Uuid, true, "the ID of the service offering for the virtual machine"), p("templateid", T::Uuid, true, "the ID of the template for the virtual machine"), p("name", T::String, false, "host name for the virtual machine"), p("displayname", T::String, false, "an optional user generated name for the virtual machine"), p("networkids", T::List, false, "list of network ids used by virtual machine"), p("startvm", T::Boolean, false, "true if start vm after creating; defaulted to true if not specified"), p("hostid", T::Uuid, false, "destination Host ID to deploy the VM to - parameter available for root admin only"), p("hypervisor", T::String, false, "the hypervisor on which to deploy the virtual machine"), Param { name: "userdata", ty: T::String, required: false, description: "an optional binary data that can be sent to the virtual machine upon a successful deployment (base64)", length: 1_048_576 }, p("keypair", T::String, false, "name of the ssh key pair used to login to the virtual machine"), Param { name: "details", ty: T::Map, required: false, description: "used to specify the custom parameters.", length: 0 }, Param { name: "externaldetails", ty: T::Map, required: false, description: "Details in key/value pairs using format externaldetails[i].keyname=keyvalue. Example: externaldetails[0].server.type=typevalue", length: 0 }],
+        response: VM_FIELDS, related: "listVirtualMachines", response_name: None },
+    Command { name: "listVirtualMachines", description: "List the virtual machines owned by the account.", since: "", isasync: false, roles: roles::ALL,
+        params: list_params![p("id", T::Uuid, false, "the ID of the virtual machine"), p("ids", T::List, false, "the IDs of the virtual machines, mutually exclusive with id"), p("name", T::String, false, "name of the virtual machine"), p("state", T::String, false, "state of the virtual machine"), p("zoneid", T::Uuid, false, "the availability zone ID"), p("hostid", T::Uuid, false, "the host ID"), p("extensionid", T::Uuid, false, "The ID of the Orchestrator extension for the VM"), p("listall", T::Boolean, false, "If set to false, list only resources belonging to the command's caller"), p("details", T::List, false, "comma separated list of vm details requested")],
+        response: VM_FIELDS, related: "deployVirtualMachine", response_name: None },
+    Command { name: "startVirtualMachine", description: "Starts a virtual machine.", since: "", isasync: true, roles: roles::ALL,
+        params: &[p("id", T::Uuid, true, "The ID of the virtual machine"), p("hostid", T::Uuid, false, "destination Host ID to deploy the VM to - parameter available for root admin only")], response: VM_FIELDS, related: "stopVirtualMachine", response_name: None },
+    Command { name: "stopVirtualMachine", description: "Stops a virtual machine.", since: "", isasync: true, roles: roles::ALL,
+        params: &[p("id", T::Uuid, true, "The ID of the virtual machine"), p("forced", T::Boolean, false, "Force stop the VM (vm is marked as Stopped even when command fails to be send to the backend, otherwise a force poweroff is attempted). The caller knows the VM is stopped.")], response: VM_FIELDS, related: "startVirtualMachine", response_name: None },
+    Command { name: "rebootVirtualMachine", description: "Reboots a virtual machine.", since: "", isasync: true, roles: roles::ALL,
+        params: &[p("id", T::Uuid, true, "The ID of the virtual machine"), p("forced", T::Boolean, false, "Force reboot the VM")], response: VM_FIELDS, related: "", response_name: None },
+    Command { name: "destroyVirtualMachine", description: "Destroys a virtual machine.", since: "", isasync: true, roles: roles::ALL,
+        params: &[p("id", T::Uuid, true, "The ID of the virtual machine"), p("expunge", T::Boolean, false, "If true is passed, the vm is expunged immediately. False by default.")], response: VM_FIELDS, related: "recoverVirtualMachine", response_name: None },
+    Command { name: "recoverVirtualMachine", description: "Recovers a virtual machine.", since: "", isasync: false, roles: roles::ALL,
+        params: &[p("id", T::Uuid, true, "The ID of the virtual machine")], response: VM_FIELDS, related: "destroyVirtualMachine", response_name: None },
+    Command { name: "expungeVirtualMachine", description: "Expunge a virtual machine. Once expunged, it cannot be recoverd.", since: "", isasync: true, roles: roles::ALL,
+        params: &[p("id", T::Uuid, true, "The ID of the virtual machine")], response: SUCCESS, related: "", response_name: None },
+    Command { name: "updateVirtualMachine", description: "Updates properties of a virtual machine.", since: "", isasync: false, roles: roles::ALL,
+        params: &[p("id", T::Uuid, true, "The ID of the virtual machine"), p("displayname", T::String, false, "user generated name"), Param { name: "details", ty: T::Map, required: false, description: "Details in key/value pairs. 'extraconfig' is not allowed to be passed in details.", length: 0 }, p("cleanupdetails", T::Boolean, false, "optional boolean field, which indicates if details should be cleaned up or not")],
+        response: VM_FIELDS, related: "listVirtualMachines", response_name: None },
+    Command { name: "createConsoleEndpoint", description: "Create a console endpoint to connect to a VM console", since: "4.18.0", isasync: false, roles: roles::ALL,
+        params: &[p("virtualmachineid", T::Uuid, true, "ID of the VM"), p("token", T::String, false, "(optional) extra security token, valid when the extra validation is enabled")],
+        response: &[f("success", "boolean", "true if the console endpoint is generated properly"), f("details", "string", "details in case of an error"), f("url", "string", "the console url"), f("websocket", "object", "the console websocket options")], related: "", response_name: None },
+    Command { name: "listPublicIpAddresses", description: "Lists all public IP addresses (Trellis manages none for External instances).", since: "", isasync: false, roles: roles::ALL,
+        params: list_params![p("id", T::Uuid, false, "lists IP address by ID"), p("zoneid", T::Uuid, false, "lists all public IP addresses by zone ID"), p("listall", T::Boolean, false, "If set to false, list only resources belonging to the command's caller")], response: &[f("id", "string", "public IP address id"), f("ipaddress", "string", "public IP address")], related: "", response_name: None },
+    Command { name: "listPortForwardingRules", description: "Lists all port forwarding rules (Trellis manages none for External instances).", since: "", isasync: false, roles: roles::ALL,
+        params: list_params![p("id", T::Uuid, false, "Lists rule with the specified ID."), p("listall", T::Boolean, false, "If set to false, list only resources belonging to the command's caller")], response: &[f("id", "string", "the ID of the port forwarding rule")], related: "", response_name: None },
+    Command { name: "listIpForwardingRules", description: "List the IP forwarding rules (Trellis manages none for External instances).", since: "", isasync: false, roles: roles::ALL,
+        params: list_params![p("id", T::Uuid, false, "Lists rule with the specified ID."), p("listall", T::Boolean, false, "If set to false, list only resources belonging to the command's caller")], response: &[f("id", "string", "the ID of the rule")], related: "", response_name: None },
+    Command { name: "listVolumes", description: "Lists all volumes (External instances have none).", since: "", isasync: false, roles: roles::ALL,
+        params: list_params![p("id", T::Uuid, false, "the ID of the disk volume"), p("virtualmachineid", T::Uuid, false, "the ID of the virtual machine"), p("listall", T::Boolean, false, "If set to false, list only resources belonging to the command's caller")], response: &[f("id", "string", "ID of the disk volume")], related: "", response_name: None },
+    Command { name: "listSSHKeyPairs", description: "List registered keypairs (not supported for External instances).", since: "", isasync: false, roles: roles::ALL,
+        params: list_params![p("name", T::String, false, "A key pair name to look for"), p("listall", T::Boolean, false, "If set to false, list only resources belonging to the command's caller")], response: &[f("name", "string", "Name of the keypair")], related: "", response_name: None },
+    Command { name: "listDiskOfferings", description: "Lists all available disk offerings (External instances take no data disks).", since: "", isasync: false, roles: roles::ALL,
+        params: list_params![p("id", T::Uuid, false, "ID of the disk offering"), p("zoneid", T::Uuid, false, "id of zone disk offering is associated with")], response: &[f("id", "string", "unique ID of the disk offering")], related: "", response_name: None },
+    Command { name: "listVPCs", description: "Lists VPCs (Trellis has none).", since: "", isasync: false, roles: roles::ALL,
+        params: list_params![p("id", T::Uuid, false, "list VPC by id"), p("restartrequired", T::Boolean, false, "list VPCs by restartRequired option"), p("listall", T::Boolean, false, "If set to false, list only resources belonging to the command's caller")], response: &[f("id", "string", "the id of the VPC")], related: "", response_name: None },
+    Command { name: "listNetworkServiceProviders", description: "Lists network serviceproviders for a given physical network (Trellis has none).", since: "", isasync: false, roles: roles::ADMIN,
+        params: list_params![p("name", T::String, false, "list providers by name"), p("state", T::String, false, "list providers by state")], response: &[f("name", "string", "the provider name")], related: "", response_name: None },
+    Command { name: "listProjects", description: "Lists projects (Trellis has none).", since: "", isasync: false, roles: roles::ALL,
+        params: list_params![p("id", T::Uuid, false, "list projects by project ID"), p("listall", T::Boolean, false, "If set to false, list only resources belonging to the command's caller")], response: &[f("id", "string", "the id of the project")], related: "", response_name: None },
+    Command { name: "listTags", description: "List resource tag(s) (Trellis has none).", since: "", isasync: false, roles: roles::ALL,
+        params: list_params![p("resourceid", T::String, false, "list by resource id"), p("resourcetype", T::String, false, "list by resource type"), p("listall", T::Boolean, false, "If set to false, list only resources belonging to the command's caller")], response: &[f("key", "string", "tag key name")], related: "", response_name: None },
+    Command { name: "listIsos", description: "Lists all available ISO files (External instances boot from templates).", since: "", isasync: false, roles: roles::ALL,
+        params: list_params![p("id", T::Uuid, false, "list ISO by ID"), p("isofilter", T::String, false, "possible values are featured, self, selfexecutable, executable, community"), p("zoneid", T::Uuid, false, "the ID of the zone")], response: &[f("id", "string", "the template ID")], related: "", response_name: None },
 ];
 
 /// Look a command up by name, case-insensitively.
@@ -442,19 +1048,44 @@ mod tests {
     fn catalog_is_consistent() {
         let mut names = std::collections::HashSet::new();
         for c in COMMANDS {
-            assert!(names.insert(c.name.to_lowercase()), "duplicate command {}", c.name);
+            assert!(
+                names.insert(c.name.to_lowercase()),
+                "duplicate command {}",
+                c.name
+            );
             assert!(!c.description.is_empty(), "{} has no description", c.name);
-            assert!(c.roles & roles::ADMIN != 0, "{} must be callable by root admins", c.name);
+            assert!(
+                c.roles & roles::ADMIN != 0,
+                "{} must be callable by root admins",
+                c.name
+            );
             let mut params = std::collections::HashSet::new();
             for p in c.params {
-                assert!(params.insert(p.name.to_lowercase()), "{} repeats parameter {}", c.name, p.name);
-                assert!(p.name == p.name.to_lowercase() || p.name == "domainId", "{} parameter {} must be lowercase", c.name, p.name);
+                assert!(
+                    params.insert(p.name.to_lowercase()),
+                    "{} repeats parameter {}",
+                    c.name,
+                    p.name
+                );
+                assert!(
+                    p.name == p.name.to_lowercase() || p.name == "domainId",
+                    "{} parameter {} must be lowercase",
+                    c.name,
+                    p.name
+                );
             }
             let v = c.api_json();
             assert!(v["isasync"].is_boolean());
-            assert!(v["params"].as_array().unwrap().iter().all(|p| p["required"].is_boolean() && p["description"].is_string()));
+            assert!(v["params"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|p| p["required"].is_boolean() && p["description"].is_string()));
         }
         assert_eq!(find("LISTAPIS").unwrap().name, "listApis");
-        assert_eq!(find("listLdapConfigurations").unwrap().response_name(), "ldapconfigurationresponse");
+        assert_eq!(
+            find("listLdapConfigurations").unwrap().response_name(),
+            "ldapconfigurationresponse"
+        );
     }
 }

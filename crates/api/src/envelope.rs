@@ -11,7 +11,11 @@ pub enum Reply {
     /// `{"<resp>":{"<object>":{…}}}`
     Object { object: &'static str, value: Value },
     /// `{"<resp>":{"count":N,"<object>":[…]}}`, or `{"<resp>":{}}` when empty.
-    List { object: &'static str, count: i64, items: Vec<Value> },
+    List {
+        object: &'static str,
+        count: i64,
+        items: Vec<Value>,
+    },
     /// `{"<resp>":{"success":true}}`
     Success { displaytext: Option<String> },
     /// `{"<resp>":{"jobid":…[,"id":…]}}`
@@ -23,7 +27,12 @@ pub enum Reply {
 /// Remove null members recursively (Gson never writes nulls).
 pub fn strip_nulls(v: Value) -> Value {
     match v {
-        Value::Object(m) => Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, strip_nulls(v))).collect()),
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, strip_nulls(v)))
+                .collect(),
+        ),
         Value::Array(a) => Value::Array(a.into_iter().map(strip_nulls).collect()),
         other => other,
     }
@@ -34,7 +43,11 @@ impl Reply {
     pub fn body(self) -> Value {
         match self {
             Reply::Object { object, value } => json!({ object: strip_nulls(value) }),
-            Reply::List { object, count, items } => {
+            Reply::List {
+                object,
+                count,
+                items,
+            } => {
                 if items.is_empty() {
                     json!({})
                 } else {
@@ -110,21 +123,49 @@ mod tests {
 
     #[test]
     fn empty_list_is_empty_object() {
-        assert_eq!(render("listextensionsresponse", Reply::List { object: "extension", count: 0, items: vec![] }), r#"{"listextensionsresponse":{}}"#);
+        assert_eq!(
+            render(
+                "listextensionsresponse",
+                Reply::List {
+                    object: "extension",
+                    count: 0,
+                    items: vec![]
+                }
+            ),
+            r#"{"listextensionsresponse":{}}"#
+        );
     }
 
     #[test]
     fn list_with_count_and_nulls_dropped() {
-        let s = render("listxresponse", Reply::List { object: "x", count: 7, items: vec![json!({"a": 1, "b": null})] });
+        let s = render(
+            "listxresponse",
+            Reply::List {
+                object: "x",
+                count: 7,
+                items: vec![json!({"a": 1, "b": null})],
+            },
+        );
         assert_eq!(s, r#"{"listxresponse":{"count":7,"x":[{"a":1}]}}"#);
     }
 
     #[test]
     fn errors_and_dates() {
         let s = render_error("errorresponse", &ApiError::unauthorized());
-        assert!(s.starts_with(r#"{"errorresponse":{"uuidList":[],"errorcode":401,"cserrorcode":9999,"#));
+        assert!(
+            s.starts_with(r#"{"errorresponse":{"uuidList":[],"errorcode":401,"cserrorcode":9999,"#)
+        );
         assert_eq!(format_date(0), "1970-01-01T00:00:00+0000");
-        assert_eq!(render("x", Reply::Success { displaytext: None }), r#"{"x":{"success":true}}"#);
-        assert_eq!(Reply::Success { displaytext: Some("d".into()) }.job_result(), json!({"success": true, "details": "d"}));
+        assert_eq!(
+            render("x", Reply::Success { displaytext: None }),
+            r#"{"x":{"success":true}}"#
+        );
+        assert_eq!(
+            Reply::Success {
+                displaytext: Some("d".into())
+            }
+            .job_result(),
+            json!({"success": true, "details": "d"})
+        );
     }
 }

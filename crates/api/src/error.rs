@@ -15,19 +15,38 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: u16, cs_code: u32, text: impl Into<String>) -> ApiError {
-        ApiError { code, cs_code, text: text.into() }
+        ApiError {
+            code,
+            cs_code,
+            text: text.into(),
+        }
     }
     /// 401: bad or missing credentials or signature.
     pub fn unauthorized() -> ApiError {
-        ApiError::new(401, 9999, "unable to verify user credentials and/or request signature")
+        ApiError::new(
+            401,
+            9999,
+            "unable to verify user credentials and/or request signature",
+        )
     }
     /// 432: unknown or unavailable command.
     pub fn unsupported(command: &str) -> ApiError {
-        ApiError::new(432, 9999, format!("The given command:{command} does not exist or it is not available for user"))
+        ApiError::new(
+            432,
+            9999,
+            format!("The given command:{command} does not exist or it is not available for user"),
+        )
     }
     /// 431 with CloudStack's missing-parameter text.
     pub fn missing_param(command: &str, param: &str) -> ApiError {
-        ApiError::new(431, 4350, format!("Unable to execute API command {} due to missing parameter {param}", command.to_lowercase()))
+        ApiError::new(
+            431,
+            4350,
+            format!(
+                "Unable to execute API command {} due to missing parameter {param}",
+                command.to_lowercase()
+            ),
+        )
     }
     pub fn param(text: impl Into<String>) -> ApiError {
         ApiError::new(431, 4350, text)
@@ -40,7 +59,9 @@ impl From<Error> for ApiError {
         match e {
             Error::NotFound { .. } | Error::InvalidParam { .. } => ApiError::new(431, 4350, text),
             Error::MalformedParam { .. } => ApiError::new(430, 9999, text),
-            Error::AlreadyExists { .. } | Error::InvalidState { .. } | Error::Internal { .. } => ApiError::new(530, 4250, text),
+            Error::AlreadyExists { .. } | Error::InvalidState { .. } | Error::Internal { .. } => {
+                ApiError::new(530, 4250, text)
+            }
             Error::Conflict { .. } => ApiError::new(530, 4300, text),
             Error::InUse { .. } => ApiError::new(536, 4375, text),
             Error::InsufficientCapacity { .. } => ApiError::new(533, 4325, text),

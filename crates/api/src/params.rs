@@ -17,7 +17,8 @@ pub struct Params {
 }
 
 fn has_control_chars(s: &str) -> bool {
-    s.chars().any(|c| (c < ' ' && c != '\t' && c != '\n' && c != '\r') || c == '\u{7f}')
+    s.chars()
+        .any(|c| (c < ' ' && c != '\t' && c != '\n' && c != '\r') || c == '\u{7f}')
 }
 
 impl Params {
@@ -31,21 +32,33 @@ impl Params {
                 continue;
             }
             if has_control_chars(&value) {
-                return Err(ApiError::param(format!("Received value for parameter {name} contains control characters")));
+                return Err(ApiError::param(format!(
+                    "Received value for parameter {name} contains control characters"
+                )));
             }
             p.pairs.push((name.clone(), value.clone()));
             if let Some(open) = name.find('[') {
                 let base = name[..open].to_lowercase();
                 let rest = &name[open + 1..];
-                let malformed = || ApiError::new(430, 9999, format!("Unable to decode parameter map entry {name}: expected {base}[<index>].<key>"));
+                let malformed = || {
+                    ApiError::new(430, 9999, format!("Unable to decode parameter map entry {name}: expected {base}[<index>].<key>"))
+                };
                 let close = rest.find(']').ok_or_else(malformed)?;
                 let index: u32 = rest[..close].parse().map_err(|_| malformed())?;
                 let after = &rest[close + 1..];
-                let field = after.strip_prefix('.').filter(|f| !f.is_empty()).ok_or_else(malformed)?;
+                let field = after
+                    .strip_prefix('.')
+                    .filter(|f| !f.is_empty())
+                    .ok_or_else(malformed)?;
                 if field.contains('[') {
                     return Err(malformed());
                 }
-                p.maps.entry(base).or_default().entry(index).or_default().insert(field.to_string(), value);
+                p.maps
+                    .entry(base)
+                    .or_default()
+                    .entry(index)
+                    .or_default()
+                    .insert(field.to_string(), value);
             } else {
                 p.scalars.entry(name.to_lowercase()).or_insert(value);
             }
@@ -64,7 +77,10 @@ impl Params {
 
     /// A scalar value; empty strings count as absent, as CloudStack treats them.
     pub fn str(&self, name: &str) -> Option<&str> {
-        self.scalars.get(name).map(String::as_str).filter(|s| !s.is_empty())
+        self.scalars
+            .get(name)
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
     }
 
     /// A scalar value including empty strings.
@@ -92,12 +108,21 @@ impl Params {
 
     /// A comma-separated list.
     pub fn list(&self, name: &str) -> Option<Vec<String>> {
-        self.str(name).map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+        self.str(name).map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
     }
 
     /// Flatten form: all fields of all indices merged into one map (`details[0].k=v`).
     pub fn map_flat(&self, name: &str) -> Option<BTreeMap<String, String>> {
-        self.maps.get(name).map(|m| m.values().flat_map(|f| f.iter().map(|(k, v)| (k.clone(), v.clone()))).collect())
+        self.maps.get(name).map(|m| {
+            m.values()
+                .flat_map(|f| f.iter().map(|(k, v)| (k.clone(), v.clone())))
+                .collect()
+        })
     }
 
     /// Key/value form: `tags[i].key=k&tags[i].value=v`. Entries with only flatten-style fields
@@ -118,21 +143,34 @@ impl Params {
 
     /// Object-array form: one map of fields per index, in index order (field names lowercased).
     pub fn map_objects(&self, name: &str) -> Option<Vec<BTreeMap<String, String>>> {
-        self.maps.get(name).map(|m| m.values().map(|f| f.iter().map(|(k, v)| (k.to_lowercase(), v.clone())).collect()).collect())
+        self.maps.get(name).map(|m| {
+            m.values()
+                .map(|f| {
+                    f.iter()
+                        .map(|(k, v)| (k.to_lowercase(), v.clone()))
+                        .collect()
+                })
+                .collect()
+        })
     }
 
     /// Flatten form preserving arrival order (used for custom-action parameter values).
     pub fn map_pairs(&self, name: &str) -> Option<Vec<(String, String)>> {
-        self.maps.get(name).map(|m| m.values().flat_map(|f| f.iter().map(|(k, v)| (k.clone(), v.clone()))).collect())
+        self.maps.get(name).map(|m| {
+            m.values()
+                .flat_map(|f| f.iter().map(|(k, v)| (k.clone(), v.clone())))
+                .collect()
+        })
     }
 
     /// Validate against the command's parameter specs: required ones present, typed ones well
     /// formed, strings within length, paging consistent.
     pub fn validate(&self, cmd: &Command) -> Result<(), ApiError> {
         for p in cmd.params {
+            let key = p.name.to_lowercase();
             let present = match p.ty {
-                ParamType::Map => self.maps.contains_key(p.name) || self.str(p.name).is_some(),
-                _ => self.str(p.name).is_some(),
+                ParamType::Map => self.maps.contains_key(&key) || self.str(&key).is_some(),
+                _ => self.str(&key).is_some(),
             };
             if !present {
                 if p.required {
@@ -140,8 +178,10 @@ impl Params {
                 }
                 continue;
             }
-            let Some(v) = self.str(p.name) else { continue };
-            let bad = |what: &str| ApiError::param(format!("Unable to execute API command {} due to invalid value. Invalid parameter {} value={v} due to {what}", cmd.name.to_lowercase(), p.name));
+            let Some(v) = self.str(&key) else { continue };
+            let bad = |what: &str| {
+                ApiError::param(format!("Unable to execute API command {} due to invalid value. Invalid parameter {} value={v} due to {what}", cmd.name.to_lowercase(), p.name))
+            };
             match p.ty {
                 ParamType::Uuid => {
                     if !trellis_model::ids::is_api_uuid(v) && v != "-1" {
@@ -170,10 +210,17 @@ impl Params {
                 }
                 ParamType::String => {
                     if p.length > 0 && v.chars().count() > p.length as usize {
-                        return Err(ApiError::param(format!("Value greater than max allowed length {} for param: {}", p.length, p.name)));
+                        return Err(ApiError::param(format!(
+                            "Value greater than max allowed length {} for param: {}",
+                            p.length, p.name
+                        )));
                     }
                 }
-                ParamType::Boolean | ParamType::List | ParamType::Map | ParamType::Tzdate | ParamType::Object => {}
+                ParamType::Boolean
+                | ParamType::List
+                | ParamType::Map
+                | ParamType::Tzdate
+                | ParamType::Object => {}
             }
         }
         if cmd.is_list() {
@@ -190,9 +237,15 @@ impl Params {
         match (page, size) {
             (None, None) => Ok((0, Some(max))),
             (None, Some(-1)) => Ok((0, None)),
-            (Some(_), Some(-1)) => Err(ApiError::param("\"page\" parameter is not allowed when \"pagesize\" is -1")),
-            (None, Some(_)) => Err(ApiError::param("\"page\" parameter is required when \"pagesize\" is specified")),
-            (Some(_), None) => Err(ApiError::param("\"pagesize\" parameter is required when \"page\" is specified")),
+            (Some(_), Some(-1)) => Err(ApiError::param(
+                "\"page\" parameter is not allowed when \"pagesize\" is -1",
+            )),
+            (None, Some(_)) => Err(ApiError::param(
+                "\"page\" parameter is required when \"pagesize\" is specified",
+            )),
+            (Some(_), None) => Err(ApiError::param(
+                "\"pagesize\" parameter is required when \"page\" is specified",
+            )),
             (Some(p), Some(s)) => {
                 if p < 1 {
                     return Err(ApiError::param("\"page\" must be 1 or greater"));
@@ -201,7 +254,9 @@ impl Params {
                     return Err(ApiError::param("\"pagesize\" must be 1 or greater, or -1"));
                 }
                 if s > max {
-                    return Err(ApiError::param(format!("Page size can't exceed max allowed page size value: {max}")));
+                    return Err(ApiError::param(format!(
+                        "Page size can't exceed max allowed page size value: {max}"
+                    )));
                 }
                 Ok((s * (p - 1), Some(s)))
             }
@@ -248,7 +303,13 @@ mod tests {
 
     #[test]
     fn malformed_maps_are_430() {
-        for bad in ["details[x].a", "details[0]a", "details[0].", "details[0][1].a", "details0].a"] {
+        for bad in [
+            "details[x].a",
+            "details[0]a",
+            "details[0].",
+            "details[0][1].a",
+            "details0].a",
+        ] {
             match p(&[(bad, "v")]) {
                 Err(e) if bad == "details0].a" => panic!("{bad} should be a scalar, got {e:?}"),
                 Err(e) => assert_eq!(e.code, 430, "{bad}"),
@@ -267,11 +328,26 @@ mod tests {
     #[test]
     fn paging_rules() {
         assert_eq!(p(&[]).unwrap().paging(500).unwrap(), (0, Some(500)));
-        assert_eq!(p(&[("page", "3"), ("pagesize", "20")]).unwrap().paging(500).unwrap(), (40, Some(20)));
-        assert_eq!(p(&[("pagesize", "-1")]).unwrap().paging(500).unwrap(), (0, None));
+        assert_eq!(
+            p(&[("page", "3"), ("pagesize", "20")])
+                .unwrap()
+                .paging(500)
+                .unwrap(),
+            (40, Some(20))
+        );
+        assert_eq!(
+            p(&[("pagesize", "-1")]).unwrap().paging(500).unwrap(),
+            (0, None)
+        );
         assert!(p(&[("pagesize", "20")]).unwrap().paging(500).is_err());
         assert!(p(&[("page", "2")]).unwrap().paging(500).is_err());
-        assert!(p(&[("page", "1"), ("pagesize", "501")]).unwrap().paging(500).is_err());
-        assert!(p(&[("page", "1"), ("pagesize", "-1")]).unwrap().paging(500).is_err());
+        assert!(p(&[("page", "1"), ("pagesize", "501")])
+            .unwrap()
+            .paging(500)
+            .is_err());
+        assert!(p(&[("page", "1"), ("pagesize", "-1")])
+            .unwrap()
+            .paging(500)
+            .is_err());
     }
 }

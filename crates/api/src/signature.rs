@@ -25,7 +25,9 @@ pub fn java_urlencode(v: &str) -> String {
     let mut o = String::with_capacity(v.len() * 3 / 2);
     for b in v.bytes() {
         match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'*' | b'_' => o.push(b as char),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'*' | b'_' => {
+                o.push(b as char)
+            }
             b' ' => o.push_str("%20"),
             _ => o.push_str(&format!("%{b:02X}")),
         }
@@ -35,20 +37,32 @@ pub fn java_urlencode(v: &str) -> String {
 
 /// The lowercased string-to-sign of `pairs` (the `signature` pair is skipped).
 pub fn string_to_sign(pairs: &[(String, String)]) -> String {
-    let mut sorted: Vec<&(String, String)> = pairs.iter().filter(|(k, _)| !k.eq_ignore_ascii_case("signature")).collect();
+    let mut sorted: Vec<&(String, String)> = pairs
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("signature"))
+        .collect();
     sorted.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
-    sorted.iter().map(|(k, v)| format!("{k}={}", java_urlencode(v))).collect::<Vec<_>>().join("&").to_lowercase()
+    sorted
+        .iter()
+        .map(|(k, v)| format!("{k}={}", java_urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+        .to_lowercase()
 }
 
 /// Base64 HMAC-SHA1 of the canonical string.
 pub fn sign(pairs: &[(String, String)], secret: &str) -> String {
-    let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("hmac accepts any key length");
+    let mut mac =
+        Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("hmac accepts any key length");
     mac.update(string_to_sign(pairs).as_bytes());
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
 fn get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// Parse an `expires` value in the forms CloudStack accepts; returns epoch milliseconds.
@@ -68,11 +82,17 @@ pub fn api_key(pairs: &[(String, String)]) -> Option<&str> {
 }
 
 /// Verify a signed request against the user's secret at time `now_millis`.
-pub fn verify(pairs: &[(String, String)], secret: &str, now_millis: i64) -> Result<(), SignatureError> {
+pub fn verify(
+    pairs: &[(String, String)],
+    secret: &str,
+    now_millis: i64,
+) -> Result<(), SignatureError> {
     let given = get(pairs, "signature").ok_or(SignatureError::Missing)?;
     get(pairs, "apikey").ok_or(SignatureError::Missing)?;
     if get(pairs, "signatureversion") == Some("3") {
-        let expires = get(pairs, "expires").and_then(parse_expires).ok_or(SignatureError::BadExpires)?;
+        let expires = get(pairs, "expires")
+            .and_then(parse_expires)
+            .ok_or(SignatureError::BadExpires)?;
         if expires < now_millis {
             return Err(SignatureError::Expired);
         }
@@ -111,7 +131,10 @@ mod tests {
             string_to_sign(&pairs),
             "apikey=testapikey-abc_123&command=listvirtualmachines&details[0].key=cpu&expires=2030-01-01t00%3a00%3a00%2b0000&name=web%20server*1&response=json&signatureversion=3"
         );
-        assert_eq!(sign(&pairs, "testSecret-Xyz_789"), "+0XqRkrD1WTXIx5mFH/EwJJBOl4=");
+        assert_eq!(
+            sign(&pairs, "testSecret-Xyz_789"),
+            "+0XqRkrD1WTXIx5mFH/EwJJBOl4="
+        );
     }
 
     #[test]
@@ -122,20 +145,35 @@ mod tests {
         assert_eq!(verify(&pairs, "testSecret-Xyz_789", now), Ok(()));
         assert_eq!(verify(&pairs, "wrong", now), Err(SignatureError::Mismatch));
         let later = parse_expires("2031-01-01T00:00:00Z").unwrap();
-        assert_eq!(verify(&pairs, "testSecret-Xyz_789", later), Err(SignatureError::Expired));
-        let no_sig: Vec<_> = pairs.iter().filter(|(k, _)| k != "signature").cloned().collect();
+        assert_eq!(
+            verify(&pairs, "testSecret-Xyz_789", later),
+            Err(SignatureError::Expired)
+        );
+        let no_sig: Vec<_> = pairs
+            .iter()
+            .filter(|(k, _)| k != "signature")
+            .cloned()
+            .collect();
         assert_eq!(verify(&no_sig, "x", now), Err(SignatureError::Missing));
     }
 
     #[test]
     fn java_encoding_rules() {
-        assert_eq!(java_urlencode("a~b !'()+/:ä"), "a%7Eb%20%21%27%28%29%2B%2F%3A%C3%A4");
+        assert_eq!(
+            java_urlencode("a~b !'()+/:ä"),
+            "a%7Eb%20%21%27%28%29%2B%2F%3A%C3%A4"
+        );
         assert_eq!(java_urlencode("A-z.0_*"), "A-z.0_*");
     }
 
     #[test]
     fn expires_formats() {
-        for s in ["2030-01-01T00:00:00+0000", "2030-01-01T00:00:00Z", "2030-01-01T00:00:00+00:00", "2030-01-01T00:00:00.000000Z"] {
+        for s in [
+            "2030-01-01T00:00:00+0000",
+            "2030-01-01T00:00:00Z",
+            "2030-01-01T00:00:00+00:00",
+            "2030-01-01T00:00:00.000000Z",
+        ] {
             assert!(parse_expires(s).is_some(), "{s}");
         }
         assert!(parse_expires("tomorrow").is_none());

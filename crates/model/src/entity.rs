@@ -238,3 +238,176 @@ pub struct Detail {
     pub value: String,
     pub display: bool,
 }
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Zone {
+    pub id: i64,
+    pub uuid: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub dns1: Option<String>,
+    pub dns2: Option<String>,
+    pub internal_dns1: Option<String>,
+    pub network_type: String,
+    pub allocation_state: String,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pod {
+    pub id: i64,
+    pub uuid: String,
+    pub name: String,
+    pub zone_id: i64,
+    pub gateway: Option<String>,
+    pub netmask: Option<String>,
+    pub start_ip: Option<String>,
+    pub end_ip: Option<String>,
+    pub allocation_state: String,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cluster {
+    pub id: i64,
+    pub uuid: String,
+    pub name: String,
+    pub zone_id: i64,
+    pub pod_id: i64,
+    pub hypervisor: String,
+    pub cluster_type: String,
+    pub allocation_state: String,
+    pub arch: String,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Host {
+    pub id: i64,
+    pub uuid: String,
+    pub name: String,
+    pub guid: String,
+    pub zone_id: i64,
+    pub pod_id: i64,
+    pub cluster_id: i64,
+    pub url: String,
+    pub status: String,
+    pub resource_state: String,
+    pub hypervisor: String,
+    pub host_tags: Option<String>,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceOffering {
+    pub id: i64,
+    pub uuid: String,
+    pub name: String,
+    pub display_text: String,
+    pub cpu_number: i64,
+    pub cpu_speed: i64,
+    /// MiB.
+    pub memory: i64,
+    pub host_tags: Option<String>,
+    pub state: String,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    pub id: i64,
+    pub uuid: String,
+    pub name: String,
+    pub display_text: String,
+    pub format: String,
+    pub hypervisor: String,
+    pub os_type: String,
+    pub extension_id: Option<i64>,
+    pub arch: String,
+    pub is_public: bool,
+    pub is_featured: bool,
+    pub account_id: i64,
+    pub zone_id: Option<i64>,
+    pub url: String,
+    pub size: i64,
+    pub state: String,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkOffering {
+    pub id: i64,
+    pub uuid: String,
+    pub name: String,
+    pub display_text: String,
+    pub guest_ip_type: String,
+    pub specify_vlan: bool,
+    pub state: String,
+    pub is_default: bool,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    pub id: i64,
+    pub uuid: String,
+    pub name: String,
+    pub display_text: String,
+    pub zone_id: i64,
+    pub network_offering_id: i64,
+    pub guest_type: String,
+    pub broadcast_uri: Option<String>,
+    pub gateway: Option<String>,
+    pub netmask: Option<String>,
+    pub start_ip: Option<String>,
+    pub end_ip: Option<String>,
+    pub dns1: Option<String>,
+    pub dns2: Option<String>,
+    pub account_id: i64,
+    pub domain_id: i64,
+    pub state: String,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instance {
+    pub id: i64,
+    pub uuid: String,
+    pub name: String,
+    pub instance_name: String,
+    pub display_name: String,
+    pub account_id: i64,
+    pub domain_id: i64,
+    pub user_id: i64,
+    pub zone_id: i64,
+    pub host_id: Option<i64>,
+    pub last_host_id: Option<i64>,
+    pub template_id: i64,
+    pub service_offering_id: i64,
+    pub state: String,
+    pub power_state: String,
+    pub power_state_updated: Option<i64>,
+    pub generation: i64,
+    pub vnc_password: String,
+    pub ha_enabled: bool,
+    pub user_data: Option<String>,
+    pub started_once: bool,
+    pub created: i64,
+    pub removed: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Nic {
+    pub id: i64,
+    pub uuid: String,
+    pub instance_id: i64,
+    pub network_id: i64,
+    pub device_id: i64,
+    pub mac: String,
+    pub ip: Option<String>,
+    pub netmask: Option<String>,
+    pub gateway: Option<String>,
+    pub is_default: bool,
+    pub broadcast_uri: Option<String>,
+    pub created: i64,
+}

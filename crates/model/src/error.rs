@@ -48,37 +48,59 @@ pub enum Error {
 
 impl Error {
     pub fn not_found(msg: impl Into<String>) -> Self {
-        Error::NotFound { external: msg.into() }
+        Error::NotFound {
+            external: msg.into(),
+        }
     }
     pub fn invalid_param(msg: impl Into<String>) -> Self {
-        Error::InvalidParam { external: msg.into() }
+        Error::InvalidParam {
+            external: msg.into(),
+        }
     }
     pub fn malformed(msg: impl Into<String>) -> Self {
-        Error::MalformedParam { external: msg.into() }
+        Error::MalformedParam {
+            external: msg.into(),
+        }
     }
     pub fn already_exists(msg: impl Into<String>) -> Self {
-        Error::AlreadyExists { external: msg.into() }
+        Error::AlreadyExists {
+            external: msg.into(),
+        }
     }
     pub fn invalid_state(msg: impl Into<String>) -> Self {
-        Error::InvalidState { external: msg.into() }
+        Error::InvalidState {
+            external: msg.into(),
+        }
     }
     pub fn conflict(msg: impl Into<String>) -> Self {
-        Error::Conflict { external: msg.into() }
+        Error::Conflict {
+            external: msg.into(),
+        }
     }
     pub fn in_use(msg: impl Into<String>) -> Self {
-        Error::InUse { external: msg.into() }
+        Error::InUse {
+            external: msg.into(),
+        }
     }
     pub fn capacity(msg: impl Into<String>) -> Self {
-        Error::InsufficientCapacity { external: msg.into() }
+        Error::InsufficientCapacity {
+            external: msg.into(),
+        }
     }
     pub fn unavailable(msg: impl Into<String>) -> Self {
-        Error::Unavailable { external: msg.into() }
+        Error::Unavailable {
+            external: msg.into(),
+        }
     }
     pub fn denied(msg: impl Into<String>) -> Self {
-        Error::PermissionDenied { external: msg.into() }
+        Error::PermissionDenied {
+            external: msg.into(),
+        }
     }
     pub fn unsupported(msg: impl Into<String>) -> Self {
-        Error::Unsupported { external: msg.into() }
+        Error::Unsupported {
+            external: msg.into(),
+        }
     }
     /// An internal failure: `internal` goes to the logs, callers see a generic text.
     pub fn internal(internal: impl Into<String>) -> Self {
@@ -89,7 +111,10 @@ impl Error {
     }
     /// An internal failure whose external text is meaningful to the caller.
     pub fn internal_with(external: impl Into<String>, internal: impl Into<String>) -> Self {
-        Error::Internal { external: external.into(), internal: internal.into() }
+        Error::Internal {
+            external: external.into(),
+            internal: internal.into(),
+        }
     }
 
     /// The text shown to API callers.

@@ -42,7 +42,13 @@ pub const DETAIL_REQUIRES_PREPARE: &str = "orchestratorrequirespreparevm";
 /// `_`, lowercased.
 pub fn directory_name(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect::<String>()
         .to_lowercase()
 }
@@ -52,10 +58,16 @@ pub fn directory_name(name: &str) -> String {
 /// Follows CloudStack's rule (default `<dir>/<dir>.sh`, prefix `<dir>/`, at most two directory
 /// levels) and, unlike upstream, rejects `..`/`.` components and absolute paths that are not
 /// inside `extensions_root`.
-pub fn normalize_relative_path(name: &str, path: Option<&str>, extensions_root: &str) -> Result<String> {
+pub fn normalize_relative_path(
+    name: &str,
+    path: Option<&str>,
+    extensions_root: &str,
+) -> Result<String> {
     let safe = directory_name(name);
     if safe.is_empty() || safe == "." || safe == ".." {
-        return Err(Error::invalid_param(format!("invalid extension name: {name}")));
+        return Err(Error::invalid_param(format!(
+            "invalid extension name: {name}"
+        )));
     }
     let Some(raw) = path.map(str::trim).filter(|p| !p.is_empty()) else {
         return Ok(format!("{safe}/{safe}.sh"));
@@ -78,7 +90,9 @@ pub fn normalize_relative_path(name: &str, path: Option<&str>, extensions_root: 
     }
     let parts: Vec<&str> = p.split('/').filter(|c| !c.is_empty()).collect();
     if parts.iter().any(|c| *c == ".." || *c == ".") {
-        return Err(Error::invalid_param(format!("path {raw} must not contain '.' or '..' components")));
+        return Err(Error::invalid_param(format!(
+            "path {raw} must not contain '.' or '..' components"
+        )));
     }
     if parts.is_empty() {
         return Ok(format!("{safe}/{safe}.sh"));
@@ -92,7 +106,9 @@ pub fn normalize_relative_path(name: &str, path: Option<&str>, extensions_root: 
         format!("{safe}/{joined}")
     };
     if rel.split('/').count() > 3 {
-        return Err(Error::invalid_param("Path cannot be nested more than two sub-directories deep"));
+        return Err(Error::invalid_param(
+            "Path cannot be nested more than two sub-directories deep",
+        ));
     }
     Ok(rel)
 }
@@ -121,7 +137,10 @@ mod tests {
         assert_eq!(n(Some("bin/run")).unwrap(), "myext/bin/run");
         assert_eq!(n(Some("bin\\run.py")).unwrap(), "myext/bin/run.py");
         assert_eq!(n(Some("/myext/run.sh")).unwrap(), "myext/run.sh");
-        assert_eq!(n(Some("/srv/trellis/extensions/myext/run.sh")).unwrap(), "myext/run.sh");
+        assert_eq!(
+            n(Some("/srv/trellis/extensions/myext/run.sh")).unwrap(),
+            "myext/run.sh"
+        );
     }
 
     #[test]

@@ -5,6 +5,8 @@ pub mod entity;
 pub mod error;
 pub mod extension;
 pub mod ids;
+pub mod instance;
+pub mod merge;
 pub mod role;
 pub mod time;
 pub mod validate;

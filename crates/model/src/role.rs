@@ -12,8 +12,12 @@ pub enum RoleType {
 }
 
 impl RoleType {
-    pub const ALL: [RoleType; 4] =
-        [RoleType::Admin, RoleType::ResourceAdmin, RoleType::DomainAdmin, RoleType::User];
+    pub const ALL: [RoleType; 4] = [
+        RoleType::Admin,
+        RoleType::ResourceAdmin,
+        RoleType::DomainAdmin,
+        RoleType::User,
+    ];
 
     pub fn mask(self) -> u32 {
         match self {
@@ -71,7 +75,10 @@ impl RoleType {
 
 /// Role types decoded from a mask, in canonical order.
 pub fn roles_from_mask(mask: u32) -> Vec<RoleType> {
-    RoleType::ALL.into_iter().filter(|r| mask & r.mask() != 0).collect()
+    RoleType::ALL
+        .into_iter()
+        .filter(|r| mask & r.mask() != 0)
+        .collect()
 }
 
 /// The mask of a set of role types.

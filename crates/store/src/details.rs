@@ -9,7 +9,11 @@ use trellis_model::entity::{Detail, DetailOwner};
 use crate::{get_bool, get_str, Store, StoreError, StoreResult};
 
 fn row(r: &AnyRow) -> Result<Detail, sqlx::Error> {
-    Ok(Detail { name: get_str(r, "name")?, value: get_str(r, "value")?, display: get_bool(r, "display")? })
+    Ok(Detail {
+        name: get_str(r, "name")?,
+        value: get_str(r, "value")?,
+        display: get_bool(r, "display")?,
+    })
 }
 
 impl Store {
@@ -21,11 +25,18 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::query("details_get"))?;
-        rows.iter().map(row).collect::<Result<_, _>>().map_err(StoreError::query("details_get"))
+        rows.iter()
+            .map(row)
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::query("details_get"))
     }
 
     /// Visible details as a map.
-    pub async fn details_visible(&self, owner: DetailOwner, owner_id: i64) -> StoreResult<BTreeMap<String, String>> {
+    pub async fn details_visible(
+        &self,
+        owner: DetailOwner,
+        owner_id: i64,
+    ) -> StoreResult<BTreeMap<String, String>> {
         Ok(self
             .details_get(owner, owner_id)
             .await?
@@ -36,18 +47,32 @@ impl Store {
     }
 
     /// One detail's value (visible or hidden).
-    pub async fn detail_get(&self, owner: DetailOwner, owner_id: i64, name: &str) -> StoreResult<Option<String>> {
-        sqlx::query_scalar("SELECT value FROM details WHERE owner_kind = $1 AND owner_id = $2 AND name = $3")
-            .bind(owner.as_str())
-            .bind(owner_id)
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::query("detail_get"))
+    pub async fn detail_get(
+        &self,
+        owner: DetailOwner,
+        owner_id: i64,
+        name: &str,
+    ) -> StoreResult<Option<String>> {
+        sqlx::query_scalar(
+            "SELECT value FROM details WHERE owner_kind = $1 AND owner_id = $2 AND name = $3",
+        )
+        .bind(owner.as_str())
+        .bind(owner_id)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::query("detail_get"))
     }
 
     /// Insert or update one detail.
-    pub async fn detail_upsert(&self, owner: DetailOwner, owner_id: i64, name: &str, value: &str, display: bool) -> StoreResult<()> {
+    pub async fn detail_upsert(
+        &self,
+        owner: DetailOwner,
+        owner_id: i64,
+        name: &str,
+        value: &str,
+        display: bool,
+    ) -> StoreResult<()> {
         sqlx::query("INSERT INTO details (owner_kind, owner_id, name, value, display) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (owner_kind, owner_id, name) DO UPDATE SET value = excluded.value, display = excluded.display")
             .bind(owner.as_str())
             .bind(owner_id)
@@ -60,7 +85,12 @@ impl Store {
         Ok(())
     }
 
-    pub async fn detail_delete(&self, owner: DetailOwner, owner_id: i64, name: &str) -> StoreResult<()> {
+    pub async fn detail_delete(
+        &self,
+        owner: DetailOwner,
+        owner_id: i64,
+        name: &str,
+    ) -> StoreResult<()> {
         sqlx::query("DELETE FROM details WHERE owner_kind = $1 AND owner_id = $2 AND name = $3")
             .bind(owner.as_str())
             .bind(owner_id)
@@ -73,8 +103,18 @@ impl Store {
 
     /// Replace the visible details of an owner (hidden ones stay), optionally only those whose
     /// name starts with `prefix`.
-    pub async fn details_replace_visible(&self, owner: DetailOwner, owner_id: i64, prefix: &str, values: &BTreeMap<String, String>) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::query("details_replace"))?;
+    pub async fn details_replace_visible(
+        &self,
+        owner: DetailOwner,
+        owner_id: i64,
+        prefix: &str,
+        values: &BTreeMap<String, String>,
+    ) -> StoreResult<()> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::query("details_replace"))?;
         sqlx::query("DELETE FROM details WHERE owner_kind = $1 AND owner_id = $2 AND display = 1 AND substr(name, 1, CAST($3 AS INTEGER)) = $4")
             .bind(owner.as_str())
             .bind(owner_id)
@@ -93,7 +133,9 @@ impl Store {
                 .await
                 .map_err(StoreError::query("details_replace"))?;
         }
-        tx.commit().await.map_err(StoreError::query("details_replace"))
+        tx.commit()
+            .await
+            .map_err(StoreError::query("details_replace"))
     }
 
     /// Remove every detail of an owner.

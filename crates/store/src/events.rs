@@ -3,7 +3,9 @@
 use sqlx::any::AnyRow;
 use trellis_model::entity::{Alert, Event};
 
-use crate::{get_i64, get_opt_i64, get_opt_str, get_str, like_pattern, Page, Store, StoreError, StoreResult};
+use crate::{
+    get_i64, get_opt_i64, get_opt_str, get_str, like_pattern, Page, Store, StoreError, StoreResult,
+};
 
 fn event_row(r: &AnyRow) -> Result<Event, sqlx::Error> {
     Ok(Event {
@@ -78,29 +80,44 @@ impl Store {
             .fetch_one(&self.pool)
             .await
             .map_err(StoreError::query("event_list"))?;
-        let rows = sqlx::query(&format!("SELECT * FROM events WHERE {where_} ORDER BY id DESC{}", page.sql()))
-            .bind(f.uuid.as_deref().unwrap_or(""))
-            .bind(f.event_type.as_deref().unwrap_or(""))
-            .bind(f.level.as_deref().unwrap_or(""))
-            .bind(f.account_id.unwrap_or(-1))
-            .bind(f.resource_uuid.as_deref().unwrap_or(""))
-            .bind(&kw)
-            .fetch_all(&self.pool)
-            .await
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM events WHERE {where_} ORDER BY id DESC{}",
+            page.sql()
+        ))
+        .bind(f.uuid.as_deref().unwrap_or(""))
+        .bind(f.event_type.as_deref().unwrap_or(""))
+        .bind(f.level.as_deref().unwrap_or(""))
+        .bind(f.account_id.unwrap_or(-1))
+        .bind(f.resource_uuid.as_deref().unwrap_or(""))
+        .bind(&kw)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query("event_list"))?;
+        let items = rows
+            .iter()
+            .map(event_row)
+            .collect::<Result<_, _>>()
             .map_err(StoreError::query("event_list"))?;
-        let items = rows.iter().map(event_row).collect::<Result<_, _>>().map_err(StoreError::query("event_list"))?;
         Ok((items, total))
     }
 
     /// Record an alert; an alert with the same type and subject is refreshed instead of repeated.
-    pub async fn alert_raise(&self, uuid: &str, type_id: i64, name: &str, subject: &str, now: i64) -> StoreResult<()> {
-        let updated = sqlx::query("UPDATE alerts SET last_sent = $3 WHERE type_id = $1 AND subject = $2")
-            .bind(type_id)
-            .bind(subject)
-            .bind(now)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::query("alert_raise"))?;
+    pub async fn alert_raise(
+        &self,
+        uuid: &str,
+        type_id: i64,
+        name: &str,
+        subject: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        let updated =
+            sqlx::query("UPDATE alerts SET last_sent = $3 WHERE type_id = $1 AND subject = $2")
+                .bind(type_id)
+                .bind(subject)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::query("alert_raise"))?;
         if updated.rows_affected() == 0 {
             sqlx::query("INSERT INTO alerts (uuid, type_id, name, subject, created, last_sent) VALUES ($1, $2, $3, $4, $5, $5)")
                 .bind(uuid)
@@ -115,7 +132,13 @@ impl Store {
         Ok(())
     }
 
-    pub async fn alert_list(&self, uuid: Option<&str>, type_id: Option<i64>, keyword: Option<&str>, page: Page) -> StoreResult<(Vec<Alert>, i64)> {
+    pub async fn alert_list(
+        &self,
+        uuid: Option<&str>,
+        type_id: Option<i64>,
+        keyword: Option<&str>,
+        page: Page,
+    ) -> StoreResult<(Vec<Alert>, i64)> {
         let where_ = "($1 = '' OR uuid = $1) AND ($2 < 0 OR type_id = $2) AND ($3 = '' OR lower(subject) LIKE $3 ESCAPE '\\')";
         let kw = keyword.map(like_pattern).unwrap_or_default();
         let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM alerts WHERE {where_}"))
@@ -125,14 +148,21 @@ impl Store {
             .fetch_one(&self.pool)
             .await
             .map_err(StoreError::query("alert_list"))?;
-        let rows = sqlx::query(&format!("SELECT * FROM alerts WHERE {where_} ORDER BY last_sent DESC, id DESC{}", page.sql()))
-            .bind(uuid.unwrap_or(""))
-            .bind(type_id.unwrap_or(-1))
-            .bind(&kw)
-            .fetch_all(&self.pool)
-            .await
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM alerts WHERE {where_} ORDER BY last_sent DESC, id DESC{}",
+            page.sql()
+        ))
+        .bind(uuid.unwrap_or(""))
+        .bind(type_id.unwrap_or(-1))
+        .bind(&kw)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query("alert_list"))?;
+        let items = rows
+            .iter()
+            .map(alert_row)
+            .collect::<Result<_, _>>()
             .map_err(StoreError::query("alert_list"))?;
-        let items = rows.iter().map(alert_row).collect::<Result<_, _>>().map_err(StoreError::query("alert_list"))?;
         Ok((items, total))
     }
 }

@@ -4,7 +4,10 @@ use sqlx::any::AnyRow;
 use std::collections::BTreeMap;
 use trellis_model::entity::{CustomAction, Extension, ResourceMap};
 
-use crate::{b2i, get_bool, get_i64, get_opt_str, get_str, like_pattern, Page, Store, StoreError, StoreResult};
+use crate::{
+    b2i, get_bool, get_i64, get_opt_str, get_str, like_pattern, Page, Store, StoreError,
+    StoreResult,
+};
 
 fn ext_row(r: &AnyRow) -> Result<Extension, sqlx::Error> {
     Ok(Extension {
@@ -102,7 +105,11 @@ impl Store {
         hidden: &BTreeMap<String, String>,
         now: i64,
     ) -> StoreResult<Extension> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::query("extension_create"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::query("extension_create"))?;
         let r = sqlx::query("INSERT INTO extensions (uuid, name, description, ext_type, relative_path, path_ready, is_user_defined, state, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *")
             .bind(uuid)
             .bind(name)
@@ -129,7 +136,9 @@ impl Store {
                     .map_err(StoreError::query("extension_create"))?;
             }
         }
-        tx.commit().await.map_err(StoreError::query("extension_create"))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::query("extension_create"))?;
         Ok(ext)
     }
 
@@ -139,7 +148,9 @@ impl Store {
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::query("extension_get"))?;
-        r.map(|r| ext_row(&r)).transpose().map_err(StoreError::query("extension_get"))
+        r.map(|r| ext_row(&r))
+            .transpose()
+            .map_err(StoreError::query("extension_get"))
     }
 
     pub async fn extension_by_uuid(&self, uuid: &str) -> StoreResult<Option<Extension>> {
@@ -148,44 +159,65 @@ impl Store {
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::query("extension_by_uuid"))?;
-        r.map(|r| ext_row(&r)).transpose().map_err(StoreError::query("extension_by_uuid"))
+        r.map(|r| ext_row(&r))
+            .transpose()
+            .map_err(StoreError::query("extension_by_uuid"))
     }
 
     /// A live extension by name, compared case-insensitively.
     pub async fn extension_by_name(&self, name: &str) -> StoreResult<Option<Extension>> {
-        let r = sqlx::query("SELECT * FROM extensions WHERE lower(name) = lower($1) AND removed IS NULL")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::query("extension_by_name"))?;
-        r.map(|r| ext_row(&r)).transpose().map_err(StoreError::query("extension_by_name"))
+        let r = sqlx::query(
+            "SELECT * FROM extensions WHERE lower(name) = lower($1) AND removed IS NULL",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::query("extension_by_name"))?;
+        r.map(|r| ext_row(&r))
+            .transpose()
+            .map_err(StoreError::query("extension_by_name"))
     }
 
     /// Extensions, newest first, with the total count of matches.
-    pub async fn extension_list(&self, f: &ExtensionFilter, page: Page) -> StoreResult<(Vec<Extension>, i64)> {
+    pub async fn extension_list(
+        &self,
+        f: &ExtensionFilter,
+        page: Page,
+    ) -> StoreResult<(Vec<Extension>, i64)> {
         let where_ = "removed IS NULL AND ($1 = '' OR uuid = $1) AND ($2 = '' OR name = $2) AND ($3 = '' OR lower(name) LIKE $3 ESCAPE '\\')";
         let kw = f.keyword.as_deref().map(like_pattern).unwrap_or_default();
-        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM extensions WHERE {where_}"))
-            .bind(f.uuid.as_deref().unwrap_or(""))
-            .bind(f.name.as_deref().unwrap_or(""))
-            .bind(&kw)
-            .fetch_one(&self.pool)
-            .await
+        let total: i64 =
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM extensions WHERE {where_}"))
+                .bind(f.uuid.as_deref().unwrap_or(""))
+                .bind(f.name.as_deref().unwrap_or(""))
+                .bind(&kw)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(StoreError::query("extension_list"))?;
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM extensions WHERE {where_} ORDER BY id DESC{}",
+            page.sql()
+        ))
+        .bind(f.uuid.as_deref().unwrap_or(""))
+        .bind(f.name.as_deref().unwrap_or(""))
+        .bind(&kw)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query("extension_list"))?;
+        let items = rows
+            .iter()
+            .map(ext_row)
+            .collect::<Result<_, _>>()
             .map_err(StoreError::query("extension_list"))?;
-        let rows = sqlx::query(&format!("SELECT * FROM extensions WHERE {where_} ORDER BY id DESC{}", page.sql()))
-            .bind(f.uuid.as_deref().unwrap_or(""))
-            .bind(f.name.as_deref().unwrap_or(""))
-            .bind(&kw)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::query("extension_list"))?;
-        let items = rows.iter().map(ext_row).collect::<Result<_, _>>().map_err(StoreError::query("extension_list"))?;
         Ok((items, total))
     }
 
     /// All live extensions.
     pub async fn extension_all(&self) -> StoreResult<Vec<Extension>> {
-        Ok(self.extension_list(&ExtensionFilter::default(), Page::all()).await?.0)
+        Ok(self
+            .extension_list(&ExtensionFilter::default(), Page::all())
+            .await?
+            .0)
     }
 
     pub async fn extension_set_description(&self, id: i64, description: &str) -> StoreResult<()> {
@@ -220,18 +252,23 @@ impl Store {
 
     /// Set the path-ready flag; returns true when it changed.
     pub async fn extension_set_path_ready(&self, id: i64, ready: bool) -> StoreResult<bool> {
-        let r = sqlx::query("UPDATE extensions SET path_ready = $2 WHERE id = $1 AND path_ready <> $2")
-            .bind(id)
-            .bind(b2i(ready))
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::query("extension_set_path_ready"))?;
+        let r =
+            sqlx::query("UPDATE extensions SET path_ready = $2 WHERE id = $1 AND path_ready <> $2")
+                .bind(id)
+                .bind(b2i(ready))
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::query("extension_set_path_ready"))?;
         Ok(r.rows_affected() == 1)
     }
 
     /// Remove details, checksums and soft-delete the row.
     pub async fn extension_delete(&self, id: i64, now: i64) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::query("extension_delete"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::query("extension_delete"))?;
         sqlx::query("DELETE FROM details WHERE owner_kind = 'extension' AND owner_id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -248,12 +285,25 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::query("extension_delete"))?;
-        tx.commit().await.map_err(StoreError::query("extension_delete"))
+        tx.commit()
+            .await
+            .map_err(StoreError::query("extension_delete"))
     }
 
     /// Map a resource to an extension with its details.
-    pub async fn resource_map_create(&self, extension_id: i64, resource_id: i64, resource_type: &str, details: &BTreeMap<String, String>, now: i64) -> StoreResult<ResourceMap> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::query("resource_map_create"))?;
+    pub async fn resource_map_create(
+        &self,
+        extension_id: i64,
+        resource_id: i64,
+        resource_type: &str,
+        details: &BTreeMap<String, String>,
+        now: i64,
+    ) -> StoreResult<ResourceMap> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::query("resource_map_create"))?;
         let r = sqlx::query("INSERT INTO extension_resource_maps (extension_id, resource_id, resource_type, created) VALUES ($1, $2, $3, $4) RETURNING *")
             .bind(extension_id)
             .bind(resource_id)
@@ -272,19 +322,27 @@ impl Store {
                 .await
                 .map_err(StoreError::query("resource_map_create"))?;
         }
-        tx.commit().await.map_err(StoreError::query("resource_map_create"))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::query("resource_map_create"))?;
         Ok(m)
     }
 
     /// The live mapping of a resource, if any.
-    pub async fn resource_map_for(&self, resource_id: i64, resource_type: &str) -> StoreResult<Option<ResourceMap>> {
+    pub async fn resource_map_for(
+        &self,
+        resource_id: i64,
+        resource_type: &str,
+    ) -> StoreResult<Option<ResourceMap>> {
         let r = sqlx::query("SELECT * FROM extension_resource_maps WHERE resource_id = $1 AND resource_type = $2 AND removed IS NULL")
             .bind(resource_id)
             .bind(resource_type)
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::query("resource_map_for"))?;
-        r.map(|r| map_row(&r)).transpose().map_err(StoreError::query("resource_map_for"))
+        r.map(|r| map_row(&r))
+            .transpose()
+            .map_err(StoreError::query("resource_map_for"))
     }
 
     /// The live mappings of an extension.
@@ -294,12 +352,19 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::query("resource_map_list"))?;
-        rows.iter().map(map_row).collect::<Result<_, _>>().map_err(StoreError::query("resource_map_list"))
+        rows.iter()
+            .map(map_row)
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::query("resource_map_list"))
     }
 
     /// Soft-delete a mapping and hard-delete its details.
     pub async fn resource_map_delete(&self, id: i64, now: i64) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::query("resource_map_delete"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::query("resource_map_delete"))?;
         sqlx::query("DELETE FROM details WHERE owner_kind = 'resourcemap' AND owner_id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -311,12 +376,24 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::query("resource_map_delete"))?;
-        tx.commit().await.map_err(StoreError::query("resource_map_delete"))
+        tx.commit()
+            .await
+            .map_err(StoreError::query("resource_map_delete"))
     }
 
     /// Insert a custom action with its visible details and the hidden `parameters` detail.
-    pub async fn custom_action_create(&self, a: &NewCustomAction, details: &BTreeMap<String, String>, parameters_json: &str, now: i64) -> StoreResult<CustomAction> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::query("custom_action_create"))?;
+    pub async fn custom_action_create(
+        &self,
+        a: &NewCustomAction,
+        details: &BTreeMap<String, String>,
+        parameters_json: &str,
+        now: i64,
+    ) -> StoreResult<CustomAction> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::query("custom_action_create"))?;
         let r = sqlx::query("INSERT INTO custom_actions (uuid, name, description, extension_id, resource_type, allowed_role_types, success_message, error_message, enabled, timeout, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *")
             .bind(&a.uuid)
             .bind(&a.name)
@@ -348,7 +425,9 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::query("custom_action_create"))?;
-        tx.commit().await.map_err(StoreError::query("custom_action_create"))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::query("custom_action_create"))?;
         Ok(action)
     }
 
@@ -358,57 +437,80 @@ impl Store {
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::query("custom_action_by_uuid"))?;
-        r.map(|r| action_row(&r)).transpose().map_err(StoreError::query("custom_action_by_uuid"))
+        r.map(|r| action_row(&r))
+            .transpose()
+            .map_err(StoreError::query("custom_action_by_uuid"))
     }
 
-    pub async fn custom_action_by_name(&self, extension_id: i64, name: &str) -> StoreResult<Option<CustomAction>> {
+    pub async fn custom_action_by_name(
+        &self,
+        extension_id: i64,
+        name: &str,
+    ) -> StoreResult<Option<CustomAction>> {
         let r = sqlx::query("SELECT * FROM custom_actions WHERE extension_id = $1 AND lower(name) = lower($2) AND removed IS NULL")
             .bind(extension_id)
             .bind(name)
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::query("custom_action_by_name"))?;
-        r.map(|r| action_row(&r)).transpose().map_err(StoreError::query("custom_action_by_name"))
+        r.map(|r| action_row(&r))
+            .transpose()
+            .map_err(StoreError::query("custom_action_by_name"))
     }
 
-    pub async fn custom_action_list(&self, f: &CustomActionFilter, page: Page) -> StoreResult<(Vec<CustomAction>, i64)> {
+    pub async fn custom_action_list(
+        &self,
+        f: &CustomActionFilter,
+        page: Page,
+    ) -> StoreResult<(Vec<CustomAction>, i64)> {
         let where_ = "removed IS NULL AND ($1 = '' OR uuid = $1) AND ($2 = '' OR name = $2) AND ($3 < 0 OR extension_id = $3) AND ($4 = '' OR resource_type = $4 OR resource_type IS NULL) AND ($5 < 0 OR enabled = $5) AND ($6 < 0 OR (allowed_role_types & $6) <> 0) AND ($7 = '' OR lower(name) LIKE $7 ESCAPE '\\')";
         let kw = f.keyword.as_deref().map(like_pattern).unwrap_or_default();
         let enabled = f.enabled.map(b2i).unwrap_or(-1);
         let mask = f.role_mask.map(i64::from).unwrap_or(-1);
-        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM custom_actions WHERE {where_}"))
-            .bind(f.uuid.as_deref().unwrap_or(""))
-            .bind(f.name.as_deref().unwrap_or(""))
-            .bind(f.extension_id.unwrap_or(-1))
-            .bind(f.resource_type.as_deref().unwrap_or(""))
-            .bind(enabled)
-            .bind(mask)
-            .bind(&kw)
-            .fetch_one(&self.pool)
-            .await
+        let total: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM custom_actions WHERE {where_}"
+        ))
+        .bind(f.uuid.as_deref().unwrap_or(""))
+        .bind(f.name.as_deref().unwrap_or(""))
+        .bind(f.extension_id.unwrap_or(-1))
+        .bind(f.resource_type.as_deref().unwrap_or(""))
+        .bind(enabled)
+        .bind(mask)
+        .bind(&kw)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::query("custom_action_list"))?;
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM custom_actions WHERE {where_} ORDER BY id DESC{}",
+            page.sql()
+        ))
+        .bind(f.uuid.as_deref().unwrap_or(""))
+        .bind(f.name.as_deref().unwrap_or(""))
+        .bind(f.extension_id.unwrap_or(-1))
+        .bind(f.resource_type.as_deref().unwrap_or(""))
+        .bind(enabled)
+        .bind(mask)
+        .bind(&kw)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query("custom_action_list"))?;
+        let items = rows
+            .iter()
+            .map(action_row)
+            .collect::<Result<_, _>>()
             .map_err(StoreError::query("custom_action_list"))?;
-        let rows = sqlx::query(&format!("SELECT * FROM custom_actions WHERE {where_} ORDER BY id DESC{}", page.sql()))
-            .bind(f.uuid.as_deref().unwrap_or(""))
-            .bind(f.name.as_deref().unwrap_or(""))
-            .bind(f.extension_id.unwrap_or(-1))
-            .bind(f.resource_type.as_deref().unwrap_or(""))
-            .bind(enabled)
-            .bind(mask)
-            .bind(&kw)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::query("custom_action_list"))?;
-        let items = rows.iter().map(action_row).collect::<Result<_, _>>().map_err(StoreError::query("custom_action_list"))?;
         Ok((items, total))
     }
 
     /// Number of live custom actions of an extension.
     pub async fn custom_action_count(&self, extension_id: i64) -> StoreResult<i64> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM custom_actions WHERE extension_id = $1 AND removed IS NULL")
-            .bind(extension_id)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(StoreError::query("custom_action_count"))
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM custom_actions WHERE extension_id = $1 AND removed IS NULL",
+        )
+        .bind(extension_id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::query("custom_action_count"))
     }
 
     /// Overwrite the mutable columns of a custom action.
@@ -429,7 +531,11 @@ impl Store {
     }
 
     pub async fn custom_action_delete(&self, id: i64, now: i64) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::query("custom_action_delete"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::query("custom_action_delete"))?;
         sqlx::query("DELETE FROM details WHERE owner_kind = 'customaction' AND owner_id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -441,11 +547,19 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::query("custom_action_delete"))?;
-        tx.commit().await.map_err(StoreError::query("custom_action_delete"))
+        tx.commit()
+            .await
+            .map_err(StoreError::query("custom_action_delete"))
     }
 
     /// Record this server's checksum of an extension's executable (`None` = not ready here).
-    pub async fn checksum_record(&self, extension_id: i64, server_id: &str, checksum: Option<&str>, now: i64) -> StoreResult<()> {
+    pub async fn checksum_record(
+        &self,
+        extension_id: i64,
+        server_id: &str,
+        checksum: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()> {
         sqlx::query("INSERT INTO extension_checksums (extension_id, server_id, checksum, checked) VALUES ($1, $2, $3, $4) ON CONFLICT (extension_id, server_id) DO UPDATE SET checksum = excluded.checksum, checked = excluded.checked")
             .bind(extension_id)
             .bind(server_id)
@@ -458,14 +572,23 @@ impl Store {
     }
 
     /// Checksums of an extension per server: `(server_id, checksum, checked)`.
-    pub async fn checksum_list(&self, extension_id: i64) -> StoreResult<Vec<(String, Option<String>, i64)>> {
+    pub async fn checksum_list(
+        &self,
+        extension_id: i64,
+    ) -> StoreResult<Vec<(String, Option<String>, i64)>> {
         let rows = sqlx::query("SELECT server_id, checksum, checked FROM extension_checksums WHERE extension_id = $1 ORDER BY server_id")
             .bind(extension_id)
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::query("checksum_list"))?;
         rows.iter()
-            .map(|r| Ok((get_str(r, "server_id")?, get_opt_str(r, "checksum")?, get_i64(r, "checked")?)))
+            .map(|r| {
+                Ok((
+                    get_str(r, "server_id")?,
+                    get_opt_str(r, "checksum")?,
+                    get_i64(r, "checked")?,
+                ))
+            })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::query("checksum_list"))
     }

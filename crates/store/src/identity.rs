@@ -4,7 +4,10 @@ use sqlx::any::AnyRow;
 use trellis_model::entity::{Account, Domain, Principal, Role, Session, User};
 use trellis_model::RoleType;
 
-use crate::{get_bool, get_i64, get_opt_i64, get_opt_str, get_str, like_pattern, Page, Store, StoreError, StoreResult};
+use crate::{
+    get_bool, get_i64, get_opt_i64, get_opt_str, get_str, like_pattern, Page, Store, StoreError,
+    StoreResult,
+};
 
 fn domain_row(r: &AnyRow) -> Result<Domain, sqlx::Error> {
     Ok(Domain {
@@ -28,9 +31,20 @@ fn role_row(r: &AnyRow) -> StoreResult<Role> {
             get_bool(r, "is_default")?,
         ))
     };
-    let (id, uuid, name, rt, description, is_default) = inner().map_err(StoreError::query("role_row"))?;
-    let role_type = RoleType::parse(&rt).ok_or(StoreError::Corrupt { what: "role_type", value: rt })?;
-    Ok(Role { id, uuid, name, role_type, description, is_default })
+    let (id, uuid, name, rt, description, is_default) =
+        inner().map_err(StoreError::query("role_row"))?;
+    let role_type = RoleType::parse(&rt).ok_or(StoreError::Corrupt {
+        what: "role_type",
+        value: rt,
+    })?;
+    Ok(Role {
+        id,
+        uuid,
+        name,
+        role_type,
+        description,
+        is_default,
+    })
 }
 
 fn account_row(r: &AnyRow) -> Result<Account, sqlx::Error> {
@@ -73,7 +87,14 @@ pub struct IdentityFilter {
 }
 
 impl Store {
-    pub async fn domain_create(&self, uuid: &str, name: &str, path: &str, parent_id: Option<i64>, now: i64) -> StoreResult<Domain> {
+    pub async fn domain_create(
+        &self,
+        uuid: &str,
+        name: &str,
+        path: &str,
+        parent_id: Option<i64>,
+        now: i64,
+    ) -> StoreResult<Domain> {
         let r = sqlx::query("INSERT INTO domains (uuid, name, path, parent_id, created) VALUES ($1, $2, $3, $4, $5) RETURNING *")
             .bind(uuid)
             .bind(name)
@@ -92,7 +113,9 @@ impl Store {
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::query("domain_get"))?;
-        r.map(|r| domain_row(&r)).transpose().map_err(StoreError::query("domain_get"))
+        r.map(|r| domain_row(&r))
+            .transpose()
+            .map_err(StoreError::query("domain_get"))
     }
 
     pub async fn domain_by_uuid(&self, uuid: &str) -> StoreResult<Option<Domain>> {
@@ -101,40 +124,66 @@ impl Store {
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::query("domain_by_uuid"))?;
-        r.map(|r| domain_row(&r)).transpose().map_err(StoreError::query("domain_by_uuid"))
+        r.map(|r| domain_row(&r))
+            .transpose()
+            .map_err(StoreError::query("domain_by_uuid"))
     }
 
     pub async fn domain_by_path(&self, path: &str) -> StoreResult<Option<Domain>> {
-        let r = sqlx::query("SELECT * FROM domains WHERE lower(path) = lower($1) AND removed IS NULL")
-            .bind(path)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::query("domain_by_path"))?;
-        r.map(|r| domain_row(&r)).transpose().map_err(StoreError::query("domain_by_path"))
+        let r =
+            sqlx::query("SELECT * FROM domains WHERE lower(path) = lower($1) AND removed IS NULL")
+                .bind(path)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::query("domain_by_path"))?;
+        r.map(|r| domain_row(&r))
+            .transpose()
+            .map_err(StoreError::query("domain_by_path"))
     }
 
-    pub async fn domain_list(&self, uuid: Option<&str>, name: Option<&str>, keyword: Option<&str>, page: Page) -> StoreResult<(Vec<Domain>, i64)> {
+    pub async fn domain_list(
+        &self,
+        uuid: Option<&str>,
+        name: Option<&str>,
+        keyword: Option<&str>,
+        page: Page,
+    ) -> StoreResult<(Vec<Domain>, i64)> {
         let where_ = "removed IS NULL AND ($1 = '' OR uuid = $1) AND ($2 = '' OR name = $2) AND ($3 = '' OR lower(name) LIKE $3 ESCAPE '\\')";
         let kw = keyword.map(like_pattern).unwrap_or_default();
-        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM domains WHERE {where_}"))
-            .bind(uuid.unwrap_or(""))
-            .bind(name.unwrap_or(""))
-            .bind(&kw)
-            .fetch_one(&self.pool)
-            .await
+        let total: i64 =
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM domains WHERE {where_}"))
+                .bind(uuid.unwrap_or(""))
+                .bind(name.unwrap_or(""))
+                .bind(&kw)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(StoreError::query("domain_list"))?;
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM domains WHERE {where_} ORDER BY id{}",
+            page.sql()
+        ))
+        .bind(uuid.unwrap_or(""))
+        .bind(name.unwrap_or(""))
+        .bind(&kw)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query("domain_list"))?;
+        let items = rows
+            .iter()
+            .map(domain_row)
+            .collect::<Result<_, _>>()
             .map_err(StoreError::query("domain_list"))?;
-        let rows = sqlx::query(&format!("SELECT * FROM domains WHERE {where_} ORDER BY id{}", page.sql()))
-            .bind(uuid.unwrap_or(""))
-            .bind(name.unwrap_or(""))
-            .bind(&kw)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::query("domain_list"))?;
-        let items = rows.iter().map(domain_row).collect::<Result<_, _>>().map_err(StoreError::query("domain_list"))?;
         Ok((items, total))
     }
 
-    pub async fn role_create(&self, uuid: &str, name: &str, role_type: RoleType, description: &str, is_default: bool) -> StoreResult<Role> {
+    pub async fn role_create(
+        &self,
+        uuid: &str,
+        name: &str,
+        role_type: RoleType,
+        description: &str,
+        is_default: bool,
+    ) -> StoreResult<Role> {
         let r = sqlx::query("INSERT INTO roles (uuid, name, role_type, description, is_default) VALUES ($1, $2, $3, $4, $5) RETURNING *")
             .bind(uuid)
             .bind(name)
@@ -164,7 +213,14 @@ impl Store {
         r.map(|r| role_row(&r)).transpose()
     }
 
-    pub async fn account_create(&self, uuid: &str, name: &str, domain_id: i64, role_id: i64, now: i64) -> StoreResult<Account> {
+    pub async fn account_create(
+        &self,
+        uuid: &str,
+        name: &str,
+        domain_id: i64,
+        role_id: i64,
+        now: i64,
+    ) -> StoreResult<Account> {
         let r = sqlx::query("INSERT INTO accounts (uuid, name, domain_id, role_id, state, created) VALUES ($1, $2, $3, $4, 'enabled', $5) RETURNING *")
             .bind(uuid)
             .bind(name)
@@ -183,7 +239,9 @@ impl Store {
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::query("account_get"))?;
-        r.map(|r| account_row(&r)).transpose().map_err(StoreError::query("account_get"))
+        r.map(|r| account_row(&r))
+            .transpose()
+            .map_err(StoreError::query("account_get"))
     }
 
     pub async fn account_by_uuid(&self, uuid: &str) -> StoreResult<Option<Account>> {
@@ -192,52 +250,78 @@ impl Store {
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::query("account_by_uuid"))?;
-        r.map(|r| account_row(&r)).transpose().map_err(StoreError::query("account_by_uuid"))
+        r.map(|r| account_row(&r))
+            .transpose()
+            .map_err(StoreError::query("account_by_uuid"))
     }
 
-    pub async fn account_by_name(&self, domain_id: i64, name: &str) -> StoreResult<Option<Account>> {
+    pub async fn account_by_name(
+        &self,
+        domain_id: i64,
+        name: &str,
+    ) -> StoreResult<Option<Account>> {
         let r = sqlx::query("SELECT * FROM accounts WHERE domain_id = $1 AND lower(name) = lower($2) AND removed IS NULL")
             .bind(domain_id)
             .bind(name)
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::query("account_by_name"))?;
-        r.map(|r| account_row(&r)).transpose().map_err(StoreError::query("account_by_name"))
+        r.map(|r| account_row(&r))
+            .transpose()
+            .map_err(StoreError::query("account_by_name"))
     }
 
-    pub async fn account_list(&self, f: &IdentityFilter, page: Page) -> StoreResult<(Vec<Account>, i64)> {
+    pub async fn account_list(
+        &self,
+        f: &IdentityFilter,
+        page: Page,
+    ) -> StoreResult<(Vec<Account>, i64)> {
         let where_ = "removed IS NULL AND ($1 = '' OR uuid = $1) AND ($2 = '' OR lower(name) = lower($2)) AND ($3 < 0 OR domain_id = $3) AND ($4 < 0 OR id = $4) AND ($5 = '' OR lower(name) LIKE $5 ESCAPE '\\')";
         let kw = f.keyword.as_deref().map(like_pattern).unwrap_or_default();
-        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM accounts WHERE {where_}"))
-            .bind(f.uuid.as_deref().unwrap_or(""))
-            .bind(f.name.as_deref().unwrap_or(""))
-            .bind(f.domain_id.unwrap_or(-1))
-            .bind(f.account_id.unwrap_or(-1))
-            .bind(&kw)
-            .fetch_one(&self.pool)
-            .await
+        let total: i64 =
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM accounts WHERE {where_}"))
+                .bind(f.uuid.as_deref().unwrap_or(""))
+                .bind(f.name.as_deref().unwrap_or(""))
+                .bind(f.domain_id.unwrap_or(-1))
+                .bind(f.account_id.unwrap_or(-1))
+                .bind(&kw)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(StoreError::query("account_list"))?;
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM accounts WHERE {where_} ORDER BY id{}",
+            page.sql()
+        ))
+        .bind(f.uuid.as_deref().unwrap_or(""))
+        .bind(f.name.as_deref().unwrap_or(""))
+        .bind(f.domain_id.unwrap_or(-1))
+        .bind(f.account_id.unwrap_or(-1))
+        .bind(&kw)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query("account_list"))?;
+        let items = rows
+            .iter()
+            .map(account_row)
+            .collect::<Result<_, _>>()
             .map_err(StoreError::query("account_list"))?;
-        let rows = sqlx::query(&format!("SELECT * FROM accounts WHERE {where_} ORDER BY id{}", page.sql()))
-            .bind(f.uuid.as_deref().unwrap_or(""))
-            .bind(f.name.as_deref().unwrap_or(""))
-            .bind(f.domain_id.unwrap_or(-1))
-            .bind(f.account_id.unwrap_or(-1))
-            .bind(&kw)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::query("account_list"))?;
-        let items = rows.iter().map(account_row).collect::<Result<_, _>>().map_err(StoreError::query("account_list"))?;
         Ok((items, total))
     }
 
     /// Soft-delete an account and its users, and drop their sessions.
     pub async fn account_delete(&self, id: i64, now: i64) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::query("account_delete"))?;
-        sqlx::query("DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE account_id = $1)")
-            .bind(id)
-            .execute(&mut *tx)
+        let mut tx = self
+            .pool
+            .begin()
             .await
             .map_err(StoreError::query("account_delete"))?;
+        sqlx::query(
+            "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE account_id = $1)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::query("account_delete"))?;
         sqlx::query("UPDATE users SET removed = $2, api_key = NULL, secret_key = NULL WHERE account_id = $1 AND removed IS NULL")
             .bind(id)
             .bind(now)
@@ -250,11 +334,23 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::query("account_delete"))?;
-        tx.commit().await.map_err(StoreError::query("account_delete"))
+        tx.commit()
+            .await
+            .map_err(StoreError::query("account_delete"))
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub async fn user_create(&self, uuid: &str, account_id: i64, username: &str, password_hash: &str, firstname: &str, lastname: &str, email: Option<&str>, now: i64) -> StoreResult<User> {
+    pub async fn user_create(
+        &self,
+        uuid: &str,
+        account_id: i64,
+        username: &str,
+        password_hash: &str,
+        firstname: &str,
+        lastname: &str,
+        email: Option<&str>,
+        now: i64,
+    ) -> StoreResult<User> {
         let r = sqlx::query("INSERT INTO users (uuid, account_id, username, password_hash, firstname, lastname, email, state, created) VALUES ($1, $2, $3, $4, $5, $6, $7, 'enabled', $8) RETURNING *")
             .bind(uuid)
             .bind(account_id)
@@ -276,7 +372,9 @@ impl Store {
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::query("user_get"))?;
-        r.map(|r| user_row(&r)).transpose().map_err(StoreError::query("user_get"))
+        r.map(|r| user_row(&r))
+            .transpose()
+            .map_err(StoreError::query("user_get"))
     }
 
     pub async fn user_by_uuid(&self, uuid: &str) -> StoreResult<Option<User>> {
@@ -285,18 +383,26 @@ impl Store {
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::query("user_by_uuid"))?;
-        r.map(|r| user_row(&r)).transpose().map_err(StoreError::query("user_by_uuid"))
+        r.map(|r| user_row(&r))
+            .transpose()
+            .map_err(StoreError::query("user_by_uuid"))
     }
 
     /// A user by login name within a domain (names are unique per domain).
-    pub async fn user_by_username(&self, domain_id: i64, username: &str) -> StoreResult<Option<User>> {
+    pub async fn user_by_username(
+        &self,
+        domain_id: i64,
+        username: &str,
+    ) -> StoreResult<Option<User>> {
         let r = sqlx::query("SELECT u.* FROM users u JOIN accounts a ON a.id = u.account_id WHERE a.domain_id = $1 AND u.username = $2 AND u.removed IS NULL AND a.removed IS NULL")
             .bind(domain_id)
             .bind(username)
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::query("user_by_username"))?;
-        r.map(|r| user_row(&r)).transpose().map_err(StoreError::query("user_by_username"))
+        r.map(|r| user_row(&r))
+            .transpose()
+            .map_err(StoreError::query("user_by_username"))
     }
 
     pub async fn user_by_api_key(&self, api_key: &str) -> StoreResult<Option<User>> {
@@ -305,21 +411,25 @@ impl Store {
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::query("user_by_api_key"))?;
-        r.map(|r| user_row(&r)).transpose().map_err(StoreError::query("user_by_api_key"))
+        r.map(|r| user_row(&r))
+            .transpose()
+            .map_err(StoreError::query("user_by_api_key"))
     }
 
     pub async fn user_list(&self, f: &IdentityFilter, page: Page) -> StoreResult<(Vec<User>, i64)> {
         let where_ = "u.removed IS NULL AND ($1 = '' OR u.uuid = $1) AND ($2 = '' OR u.username = $2) AND ($3 < 0 OR a.domain_id = $3) AND ($4 < 0 OR u.account_id = $4) AND ($5 = '' OR lower(u.username) LIKE $5 ESCAPE '\\')";
         let kw = f.keyword.as_deref().map(like_pattern).unwrap_or_default();
-        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM users u JOIN accounts a ON a.id = u.account_id WHERE {where_}"))
-            .bind(f.uuid.as_deref().unwrap_or(""))
-            .bind(f.name.as_deref().unwrap_or(""))
-            .bind(f.domain_id.unwrap_or(-1))
-            .bind(f.account_id.unwrap_or(-1))
-            .bind(&kw)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(StoreError::query("user_list"))?;
+        let total: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM users u JOIN accounts a ON a.id = u.account_id WHERE {where_}"
+        ))
+        .bind(f.uuid.as_deref().unwrap_or(""))
+        .bind(f.name.as_deref().unwrap_or(""))
+        .bind(f.domain_id.unwrap_or(-1))
+        .bind(f.account_id.unwrap_or(-1))
+        .bind(&kw)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::query("user_list"))?;
         let rows = sqlx::query(&format!("SELECT u.* FROM users u JOIN accounts a ON a.id = u.account_id WHERE {where_} ORDER BY u.id{}", page.sql()))
             .bind(f.uuid.as_deref().unwrap_or(""))
             .bind(f.name.as_deref().unwrap_or(""))
@@ -329,7 +439,11 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::query("user_list"))?;
-        let items = rows.iter().map(user_row).collect::<Result<_, _>>().map_err(StoreError::query("user_list"))?;
+        let items = rows
+            .iter()
+            .map(user_row)
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::query("user_list"))?;
         Ok((items, total))
     }
 
@@ -356,11 +470,24 @@ impl Store {
 
     /// The user with account, domain and role, or `None` when any of them is gone.
     pub async fn principal_get(&self, user_id: i64) -> StoreResult<Option<Principal>> {
-        let Some(user) = self.user_get(user_id).await? else { return Ok(None) };
-        let Some(account) = self.account_get(user.account_id).await? else { return Ok(None) };
-        let Some(domain) = self.domain_get(account.domain_id).await? else { return Ok(None) };
-        let Some(role) = self.role_get(account.role_id).await? else { return Ok(None) };
-        Ok(Some(Principal { user, account, domain, role }))
+        let Some(user) = self.user_get(user_id).await? else {
+            return Ok(None);
+        };
+        let Some(account) = self.account_get(user.account_id).await? else {
+            return Ok(None);
+        };
+        let Some(domain) = self.domain_get(account.domain_id).await? else {
+            return Ok(None);
+        };
+        let Some(role) = self.role_get(account.role_id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Principal {
+            user,
+            account,
+            domain,
+            role,
+        }))
     }
 
     pub async fn session_create(&self, s: &Session) -> StoreResult<()> {
@@ -392,7 +519,9 @@ impl Store {
                 expires: get_i64(r, "expires")?,
             })
         };
-        r.map(|r| map(&r)).transpose().map_err(StoreError::query("session_get"))
+        r.map(|r| map(&r))
+            .transpose()
+            .map_err(StoreError::query("session_get"))
     }
 
     /// Slide a session's expiry forward.

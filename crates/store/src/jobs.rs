@@ -5,7 +5,9 @@
 use sqlx::any::AnyRow;
 use trellis_model::entity::{Job, JobStatus};
 
-use crate::{get_i64, get_opt_i64, get_opt_str, get_str, Backend, Page, Store, StoreError, StoreResult};
+use crate::{
+    get_i64, get_opt_i64, get_opt_str, get_str, Backend, Page, Store, StoreError, StoreResult,
+};
 
 fn row(r: &AnyRow) -> Result<Job, sqlx::Error> {
     Ok(Job {
@@ -65,27 +67,46 @@ impl Store {
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::query("job_by_uuid"))?;
-        r.map(|r| row(&r)).transpose().map_err(StoreError::query("job_by_uuid"))
+        r.map(|r| row(&r))
+            .transpose()
+            .map_err(StoreError::query("job_by_uuid"))
     }
 
     /// Jobs, newest first; `account_id` restricts to one account.
-    pub async fn job_list(&self, account_id: Option<i64>, page: Page) -> StoreResult<(Vec<Job>, i64)> {
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM async_jobs WHERE ($1 < 0 OR account_id = $1)")
-            .bind(account_id.unwrap_or(-1))
-            .fetch_one(&self.pool)
-            .await
+    pub async fn job_list(
+        &self,
+        account_id: Option<i64>,
+        page: Page,
+    ) -> StoreResult<(Vec<Job>, i64)> {
+        let total: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM async_jobs WHERE ($1 < 0 OR account_id = $1)")
+                .bind(account_id.unwrap_or(-1))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(StoreError::query("job_list"))?;
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM async_jobs WHERE ($1 < 0 OR account_id = $1) ORDER BY id DESC{}",
+            page.sql()
+        ))
+        .bind(account_id.unwrap_or(-1))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query("job_list"))?;
+        let items = rows
+            .iter()
+            .map(row)
+            .collect::<Result<_, _>>()
             .map_err(StoreError::query("job_list"))?;
-        let rows = sqlx::query(&format!("SELECT * FROM async_jobs WHERE ($1 < 0 OR account_id = $1) ORDER BY id DESC{}", page.sql()))
-            .bind(account_id.unwrap_or(-1))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::query("job_list"))?;
-        let items = rows.iter().map(row).collect::<Result<_, _>>().map_err(StoreError::query("job_list"))?;
         Ok((items, total))
     }
 
     /// Claim the oldest runnable job (pending and unowned, or whose lease expired) for `owner`.
-    pub async fn job_claim(&self, owner: &str, lease_until: i64, now: i64) -> StoreResult<Option<Job>> {
+    pub async fn job_claim(
+        &self,
+        owner: &str,
+        lease_until: i64,
+        now: i64,
+    ) -> StoreResult<Option<Job>> {
         let lock = match self.backend {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
@@ -100,35 +121,49 @@ impl Store {
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::query("job_claim"))?;
-        r.map(|r| row(&r)).transpose().map_err(StoreError::query("job_claim"))
+        r.map(|r| row(&r))
+            .transpose()
+            .map_err(StoreError::query("job_claim"))
     }
 
     /// Extend the lease of every running job of `owner`.
     pub async fn job_renew_leases(&self, owner: &str, lease_until: i64) -> StoreResult<u64> {
-        let r = sqlx::query("UPDATE async_jobs SET lease_until = $2 WHERE owner = $1 AND status = 0")
-            .bind(owner)
-            .bind(lease_until)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::query("job_renew_leases"))?;
+        let r =
+            sqlx::query("UPDATE async_jobs SET lease_until = $2 WHERE owner = $1 AND status = 0")
+                .bind(owner)
+                .bind(lease_until)
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::query("job_renew_leases"))?;
         Ok(r.rows_affected())
     }
 
     /// Record the step a job has reached (fenced on the owner).
     pub async fn job_set_step(&self, id: i64, owner: &str, step: &str) -> StoreResult<bool> {
-        let r = sqlx::query("UPDATE async_jobs SET step = $3 WHERE id = $1 AND owner = $2 AND status = 0")
-            .bind(id)
-            .bind(owner)
-            .bind(step)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::query("job_set_step"))?;
+        let r = sqlx::query(
+            "UPDATE async_jobs SET step = $3 WHERE id = $1 AND owner = $2 AND status = 0",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(step)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::query("job_set_step"))?;
         Ok(r.rows_affected() == 1)
     }
 
     /// Finish a job (fenced on the owner). Returns false when the job was not ours any more.
     #[allow(clippy::too_many_arguments)]
-    pub async fn job_complete(&self, id: i64, owner: &str, status: JobStatus, result_code: i64, result_type: &str, result: &str, now: i64) -> StoreResult<bool> {
+    pub async fn job_complete(
+        &self,
+        id: i64,
+        owner: &str,
+        status: JobStatus,
+        result_code: i64,
+        result_type: &str,
+        result: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
         let r = sqlx::query("UPDATE async_jobs SET status = $3, result_code = $4, result_type = $5, result = $6, completed = $7, lease_until = NULL WHERE id = $1 AND owner = $2 AND status = 0")
             .bind(id)
             .bind(owner)
@@ -156,11 +191,43 @@ impl Store {
 
     /// Pending jobs touching the given instance (used to refuse a second concurrent operation).
     pub async fn job_pending_for(&self, instance_uuid: &str) -> StoreResult<Vec<Job>> {
-        let rows = sqlx::query("SELECT * FROM async_jobs WHERE instance_uuid = $1 AND status = 0 ORDER BY id")
-            .bind(instance_uuid)
-            .fetch_all(&self.pool)
+        let rows = sqlx::query(
+            "SELECT * FROM async_jobs WHERE instance_uuid = $1 AND status = 0 ORDER BY id",
+        )
+        .bind(instance_uuid)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query("job_pending_for"))?;
+        rows.iter()
+            .map(row)
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::query("job_pending_for"))
+    }
+}
+
+impl Store {
+    /// Put every pending job claimed by `owner` back in the queue (a restarted server resumes
+    /// its own jobs at once instead of waiting for the lease to expire).
+    pub async fn job_release_all(&self, owner: &str) -> StoreResult<u64> {
+        let r = sqlx::query("UPDATE async_jobs SET owner = NULL, lease_until = NULL WHERE owner = $1 AND status = 0")
+            .bind(owner)
+            .execute(&self.pool)
             .await
-            .map_err(StoreError::query("job_pending_for"))?;
-        rows.iter().map(row).collect::<Result<_, _>>().map_err(StoreError::query("job_pending_for"))
+            .map_err(StoreError::query("job_release_all"))?;
+        Ok(r.rows_affected())
+    }
+
+    /// Count of jobs by status (for metrics).
+    pub async fn job_counts(&self) -> StoreResult<Vec<(i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT status, COUNT(*) AS n FROM async_jobs GROUP BY status ORDER BY status",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query("job_counts"))?;
+        rows.iter()
+            .map(|r| Ok((get_i64(r, "status")?, get_i64(r, "n")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::query("job_counts"))
     }
 }

@@ -11,6 +11,8 @@ mod details;
 mod events;
 mod extensions;
 mod identity;
+mod infra;
+mod instances;
 mod jobs;
 mod migrate;
 mod servers;
@@ -20,9 +22,11 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use std::time::Duration;
 
-pub use extensions::{CustomActionFilter, ExtensionFilter, NewCustomAction};
 pub use events::EventFilter;
+pub use extensions::{CustomActionFilter, ExtensionFilter, NewCustomAction};
 pub use identity::IdentityFilter;
+pub use infra::InfraFilter;
+pub use instances::InstanceFilter;
 pub use jobs::NewJob;
 
 /// Which database is behind the store.
@@ -66,9 +70,10 @@ impl StoreError {
     /// True when the failure is a unique-constraint violation.
     pub fn is_unique_violation(&self) -> bool {
         match self {
-            StoreError::Query { source: sqlx::Error::Database(db), .. } => {
-                db.is_unique_violation()
-            }
+            StoreError::Query {
+                source: sqlx::Error::Database(db),
+                ..
+            } => db.is_unique_violation(),
             _ => false,
         }
     }
@@ -98,7 +103,10 @@ pub struct Page {
 
 impl Page {
     pub fn all() -> Page {
-        Page { offset: 0, limit: None }
+        Page {
+            offset: 0,
+            limit: None,
+        }
     }
     fn sql(&self) -> String {
         match self.limit {
@@ -117,7 +125,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("backend", &self.backend).finish()
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
     }
 }
 
@@ -130,7 +140,9 @@ impl Store {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Backend::Postgres
         } else {
-            return Err(StoreError::UnsupportedUrl { url: url.to_string() });
+            return Err(StoreError::UnsupportedUrl {
+                url: url.to_string(),
+            });
         };
         let options = match backend {
             // One connection: SQLite has one writer anyway, and a single connection rules out
@@ -140,16 +152,24 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(60))
                 .after_connect(|conn, _| {
                     Box::pin(async move {
-                        sqlx::query("PRAGMA journal_mode=WAL").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA synchronous=NORMAL").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA busy_timeout=10000").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA foreign_keys=ON").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA journal_mode=WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous=NORMAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA busy_timeout=10000")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA foreign_keys=ON")
+                            .execute(&mut *conn)
+                            .await?;
                         Ok(())
                     })
                 }),
-            Backend::Postgres => {
-                AnyPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(30))
-            }
+            Backend::Postgres => AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(30)),
         };
         let url = match backend {
             Backend::Sqlite if !url.contains("mode=") => {
@@ -158,7 +178,10 @@ impl Store {
             }
             _ => url.to_string(),
         };
-        let pool = options.connect(&url).await.map_err(|source| StoreError::Connect { source })?;
+        let pool = options
+            .connect(&url)
+            .await
+            .map_err(|source| StoreError::Connect { source })?;
         let store = Store { pool, backend };
         migrate::run(&store).await?;
         Ok(store)
@@ -200,7 +223,10 @@ fn b2i(b: bool) -> i64 {
 
 /// Escape a user keyword for `LIKE` and wrap it in `%`.
 fn like_pattern(keyword: &str) -> String {
-    let escaped = keyword.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = keyword
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     format!("%{}%", escaped.to_lowercase())
 }
 
@@ -210,7 +236,9 @@ pub mod testing {
 
     /// The PostgreSQL URL tests use, from `TRELLIS_TEST_POSTGRES_URL`.
     pub fn postgres_url() -> Option<String> {
-        std::env::var("TRELLIS_TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty())
+        std::env::var("TRELLIS_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|s| !s.is_empty())
     }
 
     /// A fresh, empty PostgreSQL schema of its own on the server at `base_url`, returned as a URL
@@ -226,7 +254,9 @@ pub mod testing {
             .await
             .map_err(crate::StoreError::query("create_schema"))?;
         let sep = if base_url.contains('?') { '&' } else { '?' };
-        Ok(format!("{base_url}{sep}options=-c%20search_path%3D{schema}"))
+        Ok(format!(
+            "{base_url}{sep}options=-c%20search_path%3D{schema}"
+        ))
     }
 
     /// A fresh store on PostgreSQL (isolated schema).

@@ -4,8 +4,23 @@
 
 use crate::{Backend, Store, StoreError, StoreResult};
 
-const SQLITE: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_foundation.sql"))];
-const POSTGRES: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_foundation.sql"))];
+const SQLITE: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_foundation.sql")),
+    (
+        2,
+        include_str!("../migrations/sqlite/0002_infrastructure.sql"),
+    ),
+];
+const POSTGRES: &[(i64, &str)] = &[
+    (
+        1,
+        include_str!("../migrations/postgres/0001_foundation.sql"),
+    ),
+    (
+        2,
+        include_str!("../migrations/postgres/0002_infrastructure.sql"),
+    ),
+];
 
 /// The migrations of a backend, in order.
 pub fn migrations(backend: Backend) -> &'static [(i64, &'static str)] {
@@ -20,7 +35,11 @@ fn statements(sql: &str) -> impl Iterator<Item = &str> {
 }
 
 pub async fn run(store: &Store) -> StoreResult<()> {
-    let mut conn = store.pool.acquire().await.map_err(|source| StoreError::Connect { source })?;
+    let mut conn = store
+        .pool
+        .acquire()
+        .await
+        .map_err(|source| StoreError::Connect { source })?;
     if store.backend == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_lock(774411)")
             .execute(&mut *conn)
@@ -29,7 +48,9 @@ pub async fn run(store: &Store) -> StoreResult<()> {
     }
     let result = apply(store.backend, &mut conn).await;
     if store.backend == Backend::Postgres {
-        let _ = sqlx::query("SELECT pg_advisory_unlock(774411)").execute(&mut *conn).await;
+        let _ = sqlx::query("SELECT pg_advisory_unlock(774411)")
+            .execute(&mut *conn)
+            .await;
     }
     result
 }
@@ -39,30 +60,43 @@ async fn apply(backend: Backend, conn: &mut sqlx::AnyConnection) -> StoreResult<
         .execute(&mut *conn)
         .await
         .map_err(StoreError::query("schema_migrations_create"))?;
-    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(StoreError::query("schema_migrations_list"))?;
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(StoreError::query("schema_migrations_list"))?;
     for (version, sql) in migrations(backend) {
         if applied.contains(version) {
             continue;
         }
         let mut tx = sqlx::Connection::begin(&mut *conn)
             .await
-            .map_err(|source| StoreError::Migrate { version: *version, source })?;
+            .map_err(|source| StoreError::Migrate {
+                version: *version,
+                source,
+            })?;
         for stmt in statements(sql) {
             sqlx::query(stmt)
                 .execute(&mut *tx)
                 .await
-                .map_err(|source| StoreError::Migrate { version: *version, source })?;
+                .map_err(|source| StoreError::Migrate {
+                    version: *version,
+                    source,
+                })?;
         }
         sqlx::query("INSERT INTO schema_migrations (version, applied) VALUES ($1, $2)")
             .bind(*version)
             .bind(trellis_model::time::now_millis())
             .execute(&mut *tx)
             .await
-            .map_err(|source| StoreError::Migrate { version: *version, source })?;
-        tx.commit().await.map_err(|source| StoreError::Migrate { version: *version, source })?;
+            .map_err(|source| StoreError::Migrate {
+                version: *version,
+                source,
+            })?;
+        tx.commit().await.map_err(|source| StoreError::Migrate {
+            version: *version,
+            source,
+        })?;
         tracing::info!(version, "applied database migration");
     }
     Ok(())

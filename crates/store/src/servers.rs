@@ -43,7 +43,10 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::query("server_list_live"))?;
-        rows.iter().map(row).collect::<Result<_, _>>().map_err(StoreError::query("server_list_live"))
+        rows.iter()
+            .map(row)
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::query("server_list_live"))
     }
 
     pub async fn server_remove(&self, id: &str) -> StoreResult<()> {

@@ -38,28 +38,45 @@ impl Store {
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::query("config_get"))?;
-        r.map(|r| row(&r)).transpose().map_err(StoreError::query("config_get"))
+        r.map(|r| row(&r))
+            .transpose()
+            .map_err(StoreError::query("config_get"))
     }
 
-    pub async fn config_list(&self, name: Option<&str>, category: Option<&str>, keyword: Option<&str>, page: Page) -> StoreResult<(Vec<Configuration>, i64)> {
+    pub async fn config_list(
+        &self,
+        name: Option<&str>,
+        category: Option<&str>,
+        keyword: Option<&str>,
+        page: Page,
+    ) -> StoreResult<(Vec<Configuration>, i64)> {
         let where_ = "($1 = '' OR lower(name) LIKE $1 ESCAPE '\\') AND ($2 = '' OR lower(category) = lower($2)) AND ($3 = '' OR lower(name) LIKE $3 ESCAPE '\\')";
         let n = name.map(like_pattern).unwrap_or_default();
         let kw = keyword.map(like_pattern).unwrap_or_default();
-        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM configurations WHERE {where_}"))
-            .bind(&n)
-            .bind(category.unwrap_or(""))
-            .bind(&kw)
-            .fetch_one(&self.pool)
-            .await
+        let total: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM configurations WHERE {where_}"
+        ))
+        .bind(&n)
+        .bind(category.unwrap_or(""))
+        .bind(&kw)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::query("config_list"))?;
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM configurations WHERE {where_} ORDER BY name{}",
+            page.sql()
+        ))
+        .bind(&n)
+        .bind(category.unwrap_or(""))
+        .bind(&kw)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query("config_list"))?;
+        let items = rows
+            .iter()
+            .map(row)
+            .collect::<Result<_, _>>()
             .map_err(StoreError::query("config_list"))?;
-        let rows = sqlx::query(&format!("SELECT * FROM configurations WHERE {where_} ORDER BY name{}", page.sql()))
-            .bind(&n)
-            .bind(category.unwrap_or(""))
-            .bind(&kw)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::query("config_list"))?;
-        let items = rows.iter().map(row).collect::<Result<_, _>>().map_err(StoreError::query("config_list"))?;
         Ok((items, total))
     }
 

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use trellis_model::entity::{DetailOwner, JobStatus, Session};
 use trellis_model::RoleType;
-use trellis_store::{testing, CustomActionFilter, ExtensionFilter, NewCustomAction, NewJob, Page, Store};
+use trellis_store::{
+    testing, CustomActionFilter, ExtensionFilter, NewCustomAction, NewJob, Page, Store,
+};
 
 async fn sqlite() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -20,8 +22,15 @@ where
     let (s, _dir) = sqlite().await;
     f(s).await;
     match testing::postgres_url() {
-        Some(url) => f(testing::isolated_postgres(&url).await.expect("postgres store")).await,
-        None => eprintln!("TRELLIS_TEST_POSTGRES_URL not set: PostgreSQL leg of the store suite skipped"),
+        Some(url) => {
+            f(testing::isolated_postgres(&url)
+                .await
+                .expect("postgres store"))
+            .await
+        }
+        None => eprintln!(
+            "TRELLIS_TEST_POSTGRES_URL not set: PostgreSQL leg of the store suite skipped"
+        ),
     }
 }
 
@@ -42,21 +51,51 @@ async fn migrations_are_idempotent() {
 #[tokio::test]
 async fn identity_round_trip() {
     each_backend(|s| async move {
-        let d = s.domain_create(&uuid(), "ROOT", "/", None, 1).await.unwrap();
+        let d = s
+            .domain_create(&uuid(), "ROOT", "/", None, 1)
+            .await
+            .unwrap();
         assert_eq!(s.domain_by_path("/").await.unwrap().unwrap().id, d.id);
-        let role = s.role_create(&uuid(), "User", RoleType::User, "user role", true).await.unwrap();
-        let a = s.account_create(&uuid(), "alice", d.id, role.id, 2).await.unwrap();
-        assert_eq!(s.account_by_name(d.id, "ALICE").await.unwrap().unwrap().id, a.id);
-        let u = s.user_create(&uuid(), a.id, "alice", "hash", "Alice", "A", None, 3).await.unwrap();
+        let role = s
+            .role_create(&uuid(), "User", RoleType::User, "user role", true)
+            .await
+            .unwrap();
+        let a = s
+            .account_create(&uuid(), "alice", d.id, role.id, 2)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.account_by_name(d.id, "ALICE").await.unwrap().unwrap().id,
+            a.id
+        );
+        let u = s
+            .user_create(&uuid(), a.id, "alice", "hash", "Alice", "A", None, 3)
+            .await
+            .unwrap();
         s.user_set_keys(u.id, "k1", "s1").await.unwrap();
         assert_eq!(s.user_by_api_key("k1").await.unwrap().unwrap().id, u.id);
         let p = s.principal_get(u.id).await.unwrap().unwrap();
         assert_eq!(p.role.role_type, RoleType::User);
-        let sess = Session { session_key: "sk".into(), jsession_id: "js".into(), user_id: u.id, created: 1, expires: 100 };
+        let sess = Session {
+            session_key: "sk".into(),
+            jsession_id: "js".into(),
+            user_id: u.id,
+            created: 1,
+            expires: 100,
+        };
         s.session_create(&sess).await.unwrap();
         assert!(s.session_get("sk", 50).await.unwrap().is_some());
         assert!(s.session_get("sk", 150).await.unwrap().is_none());
-        let (users, total) = s.user_list(&Default::default(), Page { offset: 0, limit: Some(10) }).await.unwrap();
+        let (users, total) = s
+            .user_list(
+                &Default::default(),
+                Page {
+                    offset: 0,
+                    limit: Some(10),
+                },
+            )
+            .await
+            .unwrap();
         assert_eq!((users.len(), total), (1, 1));
         s.account_delete(a.id, 9).await.unwrap();
         assert!(s.user_by_api_key("k1").await.unwrap().is_none());
@@ -69,7 +108,15 @@ async fn identity_round_trip() {
 async fn jobs_are_claimed_once_and_fenced() {
     each_backend(|s| async move {
         for i in 0..6 {
-            let j = NewJob { uuid: uuid(), user_id: 1, account_id: 1, cmd: format!("c{i}"), params: "{}".into(), instance_type: None, instance_uuid: None };
+            let j = NewJob {
+                uuid: uuid(),
+                user_id: 1,
+                account_id: 1,
+                cmd: format!("c{i}"),
+                params: "{}".into(),
+                instance_type: None,
+                instance_uuid: None,
+            };
             s.job_create(&j, 10).await.unwrap();
         }
         let (a, b) = (s.clone(), s.clone());
@@ -88,10 +135,21 @@ async fn jobs_are_claimed_once_and_fenced() {
         let first = x.first().copied().or(y.first().copied()).unwrap();
         let owner = if x.contains(&first) { "s1" } else { "s2" };
         let other = if owner == "s1" { "s2" } else { "s1" };
-        assert!(!s.job_complete(first, other, JobStatus::Succeeded, 0, "object", "{}", 30).await.unwrap());
-        assert!(s.job_complete(first, owner, JobStatus::Succeeded, 0, "object", "{}", 30).await.unwrap());
+        assert!(!s
+            .job_complete(first, other, JobStatus::Succeeded, 0, "object", "{}", 30)
+            .await
+            .unwrap());
+        assert!(s
+            .job_complete(first, owner, JobStatus::Succeeded, 0, "object", "{}", 30)
+            .await
+            .unwrap());
         // An expired lease makes a job claimable again by another server.
-        let second = x.iter().chain(y.iter()).copied().find(|id| *id != first).unwrap();
+        let second = x
+            .iter()
+            .chain(y.iter())
+            .copied()
+            .find(|id| *id != first)
+            .unwrap();
         let again = s.job_claim("s3", 5000, 2000).await.unwrap().unwrap();
         assert_ne!(again.id, first);
         assert!(again.attempts >= 2);
@@ -105,19 +163,38 @@ async fn jobs_are_claimed_once_and_fenced() {
 #[tokio::test]
 async fn details_replace_keeps_hidden() {
     each_backend(|s| async move {
-        s.detail_upsert(DetailOwner::Extension, 7, "hidden", "h", false).await.unwrap();
-        s.detail_upsert(DetailOwner::Extension, 7, "a", "1", true).await.unwrap();
+        s.detail_upsert(DetailOwner::Extension, 7, "hidden", "h", false)
+            .await
+            .unwrap();
+        s.detail_upsert(DetailOwner::Extension, 7, "a", "1", true)
+            .await
+            .unwrap();
         let long = "x".repeat(5000);
         let new: BTreeMap<String, String> = [("b".to_string(), long.clone())].into();
-        s.details_replace_visible(DetailOwner::Extension, 7, "", &new).await.unwrap();
+        s.details_replace_visible(DetailOwner::Extension, 7, "", &new)
+            .await
+            .unwrap();
         let all = s.details_get(DetailOwner::Extension, 7).await.unwrap();
         assert_eq!(all.len(), 2);
-        assert_eq!(s.details_visible(DetailOwner::Extension, 7).await.unwrap(), new);
-        assert_eq!(s.detail_get(DetailOwner::Extension, 7, "hidden").await.unwrap().as_deref(), Some("h"));
+        assert_eq!(
+            s.details_visible(DetailOwner::Extension, 7).await.unwrap(),
+            new
+        );
+        assert_eq!(
+            s.detail_get(DetailOwner::Extension, 7, "hidden")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("h")
+        );
         // Prefixed replacement only touches prefixed keys.
-        s.detail_upsert(DetailOwner::Host, 1, "plain", "p", true).await.unwrap();
+        s.detail_upsert(DetailOwner::Host, 1, "plain", "p", true)
+            .await
+            .unwrap();
         let ext: BTreeMap<String, String> = [("node".to_string(), "pve1".to_string())].into();
-        s.details_replace_visible(DetailOwner::Host, 1, "External:", &ext).await.unwrap();
+        s.details_replace_visible(DetailOwner::Host, 1, "External:", &ext)
+            .await
+            .unwrap();
         let host = s.details_visible(DetailOwner::Host, 1).await.unwrap();
         assert_eq!(host.get("External:node").map(String::as_str), Some("pve1"));
         assert_eq!(host.get("plain").map(String::as_str), Some("p"));
@@ -129,40 +206,166 @@ async fn details_replace_keeps_hidden() {
 async fn extensions_and_custom_actions() {
     each_backend(|s| async move {
         let details: BTreeMap<String, String> = [("url".to_string(), "x".to_string())].into();
-        let hidden: BTreeMap<String, String> = [("orchestratorrequirespreparevm".to_string(), "true".to_string())].into();
-        let e1 = s.extension_create(&uuid(), "Alpha", None, "Orchestrator", "alpha/alpha.sh", true, "Enabled", true, &details, &hidden, 1).await.unwrap();
-        let e2 = s.extension_create(&uuid(), "beta", Some("d"), "Orchestrator", "beta/beta.sh", true, "Disabled", false, &BTreeMap::new(), &BTreeMap::new(), 2).await.unwrap();
-        assert_eq!(s.extension_by_name("ALPHA").await.unwrap().unwrap().id, e1.id);
-        let (page, total) = s.extension_list(&ExtensionFilter::default(), Page { offset: 0, limit: Some(1) }).await.unwrap();
+        let hidden: BTreeMap<String, String> = [(
+            "orchestratorrequirespreparevm".to_string(),
+            "true".to_string(),
+        )]
+        .into();
+        let e1 = s
+            .extension_create(
+                &uuid(),
+                "Alpha",
+                None,
+                "Orchestrator",
+                "alpha/alpha.sh",
+                true,
+                "Enabled",
+                true,
+                &details,
+                &hidden,
+                1,
+            )
+            .await
+            .unwrap();
+        let e2 = s
+            .extension_create(
+                &uuid(),
+                "beta",
+                Some("d"),
+                "Orchestrator",
+                "beta/beta.sh",
+                true,
+                "Disabled",
+                false,
+                &BTreeMap::new(),
+                &BTreeMap::new(),
+                2,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            s.extension_by_name("ALPHA").await.unwrap().unwrap().id,
+            e1.id
+        );
+        let (page, total) = s
+            .extension_list(
+                &ExtensionFilter::default(),
+                Page {
+                    offset: 0,
+                    limit: Some(1),
+                },
+            )
+            .await
+            .unwrap();
         assert_eq!(total, 2);
         assert_eq!(page[0].id, e2.id, "newest first");
-        let (kw, _) = s.extension_list(&ExtensionFilter { keyword: Some("lph".into()), ..Default::default() }, Page::all()).await.unwrap();
+        let (kw, _) = s
+            .extension_list(
+                &ExtensionFilter {
+                    keyword: Some("lph".into()),
+                    ..Default::default()
+                },
+                Page::all(),
+            )
+            .await
+            .unwrap();
         assert_eq!(kw.len(), 1);
-        let (kw, _) = s.extension_list(&ExtensionFilter { keyword: Some("%".into()), ..Default::default() }, Page::all()).await.unwrap();
+        let (kw, _) = s
+            .extension_list(
+                &ExtensionFilter {
+                    keyword: Some("%".into()),
+                    ..Default::default()
+                },
+                Page::all(),
+            )
+            .await
+            .unwrap();
         assert!(kw.is_empty(), "LIKE wildcards in keywords are literal");
         assert!(s.extension_set_path_ready(e2.id, true).await.unwrap());
         assert!(!s.extension_set_path_ready(e2.id, true).await.unwrap());
-        let a = NewCustomAction { uuid: uuid(), name: "snap".into(), description: None, extension_id: e1.id, resource_type: Some("VirtualMachine".into()), allowed_role_types: 1 | 8, success_message: None, error_message: None, enabled: true, timeout: 5 };
-        let created = s.custom_action_create(&a, &BTreeMap::new(), "[]", 3).await.unwrap();
-        let b = NewCustomAction { uuid: uuid(), name: "admin-only".into(), allowed_role_types: 1, enabled: false, resource_type: None, ..a.clone() };
-        s.custom_action_create(&b, &BTreeMap::new(), "[]", 4).await.unwrap();
-        let user_view = CustomActionFilter { role_mask: Some(8), ..Default::default() };
-        assert_eq!(s.custom_action_list(&user_view, Page::all()).await.unwrap().1, 1);
-        let vm = CustomActionFilter { resource_type: Some("VirtualMachine".into()), ..Default::default() };
-        assert_eq!(s.custom_action_list(&vm, Page::all()).await.unwrap().1, 2, "NULL resource type matches");
-        let enabled = CustomActionFilter { enabled: Some(true), ..Default::default() };
-        assert_eq!(s.custom_action_list(&enabled, Page::all()).await.unwrap().1, 1);
-        assert_eq!(s.detail_get(DetailOwner::CustomAction, created.id, "parameters").await.unwrap().as_deref(), Some("[]"));
+        let a = NewCustomAction {
+            uuid: uuid(),
+            name: "snap".into(),
+            description: None,
+            extension_id: e1.id,
+            resource_type: Some("VirtualMachine".into()),
+            allowed_role_types: 1 | 8,
+            success_message: None,
+            error_message: None,
+            enabled: true,
+            timeout: 5,
+        };
+        let created = s
+            .custom_action_create(&a, &BTreeMap::new(), "[]", 3)
+            .await
+            .unwrap();
+        let b = NewCustomAction {
+            uuid: uuid(),
+            name: "admin-only".into(),
+            allowed_role_types: 1,
+            enabled: false,
+            resource_type: None,
+            ..a.clone()
+        };
+        s.custom_action_create(&b, &BTreeMap::new(), "[]", 4)
+            .await
+            .unwrap();
+        let user_view = CustomActionFilter {
+            role_mask: Some(8),
+            ..Default::default()
+        };
+        assert_eq!(
+            s.custom_action_list(&user_view, Page::all())
+                .await
+                .unwrap()
+                .1,
+            1
+        );
+        let vm = CustomActionFilter {
+            resource_type: Some("VirtualMachine".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            s.custom_action_list(&vm, Page::all()).await.unwrap().1,
+            2,
+            "NULL resource type matches"
+        );
+        let enabled = CustomActionFilter {
+            enabled: Some(true),
+            ..Default::default()
+        };
+        assert_eq!(
+            s.custom_action_list(&enabled, Page::all()).await.unwrap().1,
+            1
+        );
+        assert_eq!(
+            s.detail_get(DetailOwner::CustomAction, created.id, "parameters")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("[]")
+        );
         assert_eq!(s.custom_action_count(e1.id).await.unwrap(), 2);
         s.custom_action_delete(created.id, 9).await.unwrap();
         assert_eq!(s.custom_action_count(e1.id).await.unwrap(), 1);
-        let m = s.resource_map_create(e1.id, 42, "Cluster", &details, 5).await.unwrap();
-        assert_eq!(s.resource_map_for(42, "Cluster").await.unwrap().unwrap().id, m.id);
+        let m = s
+            .resource_map_create(e1.id, 42, "Cluster", &details, 5)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.resource_map_for(42, "Cluster").await.unwrap().unwrap().id,
+            m.id
+        );
         s.resource_map_delete(m.id, 6).await.unwrap();
         assert!(s.resource_map_for(42, "Cluster").await.unwrap().is_none());
-        s.checksum_record(e1.id, "srv-a", Some("abc"), 1).await.unwrap();
+        s.checksum_record(e1.id, "srv-a", Some("abc"), 1)
+            .await
+            .unwrap();
         s.checksum_record(e1.id, "srv-a", None, 2).await.unwrap();
-        assert_eq!(s.checksum_list(e1.id).await.unwrap(), vec![("srv-a".to_string(), None, 2)]);
+        assert_eq!(
+            s.checksum_list(e1.id).await.unwrap(),
+            vec![("srv-a".to_string(), None, 2)]
+        );
         s.extension_delete(e1.id, 10).await.unwrap();
         assert!(s.extension_by_name("alpha").await.unwrap().is_none());
     })
@@ -172,16 +375,46 @@ async fn extensions_and_custom_actions() {
 #[tokio::test]
 async fn events_alerts_settings_servers() {
     each_backend(|s| async move {
-        s.alert_raise(&uuid(), 33, "ALERT.TYPE.EXTENSION.PATH.NOT.READY", "path not ready", 1).await.unwrap();
-        s.alert_raise(&uuid(), 33, "ALERT.TYPE.EXTENSION.PATH.NOT.READY", "path not ready", 2).await.unwrap();
-        let (alerts, n) = s.alert_list(None, Some(33), None, Page::all()).await.unwrap();
+        s.alert_raise(
+            &uuid(),
+            33,
+            "ALERT.TYPE.EXTENSION.PATH.NOT.READY",
+            "path not ready",
+            1,
+        )
+        .await
+        .unwrap();
+        s.alert_raise(
+            &uuid(),
+            33,
+            "ALERT.TYPE.EXTENSION.PATH.NOT.READY",
+            "path not ready",
+            2,
+        )
+        .await
+        .unwrap();
+        let (alerts, n) = s
+            .alert_list(None, Some(33), None, Page::all())
+            .await
+            .unwrap();
         assert_eq!(n, 1);
         assert_eq!(alerts[0].last_sent, 2);
-        let c = trellis_model::entity::Configuration { name: "x.y".into(), value: Some("1".into()), default_value: Some("1".into()), category: "Advanced".into(), description: "d".into(), is_dynamic: true };
+        let c = trellis_model::entity::Configuration {
+            name: "x.y".into(),
+            value: Some("1".into()),
+            default_value: Some("1".into()),
+            category: "Advanced".into(),
+            description: "d".into(),
+            is_dynamic: true,
+        };
         s.config_seed(&c).await.unwrap();
         assert!(s.config_set("x.y", Some("2")).await.unwrap());
         s.config_seed(&c).await.unwrap();
-        assert_eq!(s.config_get("x.y").await.unwrap().unwrap().value.as_deref(), Some("2"), "seeding keeps values");
+        assert_eq!(
+            s.config_get("x.y").await.unwrap().unwrap().value.as_deref(),
+            Some("2"),
+            "seeding keeps values"
+        );
         s.server_register("a", "node-a", 10).await.unwrap();
         s.server_register("b", "node-b", 20).await.unwrap();
         s.server_heartbeat("a", 100).await.unwrap();

@@ -1,0 +1,200 @@
+//! `trellis`: the management server (`serve`), a CloudStack API client (`api`), the extension
+//! conformance checker (`extension check`), the simulators (`sim`) and a one-command demo
+//! (`quickstart`).
+
+mod api;
+mod check;
+
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use trellis_server::config::{ConfigFile, ServerConfig};
+
+#[derive(Parser)]
+#[command(
+    name = "trellis",
+    version,
+    about = "Trellis: a CloudStack-compatible management server for extension-orchestrated instances"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the management server.
+    Serve(ServeArgs),
+    /// Call the CloudStack API (like CloudMonkey): `trellis api listZones name=zone1`.
+    Api(api::ApiArgs),
+    /// Extension author kit.
+    #[command(subcommand)]
+    Extension(ExtensionCommand),
+    /// Run a simulator of a system the built-in extensions drive.
+    #[command(subcommand)]
+    Sim(SimCommand),
+}
+
+#[derive(Subcommand)]
+enum ExtensionCommand {
+    /// Run an executable through every standard action with synthetic payloads and report.
+    Check(check::CheckArgs),
+}
+
+#[derive(Subcommand)]
+enum SimCommand {
+    /// A Proxmox VE REST API simulator.
+    Proxmox(trellis_sim_proxmox::SimArgs),
+    /// A MAAS 2.0 API simulator.
+    Maas(trellis_sim_maas::SimArgs),
+    /// A WinRM / Hyper-V simulator.
+    Hyperv(trellis_sim_hyperv::SimArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TRELLIS_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Where state lives (SQLite database, extensions directory).
+    #[arg(long, env = "TRELLIS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// `sqlite://PATH` or `postgres://...`; default SQLite in the data directory.
+    #[arg(long, env = "TRELLIS_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Extension executables; default `<data-dir>/extensions`.
+    #[arg(long, env = "TRELLIS_EXTENSIONS_DIR")]
+    extensions_dir: Option<PathBuf>,
+    /// Directory holding the built-in extension binaries; default: next to this executable.
+    #[arg(long, env = "TRELLIS_BUILTIN_DIR")]
+    builtin_dir: Option<PathBuf>,
+    /// A TOML configuration file (flags and environment override it).
+    #[arg(long, env = "TRELLIS_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log JSON lines.
+    #[arg(long, env = "TRELLIS_JSON_LOGS")]
+    json_logs: bool,
+}
+
+impl ServeArgs {
+    fn into_config(self) -> anyhow::Result<ServerConfig> {
+        let mut cfg = ServerConfig::default();
+        if let Some(path) = &self.config {
+            let file = ConfigFile::load(path)?;
+            file.apply(path, &mut cfg)?;
+        }
+        if let Some(v) = self.listen {
+            cfg.listen = v;
+        }
+        if let Some(v) = self.data_dir {
+            cfg.data_dir = v;
+        }
+        if let Some(v) = self.database_url {
+            cfg.database_url = Some(v);
+        }
+        if let Some(v) = self.extensions_dir {
+            cfg.extensions_dir = Some(v);
+        }
+        if let Some(v) = self.builtin_dir {
+            cfg.builtin_dir = Some(v);
+        }
+        if self.json_logs {
+            cfg.json_logs = true;
+        }
+        cfg.admin_password = std::env::var("TRELLIS_ADMIN_PASSWORD")
+            .ok()
+            .filter(|s| !s.is_empty());
+        Ok(cfg)
+    }
+}
+
+fn init_logs(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TRELLIS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let cfg = args.into_config()?;
+    init_logs(cfg.json_logs);
+    let running = trellis_server::start(cfg)
+        .await
+        .map_err(|e| anyhow::anyhow!(error_chain(&e)))?;
+    let mut out = std::io::stdout();
+    writeln!(out, "Trellis is listening on http://{}", running.addr)?;
+    writeln!(out, "  CloudStack API: http://{}/client/api", running.addr)?;
+    if let Some(p) = &running.generated_admin_password {
+        writeln!(
+            out,
+            "  First start: created user 'admin' with password: {p}"
+        )?;
+        writeln!(
+            out,
+            "  (shown once; set TRELLIS_ADMIN_PASSWORD before the first start to choose it)"
+        )?;
+    }
+    out.flush()?;
+    running.run_until_signal().await;
+    Ok(())
+}
+
+/// An error with its sources, `a: b: c`.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(x) = src {
+        s.push_str(": ");
+        s.push_str(&x.to_string());
+        src = x.source();
+    }
+    s
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "trellis: cannot start the async runtime: {e}"
+            );
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        match cli.command {
+            Command::Serve(a) => serve(a).await.map(|_| 0),
+            Command::Api(a) => api::run(a).await,
+            Command::Extension(ExtensionCommand::Check(a)) => check::run(a).await,
+            Command::Sim(s) => {
+                init_logs(false);
+                match s {
+                    SimCommand::Proxmox(a) => trellis_sim_proxmox::run(a).await,
+                    SimCommand::Maas(a) => trellis_sim_maas::run(a).await,
+                    SimCommand::Hyperv(a) => trellis_sim_hyperv::run(a).await,
+                }
+                .map(|_| 0)
+            }
+        }
+    });
+    match result {
+        Ok(0) => std::process::ExitCode::SUCCESS,
+        Ok(code) => std::process::ExitCode::from(code),
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "trellis: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! Custom action definitions: add, list, update, delete (spec §1.7–§1.10, §8.1). Running them
+//! lives with instances.
+
+use std::collections::BTreeMap;
+use trellis_model::entity::{CustomAction, DetailOwner, Extension};
+use trellis_model::extension as ext;
+use trellis_model::role::{mask_of, roles_from_mask};
+use trellis_model::validate::{is_valid_action_name, parse_param_def, ParamDef};
+use trellis_model::{ids, time::now_millis, Error, Result, RoleType};
+use trellis_store::{CustomActionFilter, NewCustomAction, Page};
+
+use super::{require_admin, setting, App, Caller};
+
+/// A custom action with what the API shows of it.
+#[derive(Debug, Clone)]
+pub struct CustomActionView {
+    pub action: CustomAction,
+    pub extension: Extension,
+    pub details: BTreeMap<String, String>,
+    pub parameters: Option<Vec<ParamDef>>,
+}
+
+/// The outcome of running a custom action.
+#[derive(Debug, Clone)]
+pub struct CustomActionRun {
+    pub action_uuid: String,
+    pub action_name: String,
+    pub success: bool,
+    pub message: String,
+    pub details: Option<String>,
+}
+
+/// Fields of `addCustomAction` / `updateCustomAction`.
+#[derive(Debug, Clone, Default)]
+pub struct CustomActionInput {
+    pub description: Option<String>,
+    pub resource_type: Option<String>,
+    pub allowed_role_types: Option<Vec<String>>,
+    pub parameters: Option<Vec<BTreeMap<String, String>>>,
+    pub success_message: Option<String>,
+    pub error_message: Option<String>,
+    pub timeout: Option<i64>,
+    pub enabled: Option<bool>,
+    pub details: Option<BTreeMap<String, String>>,
+}
+
+fn parse_resource_type(s: &str) -> Result<String> {
+    if s.eq_ignore_ascii_case(ext::RESOURCE_TYPE_VM) {
+        Ok(ext::RESOURCE_TYPE_VM.to_string())
+    } else {
+        Err(Error::invalid_param(format!(
+            "Invalid resource type specified: {s}. Valid values are: [VirtualMachine]"
+        )))
+    }
+}
+
+fn parse_roles(list: &[String]) -> Result<u32> {
+    let mut roles = vec![RoleType::Admin];
+    for r in list {
+        roles.push(
+            RoleType::parse(r.trim())
+                .ok_or_else(|| Error::invalid_param(format!("Invalid role specified - {r}")))?,
+        );
+    }
+    Ok(mask_of(&roles))
+}
+
+fn parse_params(defs: &[BTreeMap<String, String>]) -> Result<Vec<ParamDef>> {
+    let mut out: Vec<ParamDef> = Vec::with_capacity(defs.len());
+    for d in defs {
+        let p = parse_param_def(d)?;
+        if out.iter().any(|o| o.name == p.name) {
+            return Err(Error::invalid_param(format!(
+                "Parameter {} is defined more than once",
+                p.name
+            )));
+        }
+        out.push(p);
+    }
+    Ok(out)
+}
+
+fn check_timeout(t: i64) -> Result<i64> {
+    if (1..=86_400).contains(&t) {
+        Ok(t)
+    } else {
+        Err(Error::invalid_param(format!(
+            "Invalid timeout {t}: expected 1 to 86400 seconds"
+        )))
+    }
+}
+
+/// Role types shown for a mask (a zero mask shows as Admin, as upstream).
+pub fn role_names(mask: u32) -> Vec<&'static str> {
+    let roles = roles_from_mask(mask);
+    if roles.is_empty() {
+        vec!["Admin"]
+    } else {
+        roles.iter().map(|r| r.as_str()).collect()
+    }
+}
+
+impl App {
+    pub async fn custom_action_view(&self, a: &CustomAction) -> Result<CustomActionView> {
+        let extension = self
+            .store
+            .extension_get(a.extension_id)
+            .await?
+            .ok_or_else(|| Error::internal("custom action without extension"))?;
+        let all = self
+            .store
+            .details_get(DetailOwner::CustomAction, a.id)
+            .await?;
+        let details = all
+            .iter()
+            .filter(|d| d.display)
+            .map(|d| (d.name.clone(), d.value.clone()))
+            .collect();
+        let parameters = match all.iter().find(|d| !d.display && d.name == "parameters") {
+            Some(d) => Some(serde_json::from_str(&d.value).map_err(|e| {
+                Error::internal(format!(
+                    "stored parameters of action {} are invalid: {e}",
+                    a.uuid
+                ))
+            })?),
+            None => None,
+        };
+        Ok(CustomActionView {
+            action: a.clone(),
+            extension,
+            details,
+            parameters,
+        })
+    }
+
+    pub async fn custom_action_add(
+        &self,
+        caller: &Caller,
+        extension_uuid: &str,
+        name: &str,
+        input: CustomActionInput,
+    ) -> Result<CustomActionView> {
+        require_admin(caller)?;
+        let e = self
+            .store
+            .extension_by_uuid(extension_uuid)
+            .await?
+            .ok_or_else(|| Error::not_found("Specified extension can not be found"))?;
+        if !is_valid_action_name(name) {
+            return Err(Error::invalid_param(format!("Invalid action name: {name}. It can contain only alphabets, numbers, hyphen, underscore and space")));
+        }
+        let resource_type = match &input.resource_type {
+            Some(r) => parse_resource_type(r)?,
+            None => ext::RESOURCE_TYPE_VM.to_string(),
+        };
+        let mask = parse_roles(input.allowed_role_types.as_deref().unwrap_or(&[]))?;
+        let params = parse_params(input.parameters.as_deref().unwrap_or(&[]))?;
+        let timeout = check_timeout(
+            input
+                .timeout
+                .unwrap_or_else(|| self.setting_i64(setting::CUSTOM_ACTION_TIMEOUT)),
+        )?;
+        let lock = self.lock_for(&format!("custom-action-{}", e.id)).await;
+        let _guard = lock.lock().await;
+        if self
+            .store
+            .custom_action_by_name(e.id, name)
+            .await?
+            .is_some()
+        {
+            return Err(Error::already_exists("Action by name already exists"));
+        }
+        let new = NewCustomAction {
+            uuid: ids::new_uuid(),
+            name: name.to_string(),
+            description: input.description.clone(),
+            extension_id: e.id,
+            resource_type: Some(resource_type),
+            allowed_role_types: mask,
+            success_message: input.success_message.clone(),
+            error_message: input.error_message.clone(),
+            enabled: input.enabled.unwrap_or(false),
+            timeout,
+        };
+        let json =
+            serde_json::to_string(&params).map_err(|err| Error::internal(err.to_string()))?;
+        let a = self
+            .store
+            .custom_action_create(
+                &new,
+                &input.details.clone().unwrap_or_default(),
+                &json,
+                now_millis(),
+            )
+            .await?;
+        drop(_guard);
+        self.event(
+            Some(caller),
+            "EXTENSION.CUSTOM.ACTION.ADD",
+            &format!("Custom action {name} added to extension {}", e.name),
+            Some(("ExtensionCustomAction", &a.uuid)),
+        )
+        .await;
+        self.custom_action_view(&a).await
+    }
+
+    pub async fn custom_action_update(
+        &self,
+        caller: &Caller,
+        uuid: &str,
+        input: CustomActionInput,
+        cleanup_parameters: bool,
+        cleanup_details: bool,
+    ) -> Result<CustomActionView> {
+        require_admin(caller)?;
+        let mut a = self
+            .store
+            .custom_action_by_uuid(uuid)
+            .await?
+            .ok_or_else(|| Error::not_found("Action not found"))?;
+        if let Some(d) = input
+            .description
+            .as_deref()
+            .filter(|d| !d.trim().is_empty())
+        {
+            a.description = Some(d.to_string());
+        }
+        if let Some(r) = &input.resource_type {
+            a.resource_type = Some(parse_resource_type(r)?);
+        }
+        if let Some(roles) = &input.allowed_role_types {
+            a.allowed_role_types = parse_roles(roles)?;
+        }
+        if let Some(m) = &input.success_message {
+            a.success_message = Some(m.clone());
+        }
+        if let Some(m) = &input.error_message {
+            a.error_message = Some(m.clone());
+        }
+        if let Some(t) = input.timeout {
+            a.timeout = check_timeout(t)?;
+        }
+        if let Some(en) = input.enabled {
+            a.enabled = en;
+        }
+        let params = if cleanup_parameters {
+            Some(Vec::new())
+        } else {
+            input.parameters.as_deref().map(parse_params).transpose()?
+        };
+        self.store.custom_action_update(&a).await?;
+        if let Some(p) = params {
+            let json = serde_json::to_string(&p).map_err(|err| Error::internal(err.to_string()))?;
+            self.store
+                .detail_upsert(DetailOwner::CustomAction, a.id, "parameters", &json, false)
+                .await?;
+        }
+        if cleanup_details {
+            self.store
+                .details_replace_visible(DetailOwner::CustomAction, a.id, "", &BTreeMap::new())
+                .await?;
+        } else if let Some(d) = &input.details {
+            self.store
+                .details_replace_visible(DetailOwner::CustomAction, a.id, "", d)
+                .await?;
+        }
+        self.event(
+            Some(caller),
+            "EXTENSION.CUSTOM.ACTION.UPDATE",
+            &format!("Custom action {} updated", a.name),
+            Some(("ExtensionCustomAction", &a.uuid)),
+        )
+        .await;
+        self.custom_action_view(&a).await
+    }
+
+    pub async fn custom_action_delete(&self, caller: &Caller, uuid: &str) -> Result<()> {
+        require_admin(caller)?;
+        let a = self
+            .store
+            .custom_action_by_uuid(uuid)
+            .await?
+            .ok_or_else(|| {
+                Error::not_found("Unable to find the custom action with the specified id")
+            })?;
+        self.store.custom_action_delete(a.id, now_millis()).await?;
+        self.event(
+            Some(caller),
+            "EXTENSION.CUSTOM.ACTION.DELETE",
+            &format!("Custom action {} deleted", a.name),
+            Some(("ExtensionCustomAction", &a.uuid)),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// List custom actions as the caller may see them.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn custom_action_list(
+        &self,
+        caller: &Caller,
+        uuid: Option<&str>,
+        name: Option<&str>,
+        extension_uuid: Option<&str>,
+        resource_type: Option<&str>,
+        resource_uuid: Option<&str>,
+        enabled: Option<bool>,
+        keyword: Option<&str>,
+        page: Page,
+    ) -> Result<(Vec<CustomActionView>, i64)> {
+        let mut f = CustomActionFilter {
+            uuid: uuid.map(str::to_string),
+            name: name.map(str::to_string),
+            enabled,
+            keyword: keyword.map(str::to_string),
+            ..Default::default()
+        };
+        if let Some(rt) = resource_type {
+            if rt != ext::RESOURCE_TYPE_VM {
+                return Err(Error::invalid_param(format!(
+                    "Invalid resource type specified: {rt}. Valid values are: [VirtualMachine]"
+                )));
+            }
+            f.resource_type = Some(rt.to_string());
+        }
+        match (extension_uuid, resource_uuid) {
+            (Some(eu), _) => {
+                let e = self
+                    .store
+                    .extension_by_uuid(eu)
+                    .await?
+                    .ok_or_else(|| Error::not_found("Specified extension can not be found"))?;
+                f.extension_id = Some(e.id);
+            }
+            (None, Some(ru)) if resource_type.is_some() => {
+                let ext_id = self.instance_extension_id(caller, ru).await?;
+                f.extension_id = Some(ext_id);
+            }
+            _ => {}
+        }
+        if !caller.is_root_admin() {
+            f.role_mask = Some(caller.role_type().mask());
+        }
+        let (items, total) = self.store.custom_action_list(&f, page).await?;
+        let mut out = Vec::with_capacity(items.len());
+        for a in &items {
+            out.push(self.custom_action_view(a).await?);
+        }
+        Ok((out, total))
+    }
+}

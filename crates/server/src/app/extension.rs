@@ -1,0 +1,736 @@
+//! Extensions: create, list, update, delete, register with clusters; the scaffold for
+//! user-defined extensions and the seeding of the built-in ones.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use trellis_model::entity::{Cluster, DetailOwner, Extension, ResourceMap};
+use trellis_model::extension::{self as ext, ExtensionState};
+use trellis_model::{ids, time::now_millis, Error, Result};
+use trellis_store::{ExtensionFilter, Page};
+
+use super::{require_admin, App, Caller};
+
+/// The default executable of a user-defined extension that has none.
+pub const SCAFFOLD: &str = include_str!("../../assets/scaffold.sh");
+
+/// Which parts of an extension to return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtensionViews {
+    pub details: bool,
+    pub resources: bool,
+}
+
+impl ExtensionViews {
+    pub const ALL: ExtensionViews = ExtensionViews {
+        details: true,
+        resources: true,
+    };
+
+    /// Parse `listExtensions details=`: a subset of all, resource, external, min.
+    pub fn parse(list: Option<&[String]>) -> Result<ExtensionViews> {
+        let Some(list) = list.filter(|l| !l.is_empty()) else {
+            return Ok(ExtensionViews::ALL);
+        };
+        let mut v = ExtensionViews {
+            details: false,
+            resources: false,
+        };
+        for item in list {
+            match item.to_lowercase().as_str() {
+                "all" => v = ExtensionViews::ALL,
+                "resource" | "resources" => v.resources = true,
+                "external" => v.details = true,
+                "min" => {}
+                other => return Err(Error::invalid_param(format!("Invalid value {other} for details; allowed values are [all, resource, external, min]"))),
+            }
+        }
+        Ok(v)
+    }
+}
+
+/// An extension with what the API shows of it.
+#[derive(Debug, Clone)]
+pub struct ExtensionView {
+    pub extension: Extension,
+    pub path: String,
+    pub requires_prepare: Option<bool>,
+    pub details: Option<BTreeMap<String, String>>,
+    pub resources: Option<Vec<(Cluster, ResourceMap, BTreeMap<String, String>)>>,
+}
+
+/// A built-in extension's seed.
+struct Builtin {
+    name: &'static str,
+    binary: &'static str,
+    description: &'static str,
+    requires_prepare: bool,
+    actions: &'static [(
+        &'static str,
+        &'static str,
+        &'static [(&'static str, &'static str, bool)],
+    )],
+}
+
+const PROXMOX_ACTIONS: &[(&str, &str, &[(&str, &str, bool)])] = &[
+    ("ListSnapshots", "List the snapshots of the instance", &[]),
+    (
+        "CreateSnapshot",
+        "Create a snapshot of the instance",
+        &[
+            ("snap_name", "STRING", true),
+            ("snap_description", "STRING", false),
+            ("snap_save_memory", "BOOLEAN", false),
+        ],
+    ),
+    (
+        "RestoreSnapshot",
+        "Roll the instance back to a snapshot",
+        &[("snap_name", "STRING", true)],
+    ),
+    (
+        "DeleteSnapshot",
+        "Delete a snapshot of the instance",
+        &[("snap_name", "STRING", true)],
+    ),
+];
+const HYPERV_ACTIONS: &[(&str, &str, &[(&str, &str, bool)])] = &[
+    ("ListSnapshots", "List the checkpoints of the instance", &[]),
+    (
+        "CreateSnapshot",
+        "Create a checkpoint of the instance",
+        &[("snapshot_name", "STRING", true)],
+    ),
+    (
+        "RestoreSnapshot",
+        "Restore the instance to a checkpoint",
+        &[("snapshot_name", "STRING", true)],
+    ),
+    (
+        "DeleteSnapshot",
+        "Delete a checkpoint of the instance",
+        &[("snapshot_name", "STRING", true)],
+    ),
+    ("Suspend", "Suspend the instance", &[]),
+    ("Resume", "Resume the suspended instance", &[]),
+];
+
+const BUILTINS: &[Builtin] = &[
+    Builtin {
+        name: "Proxmox",
+        binary: "trellis-proxmox",
+        description: "Manage instances on Proxmox VE clusters",
+        requires_prepare: true,
+        actions: PROXMOX_ACTIONS,
+    },
+    Builtin {
+        name: "HyperV",
+        binary: "trellis-hyperv",
+        description: "Manage instances on Hyper-V hosts over WinRM",
+        requires_prepare: false,
+        actions: HYPERV_ACTIONS,
+    },
+    Builtin {
+        name: "MaaS",
+        binary: "trellis-maas",
+        description: "Provision bare-metal machines through Canonical MAAS",
+        requires_prepare: true,
+        actions: &[],
+    },
+    Builtin {
+        name: "Local",
+        binary: "trellis-local",
+        description:
+            "Run instances as QEMU virtual machines on the management server's own machine",
+        requires_prepare: false,
+        actions: &[
+            ("ListSnapshots", "List the snapshots of the instance", &[]),
+            (
+                "CreateSnapshot",
+                "Create a snapshot of the instance",
+                &[("snap_name", "STRING", true)],
+            ),
+            (
+                "RestoreSnapshot",
+                "Roll the instance back to a snapshot",
+                &[("snap_name", "STRING", true)],
+            ),
+            (
+                "DeleteSnapshot",
+                "Delete a snapshot of the instance",
+                &[("snap_name", "STRING", true)],
+            ),
+        ],
+    },
+];
+
+fn builtin_relative_path(b: &Builtin) -> String {
+    format!("{}/{}", ext::directory_name(b.name), b.binary)
+}
+
+/// Write `content` to `path` atomically with the given mode (temp file + rename).
+fn write_executable(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, content)?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
+    std::fs::rename(&tmp, path)
+}
+
+impl App {
+    /// The directory the built-in binaries are taken from.
+    fn builtin_source_dir(&self) -> Option<PathBuf> {
+        self.cfg.builtin_dir.clone().or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|p| p.parent().map(Path::to_path_buf))
+        })
+    }
+
+    /// The absolute path of an extension's executable.
+    pub fn extension_path(&self, e: &Extension) -> PathBuf {
+        self.extensions_root().join(&e.relative_path)
+    }
+
+    pub(super) async fn extensions_bootstrap(&self) -> Result<()> {
+        let root = self.extensions_root();
+        if let Err(e) = std::fs::create_dir_all(&root) {
+            tracing::error!(path = %root.display(), error = %e, "extensions directory cannot be created; scaffolding will fail");
+        }
+        let now = now_millis();
+        for b in BUILTINS {
+            let existing = self.store.extension_by_name(b.name).await?;
+            let extension = match existing {
+                Some(e) => e,
+                None => {
+                    let hidden: BTreeMap<String, String> = if b.requires_prepare {
+                        [(ext::DETAIL_REQUIRES_PREPARE.to_string(), "true".to_string())].into()
+                    } else {
+                        BTreeMap::new()
+                    };
+                    let e = self
+                        .store
+                        .extension_create(
+                            &ids::new_uuid(),
+                            b.name,
+                            Some(b.description),
+                            ext::TYPE_ORCHESTRATOR,
+                            &builtin_relative_path(b),
+                            false,
+                            ExtensionState::Enabled.as_str(),
+                            false,
+                            &BTreeMap::new(),
+                            &hidden,
+                            now,
+                        )
+                        .await?;
+                    for (name, description, params) in b.actions {
+                        let defs: Vec<trellis_model::validate::ParamDef> = params
+                            .iter()
+                            .map(|(n, t, req)| trellis_model::validate::ParamDef {
+                                name: (*n).into(),
+                                ty: trellis_model::validate::ParamType::parse(t)
+                                    .unwrap_or(trellis_model::validate::ParamType::String),
+                                validationformat: trellis_model::validate::ValidationFormat::None,
+                                valueoptions: None,
+                                required: *req,
+                            })
+                            .collect();
+                        let action = trellis_store::NewCustomAction {
+                            uuid: ids::new_uuid(),
+                            name: (*name).into(),
+                            description: Some((*description).into()),
+                            extension_id: e.id,
+                            resource_type: Some(ext::RESOURCE_TYPE_VM.into()),
+                            allowed_role_types: 15,
+                            success_message: Some(format!("Successfully completed {{{{actionName}}}} for {{{{resourceName}}}} with {{{{extensionName}}}}")),
+                            error_message: Some(format!("Failed to complete {{{{actionName}}}} for {{{{resourceName}}}} with {{{{extensionName}}}}")),
+                            enabled: true,
+                            timeout: 60,
+                        };
+                        let json = serde_json::to_string(&defs)
+                            .map_err(|e| Error::internal(e.to_string()))?;
+                        self.store
+                            .custom_action_create(&action, &BTreeMap::new(), &json, now)
+                            .await?;
+                    }
+                    tracing::info!(extension = b.name, "seeded built-in extension");
+                    e
+                }
+            };
+            self.builtin_install(b, &extension);
+        }
+        self.readiness_check_all().await;
+        Ok(())
+    }
+
+    /// Copy a built-in binary into the extensions directory when it is missing or differs.
+    fn builtin_install(&self, b: &Builtin, e: &Extension) {
+        let Some(src_dir) = self.builtin_source_dir() else {
+            return;
+        };
+        let src = src_dir.join(b.binary);
+        let Ok(content) = std::fs::read(&src) else {
+            tracing::debug!(extension = b.name, source = %src.display(), "built-in binary not available");
+            return;
+        };
+        let dst = self.extension_path(e);
+        if std::fs::read(&dst).map(|c| c == content).unwrap_or(false) {
+            return;
+        }
+        match write_executable(&dst, &content) {
+            Ok(()) => {
+                tracing::info!(extension = b.name, path = %dst.display(), "installed built-in extension binary")
+            }
+            Err(err) => {
+                tracing::warn!(extension = b.name, path = %dst.display(), error = %err, "could not install built-in extension binary")
+            }
+        }
+    }
+
+    /// Create the default script for a user-defined extension whose executable is missing.
+    fn extension_scaffold(&self, e: &Extension) -> Result<()> {
+        if !e.is_user_defined {
+            return Ok(());
+        }
+        let path = self.extension_path(e);
+        if path.exists() {
+            return Ok(());
+        }
+        write_executable(&path, SCAFFOLD.as_bytes()).map_err(|err| {
+            Error::internal_with(
+                format!("Failed to prepare scripts for extension: {}", e.name),
+                format!("{}: {err}", path.display()),
+            )
+        })?;
+        tracing::info!(extension = %e.name, path = %path.display(), "created default extension script");
+        Ok(())
+    }
+
+    /// Prepare the executable (scaffold) and compute readiness; on failure disable the extension.
+    async fn extension_enable_path(&self, e: &Extension) -> Result<()> {
+        if let Err(err) = self.extension_scaffold(e) {
+            self.store
+                .extension_set_state(e.id, ExtensionState::Disabled.as_str())
+                .await?;
+            tracing::warn!(extension = %e.name, error = %err.internal_message(), "scaffolding failed");
+            return Err(Error::internal_with(
+                format!(
+                    "Failed to enable extension: {} as its path is not ready",
+                    e.name
+                ),
+                err.internal_message().to_string(),
+            ));
+        }
+        self.readiness_check(e).await?;
+        Ok(())
+    }
+
+    /// Scaffold when needed and recompute readiness (used when a host is added).
+    pub async fn extension_prepare_path(&self, e: &Extension) -> Result<bool> {
+        self.extension_scaffold(e)?;
+        self.readiness_check(e).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn extension_create(
+        &self,
+        caller: &Caller,
+        name: &str,
+        description: Option<&str>,
+        ext_type: &str,
+        path: Option<&str>,
+        requires_prepare: Option<bool>,
+        state: Option<&str>,
+        details: BTreeMap<String, String>,
+    ) -> Result<ExtensionView> {
+        require_admin(caller)?;
+        if ext_type != ext::TYPE_ORCHESTRATOR {
+            return Err(Error::internal_with(
+                format!("Invalid type specified - {ext_type}"),
+                "invalid extension type",
+            ));
+        }
+        let state = match state {
+            None => ExtensionState::Enabled,
+            Some(s) => ExtensionState::parse(s).ok_or_else(|| {
+                Error::invalid_param(format!(
+                    "Invalid state specified - {s}; valid values are Enabled, Disabled"
+                ))
+            })?,
+        };
+        if name.trim().is_empty() {
+            return Err(Error::invalid_param("Extension name must not be empty"));
+        }
+        let root = self.extensions_root();
+        let relative = ext::normalize_relative_path(name, path, &root.to_string_lossy())?;
+        let lock = self.lock_for("extension-name").await;
+        let _guard = lock.lock().await;
+        if self.store.extension_by_name(name).await?.is_some() {
+            return Err(Error::already_exists("Extension by name already exists"));
+        }
+        let hidden: BTreeMap<String, String> = requires_prepare
+            .map(|b| [(ext::DETAIL_REQUIRES_PREPARE.to_string(), b.to_string())].into())
+            .unwrap_or_default();
+        let e = self
+            .store
+            .extension_create(
+                &ids::new_uuid(),
+                name,
+                description,
+                ext_type,
+                &relative,
+                true,
+                state.as_str(),
+                false,
+                &details,
+                &hidden,
+                now_millis(),
+            )
+            .await?;
+        drop(_guard);
+        self.event(
+            Some(caller),
+            "EXTENSION.CREATE",
+            &format!("Extension {name} created"),
+            Some(("Extension", &e.uuid)),
+        )
+        .await;
+        if state == ExtensionState::Enabled {
+            self.extension_enable_path(&e).await?;
+        }
+        let e = self
+            .store
+            .extension_get(e.id)
+            .await?
+            .ok_or_else(|| Error::internal("extension vanished"))?;
+        self.extension_view(&e, ExtensionViews::ALL).await
+    }
+
+    /// Build the API view of an extension.
+    pub async fn extension_view(
+        &self,
+        e: &Extension,
+        views: ExtensionViews,
+    ) -> Result<ExtensionView> {
+        let all = self.store.details_get(DetailOwner::Extension, e.id).await?;
+        let requires_prepare = all
+            .iter()
+            .find(|d| d.name == ext::DETAIL_REQUIRES_PREPARE)
+            .map(|d| d.value.eq_ignore_ascii_case("true"));
+        let details = views.details.then(|| {
+            all.iter()
+                .filter(|d| d.display)
+                .map(|d| (d.name.clone(), d.value.clone()))
+                .collect()
+        });
+        let resources = if views.resources {
+            let mut out = Vec::new();
+            for m in self.store.resource_map_list(e.id).await? {
+                if let Some(c) = self.store.cluster_get(m.resource_id).await? {
+                    let d = self
+                        .store
+                        .details_visible(DetailOwner::ResourceMap, m.id)
+                        .await?;
+                    out.push((c, m, d));
+                }
+            }
+            Some(out)
+        } else {
+            None
+        };
+        Ok(ExtensionView {
+            path: self.extension_path(e).to_string_lossy().into_owned(),
+            extension: e.clone(),
+            requires_prepare,
+            details,
+            resources,
+        })
+    }
+
+    pub async fn extension_list(
+        &self,
+        caller: &Caller,
+        f: &ExtensionFilter,
+        views: ExtensionViews,
+        page: Page,
+    ) -> Result<(Vec<ExtensionView>, i64)> {
+        require_admin(caller)?;
+        let (items, total) = self.store.extension_list(f, page).await?;
+        let mut out = Vec::with_capacity(items.len());
+        for e in &items {
+            out.push(self.extension_view(e, views).await?);
+        }
+        Ok((out, total))
+    }
+
+    pub async fn extension_by_uuid(&self, uuid: &str) -> Result<Extension> {
+        self.store
+            .extension_by_uuid(uuid)
+            .await?
+            .ok_or_else(|| Error::not_found("Failed to find the extension"))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn extension_update(
+        &self,
+        caller: &Caller,
+        uuid: &str,
+        description: Option<&str>,
+        requires_prepare: Option<bool>,
+        state: Option<&str>,
+        details: Option<BTreeMap<String, String>>,
+        cleanup_details: bool,
+    ) -> Result<ExtensionView> {
+        require_admin(caller)?;
+        let e = self.extension_by_uuid(uuid).await?;
+        let new_state = match state {
+            None => None,
+            Some(s) => Some(ExtensionState::parse(s).ok_or_else(|| {
+                Error::invalid_param(format!(
+                    "Invalid state specified - {s}; valid values are Enabled, Disabled"
+                ))
+            })?),
+        };
+        if let Some(d) = description {
+            if e.description.as_deref() != Some(d) {
+                self.store.extension_set_description(e.id, d).await?;
+            }
+        }
+        if let Some(b) = requires_prepare {
+            self.store
+                .detail_upsert(
+                    DetailOwner::Extension,
+                    e.id,
+                    ext::DETAIL_REQUIRES_PREPARE,
+                    &b.to_string(),
+                    false,
+                )
+                .await?;
+        }
+        if cleanup_details {
+            self.store
+                .details_replace_visible(DetailOwner::Extension, e.id, "", &BTreeMap::new())
+                .await?;
+        } else if let Some(d) = details {
+            self.store
+                .details_replace_visible(DetailOwner::Extension, e.id, "", &d)
+                .await?;
+        }
+        if let Some(s) = new_state {
+            self.store.extension_set_state(e.id, s.as_str()).await?;
+        }
+        self.event(
+            Some(caller),
+            "EXTENSION.UPDATE",
+            &format!("Extension {} updated", e.name),
+            Some(("Extension", &e.uuid)),
+        )
+        .await;
+        if new_state == Some(ExtensionState::Enabled) {
+            let fresh = self
+                .store
+                .extension_get(e.id)
+                .await?
+                .ok_or_else(|| Error::internal("extension vanished"))?;
+            self.extension_enable_path(&fresh).await?;
+        }
+        let e = self
+            .store
+            .extension_get(e.id)
+            .await?
+            .ok_or_else(|| Error::internal("extension vanished"))?;
+        self.extension_view(&e, ExtensionViews::ALL).await
+    }
+
+    pub async fn extension_delete(&self, caller: &Caller, uuid: &str, cleanup: bool) -> Result<()> {
+        require_admin(caller)?;
+        let e = self.store.extension_by_uuid(uuid).await?.ok_or_else(|| {
+            Error::not_found("Unable to find the extension with the specified id")
+        })?;
+        if !e.is_user_defined {
+            return Err(Error::invalid_param("System extension can not be deleted"));
+        }
+        if !self.store.resource_map_list(e.id).await?.is_empty() {
+            return Err(Error::in_use(
+                "Extension has associated resources, unregister them to delete the extension",
+            ));
+        }
+        let n = self.store.custom_action_count(e.id).await?;
+        if n > 0 {
+            return Err(Error::in_use(format!(
+                "Extension has {n} custom actions, delete them to delete the extension"
+            )));
+        }
+        if self.template_count_for_extension(e.id).await? > 0 {
+            return Err(Error::in_use("Orchestrator extension has associated templates, remove them to delete the extension"));
+        }
+        self.store.extension_delete(e.id, now_millis()).await?;
+        self.event(
+            Some(caller),
+            "EXTENSION.DELETE",
+            &format!("Extension {} deleted", e.name),
+            Some(("Extension", &e.uuid)),
+        )
+        .await;
+        if cleanup {
+            let root = self.extensions_root();
+            let dir_name = ext::directory_name(&e.name);
+            let target = if e.relative_path.starts_with(&format!("{dir_name}/")) {
+                root.join(&dir_name)
+            } else {
+                root.join(&e.relative_path)
+            };
+            let result = if target.is_dir() {
+                std::fs::remove_dir_all(&target)
+            } else {
+                std::fs::remove_file(&target)
+            };
+            if let Err(err) = result {
+                if err.kind() != std::io::ErrorKind::NotFound {
+                    return Err(Error::internal_with(
+                        "Extension is deleted but its files are not cleaned up across servers",
+                        format!("{}: {err}", target.display()),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of live templates bound to an extension.
+    pub async fn template_count_for_extension(&self, extension_id: i64) -> Result<i64> {
+        Ok(self
+            .store
+            .template_count_for_extension(extension_id)
+            .await?)
+    }
+
+    /// Map a cluster to an extension (one extension per cluster; External clusters only).
+    pub async fn extension_register(
+        &self,
+        caller: Option<&Caller>,
+        extension_uuid: &str,
+        resource_uuid: &str,
+        resource_type: &str,
+        details: BTreeMap<String, String>,
+    ) -> Result<ExtensionView> {
+        if let Some(c) = caller {
+            require_admin(c)?;
+        }
+        if resource_type != ext::RESOURCE_TYPE_CLUSTER {
+            return Err(Error::invalid_param("Currently only [Cluster] can be used to register an extension of type Orchestrator"));
+        }
+        let cluster = self
+            .store
+            .cluster_by_uuid(resource_uuid)
+            .await?
+            .ok_or_else(|| Error::not_found("Invalid cluster ID specified"))?;
+        let e = self
+            .store
+            .extension_by_uuid(extension_uuid)
+            .await?
+            .ok_or_else(|| Error::not_found("Invalid extension specified"))?;
+        if cluster.hypervisor != "External" {
+            return Err(Error::invalid_state(format!(
+                "Cluster ID: {} is not of External hypervisor type",
+                cluster.uuid
+            )));
+        }
+        let lock = self.lock_for(&format!("cluster-map-{}", cluster.id)).await;
+        let _guard = lock.lock().await;
+        if let Some(m) = self
+            .store
+            .resource_map_for(cluster.id, ext::RESOURCE_TYPE_CLUSTER)
+            .await?
+        {
+            return Err(if m.extension_id == e.id {
+                Error::already_exists(format!(
+                    "Extension: {} is already registered with this cluster: {}",
+                    e.name, cluster.name
+                ))
+            } else {
+                Error::already_exists(format!(
+                    "An extension is already registered with this cluster: {}",
+                    cluster.name
+                ))
+            });
+        }
+        self.store
+            .resource_map_create(
+                e.id,
+                cluster.id,
+                ext::RESOURCE_TYPE_CLUSTER,
+                &details,
+                now_millis(),
+            )
+            .await?;
+        drop(_guard);
+        self.event(
+            caller,
+            "EXTENSION.RESOURCE.REGISTER",
+            &format!(
+                "Extension {} registered with cluster {}",
+                e.name, cluster.name
+            ),
+            Some(("Extension", &e.uuid)),
+        )
+        .await;
+        self.extension_view(&e, ExtensionViews::ALL).await
+    }
+
+    /// Remove the cluster's mapping; unlike upstream the mapping must belong to `extension_uuid`.
+    pub async fn extension_unregister(
+        &self,
+        caller: Option<&Caller>,
+        extension_uuid: &str,
+        resource_uuid: &str,
+        resource_type: &str,
+    ) -> Result<ExtensionView> {
+        if let Some(c) = caller {
+            require_admin(c)?;
+        }
+        if resource_type != ext::RESOURCE_TYPE_CLUSTER {
+            return Err(Error::invalid_param("Currently only [Cluster] can be used to register an extension of type Orchestrator"));
+        }
+        let cluster = self
+            .store
+            .cluster_by_uuid(resource_uuid)
+            .await?
+            .ok_or_else(|| Error::not_found("Unable to find cluster with given ID"))?;
+        let e = self
+            .store
+            .extension_by_uuid(extension_uuid)
+            .await?
+            .ok_or_else(|| Error::not_found("Invalid extension specified"))?;
+        match self
+            .store
+            .resource_map_for(cluster.id, ext::RESOURCE_TYPE_CLUSTER)
+            .await?
+        {
+            Some(m) if m.extension_id == e.id => {
+                self.store.resource_map_delete(m.id, now_millis()).await?;
+                self.event(
+                    caller,
+                    "EXTENSION.RESOURCE.UNREGISTER",
+                    &format!(
+                        "Extension {} unregistered from cluster {}",
+                        e.name, cluster.name
+                    ),
+                    Some(("Extension", &e.uuid)),
+                )
+                .await;
+            }
+            Some(_) => {
+                return Err(Error::invalid_param(format!(
+                    "Extension {} is not registered with cluster {}",
+                    e.name, cluster.name
+                )))
+            }
+            None => {}
+        }
+        self.extension_view(&e, ExtensionViews::ALL).await
+    }
+}

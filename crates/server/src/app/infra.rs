@@ -1,0 +1,1093 @@
+//! Infrastructure: zones, pods, External clusters bound to extensions, hosts (with maintenance),
+//! service offerings, templates and guest networks.
+
+use rand::Rng;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use trellis_model::entity::{
+    Cluster, DetailOwner, Host, Network, NetworkOffering, Pod, ServiceOffering, Template, Zone,
+};
+use trellis_model::extension as ext;
+use trellis_model::{ids, time::now_millis, Error, Result};
+use trellis_store::{InfraFilter, Page};
+
+use super::{require_admin, App, Caller};
+
+/// Prefix of external details stored on hosts, offerings, templates and instances.
+pub const EXTERNAL_PREFIX: &str = "External:";
+pub const HYPERVISOR_EXTERNAL: &str = "External";
+
+/// Input of `createNetwork`.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkInput {
+    pub name: String,
+    pub display_text: Option<String>,
+    pub offering_uuid: String,
+    pub zone_uuid: String,
+    pub vlan: Option<String>,
+    pub gateway: Option<String>,
+    pub netmask: Option<String>,
+    pub start_ip: Option<String>,
+    pub end_ip: Option<String>,
+}
+
+fn parse_ip(s: &str, what: &str) -> Result<Ipv4Addr> {
+    s.parse()
+        .map_err(|_| Error::invalid_param(format!("Invalid {what}: {s}")))
+}
+
+impl App {
+    pub async fn zone_by_uuid(&self, uuid: &str) -> Result<Zone> {
+        self.store
+            .zone_by_uuid(uuid)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("Unable to find zone by id {uuid}")))
+    }
+
+    pub async fn zone_create(
+        &self,
+        caller: &Caller,
+        name: &str,
+        description: Option<&str>,
+        dns1: Option<&str>,
+        dns2: Option<&str>,
+        internal_dns1: Option<&str>,
+        network_type: Option<&str>,
+    ) -> Result<Zone> {
+        require_admin(caller)?;
+        let (existing, _) = self
+            .store
+            .zone_list(
+                &InfraFilter {
+                    name: Some(name.to_string()),
+                    ..Default::default()
+                },
+                Page::all(),
+            )
+            .await?;
+        if !existing.is_empty() {
+            return Err(Error::already_exists(format!(
+                "A zone with name {name} already exists"
+            )));
+        }
+        let network_type = match network_type.unwrap_or("Advanced") {
+            t if t.eq_ignore_ascii_case("advanced") => "Advanced",
+            t if t.eq_ignore_ascii_case("basic") => "Basic",
+            t => {
+                return Err(Error::invalid_param(format!(
+                    "Invalid network type {t}: use Basic or Advanced"
+                )))
+            }
+        };
+        let z = Zone {
+            id: 0,
+            uuid: ids::new_uuid(),
+            name: name.into(),
+            description: description.map(str::to_string),
+            dns1: dns1.map(str::to_string),
+            dns2: dns2.map(str::to_string),
+            internal_dns1: internal_dns1.map(str::to_string),
+            network_type: network_type.into(),
+            allocation_state: "Enabled".into(),
+            created: now_millis(),
+        };
+        let z = self.store.zone_create(&z).await?;
+        self.event(
+            Some(caller),
+            "ZONE.CREATE",
+            &format!("Zone {name} created"),
+            Some(("Zone", &z.uuid)),
+        )
+        .await;
+        Ok(z)
+    }
+
+    pub async fn zone_update(
+        &self,
+        caller: &Caller,
+        uuid: &str,
+        name: Option<&str>,
+        description: Option<&str>,
+        dns1: Option<&str>,
+        allocation_state: Option<&str>,
+    ) -> Result<Zone> {
+        require_admin(caller)?;
+        let mut z = self.zone_by_uuid(uuid).await?;
+        if let Some(n) = name {
+            z.name = n.into();
+        }
+        if let Some(d) = description {
+            z.description = Some(d.into());
+        }
+        if let Some(d) = dns1 {
+            z.dns1 = Some(d.into());
+        }
+        if let Some(a) = allocation_state {
+            z.allocation_state = match a {
+                "Enabled" | "Disabled" => a.into(),
+                _ => {
+                    return Err(Error::invalid_param(format!(
+                        "Invalid allocation state {a}: use Enabled or Disabled"
+                    )))
+                }
+            };
+        }
+        self.store.zone_update(&z).await?;
+        self.event(
+            Some(caller),
+            "ZONE.EDIT",
+            &format!("Zone {} updated", z.name),
+            Some(("Zone", &z.uuid)),
+        )
+        .await;
+        Ok(z)
+    }
+
+    pub async fn zone_delete(&self, caller: &Caller, uuid: &str) -> Result<()> {
+        require_admin(caller)?;
+        let z = self.zone_by_uuid(uuid).await?;
+        let f = InfraFilter {
+            zone_id: Some(z.id),
+            ..Default::default()
+        };
+        if self.store.cluster_list(&f, Page::all()).await?.1 > 0
+            || self
+                .store
+                .network_list(None, Some(z.id), None, None, Page::all())
+                .await?
+                .1
+                > 0
+        {
+            return Err(Error::in_use(format!(
+                "The zone {} is not deletable because it still has clusters or networks",
+                z.name
+            )));
+        }
+        for p in self.store.pod_list(&f, Page::all()).await?.0 {
+            self.store.pod_delete(p.id, now_millis()).await?;
+        }
+        self.store.zone_delete(z.id, now_millis()).await?;
+        self.event(
+            Some(caller),
+            "ZONE.DELETE",
+            &format!("Zone {} deleted", z.name),
+            Some(("Zone", &z.uuid)),
+        )
+        .await;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn pod_create(
+        &self,
+        caller: &Caller,
+        zone_uuid: &str,
+        name: &str,
+        gateway: Option<&str>,
+        netmask: Option<&str>,
+        start_ip: Option<&str>,
+        end_ip: Option<&str>,
+    ) -> Result<Pod> {
+        require_admin(caller)?;
+        let z = self.zone_by_uuid(zone_uuid).await?;
+        let p = Pod {
+            id: 0,
+            uuid: ids::new_uuid(),
+            name: name.into(),
+            zone_id: z.id,
+            gateway: gateway.map(str::to_string),
+            netmask: netmask.map(str::to_string),
+            start_ip: start_ip.map(str::to_string),
+            end_ip: end_ip.map(str::to_string),
+            allocation_state: "Enabled".into(),
+            created: now_millis(),
+        };
+        let p = self.store.pod_create(&p).await?;
+        self.event(
+            Some(caller),
+            "POD.CREATE",
+            &format!("Pod {name} created"),
+            Some(("Pod", &p.uuid)),
+        )
+        .await;
+        Ok(p)
+    }
+
+    pub async fn pod_delete(&self, caller: &Caller, uuid: &str) -> Result<()> {
+        require_admin(caller)?;
+        let p = self
+            .store
+            .pod_by_uuid(uuid)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("Unable to find pod by id {uuid}")))?;
+        if self
+            .store
+            .cluster_list(
+                &InfraFilter {
+                    pod_id: Some(p.id),
+                    ..Default::default()
+                },
+                Page::all(),
+            )
+            .await?
+            .1
+            > 0
+        {
+            return Err(Error::in_use(format!(
+                "The pod {} is not deletable because it still has clusters",
+                p.name
+            )));
+        }
+        self.store.pod_delete(p.id, now_millis()).await?;
+        self.event(
+            Some(caller),
+            "POD.DELETE",
+            &format!("Pod {} deleted", p.name),
+            Some(("Pod", &p.uuid)),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// `addCluster`: External clusters only, optionally registered to an extension at once.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn cluster_add(
+        &self,
+        caller: &Caller,
+        zone_uuid: &str,
+        pod_uuid: Option<&str>,
+        name: &str,
+        hypervisor: &str,
+        extension_uuid: Option<&str>,
+        external_details: Option<BTreeMap<String, String>>,
+        arch: Option<&str>,
+    ) -> Result<Cluster> {
+        require_admin(caller)?;
+        let is_external = hypervisor.eq_ignore_ascii_case(HYPERVISOR_EXTERNAL);
+        if extension_uuid.is_some() && !is_external {
+            return Err(Error::invalid_param(
+                "Extension can be specified only for External hypervisor type",
+            ));
+        }
+        if external_details.as_ref().is_some_and(|d| !d.is_empty()) && extension_uuid.is_none() {
+            return Err(Error::invalid_param(
+                "External details can be specified only with an extension",
+            ));
+        }
+        if !is_external {
+            return Err(Error::invalid_param(format!("Hypervisor type {hypervisor} is not supported: Trellis manages clusters of hypervisor type External")));
+        }
+        let z = self.zone_by_uuid(zone_uuid).await?;
+        let pod = match pod_uuid {
+            Some(u) => {
+                let p = self
+                    .store
+                    .pod_by_uuid(u)
+                    .await?
+                    .ok_or_else(|| Error::not_found(format!("Unable to find pod by id {u}")))?;
+                if p.zone_id != z.id {
+                    return Err(Error::invalid_param(format!(
+                        "Pod {} does not belong to zone {}",
+                        p.name, z.name
+                    )));
+                }
+                p
+            }
+            None => match self
+                .store
+                .pod_list(
+                    &InfraFilter {
+                        zone_id: Some(z.id),
+                        ..Default::default()
+                    },
+                    Page::all(),
+                )
+                .await?
+                .0
+                .into_iter()
+                .next()
+            {
+                Some(p) => p,
+                None => {
+                    self.pod_create(
+                        caller,
+                        zone_uuid,
+                        &format!("{}-pod", z.name),
+                        None,
+                        None,
+                        None,
+                        None,
+                    )
+                    .await?
+                }
+            },
+        };
+        let e = match extension_uuid {
+            Some(u) => Some(
+                self.store
+                    .extension_by_uuid(u)
+                    .await?
+                    .ok_or_else(|| Error::not_found("Invalid extension specified"))?,
+            ),
+            None => None,
+        };
+        let arch = match arch.unwrap_or("x86_64") {
+            a @ ("x86_64" | "aarch64") => a.to_string(),
+            a => {
+                return Err(Error::invalid_param(format!(
+                    "Invalid arch {a}: use x86_64 or aarch64"
+                )))
+            }
+        };
+        let c = Cluster {
+            id: 0,
+            uuid: ids::new_uuid(),
+            name: name.into(),
+            zone_id: z.id,
+            pod_id: pod.id,
+            hypervisor: HYPERVISOR_EXTERNAL.into(),
+            cluster_type: "CloudManaged".into(),
+            allocation_state: "Enabled".into(),
+            arch,
+            created: now_millis(),
+        };
+        let c = self.store.cluster_create(&c).await?;
+        self.event(
+            Some(caller),
+            "CLUSTER.CREATE",
+            &format!("Cluster {name} created"),
+            Some(("Cluster", &c.uuid)),
+        )
+        .await;
+        if let Some(e) = e {
+            self.extension_register(
+                Some(caller),
+                &e.uuid,
+                &c.uuid,
+                ext::RESOURCE_TYPE_CLUSTER,
+                external_details.unwrap_or_default(),
+            )
+            .await?;
+        }
+        Ok(c)
+    }
+
+    pub async fn cluster_by_uuid(&self, uuid: &str) -> Result<Cluster> {
+        self.store
+            .cluster_by_uuid(uuid)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("Unable to find cluster by id {uuid}")))
+    }
+
+    pub async fn cluster_update(
+        &self,
+        caller: &Caller,
+        uuid: &str,
+        name: Option<&str>,
+        allocation_state: Option<&str>,
+        external_details: Option<BTreeMap<String, String>>,
+    ) -> Result<Cluster> {
+        require_admin(caller)?;
+        let mut c = self.cluster_by_uuid(uuid).await?;
+        if let Some(n) = name {
+            c.name = n.into();
+        }
+        if let Some(a) = allocation_state {
+            c.allocation_state = match a {
+                "Enabled" | "Disabled" => a.into(),
+                _ => {
+                    return Err(Error::invalid_param(format!(
+                        "Invalid allocation state {a}: use Enabled or Disabled"
+                    )))
+                }
+            };
+        }
+        if let Some(d) = external_details {
+            let m = self
+                .store
+                .resource_map_for(c.id, ext::RESOURCE_TYPE_CLUSTER)
+                .await?
+                .ok_or_else(|| {
+                    Error::invalid_param(format!(
+                        "Cluster {} is not registered with an extension",
+                        c.name
+                    ))
+                })?;
+            self.store
+                .details_replace_visible(DetailOwner::ResourceMap, m.id, "", &d)
+                .await?;
+        }
+        self.store.cluster_update(&c).await?;
+        self.event(
+            Some(caller),
+            "CLUSTER.UPDATE",
+            &format!("Cluster {} updated", c.name),
+            Some(("Cluster", &c.uuid)),
+        )
+        .await;
+        Ok(c)
+    }
+
+    pub async fn cluster_delete(&self, caller: &Caller, uuid: &str) -> Result<()> {
+        require_admin(caller)?;
+        let c = self.cluster_by_uuid(uuid).await?;
+        if self
+            .store
+            .host_list(
+                &InfraFilter {
+                    cluster_id: Some(c.id),
+                    ..Default::default()
+                },
+                Page::all(),
+            )
+            .await?
+            .1
+            > 0
+        {
+            return Err(Error::in_use(format!(
+                "The cluster {} is not deletable because it still has hosts",
+                c.name
+            )));
+        }
+        if let Some(m) = self
+            .store
+            .resource_map_for(c.id, ext::RESOURCE_TYPE_CLUSTER)
+            .await?
+        {
+            self.store.resource_map_delete(m.id, now_millis()).await?;
+        }
+        self.store.cluster_delete(c.id, now_millis()).await?;
+        self.event(
+            Some(caller),
+            "CLUSTER.DELETE",
+            &format!("Cluster {} deleted", c.name),
+            Some(("Cluster", &c.uuid)),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// The extension registered with a cluster, if any.
+    pub async fn cluster_extension(
+        &self,
+        cluster_id: i64,
+    ) -> Result<
+        Option<(
+            trellis_model::entity::Extension,
+            trellis_model::entity::ResourceMap,
+        )>,
+    > {
+        let Some(m) = self
+            .store
+            .resource_map_for(cluster_id, ext::RESOURCE_TYPE_CLUSTER)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .extension_get(m.extension_id)
+            .await?
+            .map(|e| (e, m)))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn host_add(
+        &self,
+        caller: &Caller,
+        zone_uuid: &str,
+        pod_uuid: Option<&str>,
+        cluster_uuid: &str,
+        url: &str,
+        hypervisor: &str,
+        host_tags: Option<&str>,
+        external_details: BTreeMap<String, String>,
+    ) -> Result<Host> {
+        require_admin(caller)?;
+        if !hypervisor.eq_ignore_ascii_case(HYPERVISOR_EXTERNAL) {
+            return Err(Error::invalid_param(format!("Hypervisor type {hypervisor} is not supported: Trellis manages hosts of hypervisor type External")));
+        }
+        let z = self.zone_by_uuid(zone_uuid).await?;
+        let c = self.cluster_by_uuid(cluster_uuid).await?;
+        if c.zone_id != z.id {
+            return Err(Error::invalid_param(format!(
+                "Cluster {} does not belong to zone {}",
+                c.name, z.name
+            )));
+        }
+        if let Some(pu) = pod_uuid {
+            let p = self
+                .store
+                .pod_by_uuid(pu)
+                .await?
+                .ok_or_else(|| Error::not_found(format!("Unable to find pod by id {pu}")))?;
+            if p.id != c.pod_id {
+                return Err(Error::invalid_param(format!(
+                    "Cluster {} does not belong to pod {}",
+                    c.name, p.name
+                )));
+            }
+        }
+        let Some((e, _)) = self.cluster_extension(c.id).await? else {
+            return Err(Error::invalid_param(format!(
+                "Cluster: {} is not registered with an extension",
+                c.name
+            )));
+        };
+        let name = url.trim();
+        if name.is_empty() {
+            return Err(Error::invalid_param("The host url must not be empty"));
+        }
+        let guid = format!("External:{}", ids::name_uuid(name));
+        let (existing, _) = self
+            .store
+            .host_list(
+                &InfraFilter {
+                    cluster_id: Some(c.id),
+                    name: Some(name.to_string()),
+                    ..Default::default()
+                },
+                Page::all(),
+            )
+            .await?;
+        if !existing.is_empty() {
+            return Err(Error::already_exists(format!(
+                "A host with url {name} already exists in cluster {}",
+                c.name
+            )));
+        }
+        let h = Host {
+            id: 0,
+            uuid: ids::new_uuid(),
+            name: name.into(),
+            guid,
+            zone_id: z.id,
+            pod_id: c.pod_id,
+            cluster_id: c.id,
+            url: url.into(),
+            status: "Up".into(),
+            resource_state: "Enabled".into(),
+            hypervisor: HYPERVISOR_EXTERNAL.into(),
+            host_tags: host_tags.map(str::to_string),
+            created: now_millis(),
+        };
+        let h = self.store.host_create(&h).await?;
+        self.store
+            .details_replace_visible(DetailOwner::Host, h.id, EXTERNAL_PREFIX, &external_details)
+            .await?;
+        // Adding a host prepares the extension's path, as upstream does.
+        if e.state == ext::ExtensionState::Enabled.as_str() && e.is_user_defined {
+            if let Err(err) = self.extension_prepare_path(&e).await {
+                tracing::warn!(extension = %e.name, error = %err.internal_message(), "preparing extension path on host add failed");
+            }
+        }
+        self.event(
+            Some(caller),
+            "HOST.ADD",
+            &format!("Host {name} added to cluster {}", c.name),
+            Some(("Host", &h.uuid)),
+        )
+        .await;
+        Ok(h)
+    }
+
+    pub async fn host_by_uuid(&self, uuid: &str) -> Result<Host> {
+        self.store
+            .host_by_uuid(uuid)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("Unable to find host by id {uuid}")))
+    }
+
+    /// The host's external details without the prefix.
+    pub async fn host_external_details(&self, host_id: i64) -> Result<BTreeMap<String, String>> {
+        Ok(strip_prefix(
+            self.store
+                .details_visible(DetailOwner::Host, host_id)
+                .await?,
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn host_update(
+        &self,
+        caller: &Caller,
+        uuid: &str,
+        name: Option<&str>,
+        host_tags: Option<&str>,
+        allocation_state: Option<&str>,
+        external_details: Option<BTreeMap<String, String>>,
+        cleanup: bool,
+    ) -> Result<Host> {
+        require_admin(caller)?;
+        let mut h = self.host_by_uuid(uuid).await?;
+        if let Some(n) = name {
+            h.name = n.into();
+        }
+        if let Some(t) = host_tags {
+            h.host_tags = Some(t.into());
+        }
+        if let Some(a) = allocation_state {
+            h.resource_state = match a {
+                "Enable" | "Enabled" => "Enabled".into(),
+                "Disable" | "Disabled" => "Disabled".into(),
+                _ => {
+                    return Err(Error::invalid_param(format!(
+                        "Invalid allocation state {a}: use Enable or Disable"
+                    )))
+                }
+            };
+        }
+        if cleanup {
+            self.store
+                .details_replace_visible(DetailOwner::Host, h.id, EXTERNAL_PREFIX, &BTreeMap::new())
+                .await?;
+        } else if let Some(d) = external_details {
+            self.store
+                .details_replace_visible(DetailOwner::Host, h.id, EXTERNAL_PREFIX, &d)
+                .await?;
+        }
+        self.store.host_update(&h).await?;
+        self.event(
+            Some(caller),
+            "HOST.UPDATE",
+            &format!("Host {} updated", h.name),
+            Some(("Host", &h.uuid)),
+        )
+        .await;
+        Ok(h)
+    }
+
+    pub async fn host_delete(&self, caller: &Caller, uuid: &str, forced: bool) -> Result<()> {
+        require_admin(caller)?;
+        let h = self.host_by_uuid(uuid).await?;
+        let n = self.store.instance_list_for_host(h.id).await?.len();
+        if n > 0 && !forced {
+            return Err(Error::in_use(format!(
+                "Host {} still has {n} instances; stop or move them, or delete with forced=true",
+                h.name
+            )));
+        }
+        self.store
+            .details_delete_all(DetailOwner::Host, h.id)
+            .await?;
+        self.store.host_delete(h.id, now_millis()).await?;
+        self.event(
+            Some(caller),
+            "HOST.DELETE",
+            &format!("Host {} deleted", h.name),
+            Some(("Host", &h.uuid)),
+        )
+        .await;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn offering_create(
+        &self,
+        caller: &Caller,
+        name: &str,
+        display_text: Option<&str>,
+        cpu_number: i64,
+        cpu_speed: i64,
+        memory: i64,
+        host_tags: Option<&str>,
+        external_details: BTreeMap<String, String>,
+    ) -> Result<ServiceOffering> {
+        require_admin(caller)?;
+        if cpu_number < 1 || memory < 1 || cpu_speed < 0 {
+            return Err(Error::invalid_param(
+                "cpunumber and memory must be positive, cpuspeed not negative",
+            ));
+        }
+        let o = ServiceOffering {
+            id: 0,
+            uuid: ids::new_uuid(),
+            name: name.into(),
+            display_text: display_text.unwrap_or(name).into(),
+            cpu_number,
+            cpu_speed,
+            memory,
+            host_tags: host_tags.map(str::to_string),
+            state: "Active".into(),
+            created: now_millis(),
+        };
+        let o = self.store.offering_create(&o).await?;
+        self.store
+            .details_replace_visible(
+                DetailOwner::Offering,
+                o.id,
+                EXTERNAL_PREFIX,
+                &external_details,
+            )
+            .await?;
+        self.event(
+            Some(caller),
+            "SERVICE.OFFERING.CREATE",
+            &format!("Service offering {name} created"),
+            Some(("ServiceOffering", &o.uuid)),
+        )
+        .await;
+        Ok(o)
+    }
+
+    pub async fn offering_by_uuid(&self, uuid: &str) -> Result<ServiceOffering> {
+        self.store.offering_by_uuid(uuid).await?.ok_or_else(|| {
+            Error::not_found(format!("Unable to find service offering by id {uuid}"))
+        })
+    }
+
+    pub async fn offering_update(
+        &self,
+        caller: &Caller,
+        uuid: &str,
+        name: Option<&str>,
+        display_text: Option<&str>,
+        external_details: Option<BTreeMap<String, String>>,
+        cleanup: bool,
+    ) -> Result<ServiceOffering> {
+        require_admin(caller)?;
+        let mut o = self.offering_by_uuid(uuid).await?;
+        if let Some(n) = name {
+            o.name = n.into();
+        }
+        if let Some(d) = display_text {
+            o.display_text = d.into();
+        }
+        self.store.offering_update(&o).await?;
+        if cleanup {
+            self.store
+                .details_replace_visible(
+                    DetailOwner::Offering,
+                    o.id,
+                    EXTERNAL_PREFIX,
+                    &BTreeMap::new(),
+                )
+                .await?;
+        } else if let Some(d) = external_details {
+            self.store
+                .details_replace_visible(DetailOwner::Offering, o.id, EXTERNAL_PREFIX, &d)
+                .await?;
+        }
+        self.event(
+            Some(caller),
+            "SERVICE.OFFERING.EDIT",
+            &format!("Service offering {} updated", o.name),
+            Some(("ServiceOffering", &o.uuid)),
+        )
+        .await;
+        Ok(o)
+    }
+
+    pub async fn offering_delete(&self, caller: &Caller, uuid: &str) -> Result<()> {
+        require_admin(caller)?;
+        let o = self.offering_by_uuid(uuid).await?;
+        self.store.offering_delete(o.id, now_millis()).await?;
+        self.event(
+            Some(caller),
+            "SERVICE.OFFERING.DELETE",
+            &format!("Service offering {} deleted", o.name),
+            Some(("ServiceOffering", &o.uuid)),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// `registerTemplate` for External: no download, Active at once, bound to an extension.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn template_register(
+        &self,
+        caller: &Caller,
+        name: &str,
+        display_text: Option<&str>,
+        format: &str,
+        hypervisor: &str,
+        url: &str,
+        zone_uuid: Option<&str>,
+        extension_uuid: Option<&str>,
+        external_details: BTreeMap<String, String>,
+        arch: Option<&str>,
+        os_type: Option<&str>,
+    ) -> Result<Template> {
+        if !hypervisor.eq_ignore_ascii_case(HYPERVISOR_EXTERNAL) {
+            return Err(Error::invalid_param(format!("Hypervisor type {hypervisor} is not supported: Trellis registers templates of hypervisor type External")));
+        }
+        if !format.eq_ignore_ascii_case("EXTERNAL") {
+            return Err(Error::invalid_param(format!("Invalid format {format}: templates for External hypervisor type must have format EXTERNAL")));
+        }
+        let zone_id = match zone_uuid.filter(|z| *z != "-1") {
+            Some(u) => Some(self.zone_by_uuid(u).await?.id),
+            None => None,
+        };
+        let extension = match extension_uuid {
+            Some(u) => Some(
+                self.store
+                    .extension_by_uuid(u)
+                    .await?
+                    .ok_or_else(|| Error::not_found("Invalid extension specified"))?,
+            ),
+            None => None,
+        };
+        let t = Template {
+            id: 0,
+            uuid: ids::new_uuid(),
+            name: name.into(),
+            display_text: display_text.unwrap_or(name).into(),
+            format: "EXTERNAL".into(),
+            hypervisor: HYPERVISOR_EXTERNAL.into(),
+            os_type: os_type.unwrap_or("Other (64-bit)").into(),
+            extension_id: extension.as_ref().map(|e| e.id),
+            arch: arch.unwrap_or("x86_64").into(),
+            is_public: true,
+            is_featured: false,
+            account_id: caller.account.id,
+            zone_id,
+            url: url.into(),
+            size: 0,
+            state: "Active".into(),
+            created: now_millis(),
+        };
+        let t = self.store.template_create(&t).await?;
+        self.store
+            .details_replace_visible(
+                DetailOwner::Template,
+                t.id,
+                EXTERNAL_PREFIX,
+                &external_details,
+            )
+            .await?;
+        self.event(
+            Some(caller),
+            "TEMPLATE.CREATE",
+            &format!("Template {name} registered"),
+            Some(("Template", &t.uuid)),
+        )
+        .await;
+        Ok(t)
+    }
+
+    pub async fn template_by_uuid(&self, uuid: &str) -> Result<Template> {
+        self.store
+            .template_by_uuid(uuid)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("Unable to find template by id {uuid}")))
+    }
+
+    pub async fn template_delete(&self, caller: &Caller, uuid: &str) -> Result<()> {
+        let t = self.template_by_uuid(uuid).await?;
+        if !caller.is_root_admin() && t.account_id != caller.account.id {
+            return Err(Error::denied(format!(
+                "Account {} does not own template {}",
+                caller.account.name, t.uuid
+            )));
+        }
+        self.store.template_delete(t.id, now_millis()).await?;
+        self.event(
+            Some(caller),
+            "TEMPLATE.DELETE",
+            &format!("Template {} deleted", t.name),
+            Some(("Template", &t.uuid)),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Seed the default network offerings.
+    pub(super) async fn network_offerings_bootstrap(&self) -> Result<()> {
+        let existing = self.store.network_offering_list().await?;
+        for (name, text, ty) in [
+            ("DefaultL2NetworkOffering", "Offering for L2 networks", "L2"),
+            (
+                "DefaultSharedNetworkOffering",
+                "Offering for Shared networks",
+                "Shared",
+            ),
+        ] {
+            if existing.iter().any(|o| o.name == name) {
+                continue;
+            }
+            self.store
+                .network_offering_create(&NetworkOffering {
+                    id: 0,
+                    uuid: ids::new_uuid(),
+                    name: name.into(),
+                    display_text: text.into(),
+                    guest_ip_type: ty.into(),
+                    specify_vlan: true,
+                    state: "Enabled".into(),
+                    is_default: true,
+                    created: now_millis(),
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn network_create(&self, caller: &Caller, input: NetworkInput) -> Result<Network> {
+        let offering = self
+            .store
+            .network_offering_by_uuid(&input.offering_uuid)
+            .await?
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "Unable to find network offering by id {}",
+                    input.offering_uuid
+                ))
+            })?;
+        let zone = self.zone_by_uuid(&input.zone_uuid).await?;
+        let broadcast = match input.vlan.as_deref() {
+            None | Some("") | Some("untagged") => None,
+            Some(v) => {
+                let n: u32 = v
+                    .trim_start_matches("vlan://")
+                    .parse()
+                    .map_err(|_| Error::invalid_param(format!("Invalid VLAN {v}")))?;
+                if !(1..=4094).contains(&n) {
+                    return Err(Error::invalid_param(format!(
+                        "Invalid VLAN {v}: expected 1 to 4094"
+                    )));
+                }
+                Some(format!("vlan://{n}"))
+            }
+        };
+        let shared = offering.guest_ip_type == "Shared";
+        if shared {
+            if !caller.is_root_admin() {
+                return Err(Error::denied(
+                    "only root administrators may create shared networks",
+                ));
+            }
+            let (Some(gw), Some(nm), Some(s), Some(e)) = (
+                &input.gateway,
+                &input.netmask,
+                &input.start_ip,
+                &input.end_ip,
+            ) else {
+                return Err(Error::invalid_param(
+                    "Shared networks need gateway, netmask, startip and endip",
+                ));
+            };
+            let (gw, nm, s, e) = (
+                parse_ip(gw, "gateway")?,
+                parse_ip(nm, "netmask")?,
+                parse_ip(s, "startip")?,
+                parse_ip(e, "endip")?,
+            );
+            let mask = u32::from(nm);
+            if u32::from(s) > u32::from(e)
+                || (u32::from(s) & mask) != (u32::from(gw) & mask)
+                || (u32::from(e) & mask) != (u32::from(gw) & mask)
+            {
+                return Err(Error::invalid_param(
+                    "The IP range must lie within the gateway's subnet, start before end",
+                ));
+            }
+        }
+        let n = Network {
+            id: 0,
+            uuid: ids::new_uuid(),
+            name: input.name.clone(),
+            display_text: input
+                .display_text
+                .clone()
+                .unwrap_or_else(|| input.name.clone()),
+            zone_id: zone.id,
+            network_offering_id: offering.id,
+            guest_type: offering.guest_ip_type.clone(),
+            broadcast_uri: broadcast,
+            gateway: input.gateway.filter(|_| shared),
+            netmask: input.netmask.filter(|_| shared),
+            start_ip: input.start_ip.filter(|_| shared),
+            end_ip: input.end_ip.filter(|_| shared),
+            dns1: zone.dns1.clone(),
+            dns2: zone.dns2.clone(),
+            account_id: caller.account.id,
+            domain_id: caller.domain.id,
+            state: "Implemented".into(),
+            created: now_millis(),
+        };
+        let n = self.store.network_create(&n).await?;
+        self.event(
+            Some(caller),
+            "NETWORK.CREATE",
+            &format!("Network {} created", n.name),
+            Some(("Network", &n.uuid)),
+        )
+        .await;
+        Ok(n)
+    }
+
+    pub async fn network_delete(&self, caller: &Caller, uuid: &str) -> Result<()> {
+        let n = self
+            .store
+            .network_by_uuid(uuid)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("Unable to find network by id {uuid}")))?;
+        if !caller.is_root_admin() && n.account_id != caller.account.id {
+            return Err(Error::denied(format!(
+                "Account {} does not own network {}",
+                caller.account.name, n.uuid
+            )));
+        }
+        if self.store.network_nic_count(n.id).await? > 0 {
+            return Err(Error::in_use(format!(
+                "Network {} still has instances attached",
+                n.name
+            )));
+        }
+        self.store.network_delete(n.id, now_millis()).await?;
+        self.event(
+            Some(caller),
+            "NETWORK.DELETE",
+            &format!("Network {} deleted", n.name),
+            Some(("Network", &n.uuid)),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Allocate a free IP of a shared network.
+    pub async fn network_allocate_ip(
+        &self,
+        n: &Network,
+        taken: &[String],
+    ) -> Result<Option<String>> {
+        let (Some(s), Some(e)) = (&n.start_ip, &n.end_ip) else {
+            return Ok(None);
+        };
+        let (s, e) = (
+            u32::from(parse_ip(s, "startip")?),
+            u32::from(parse_ip(e, "endip")?),
+        );
+        let mut used = self.store.network_used_ips(n.id).await?;
+        used.extend(taken.iter().cloned());
+        for candidate in s..=e {
+            let ip = Ipv4Addr::from(candidate).to_string();
+            if Some(&ip) != n.gateway.as_ref() && !used.contains(&ip) {
+                return Ok(Some(ip));
+            }
+        }
+        Err(Error::capacity(format!(
+            "Insufficient address capacity: no free IP address left in network {}",
+            n.name
+        )))
+    }
+}
+
+/// A random locally administered unicast MAC address.
+pub fn random_mac() -> String {
+    let mut rng = rand::thread_rng();
+    format!(
+        "02:00:{:02x}:{:02x}:{:02x}:{:02x}",
+        rng.gen::<u8>(),
+        rng.gen::<u8>(),
+        rng.gen::<u8>(),
+        rng.gen::<u8>()
+    )
+}
+
+/// Keys starting with `External:`, prefix removed.
+pub fn strip_prefix(m: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    m.into_iter()
+        .filter_map(|(k, v)| k.strip_prefix(EXTERNAL_PREFIX).map(|s| (s.to_string(), v)))
+        .collect()
+}

@@ -1,0 +1,199 @@
+//! The application: every operation Trellis offers, as `App::<resource>_<verb>` methods. The HTTP
+//! layer calls these; they use the store and the runner and never know about HTTP.
+
+pub mod custom_action;
+mod extension;
+mod identity;
+pub mod infra;
+pub mod instance;
+mod readiness;
+mod settings;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use trellis_ext_runner::{Runner, RunnerConfig};
+use trellis_model::entity::{Event, Principal};
+use trellis_model::{ids, time::now_millis, Error, Result};
+use trellis_store::Store;
+
+pub use custom_action::CustomActionRun;
+pub use extension::{ExtensionView, ExtensionViews};
+pub use identity::{paginate, LoginOutcome, SESSION_COOKIE};
+pub use instance::power_sync_loop;
+pub use settings::{setting, SETTINGS};
+
+use crate::config::ServerConfig;
+
+/// The authenticated caller of an operation.
+pub type Caller = Principal;
+
+/// Shared application state.
+pub struct App {
+    pub cfg: ServerConfig,
+    pub store: Store,
+    pub runner: Runner,
+    /// This server's stable id (persisted in the data directory).
+    pub server_id: String,
+    pub server_name: String,
+    settings: RwLock<HashMap<String, String>>,
+    /// Wakes the job worker when a job is queued here.
+    pub job_notify: tokio::sync::Notify,
+    /// Wakes the path-readiness reconciler.
+    pub readiness_notify: tokio::sync::Notify,
+    /// Job counts by status, refreshed by the job worker (for metrics).
+    pub jobs_counts_cache: std::sync::Mutex<Vec<(i64, i64)>>,
+    /// Per-key locks for operations that must not interleave on one server.
+    locks: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("server_id", &self.server_id)
+            .finish()
+    }
+}
+
+fn load_or_create_server_id(data_dir: &std::path::Path) -> std::io::Result<String> {
+    let path = data_dir.join("server-id");
+    match std::fs::read_to_string(&path) {
+        Ok(s) if ids::is_api_uuid(s.trim()) => Ok(s.trim().to_string()),
+        _ => {
+            let id = ids::new_uuid();
+            std::fs::write(&path, &id)?;
+            Ok(id)
+        }
+    }
+}
+
+impl App {
+    pub fn new(cfg: ServerConfig, store: Store) -> std::result::Result<App, crate::StartError> {
+        let server_id = load_or_create_server_id(&cfg.data_dir).map_err(|source| {
+            crate::StartError::DataDir {
+                path: cfg.data_dir.clone(),
+                source,
+            }
+        })?;
+        let server_name = cfg.server_name.clone().unwrap_or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .map(|s| s.trim().to_string())
+                .ok()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "trellis".into())
+        });
+        // Payloads go to the runner's default private tmpfs directory, never to persistent disk.
+        let runner_cfg = RunnerConfig::default();
+        let runner = Runner::new(runner_cfg).map_err(crate::StartError::Runner)?;
+        Ok(App {
+            cfg,
+            store,
+            runner,
+            server_id,
+            server_name,
+            settings: RwLock::new(HashMap::new()),
+            job_notify: tokio::sync::Notify::new(),
+            readiness_notify: tokio::sync::Notify::new(),
+            jobs_counts_cache: std::sync::Mutex::new(Vec::new()),
+            locks: tokio::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// First-start and every-start work: schema defaults, identity, built-in extensions.
+    /// Returns the admin password when one was generated (shown once, never stored in clear).
+    pub async fn bootstrap(&self) -> Result<Option<String>> {
+        let now = now_millis();
+        self.store
+            .server_register(&self.server_id, &self.server_name, now)
+            .await?;
+        self.settings_seed().await?;
+        let generated = self.identity_bootstrap().await?;
+        self.network_offerings_bootstrap().await?;
+        self.extensions_bootstrap().await?;
+        Ok(generated)
+    }
+
+    /// Remove this server from the live set (graceful shutdown).
+    pub async fn server_leave(&self) {
+        if let Err(e) = self.store.server_remove(&self.server_id).await {
+            tracing::warn!(error = %e, "could not deregister server");
+        }
+    }
+
+    /// The extensions root as an absolute path.
+    pub fn extensions_root(&self) -> std::path::PathBuf {
+        let p = self.cfg.extensions_dir();
+        std::path::absolute(&p).unwrap_or(p)
+    }
+
+    /// Record an event for a state-changing command.
+    pub async fn event(
+        &self,
+        caller: Option<&Caller>,
+        event_type: &str,
+        description: &str,
+        resource: Option<(&str, &str)>,
+    ) {
+        let e = Event {
+            id: 0,
+            uuid: ids::new_uuid(),
+            event_type: event_type.to_string(),
+            level: "INFO".into(),
+            state: "Completed".into(),
+            description: description.to_string(),
+            user_id: caller.map(|c| c.user.id),
+            account_id: caller.map(|c| c.account.id),
+            domain_id: caller.map(|c| c.domain.id),
+            resource_type: resource.map(|r| r.0.to_string()),
+            resource_uuid: resource.map(|r| r.1.to_string()),
+            created: now_millis(),
+        };
+        if let Err(err) = self.store.event_create(&e).await {
+            tracing::warn!(error = %err, event_type, "could not record event");
+        }
+    }
+
+    /// Record an event at a level other than INFO.
+    pub async fn event_level(
+        &self,
+        level: &str,
+        event_type: &str,
+        description: &str,
+        resource: Option<(&str, &str)>,
+    ) {
+        let e = Event {
+            id: 0,
+            uuid: ids::new_uuid(),
+            event_type: event_type.to_string(),
+            level: level.to_string(),
+            state: "Completed".into(),
+            description: description.to_string(),
+            user_id: None,
+            account_id: None,
+            domain_id: None,
+            resource_type: resource.map(|r| r.0.to_string()),
+            resource_uuid: resource.map(|r| r.1.to_string()),
+            created: now_millis(),
+        };
+        if let Err(err) = self.store.event_create(&e).await {
+            tracing::warn!(error = %err, event_type, "could not record event");
+        }
+    }
+
+    /// A lock shared by everything on this server that touches `key`.
+    pub async fn lock_for(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().await;
+        locks
+            .entry(key.to_string())
+            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(())))
+            .clone()
+    }
+}
+
+/// Require the root-admin role type.
+pub fn require_admin(caller: &Caller) -> Result<()> {
+    if caller.is_root_admin() {
+        Ok(())
+    } else {
+        Err(Error::denied("only root administrators may do this"))
+    }
+}

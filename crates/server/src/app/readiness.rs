@@ -1,0 +1,116 @@
+//! Path readiness: an extension's executable must exist, be a regular executable file, and have
+//! the same SHA-512 on every live server. Each server records its own checksum; the flag is the
+//! AND of the local check and agreement with every live peer.
+
+use trellis_ext_runner::inspect_executable;
+use trellis_model::entity::Extension;
+use trellis_model::extension::ExtensionState;
+use trellis_model::{ids, time::now_millis, Result};
+
+use super::App;
+
+/// CloudStack's alert type for "extension path not ready".
+pub const ALERT_PATH_NOT_READY: i64 = 33;
+const ALERT_NAME: &str = "ALERT.TYPE.EXTENSION.PATH.NOT.READY";
+
+/// How recent a heartbeat must be for a server to count as live.
+pub const LIVE_WINDOW_MS: i64 = 30_000;
+
+impl App {
+    /// Check one extension on this server and update its flag; returns the new readiness.
+    pub async fn readiness_check(&self, e: &Extension) -> Result<bool> {
+        let path = self.extension_path(e);
+        let state = tokio::task::spawn_blocking(move || inspect_executable(&path))
+            .await
+            .map_err(|err| trellis_model::Error::internal(err.to_string()))?;
+        let now = now_millis();
+        let local = state.sha512.clone().filter(|_| state.is_ready());
+        self.store
+            .checksum_record(e.id, &self.server_id, local.as_deref(), now)
+            .await?;
+        let mut ready = local.is_some();
+        let mut reason = state
+            .problem
+            .clone()
+            .unwrap_or_else(|| "executable missing or not executable".into());
+        if let Some(mine) = &local {
+            let live: Vec<String> = self
+                .store
+                .server_list_live(now - LIVE_WINDOW_MS)
+                .await?
+                .into_iter()
+                .map(|s| s.id)
+                .collect();
+            for (server, sum, _) in self.store.checksum_list(e.id).await? {
+                if server == self.server_id || !live.contains(&server) {
+                    continue;
+                }
+                if sum.as_deref() != Some(mine.as_str()) {
+                    ready = false;
+                    reason = format!(
+                        "checksum differs on server {server}: {} here, {} there",
+                        short(mine),
+                        sum.as_deref().map(short).unwrap_or("none")
+                    );
+                    break;
+                }
+            }
+        }
+        if self.store.extension_set_path_ready(e.id, ready).await? {
+            tracing::info!(extension = %e.name, ready, "extension path readiness changed");
+            let level = if ready { "INFO" } else { "WARN" };
+            let text = if ready {
+                format!("Path of extension {} is ready", e.name)
+            } else {
+                format!("Path of extension {} is not ready: {reason}", e.name)
+            };
+            self.event_level(
+                level,
+                "EXTENSION.PATH.STATE",
+                &text,
+                Some(("Extension", &e.uuid)),
+            )
+            .await;
+        }
+        if !ready {
+            if e.state == ExtensionState::Enabled.as_str() {
+                let subject = format!(
+                    "Path for Extension {{\"id\":{},\"uuid\":\"{}\",\"name\":\"{}\",\"type\":\"{}\"}} not ready across management servers",
+                    e.id, e.uuid, e.name, e.ext_type
+                );
+                self.store
+                    .alert_raise(
+                        &ids::new_uuid(),
+                        ALERT_PATH_NOT_READY,
+                        ALERT_NAME,
+                        &subject,
+                        now,
+                    )
+                    .await?;
+            } else {
+                tracing::warn!(extension = %e.name, %reason, "path of disabled extension is not ready");
+            }
+        }
+        Ok(ready)
+    }
+
+    /// Check every extension (the reconciler's sweep).
+    pub async fn readiness_check_all(&self) {
+        let all = match self.store.extension_all().await {
+            Ok(a) => a,
+            Err(err) => {
+                tracing::warn!(error = %err, "readiness sweep could not list extensions");
+                return;
+            }
+        };
+        for e in all {
+            if let Err(err) = self.readiness_check(&e).await {
+                tracing::warn!(extension = %e.name, error = %err.internal_message(), "readiness check failed");
+            }
+        }
+    }
+}
+
+fn short(s: &str) -> &str {
+    &s[..s.len().min(12)]
+}

@@ -1,0 +1,183 @@
+//! Global settings: defaults, a cache refreshed from the database, typed getters and updates.
+
+use trellis_model::entity::Configuration;
+use trellis_model::{Error, Result};
+
+use super::{App, Caller};
+
+/// A setting's definition.
+pub struct SettingDef {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub category: &'static str,
+    pub description: &'static str,
+    pub dynamic: bool,
+    /// Kind used to validate updates.
+    pub kind: Kind,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Integer { min: i64, max: i64 },
+    Boolean,
+    Text,
+    OneOf(&'static [&'static str]),
+}
+
+/// Names of the settings Trellis reads.
+pub mod setting {
+    pub const DEFAULT_PAGE_SIZE: &str = "default.page.size";
+    pub const PATH_CHECK_INTERVAL: &str = "extension.path.state.check.interval";
+    pub const SESSION_CHECK_LOCATIONS: &str = "api.sessionkey.check.locations";
+    pub const SESSION_TIMEOUT: &str = "session.timeout";
+    pub const ENFORCE_POST: &str = "enforce.post.requests.and.timestamps";
+    pub const CUSTOM_ACTION_TIMEOUT: &str = "extension.custom.action.default.timeout";
+    pub const PAYLOAD_RETAIN: &str = "extension.payload.retain";
+    pub const PAYLOAD_RETENTION_HOURS: &str = "extension.payload.retention.hours";
+    pub const POWER_SYNC_INTERVAL: &str = "extension.power.sync.interval";
+    pub const WAIT: &str = "wait";
+    pub const HYPERVISOR_LIST: &str = "hypervisor.list";
+    pub const SECURE_COOKIE: &str = "enable.secure.session.cookie";
+}
+
+pub static SETTINGS: &[SettingDef] = &[
+    SettingDef { name: setting::DEFAULT_PAGE_SIZE, default: "500", category: "Advanced", description: "Default page size for API list* commands", dynamic: true, kind: Kind::Integer { min: 1, max: 100_000 } },
+    SettingDef { name: setting::PATH_CHECK_INTERVAL, default: "60", category: "Advanced", description: "Interval (in seconds) between checks that every extension's executable is present and identical on all management servers", dynamic: true, kind: Kind::Integer { min: 5, max: 86_400 } },
+    SettingDef { name: setting::SESSION_CHECK_LOCATIONS, default: "CookieAndParameter", category: "Advanced", description: "Where the session key must be presented: CookieAndParameter, CookieOrParameter or ParameterOnly", dynamic: true, kind: Kind::OneOf(&["CookieAndParameter", "CookieOrParameter", "ParameterOnly"]) },
+    SettingDef { name: setting::SESSION_TIMEOUT, default: "1800", category: "Advanced", description: "Idle time (in seconds) after which a login session expires", dynamic: true, kind: Kind::Integer { min: 60, max: 2_592_000 } },
+    SettingDef { name: setting::ENFORCE_POST, default: "false", category: "Advanced", description: "Require signature version 3 with expires for API-key requests", dynamic: true, kind: Kind::Boolean },
+    SettingDef { name: setting::CUSTOM_ACTION_TIMEOUT, default: "5", category: "Advanced", description: "Timeout (in seconds) of custom actions created without an explicit timeout", dynamic: true, kind: Kind::Integer { min: 1, max: 86_400 } },
+    SettingDef { name: setting::PAYLOAD_RETAIN, default: "false", category: "Advanced", description: "Keep extension payload files after each action, for debugging (they may contain secrets)", dynamic: true, kind: Kind::Boolean },
+    SettingDef { name: setting::PAYLOAD_RETENTION_HOURS, default: "24", category: "Advanced", description: "Age (in hours) after which retained payload files are removed", dynamic: true, kind: Kind::Integer { min: 1, max: 8760 } },
+    SettingDef { name: setting::POWER_SYNC_INTERVAL, default: "60", category: "Advanced", description: "Interval (in seconds) between power-state sweeps of instances on External hosts", dynamic: true, kind: Kind::Integer { min: 1, max: 86_400 } },
+    SettingDef { name: setting::WAIT, default: "1800", category: "Advanced", description: "Time (in seconds) to wait for an extension lifecycle action before it is killed", dynamic: true, kind: Kind::Integer { min: 1, max: 86_400 } },
+    SettingDef { name: setting::HYPERVISOR_LIST, default: "External", category: "Hidden", description: "The list of hypervisors this deployment manages", dynamic: true, kind: Kind::Text },
+    SettingDef { name: setting::SECURE_COOKIE, default: "false", category: "Advanced", description: "Mark session cookies Secure (serve behind TLS)", dynamic: true, kind: Kind::Boolean },
+];
+
+impl App {
+    pub(super) async fn settings_seed(&self) -> Result<()> {
+        for d in SETTINGS {
+            self.store
+                .config_seed(&Configuration {
+                    name: d.name.into(),
+                    value: Some(d.default.into()),
+                    default_value: Some(d.default.into()),
+                    category: d.category.into(),
+                    description: d.description.into(),
+                    is_dynamic: d.dynamic,
+                })
+                .await?;
+        }
+        self.settings_refresh().await
+    }
+
+    /// Reload the settings cache from the database (other servers may have changed values).
+    pub async fn settings_refresh(&self) -> Result<()> {
+        let (all, _) = self
+            .store
+            .config_list(None, None, None, trellis_store::Page::all())
+            .await?;
+        let map = all
+            .into_iter()
+            .map(|c| (c.name, c.value.or(c.default_value).unwrap_or_default()))
+            .collect();
+        *self.settings.write().expect("settings lock") = map;
+        Ok(())
+    }
+
+    /// A setting's current value (cached).
+    pub fn setting_str(&self, name: &str) -> String {
+        if let Some(v) = self.settings.read().expect("settings lock").get(name) {
+            return v.clone();
+        }
+        SETTINGS
+            .iter()
+            .find(|d| d.name == name)
+            .map(|d| d.default.to_string())
+            .unwrap_or_default()
+    }
+
+    pub fn setting_i64(&self, name: &str) -> i64 {
+        let default = SETTINGS
+            .iter()
+            .find(|d| d.name == name)
+            .and_then(|d| d.default.parse().ok())
+            .unwrap_or(0);
+        self.setting_str(name).trim().parse().unwrap_or(default)
+    }
+
+    pub fn setting_bool(&self, name: &str) -> bool {
+        self.setting_str(name).trim().eq_ignore_ascii_case("true")
+    }
+
+    pub async fn config_list(
+        &self,
+        caller: &Caller,
+        name: Option<&str>,
+        category: Option<&str>,
+        keyword: Option<&str>,
+        page: trellis_store::Page,
+    ) -> Result<(Vec<Configuration>, i64)> {
+        super::require_admin(caller)?;
+        Ok(self
+            .store
+            .config_list(name, category, keyword, page)
+            .await?)
+    }
+
+    /// Validate and store a new value; takes effect at once on this server and within one cache
+    /// refresh on others.
+    pub async fn config_update(
+        &self,
+        caller: &Caller,
+        name: &str,
+        value: Option<&str>,
+    ) -> Result<Configuration> {
+        super::require_admin(caller)?;
+        let Some(current) = self.store.config_get(name).await? else {
+            return Err(Error::invalid_param(format!(
+                "Configuration {name} does not exist"
+            )));
+        };
+        if let (Some(def), Some(v)) = (SETTINGS.iter().find(|d| d.name == name), value) {
+            let ok = match def.kind {
+                Kind::Integer { min, max } => v
+                    .trim()
+                    .parse::<i64>()
+                    .map(|n| (min..=max).contains(&n))
+                    .unwrap_or(false),
+                Kind::Boolean => v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false"),
+                Kind::Text => true,
+                Kind::OneOf(opts) => opts.contains(&v),
+            };
+            if !ok {
+                let hint = match def.kind {
+                    Kind::Integer { min, max } => format!("an integer from {min} to {max}"),
+                    Kind::Boolean => "true or false".into(),
+                    Kind::Text => "text".into(),
+                    Kind::OneOf(opts) => format!("one of {}", opts.join(", ")),
+                };
+                return Err(Error::invalid_param(format!(
+                    "Invalid value {v} for configuration {name}: expected {hint}"
+                )));
+            }
+        }
+        self.store.config_set(name, value).await?;
+        self.settings_refresh().await?;
+        if name == setting::PATH_CHECK_INTERVAL {
+            self.readiness_notify.notify_one();
+        }
+        self.event(
+            Some(caller),
+            "CONFIGURATION.VALUE.EDIT",
+            &format!("Value of configuration {name} changed"),
+            None,
+        )
+        .await;
+        Ok(Configuration {
+            value: value.map(str::to_string),
+            ..current
+        })
+    }
+}

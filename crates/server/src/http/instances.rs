@@ -1,0 +1,871 @@
+//! Handlers of infrastructure and instance commands.
+
+use serde_json::{json, Value};
+use trellis_api::{catalog::Command, ApiError, Params, Reply};
+use trellis_model::entity::{
+    Cluster, DetailOwner, Host, Instance, Network, Pod, ServiceOffering, Template, Zone,
+};
+use trellis_model::Error;
+use trellis_store::{InfraFilter, InstanceFilter};
+
+use super::commands::{list, page_of, req, s};
+use crate::app::infra::{strip_prefix, NetworkInput};
+use crate::app::instance::{DeployInput, Op};
+use crate::app::{App, Caller};
+use crate::jobs::JobContext;
+
+type R = Result<Reply, ApiError>;
+
+fn cmd(name: &str) -> Result<&'static Command, ApiError> {
+    trellis_api::catalog::find(name).ok_or_else(|| ApiError::unsupported(name))
+}
+
+fn e(x: trellis_store::StoreError) -> ApiError {
+    ApiError::from(Error::from(x))
+}
+
+/// Request-time checks of async instance commands; returns the object the job is about.
+pub async fn precheck(
+    app: &App,
+    caller: &Caller,
+    name: &str,
+    p: &Params,
+) -> Result<Option<(String, String)>, ApiError> {
+    let c = cmd(name)?;
+    let vm = |u: &str| Some(("VirtualMachine".to_string(), u.to_string()));
+    match c.name {
+        "deployVirtualMachine" => {
+            let input = DeployInput {
+                zone_uuid: req(p, c, "zoneid")?.into(),
+                offering_uuid: req(p, c, "serviceofferingid")?.into(),
+                template_uuid: req(p, c, "templateid")?.into(),
+                name: s(p, "name"),
+                display_name: s(p, "displayname"),
+                network_uuids: p.list("networkids").unwrap_or_default(),
+                details: p.map_flat("details").unwrap_or_default(),
+                external_details: p.map_flat("externaldetails").unwrap_or_default(),
+                user_data: s(p, "userdata"),
+                host_uuid: s(p, "hostid"),
+            };
+            let inst = app.instance_allocate(caller, input).await?;
+            Ok(vm(&inst.uuid))
+        }
+        "startVirtualMachine" => Ok(vm(&app
+            .instance_check(caller, req(p, c, "id")?, Op::Start)
+            .await?
+            .uuid)),
+        "stopVirtualMachine" => Ok(vm(&app
+            .instance_check(caller, req(p, c, "id")?, Op::Stop)
+            .await?
+            .uuid)),
+        "rebootVirtualMachine" => Ok(vm(&app
+            .instance_check(caller, req(p, c, "id")?, Op::Reboot)
+            .await?
+            .uuid)),
+        "destroyVirtualMachine" => Ok(vm(&app
+            .instance_check(caller, req(p, c, "id")?, Op::Destroy)
+            .await?
+            .uuid)),
+        "expungeVirtualMachine" => Ok(vm(&app
+            .instance_check(caller, req(p, c, "id")?, Op::Expunge)
+            .await?
+            .uuid)),
+        "prepareHostForMaintenance" | "cancelHostMaintenance" => {
+            crate::app::require_admin(caller)?;
+            Ok(Some((
+                "Host".into(),
+                app.host_by_uuid(req(p, c, "id")?).await?.uuid,
+            )))
+        }
+        "deleteTemplate" => Ok(Some((
+            "Template".into(),
+            app.template_by_uuid(req(p, c, "id")?).await?.uuid,
+        ))),
+        "deleteNetwork" => {
+            let u = req(p, c, "id")?;
+            app.store
+                .network_by_uuid(u)
+                .await
+                .map_err(e)?
+                .ok_or_else(|| {
+                    ApiError::from(Error::not_found(format!(
+                        "Unable to find network by id {u}"
+                    )))
+                })?;
+            Ok(Some(("Network".into(), u.into())))
+        }
+        other => Err(ApiError::unsupported(other)),
+    }
+}
+
+/// Bodies of async instance commands.
+pub async fn run_job(app: &App, caller: &Caller, name: &str, p: &Params, ctx: &JobContext) -> R {
+    let c = cmd(name)?;
+    match c.name {
+        "deployVirtualMachine" => {
+            let uuid =
+                ctx.job.instance_uuid.clone().ok_or_else(|| {
+                    ApiError::from(Error::internal("deploy job without instance"))
+                })?;
+            let inst = if p.bool_or("startvm", true) {
+                app.instance_start(ctx, caller, &uuid, p.str("hostid"))
+                    .await?
+            } else {
+                app.store
+                    .instance_by_uuid(&uuid)
+                    .await
+                    .map_err(e)?
+                    .ok_or_else(|| ApiError::from(Error::not_found("instance vanished")))?
+            };
+            Ok(Reply::Object {
+                object: "virtualmachine",
+                value: vm_view(app, &inst).await?,
+            })
+        }
+        "startVirtualMachine" => {
+            let inst = app
+                .instance_start(ctx, caller, req(p, c, "id")?, p.str("hostid"))
+                .await?;
+            Ok(Reply::Object {
+                object: "virtualmachine",
+                value: vm_view(app, &inst).await?,
+            })
+        }
+        "stopVirtualMachine" => {
+            let inst = app
+                .instance_stop(caller, req(p, c, "id")?, p.bool_or("forced", false))
+                .await?;
+            Ok(Reply::Object {
+                object: "virtualmachine",
+                value: vm_view(app, &inst).await?,
+            })
+        }
+        "rebootVirtualMachine" => {
+            let inst = app.instance_reboot(caller, req(p, c, "id")?).await?;
+            Ok(Reply::Object {
+                object: "virtualmachine",
+                value: vm_view(app, &inst).await?,
+            })
+        }
+        "destroyVirtualMachine" => {
+            let id = req(p, c, "id")?;
+            match app
+                .instance_destroy(caller, id, p.bool_or("expunge", false))
+                .await?
+            {
+                Some(inst) => Ok(Reply::Object {
+                    object: "virtualmachine",
+                    value: vm_view(app, &inst).await?,
+                }),
+                None => Ok(Reply::Object {
+                    object: "virtualmachine",
+                    value: json!({"id": id, "state": "Expunged"}),
+                }),
+            }
+        }
+        "expungeVirtualMachine" => {
+            app.instance_expunge(caller, req(p, c, "id")?).await?;
+            Ok(Reply::Success { displaytext: None })
+        }
+        "prepareHostForMaintenance" => {
+            let h = app.host_maintenance(caller, req(p, c, "id")?).await?;
+            Ok(Reply::Object {
+                object: "host",
+                value: host_view(app, &h).await?,
+            })
+        }
+        "cancelHostMaintenance" => {
+            let h = app
+                .host_cancel_maintenance(caller, req(p, c, "id")?)
+                .await?;
+            Ok(Reply::Object {
+                object: "host",
+                value: host_view(app, &h).await?,
+            })
+        }
+        "deleteTemplate" => {
+            app.template_delete(caller, req(p, c, "id")?).await?;
+            Ok(Reply::Success { displaytext: None })
+        }
+        "deleteNetwork" => {
+            app.network_delete(caller, req(p, c, "id")?).await?;
+            Ok(Reply::Success { displaytext: None })
+        }
+        other => Err(ApiError::unsupported(other)),
+    }
+}
+
+async fn zone_filter(app: &App, p: &Params) -> Result<Option<i64>, ApiError> {
+    match p.str("zoneid") {
+        Some(u) => Ok(Some(
+            app.store
+                .zone_by_uuid(u)
+                .await
+                .map_err(e)?
+                .map(|z| z.id)
+                .unwrap_or(-2),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Synchronous infrastructure and instance commands.
+pub async fn sync(app: &App, caller: &Caller, name: &str, p: &Params) -> R {
+    let c = cmd(name)?;
+    match c.name {
+        "listZones" => {
+            let f = InfraFilter {
+                uuid: s(p, "id"),
+                name: s(p, "name"),
+                keyword: s(p, "keyword"),
+                ..Default::default()
+            };
+            let (items, total) = app.store.zone_list(&f, page_of(app, p)?).await.map_err(e)?;
+            let ids = p.list("ids");
+            let items: Vec<Value> = items
+                .iter()
+                .filter(|z| ids.as_ref().is_none_or(|ids| ids.contains(&z.uuid)))
+                .map(zone_view)
+                .collect();
+            let total = if ids.is_some() {
+                items.len() as i64
+            } else {
+                total
+            };
+            Ok(list("zone", items, total))
+        }
+        "createZone" => {
+            let z = app
+                .zone_create(
+                    caller,
+                    req(p, c, "name")?,
+                    p.str("description"),
+                    p.str("dns1"),
+                    p.str("dns2"),
+                    p.str("internaldns1"),
+                    p.str("networktype"),
+                )
+                .await?;
+            Ok(Reply::Object {
+                object: "zone",
+                value: zone_view(&z),
+            })
+        }
+        "updateZone" => {
+            let z = app
+                .zone_update(
+                    caller,
+                    req(p, c, "id")?,
+                    p.str("name"),
+                    p.str("description"),
+                    p.str("dns1"),
+                    p.str("allocationstate"),
+                )
+                .await?;
+            Ok(Reply::Object {
+                object: "zone",
+                value: zone_view(&z),
+            })
+        }
+        "deleteZone" => {
+            app.zone_delete(caller, req(p, c, "id")?).await?;
+            Ok(Reply::Success { displaytext: None })
+        }
+        "createPod" => {
+            let pod = app
+                .pod_create(
+                    caller,
+                    req(p, c, "zoneid")?,
+                    req(p, c, "name")?,
+                    p.str("gateway"),
+                    p.str("netmask"),
+                    p.str("startip"),
+                    p.str("endip"),
+                )
+                .await?;
+            Ok(Reply::Object {
+                object: "pod",
+                value: pod_view(app, &pod).await?,
+            })
+        }
+        "listPods" => {
+            let f = InfraFilter {
+                uuid: s(p, "id"),
+                name: s(p, "name"),
+                zone_id: zone_filter(app, p).await?,
+                keyword: s(p, "keyword"),
+                ..Default::default()
+            };
+            let (items, total) = app.store.pod_list(&f, page_of(app, p)?).await.map_err(e)?;
+            let mut out = Vec::new();
+            for x in &items {
+                out.push(pod_view(app, x).await?);
+            }
+            Ok(list("pod", out, total))
+        }
+        "deletePod" => {
+            app.pod_delete(caller, req(p, c, "id")?).await?;
+            Ok(Reply::Success { displaytext: None })
+        }
+        "addCluster" => {
+            let cl = app
+                .cluster_add(
+                    caller,
+                    req(p, c, "zoneid")?,
+                    p.str("podid"),
+                    req(p, c, "clustername")?,
+                    req(p, c, "hypervisor")?,
+                    p.str("extensionid"),
+                    p.map_flat("externaldetails"),
+                    p.str("arch"),
+                )
+                .await?;
+            Ok(list("cluster", vec![cluster_view(app, &cl).await?], 1))
+        }
+        "listClusters" => {
+            let pod_id = match p.str("podid") {
+                Some(u) => Some(
+                    app.store
+                        .pod_by_uuid(u)
+                        .await
+                        .map_err(e)?
+                        .map(|x| x.id)
+                        .unwrap_or(-2),
+                ),
+                None => None,
+            };
+            let f = InfraFilter {
+                uuid: s(p, "id"),
+                name: s(p, "name"),
+                zone_id: zone_filter(app, p).await?,
+                pod_id,
+                keyword: s(p, "keyword"),
+                ..Default::default()
+            };
+            let (items, total) = app
+                .store
+                .cluster_list(&f, page_of(app, p)?)
+                .await
+                .map_err(e)?;
+            let mut out = Vec::new();
+            for x in &items {
+                out.push(cluster_view(app, x).await?);
+            }
+            Ok(list("cluster", out, total))
+        }
+        "updateCluster" => {
+            let cl = app
+                .cluster_update(
+                    caller,
+                    req(p, c, "id")?,
+                    p.str("clustername"),
+                    p.str("allocationstate"),
+                    p.map_flat("externaldetails"),
+                )
+                .await?;
+            Ok(Reply::Object {
+                object: "cluster",
+                value: cluster_view(app, &cl).await?,
+            })
+        }
+        "deleteCluster" => {
+            app.cluster_delete(caller, req(p, c, "id")?).await?;
+            Ok(Reply::Success { displaytext: None })
+        }
+        "addHost" => {
+            let h = app
+                .host_add(
+                    caller,
+                    req(p, c, "zoneid")?,
+                    p.str("podid"),
+                    req(p, c, "clusterid")?,
+                    req(p, c, "url")?,
+                    req(p, c, "hypervisor")?,
+                    p.str("hosttags"),
+                    p.map_flat("externaldetails").unwrap_or_default(),
+                )
+                .await?;
+            Ok(list("host", vec![host_view(app, &h).await?], 1))
+        }
+        "listHosts" => {
+            let cluster_id = match p.str("clusterid") {
+                Some(u) => Some(
+                    app.store
+                        .cluster_by_uuid(u)
+                        .await
+                        .map_err(e)?
+                        .map(|x| x.id)
+                        .unwrap_or(-2),
+                ),
+                None => None,
+            };
+            let f = InfraFilter {
+                uuid: s(p, "id"),
+                name: s(p, "name"),
+                zone_id: zone_filter(app, p).await?,
+                cluster_id,
+                keyword: s(p, "keyword"),
+                ..Default::default()
+            };
+            let (items, total) = app.store.host_list(&f, page_of(app, p)?).await.map_err(e)?;
+            let mut out = Vec::new();
+            for x in &items {
+                out.push(host_view(app, x).await?);
+            }
+            Ok(list("host", out, total))
+        }
+        "updateHost" => {
+            let h = app
+                .host_update(
+                    caller,
+                    req(p, c, "id")?,
+                    p.str("name"),
+                    p.str("hosttags"),
+                    p.str("allocationstate"),
+                    p.map_flat("externaldetails"),
+                    p.bool_or("cleanupexternaldetails", false),
+                )
+                .await?;
+            Ok(Reply::Object {
+                object: "host",
+                value: host_view(app, &h).await?,
+            })
+        }
+        "deleteHost" => {
+            app.host_delete(caller, req(p, c, "id")?, p.bool_or("forced", false))
+                .await?;
+            Ok(Reply::Success { displaytext: None })
+        }
+        "listHypervisors" => Ok(list("hypervisor", vec![json!({"name": "External"})], 1)),
+        "createServiceOffering" => {
+            let o = app
+                .offering_create(
+                    caller,
+                    req(p, c, "name")?,
+                    p.str("displaytext"),
+                    p.int("cpunumber").unwrap_or(1),
+                    p.int("cpuspeed").unwrap_or(1000),
+                    p.int("memory").unwrap_or(512),
+                    p.str("hosttags"),
+                    p.map_flat("externaldetails").unwrap_or_default(),
+                )
+                .await?;
+            Ok(Reply::Object {
+                object: "serviceoffering",
+                value: offering_view(app, &o).await?,
+            })
+        }
+        "updateServiceOffering" => {
+            let o = app
+                .offering_update(
+                    caller,
+                    req(p, c, "id")?,
+                    p.str("name"),
+                    p.str("displaytext"),
+                    p.map_flat("externaldetails"),
+                    p.bool_or("cleanupexternaldetails", false),
+                )
+                .await?;
+            Ok(Reply::Object {
+                object: "serviceoffering",
+                value: offering_view(app, &o).await?,
+            })
+        }
+        "deleteServiceOffering" => {
+            app.offering_delete(caller, req(p, c, "id")?).await?;
+            Ok(Reply::Success { displaytext: None })
+        }
+        "listServiceOfferings" => {
+            let (items, total) = app
+                .store
+                .offering_list(
+                    p.str("id"),
+                    p.str("name"),
+                    p.str("keyword"),
+                    page_of(app, p)?,
+                )
+                .await
+                .map_err(e)?;
+            let mut out = Vec::new();
+            for x in &items {
+                out.push(offering_view(app, x).await?);
+            }
+            Ok(list("serviceoffering", out, total))
+        }
+        "registerTemplate" => {
+            let zone = p
+                .str("zoneid")
+                .map(str::to_string)
+                .or_else(|| p.list("zoneids").and_then(|z| z.into_iter().next()));
+            let t = app
+                .template_register(
+                    caller,
+                    req(p, c, "name")?,
+                    p.str("displaytext"),
+                    req(p, c, "format")?,
+                    req(p, c, "hypervisor")?,
+                    req(p, c, "url")?,
+                    zone.as_deref(),
+                    p.str("extensionid"),
+                    p.map_flat("externaldetails").unwrap_or_default(),
+                    p.str("arch"),
+                    None,
+                )
+                .await?;
+            Ok(list("template", vec![template_view(app, &t).await?], 1))
+        }
+        "listTemplates" => {
+            let ext = match p.str("extensionid") {
+                Some(u) => Some(
+                    app.store
+                        .extension_by_uuid(u)
+                        .await
+                        .map_err(e)?
+                        .map(|x| x.id)
+                        .unwrap_or(-2),
+                ),
+                None => None,
+            };
+            let (items, total) = app
+                .store
+                .template_list(
+                    p.str("id"),
+                    p.str("name"),
+                    ext,
+                    p.str("keyword"),
+                    page_of(app, p)?,
+                )
+                .await
+                .map_err(e)?;
+            let filter = p
+                .str("templatefilter")
+                .unwrap_or("executable")
+                .to_lowercase();
+            let mut out = Vec::new();
+            for t in items.iter().filter(|t| match filter.as_str() {
+                "self" | "selfexecutable" => t.account_id == caller.account.id,
+                "featured" => t.is_featured,
+                _ => t.is_public || t.account_id == caller.account.id || caller.is_root_admin(),
+            }) {
+                out.push(template_view(app, t).await?);
+            }
+            let total = if filter == "executable" || filter == "all" {
+                total
+            } else {
+                out.len() as i64
+            };
+            Ok(list("template", out, total))
+        }
+        "listNetworkOfferings" => {
+            let items = app.store.network_offering_list().await.map_err(e)?;
+            let items: Vec<Value> = items
+                .iter()
+                .filter(|o| p.str("id").is_none_or(|u| u == o.uuid) && p.str("guestiptype").is_none_or(|g| g.eq_ignore_ascii_case(&o.guest_ip_type)) && p.str("name").is_none_or(|n| n == o.name))
+                .map(|o| json!({"id": o.uuid, "name": o.name, "displaytext": o.display_text, "guestiptype": o.guest_ip_type, "specifyvlan": o.specify_vlan, "state": o.state, "isdefault": o.is_default, "traffictype": "Guest", "created": trellis_api::format_date(o.created)}))
+                .collect();
+            let n = items.len() as i64;
+            Ok(list("networkoffering", items, n))
+        }
+        "createNetwork" => {
+            let input = NetworkInput {
+                name: req(p, c, "name")?.into(),
+                display_text: s(p, "displaytext"),
+                offering_uuid: req(p, c, "networkofferingid")?.into(),
+                zone_uuid: req(p, c, "zoneid")?.into(),
+                vlan: s(p, "vlan"),
+                gateway: s(p, "gateway"),
+                netmask: s(p, "netmask"),
+                start_ip: s(p, "startip"),
+                end_ip: s(p, "endip"),
+            };
+            let n = app.network_create(caller, input).await?;
+            Ok(Reply::Object {
+                object: "network",
+                value: network_view(app, &n).await?,
+            })
+        }
+        "listNetworks" => {
+            if p.bool("restartrequired") == Some(true) {
+                return Ok(list("network", vec![], 0));
+            }
+            let scope = if caller.is_root_admin() {
+                None
+            } else {
+                Some(caller.account.id)
+            };
+            let (items, total) = app
+                .store
+                .network_list(
+                    p.str("id"),
+                    zone_filter(app, p).await?,
+                    scope,
+                    p.str("keyword"),
+                    page_of(app, p)?,
+                )
+                .await
+                .map_err(e)?;
+            let mut out = Vec::new();
+            for x in &items {
+                out.push(network_view(app, x).await?);
+            }
+            Ok(list("network", out, total))
+        }
+        "listVirtualMachines" => {
+            let host_id = match p.str("hostid") {
+                Some(u) => Some(
+                    app.store
+                        .host_by_uuid(u)
+                        .await
+                        .map_err(e)?
+                        .map(|x| x.id)
+                        .unwrap_or(-2),
+                ),
+                None => None,
+            };
+            let extension_id = match p.str("extensionid") {
+                Some(u) => Some(
+                    app.store
+                        .extension_by_uuid(u)
+                        .await
+                        .map_err(e)?
+                        .map(|x| x.id)
+                        .unwrap_or(-2),
+                ),
+                None => None,
+            };
+            let f = InstanceFilter {
+                uuid: s(p, "id"),
+                name: s(p, "name"),
+                state: s(p, "state"),
+                zone_id: zone_filter(app, p).await?,
+                host_id,
+                account_id: None,
+                extension_id,
+                keyword: s(p, "keyword"),
+                include_destroyed: p
+                    .str("state")
+                    .is_some_and(|s| s.eq_ignore_ascii_case("Destroyed"))
+                    || p.str("id").is_some(),
+            };
+            let ids = p.list("ids");
+            let (items, total) = app
+                .instance_list(caller, f, p.bool_or("listall", false), page_of(app, p)?)
+                .await?;
+            let mut out = Vec::with_capacity(items.len());
+            for i in items
+                .iter()
+                .filter(|i| ids.as_ref().is_none_or(|ids| ids.contains(&i.uuid)))
+            {
+                out.push(vm_view(app, i).await?);
+            }
+            let total = if ids.is_some() {
+                out.len() as i64
+            } else {
+                total
+            };
+            Ok(list("virtualmachine", out, total))
+        }
+        "recoverVirtualMachine" => {
+            let inst = app.instance_recover(caller, req(p, c, "id")?).await?;
+            Ok(Reply::Object {
+                object: "virtualmachine",
+                value: vm_view(app, &inst).await?,
+            })
+        }
+        "updateVirtualMachine" => {
+            let inst = app
+                .instance_update(
+                    caller,
+                    req(p, c, "id")?,
+                    p.str("displayname"),
+                    p.map_flat("details"),
+                    p.bool_or("cleanupdetails", false),
+                )
+                .await?;
+            Ok(Reply::Object {
+                object: "virtualmachine",
+                value: vm_view(app, &inst).await?,
+            })
+        }
+        "createConsoleEndpoint" => {
+            let console = app
+                .instance_console(caller, req(p, c, "virtualmachineid")?)
+                .await?;
+            let url = console.url.clone().unwrap_or_else(|| {
+                let port = match &console.port {
+                    Some(Value::Number(n)) => n.to_string(),
+                    Some(Value::String(s)) => s.clone(),
+                    _ => String::new(),
+                };
+                format!(
+                    "{}://{}:{}",
+                    console.protocol.as_deref().unwrap_or("vnc"),
+                    console.host.as_deref().unwrap_or(""),
+                    port
+                )
+            });
+            Ok(Reply::Object {
+                object: "consoleendpoint",
+                value: json!({"success": true, "url": url, "websocket": {"host": console.host, "port": console.port, "protocol": console.protocol, "password": console.password}}),
+            })
+        }
+        "listPublicIpAddresses" => Ok(list("publicipaddress", vec![], 0)),
+        "listPortForwardingRules" => Ok(list("portforwardingrule", vec![], 0)),
+        "listIpForwardingRules" => Ok(list("ipforwardingrule", vec![], 0)),
+        "listVolumes" => Ok(list("volume", vec![], 0)),
+        "listSSHKeyPairs" => Ok(list("sshkeypair", vec![], 0)),
+        "listDiskOfferings" => Ok(list("diskoffering", vec![], 0)),
+        "listVPCs" => Ok(list("vpc", vec![], 0)),
+        "listNetworkServiceProviders" => Ok(list("networkserviceprovider", vec![], 0)),
+        "listProjects" => Ok(list("project", vec![], 0)),
+        "listTags" => Ok(list("tag", vec![], 0)),
+        "listIsos" => Ok(list("iso", vec![], 0)),
+        other => Err(ApiError::unsupported(other)),
+    }
+}
+
+fn date(ms: i64) -> String {
+    trellis_api::format_date(ms)
+}
+
+pub fn zone_view(z: &Zone) -> Value {
+    json!({"id": z.uuid, "name": z.name, "description": z.description, "dns1": z.dns1, "dns2": z.dns2, "internaldns1": z.internal_dns1,
+           "networktype": z.network_type, "allocationstate": z.allocation_state, "securitygroupsenabled": false, "localstorageenabled": false,
+           "zonetoken": z.uuid, "tags": [], "created": date(z.created)})
+}
+
+async fn pod_view(app: &App, x: &Pod) -> Result<Value, ApiError> {
+    let z = app.store.zone_get(x.zone_id).await.map_err(e)?;
+    Ok(
+        json!({"id": x.uuid, "name": x.name, "zoneid": z.as_ref().map(|z| z.uuid.clone()), "zonename": z.map(|z| z.name), "gateway": x.gateway, "netmask": x.netmask,
+              "startip": x.start_ip.as_ref().map(|s| vec![s.clone()]), "endip": x.end_ip.as_ref().map(|s| vec![s.clone()]), "allocationstate": x.allocation_state}),
+    )
+}
+
+pub async fn cluster_view(app: &App, x: &Cluster) -> Result<Value, ApiError> {
+    let z = app.store.zone_get(x.zone_id).await.map_err(e)?;
+    let pod = app.store.pod_get(x.pod_id).await.map_err(e)?;
+    let ext = app.cluster_extension(x.id).await?;
+    Ok(
+        json!({"id": x.uuid, "name": x.name, "zoneid": z.as_ref().map(|z| z.uuid.clone()), "zonename": z.map(|z| z.name), "podid": pod.as_ref().map(|p| p.uuid.clone()),
+              "podname": pod.map(|p| p.name), "hypervisortype": x.hypervisor, "clustertype": x.cluster_type, "allocationstate": x.allocation_state, "managedstate": "Managed",
+              "arch": x.arch, "extensionid": ext.as_ref().map(|(e, _)| e.uuid.clone()), "extensionname": ext.map(|(e, _)| e.name)}),
+    )
+}
+
+pub async fn host_view(app: &App, x: &Host) -> Result<Value, ApiError> {
+    let z = app.store.zone_get(x.zone_id).await.map_err(e)?;
+    let pod = app.store.pod_get(x.pod_id).await.map_err(e)?;
+    let cl = app.store.cluster_get(x.cluster_id).await.map_err(e)?;
+    let ext = app.cluster_extension(x.cluster_id).await?;
+    let details = app.host_external_details(x.id).await?;
+    Ok(
+        json!({"id": x.uuid, "name": x.name, "state": x.status, "type": "Routing", "ipaddress": "External", "zoneid": z.as_ref().map(|z| z.uuid.clone()),
+              "zonename": z.map(|z| z.name), "podid": pod.as_ref().map(|p| p.uuid.clone()), "podname": pod.map(|p| p.name), "clusterid": cl.as_ref().map(|c| c.uuid.clone()),
+              "clustername": cl.map(|c| c.name), "hypervisor": x.hypervisor, "resourcestate": x.resource_state, "hosttags": x.host_tags,
+              "cpunumber": 0, "memorytotal": 0, "capabilities": "hvm", "arch": "x86_64",
+              "details": details, "extensionid": ext.as_ref().map(|(e, _)| e.uuid.clone()), "extensionname": ext.map(|(e, _)| e.name), "created": date(x.created)}),
+    )
+}
+
+async fn offering_view(app: &App, o: &ServiceOffering) -> Result<Value, ApiError> {
+    let details = app
+        .store
+        .details_visible(DetailOwner::Offering, o.id)
+        .await
+        .map_err(e)?;
+    Ok(
+        json!({"id": o.uuid, "name": o.name, "displaytext": o.display_text, "cpunumber": o.cpu_number, "cpuspeed": o.cpu_speed, "memory": o.memory,
+              "hosttags": o.host_tags, "storagetype": "shared", "offerha": false, "limitcpuuse": false, "isvolatile": false, "iscustomized": false,
+              "serviceofferingdetails": if details.is_empty() { Value::Null } else { json!(details) }, "state": o.state, "created": date(o.created)}),
+    )
+}
+
+async fn template_view(app: &App, t: &Template) -> Result<Value, ApiError> {
+    let ext = match t.extension_id {
+        Some(id) => app.store.extension_get(id).await.map_err(e)?,
+        None => None,
+    };
+    let zone = match t.zone_id {
+        Some(z) => app.store.zone_get(z).await.map_err(e)?,
+        None => None,
+    };
+    let details = app
+        .store
+        .details_visible(DetailOwner::Template, t.id)
+        .await
+        .map_err(e)?;
+    let account = app.store.account_get(t.account_id).await.map_err(e)?;
+    Ok(
+        json!({"id": t.uuid, "name": t.name, "displaytext": t.display_text, "format": t.format, "hypervisor": t.hypervisor, "ostypename": t.os_type,
+              "ostypeid": "00000000-0000-0000-0000-000000000000", "size": t.size, "isready": t.state == "Active", "status": "Download Complete",
+              "ispublic": t.is_public, "isfeatured": t.is_featured, "zoneid": zone.as_ref().map(|z| z.uuid.clone()), "zonename": zone.map(|z| z.name),
+              "templatetype": "USER", "arch": t.arch, "account": account.map(|a| a.name), "passwordenabled": false, "crossZones": t.zone_id.is_none(),
+              "extensionid": ext.as_ref().map(|x| x.uuid.clone()), "extensionname": ext.map(|x| x.name),
+              "details": if details.is_empty() { Value::Null } else { json!(details) }, "created": date(t.created)}),
+    )
+}
+
+async fn network_view(app: &App, n: &Network) -> Result<Value, ApiError> {
+    let z = app.store.zone_get(n.zone_id).await.map_err(e)?;
+    let o = app
+        .store
+        .network_offering_get(n.network_offering_id)
+        .await
+        .map_err(e)?;
+    Ok(
+        json!({"id": n.uuid, "name": n.name, "displaytext": n.display_text, "zoneid": z.as_ref().map(|z| z.uuid.clone()), "zonename": z.map(|z| z.name),
+              "networkofferingid": o.as_ref().map(|o| o.uuid.clone()), "networkofferingname": o.map(|o| o.name), "type": n.guest_type,
+              "broadcasturi": n.broadcast_uri, "vlan": n.broadcast_uri.as_deref().and_then(|b| b.strip_prefix("vlan://")), "gateway": n.gateway, "netmask": n.netmask,
+              "dns1": n.dns1, "dns2": n.dns2, "state": n.state, "traffictype": "Guest", "acltype": if n.guest_type == "Shared" { "Domain" } else { "Account" },
+              "restartrequired": false, "created": date(n.created)}),
+    )
+}
+
+/// The `virtualmachine` view with the keys libcloud and Ansible read.
+pub async fn vm_view(app: &App, i: &Instance) -> Result<Value, ApiError> {
+    let z = app.store.zone_get(i.zone_id).await.map_err(e)?;
+    let host = match i.host_id {
+        Some(h) => app.store.host_get(h).await.map_err(e)?,
+        None => None,
+    };
+    let t = app.store.template_get(i.template_id).await.map_err(e)?;
+    let o = app
+        .store
+        .offering_get(i.service_offering_id)
+        .await
+        .map_err(e)?;
+    let account = app.store.account_get(i.account_id).await.map_err(e)?;
+    let domain = app.store.domain_get(i.domain_id).await.map_err(e)?;
+    let mut nics = Vec::new();
+    for n in app.store.nic_list(i.id).await.map_err(e)? {
+        let net = app.store.network_get(n.network_id).await.map_err(e)?;
+        nics.push(json!({"id": n.uuid, "networkid": net.as_ref().map(|x| x.uuid.clone()), "networkname": net.as_ref().map(|x| x.name.clone()),
+                         "macaddress": n.mac, "ipaddress": n.ip, "netmask": n.netmask, "gateway": n.gateway, "isdefault": n.is_default,
+                         "broadcasturi": n.broadcast_uri, "isolationuri": n.broadcast_uri, "traffictype": "Guest", "type": net.map(|x| x.guest_type), "deviceid": n.device_id.to_string()}));
+    }
+    let details = app
+        .store
+        .details_visible(DetailOwner::Instance, i.id)
+        .await
+        .map_err(e)?;
+    let ext = match t.as_ref().and_then(|t| t.extension_id) {
+        Some(id) => app.store.extension_get(id).await.map_err(e)?,
+        None => None,
+    };
+    let _ = strip_prefix;
+    Ok(json!({
+        "id": i.uuid, "name": i.name, "displayname": i.display_name, "instancename": i.instance_name, "state": i.state,
+        "account": account.as_ref().map(|a| a.name.clone()), "domainid": domain.as_ref().map(|d| d.uuid.clone()), "domain": domain.map(|d| d.name),
+        "zoneid": z.as_ref().map(|z| z.uuid.clone()), "zonename": z.map(|z| z.name),
+        "hostid": host.as_ref().map(|h| h.uuid.clone()), "hostname": host.map(|h| h.name),
+        "templateid": t.as_ref().map(|t| t.uuid.clone()), "templatename": t.as_ref().map(|t| t.name.clone()), "templatedisplaytext": t.as_ref().map(|t| t.display_text.clone()),
+        "serviceofferingid": o.as_ref().map(|o| o.uuid.clone()), "serviceofferingname": o.as_ref().map(|o| o.name.clone()),
+        "cpunumber": o.as_ref().map(|o| o.cpu_number), "cpuspeed": o.as_ref().map(|o| o.cpu_speed), "memory": o.as_ref().map(|o| o.memory),
+        "hypervisor": "External", "guestosid": "00000000-0000-0000-0000-000000000000", "ostypename": t.map(|t| t.os_type),
+        "nic": nics, "tags": [], "affinitygroup": [], "securitygroup": [], "details": details, "powerstate": i.power_state,
+        "haenable": i.ha_enabled, "passwordenabled": false, "isdynamicallyscalable": false,
+        "extensionid": ext.as_ref().map(|x| x.uuid.clone()), "extensionname": ext.map(|x| x.name),
+        "created": date(i.created),
+    }))
+}
