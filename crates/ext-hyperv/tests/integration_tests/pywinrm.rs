@@ -12,7 +12,13 @@ session = winrm.Session(url, auth=(user, password), transport="ntlm", server_cer
 ok = session.run_ps("Get-VMSwitch | Select-Object Name | ConvertTo-Json -Compress")
 failed = session.run_ps("Start-VM -Name 'missing'")
 cmd = session.run_cmd("echo", ["compatible"])
+try:
+    winrm.Session(url, auth=(user, password + "x"), transport="ntlm", server_cert_validation="ignore").run_ps("'x'")
+    rejected = False
+except winrm.exceptions.InvalidCredentialsError:
+    rejected = True
 print(json.dumps({
+    "rejected": rejected,
     "ok_code": ok.status_code, "ok_out": ok.std_out.decode(),
     "failed_code": failed.status_code, "failed_err": failed.std_err.decode(),
     "cmd_out": cmd.std_out.decode(),
@@ -67,10 +73,11 @@ async fn pywinrm_talks_to_the_simulator() {
         "{result}"
     );
     assert_eq!(result["cmd_out"].as_str().unwrap().trim(), "compatible");
+    assert_eq!(result["rejected"], true, "a wrong password is refused");
     assert!(harness.sim.authentications() >= 1);
+    let failures = harness.sim.auth_failures();
     assert!(
-        harness.sim.auth_failures().is_empty(),
-        "{:?}",
-        harness.sim.auth_failures()
+        failures.len() == 1 && failures[0].contains("wrong password"),
+        "{failures:?}"
     );
 }
