@@ -443,10 +443,10 @@ fn a_task_outliving_the_timeout_argument_is_reported_before_the_kill() {
     let harness = Harness::start();
     let payload = harness.payload("slow");
     harness.sim.hold_tasks(true);
-    let outcome = harness.run_with("create", &payload, "3", None);
+    let outcome = harness.run_with("create", &payload, "6", None);
     outcome.assert_failure(exit::TIMED_OUT, "timed_out");
     assert!(
-        outcome.elapsed < Duration::from_secs(3),
+        outcome.elapsed < Duration::from_secs(6),
         "answered before the caller's timeout: {:?}",
         outcome.elapsed
     );
