@@ -252,7 +252,8 @@ impl App {
                 return Ok(None);
             }
         }
-        if let Err(e) = trellis_api::signature::verify(pairs, secret, now_millis()) {
+        let lenient = self.setting_bool(setting::SIGNATURE_LENIENT_TILDE);
+        if let Err(e) = trellis_api::signature::verify_with(pairs, secret, now_millis(), lenient) {
             tracing::debug!(reason = %e, "signature rejected");
             return Ok(None);
         }

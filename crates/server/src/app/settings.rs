@@ -38,6 +38,7 @@ pub mod setting {
     pub const WAIT: &str = "wait";
     pub const HYPERVISOR_LIST: &str = "hypervisor.list";
     pub const SECURE_COOKIE: &str = "enable.secure.session.cookie";
+    pub const SIGNATURE_LENIENT_TILDE: &str = "api.signature.lenient.tilde";
 }
 
 pub static SETTINGS: &[SettingDef] = &[
@@ -53,6 +54,7 @@ pub static SETTINGS: &[SettingDef] = &[
     SettingDef { name: setting::WAIT, default: "1800", category: "Advanced", description: "Time (in seconds) to wait for an extension lifecycle action before it is killed", dynamic: true, kind: Kind::Integer { min: 1, max: 86_400 } },
     SettingDef { name: setting::HYPERVISOR_LIST, default: "External", category: "Hidden", description: "The list of hypervisors this deployment manages", dynamic: true, kind: Kind::Text },
     SettingDef { name: setting::SECURE_COOKIE, default: "false", category: "Advanced", description: "Mark session cookies Secure (serve behind TLS)", dynamic: true, kind: Kind::Boolean },
+    SettingDef { name: setting::SIGNATURE_LENIENT_TILDE, default: "true", category: "Advanced", description: "Also accept signatures computed with '~' left unescaped, as Python's and Go's URL encoders produce (CloudStack's Java canonical form escapes it)", dynamic: true, kind: Kind::Boolean },
 ];
 
 impl App {
