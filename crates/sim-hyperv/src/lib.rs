@@ -181,6 +181,24 @@ impl Shared {
     }
 }
 
+#[cfg(test)]
+pub(crate) fn test_shared() -> Arc<Shared> {
+    let config = SimConfig::default();
+    Arc::new(Shared {
+        endpoint: "https://127.0.0.1:5986/wsman".to_string(),
+        certificate_der: Vec::new(),
+        inner: Mutex::new(Inner {
+            host: HyperV::with_defaults(&config.computer_name),
+            shells: HashMap::new(),
+            faults: FaultState::default(),
+            log: Vec::new(),
+            auth_failures: Vec::new(),
+            authentications: 0,
+        }),
+        config,
+    })
+}
+
 /// A running simulator.
 pub struct HyperVSim {
     shared: Arc<Shared>,

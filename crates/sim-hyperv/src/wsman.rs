@@ -573,6 +573,105 @@ fn delete(shared: &Arc<Shared>, user: &str, request: &Request<'_>) -> Reply {
 mod tests {
     use super::*;
 
+    fn request(action: &str, resource_uri: &str, shell: Option<&str>, body: &str) -> String {
+        let selector = shell
+            .map(|id| {
+                format!(
+                    r#"<w:SelectorSet><w:Selector Name="ShellId">{id}</w:Selector></w:SelectorSet>"#
+                )
+            })
+            .unwrap_or_default();
+        format!(
+            r#"<env:Envelope xmlns:env="{NS_SOAP}" xmlns:a="{NS_ADDRESSING}" xmlns:w="{NS_WSMAN}" xmlns:rsp="{NS_SHELL}"><env:Header><a:Action>{action}</a:Action><a:MessageID>uuid:ABC</a:MessageID><w:ResourceURI>{resource_uri}</w:ResourceURI><w:OperationTimeout>PT1S</w:OperationTimeout>{selector}</env:Header><env:Body>{body}</env:Body></env:Envelope>"#
+        )
+    }
+
+    fn shell_id_of(reply: &Reply) -> String {
+        let document = roxmltree::Document::parse(&reply.body).unwrap();
+        document
+            .descendants()
+            .find(|n| n.attribute("Name") == Some("ShellId"))
+            .and_then(|n| n.text())
+            .unwrap()
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn faults_for_bad_requests() {
+        let shared = crate::test_shared();
+        let reply = handle(&shared, "u", "not xml").await;
+        assert_eq!(reply.status, 500);
+        assert!(reply.body.contains("w:SchemaValidationError"));
+        let reply = handle(
+            &shared,
+            "u",
+            &request(ACTION_CREATE, "http://example/other", None, ""),
+        )
+        .await;
+        assert!(reply.body.contains("w:DestinationUnreachable"));
+        let reply = handle(
+            &shared,
+            "u",
+            &request("http://example/Frobnicate", RESOURCE_URI_CMD, None, ""),
+        )
+        .await;
+        assert!(reply.body.contains("a:ActionNotSupported"));
+        assert!(reply.body.contains("<a:RelatesTo>uuid:ABC</a:RelatesTo>"));
+        let reply = handle(
+            &shared,
+            "u",
+            &request(ACTION_COMMAND, RESOURCE_URI_CMD, Some("NOPE"), ""),
+        )
+        .await;
+        assert!(reply.body.contains("w:InvalidSelectors") && reply.body.contains("2150858843"));
+    }
+
+    #[tokio::test]
+    async fn shells_belong_to_their_owner_and_commands_must_exist() {
+        let shared = crate::test_shared();
+        let created = handle(
+            &shared,
+            "alice",
+            &request(ACTION_CREATE, RESOURCE_URI_CMD, None, ""),
+        )
+        .await;
+        assert_eq!(created.status, 200);
+        assert!(created.body.contains("CreateResponse"));
+        let shell = shell_id_of(&created);
+        let receive = r#"<rsp:Receive><rsp:DesiredStream CommandId="X">stdout stderr</rsp:DesiredStream></rsp:Receive>"#;
+        let reply = handle(
+            &shared,
+            "alice",
+            &request(ACTION_RECEIVE, RESOURCE_URI_CMD, Some(&shell), receive),
+        )
+        .await;
+        assert!(reply.body.contains("CommandId X was not found"));
+        let reply = handle(
+            &shared,
+            "mallory",
+            &request(ACTION_DELETE, RESOURCE_URI_CMD, Some(&shell), ""),
+        )
+        .await;
+        assert!(reply.body.contains("w:InvalidSelectors"));
+        let command = "<rsp:CommandLine><rsp:Command>echo hi</rsp:Command></rsp:CommandLine>";
+        let reply = handle(
+            &shared,
+            "alice",
+            &request(ACTION_COMMAND, RESOURCE_URI_CMD, Some(&shell), command),
+        )
+        .await;
+        assert_eq!(reply.status, 200);
+        let reply = handle(
+            &shared,
+            "alice",
+            &request(ACTION_DELETE, RESOURCE_URI_CMD, Some(&shell), ""),
+        )
+        .await;
+        assert_eq!(reply.status, 200);
+        assert!(reply.body.contains("DeleteResponse"));
+        assert!(shared.lock().shells.is_empty());
+    }
+
     #[test]
     fn durations() {
         assert_eq!(parse_duration("PT20S"), Some(Duration::from_secs(20)));
