@@ -220,13 +220,12 @@ async fn status(session: &mut Session, instance: &Instance) -> Result<Value, Fai
     let state = session.run_ok(&ps::state(&instance.vm_name)).await?;
     let state = state.trim();
     if state == NOT_FOUND {
-        return Err(Failure::new(
-            exit::FAILED,
-            format!(
-                "vm '{}' was not found on the hyper-v host",
-                instance.vm_name
-            ),
-        ));
+        // Nothing to report a power state for; the server keeps what it knows.
+        return Ok(json!({
+            "status": "success",
+            "power_state": PowerState::PowerUnknown.wire(),
+            "message": format!("vm '{}' was not found on the hyper-v host", instance.vm_name),
+        }));
     }
     Ok(json!({"status": "success", "power_state": power_state(state).wire()}))
 }

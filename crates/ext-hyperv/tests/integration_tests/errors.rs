@@ -212,9 +212,14 @@ async fn hyper_v_errors_are_reported_readably() {
             vm_name()
         )
     );
+    // Status of a missing instance is unknown, not a failure.
     let run = harness.run("status", &payload).await;
-    run.assert_failure(exit::FAILED);
-    assert!(run.error().contains("was not found"));
+    run.assert_success();
+    assert_eq!(run.json["power_state"], "unknown");
+    assert!(run.json["message"]
+        .as_str()
+        .unwrap()
+        .contains("was not found"));
     // Stop of a missing instance counts as stopped.
     harness.run("stop", &payload).await.assert_success();
 
