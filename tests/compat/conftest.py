@@ -110,6 +110,25 @@ def wait_job(cs, jobid, timeout=120):
     raise AssertionError(f"job {jobid} did not finish in {timeout}s")
 
 
+def job_ok(cs, response, timeout=120):
+    """Wait for the job an async call started; it must succeed. Returns its jobresult."""
+    r = wait_job(cs, response["jobid"], timeout)
+    assert r["jobstatus"] == 1, f"job {response['jobid']} failed: {r.get('jobresult')}"
+    return r["jobresult"]
+
+
+def eventually(check, timeout=30, interval=0.1, what="condition"):
+    """Poll `check` until it returns a truthy value (which is returned); fail after `timeout` s."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"{what} not reached in {timeout}s (last: {last!r})")
+
+
 def external_zone(cs, extension_id, host_details=None, prefix="compat"):
     """A zone with a cluster bound to `extension_id`, one host, a tiny offering, a template bound
     to the extension and an L2 network. Returns a dict of ids."""

@@ -6,13 +6,11 @@ import json
 import os
 import subprocess
 import tempfile
-import time
 
 import pytest
 import requests
-import urllib3
 
-from conftest import external_zone, free_port, trellis_bin, wait_job
+from conftest import eventually, external_zone, free_port, job_ok, trellis_bin, wait_job
 
 NODE = "pve1"
 USER = "root@pam"
@@ -21,18 +19,6 @@ SECRET = "sim-secret-7f3a"
 TEMPLATE_VMID = 9000
 
 pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
-
-
-def eventually(check, timeout=30, interval=0.1, what="condition"):
-    """Poll `check` until it returns a truthy value; fail after `timeout` seconds."""
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what} not reached in {timeout}s (last: {last!r})")
 
 
 class ProxmoxSim:
@@ -60,7 +46,11 @@ class ProxmoxSim:
             except requests.ConnectionError:
                 return False
 
-        eventually(up, timeout=30, what="proxmox simulator listening")
+        try:
+            eventually(up, timeout=30, what="proxmox simulator listening")
+        except BaseException:
+            self.stop()
+            raise
 
     def output(self):
         with open(self.log.name) as f:
@@ -147,12 +137,6 @@ def zone(cs, proxmox):
 def vm_of(cs, vm_id):
     found = cs.listVirtualMachines(id=vm_id).get("virtualmachine", [])
     return found[0] if found else None
-
-
-def job_ok(cs, response):
-    r = wait_job(cs, response["jobid"])
-    assert r["jobstatus"] == 1, f"job failed: {r.get('jobresult')}"
-    return r["jobresult"]
 
 
 def deploy(cs, zone, template, name):
