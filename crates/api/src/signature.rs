@@ -82,13 +82,22 @@ pub fn api_key(pairs: &[(String, String)]) -> Option<&str> {
 }
 
 /// Verify a signed request against the user's secret at time `now_millis`.
-pub fn verify(pairs: &[(String, String)], secret: &str, now_millis: i64) -> Result<(), SignatureError> {
+pub fn verify(
+    pairs: &[(String, String)],
+    secret: &str,
+    now_millis: i64,
+) -> Result<(), SignatureError> {
     verify_with(pairs, secret, now_millis, false)
 }
 
 /// Like [`verify`]; with `lenient_tilde` a signature computed with `~` left unescaped (as
 /// Python's and Go's encoders do) is accepted too.
-pub fn verify_with(pairs: &[(String, String)], secret: &str, now_millis: i64, lenient_tilde: bool) -> Result<(), SignatureError> {
+pub fn verify_with(
+    pairs: &[(String, String)],
+    secret: &str,
+    now_millis: i64,
+    lenient_tilde: bool,
+) -> Result<(), SignatureError> {
     let given = get(pairs, "signature").ok_or(SignatureError::Missing)?;
     get(pairs, "apikey").ok_or(SignatureError::Missing)?;
     if get(pairs, "signatureversion") == Some("3") {
@@ -104,7 +113,8 @@ pub fn verify_with(pairs: &[(String, String)], secret: &str, now_millis: i64, le
         return Ok(());
     }
     if lenient_tilde && pairs.iter().any(|(_, v)| v.contains('~')) {
-        let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("hmac accepts any key length");
+        let mut mac =
+            Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("hmac accepts any key length");
         mac.update(string_to_sign(pairs).replace("%7e", "~").as_bytes());
         let alt = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
         if bool::from(alt.as_bytes().ct_eq(given.as_bytes())) {
@@ -168,10 +178,17 @@ mod tests {
 
     #[test]
     fn lenient_tilde() {
-        let mut pairs: Vec<(String, String)> = vec![("apiKey".into(), "k".into()), ("command".into(), "listZones".into()), ("name".into(), "a~b".into())];
+        let mut pairs: Vec<(String, String)> = vec![
+            ("apiKey".into(), "k".into()),
+            ("command".into(), "listZones".into()),
+            ("name".into(), "a~b".into()),
+        ];
         let mut mac = Hmac::<Sha1>::new_from_slice(b"s").unwrap();
         mac.update(string_to_sign(&pairs).replace("%7e", "~").as_bytes());
-        pairs.push(("signature".into(), base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())));
+        pairs.push((
+            "signature".into(),
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()),
+        ));
         assert_eq!(verify(&pairs, "s", 0), Err(SignatureError::Mismatch));
         assert_eq!(verify_with(&pairs, "s", 0, true), Ok(()));
     }

@@ -190,18 +190,34 @@ impl Client {
             .map(|(k, v)| format!("{}={}", java_urlencode(k), java_urlencode(v)))
             .collect::<Vec<_>>()
             .join("&");
-        let req = if self.post {
-            self.http
-                .post(&self.url)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(query)
-        } else {
-            self.http.get(format!("{}?{}", self.url, query))
+        let send = || {
+            let req = if self.post {
+                self.http
+                    .post(&self.url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(query.clone())
+            } else {
+                self.http.get(format!("{}?{}", self.url, query))
+            };
+            req.send()
         };
-        let resp = req.send().await.map_err(|source| ClientError::Transport {
-            url: self.url.clone(),
-            source,
-        })?;
+        // A pooled keep-alive connection the server closed (e.g. after a restart) fails before
+        // any response; retry that once on a fresh connection.
+        let resp = match send().await {
+            Ok(r) => r,
+            Err(e) if e.is_request() && !e.is_timeout() => {
+                send().await.map_err(|source| ClientError::Transport {
+                    url: self.url.clone(),
+                    source,
+                })?
+            }
+            Err(source) => {
+                return Err(ClientError::Transport {
+                    url: self.url.clone(),
+                    source,
+                })
+            }
+        };
         read(resp).await
     }
 

@@ -554,18 +554,18 @@ impl App {
             return Err(Error::invalid_param("System extension can not be deleted"));
         }
         if !self.store.resource_map_list(e.id).await?.is_empty() {
-            return Err(Error::in_use(
+            return Err(Error::invalid_state(
                 "Extension has associated resources, unregister them to delete the extension",
             ));
         }
         let n = self.store.custom_action_count(e.id).await?;
         if n > 0 {
-            return Err(Error::in_use(format!(
+            return Err(Error::invalid_state(format!(
                 "Extension has {n} custom actions, delete them to delete the extension"
             )));
         }
         if self.template_count_for_extension(e.id).await? > 0 {
-            return Err(Error::in_use("Orchestrator extension has associated templates, remove them to delete the extension"));
+            return Err(Error::invalid_state("Orchestrator extension has associated templates, remove them to delete the extension"));
         }
         self.store.extension_delete(e.id, now_millis()).await?;
         self.event(

@@ -1608,15 +1608,19 @@ impl App {
     }
 }
 
-/// The power-state reconciler.
+/// The power-state reconciler. It ticks every second so a changed interval applies at once.
 pub async fn power_sync_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+    let mut last = std::time::Instant::now();
     loop {
-        let every =
-            Duration::from_secs(app.setting_i64(setting::POWER_SYNC_INTERVAL).max(1) as u64);
         tokio::select! {
-            _ = tokio::time::sleep(every) => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             _ = shutdown.wait_for(|v| *v) => return,
         }
-        app.power_sync_all().await;
+        let every =
+            Duration::from_secs(app.setting_i64(setting::POWER_SYNC_INTERVAL).max(1) as u64);
+        if last.elapsed() >= every {
+            app.power_sync_all().await;
+            last = std::time::Instant::now();
+        }
     }
 }

@@ -43,7 +43,7 @@ pub mod setting {
 
 pub static SETTINGS: &[SettingDef] = &[
     SettingDef { name: setting::DEFAULT_PAGE_SIZE, default: "500", category: "Advanced", description: "Default page size for API list* commands", dynamic: true, kind: Kind::Integer { min: 1, max: 100_000 } },
-    SettingDef { name: setting::PATH_CHECK_INTERVAL, default: "60", category: "Advanced", description: "Interval (in seconds) between checks that every extension's executable is present and identical on all management servers", dynamic: true, kind: Kind::Integer { min: 5, max: 86_400 } },
+    SettingDef { name: setting::PATH_CHECK_INTERVAL, default: "60", category: "Advanced", description: "Interval (in seconds) between checks that every extension's executable is present and identical on all management servers", dynamic: true, kind: Kind::Integer { min: 1, max: 86_400 } },
     SettingDef { name: setting::SESSION_CHECK_LOCATIONS, default: "CookieAndParameter", category: "Advanced", description: "Where the session key must be presented: CookieAndParameter, CookieOrParameter or ParameterOnly", dynamic: true, kind: Kind::OneOf(&["CookieAndParameter", "CookieOrParameter", "ParameterOnly"]) },
     SettingDef { name: setting::SESSION_TIMEOUT, default: "1800", category: "Advanced", description: "Idle time (in seconds) after which a login session expires", dynamic: true, kind: Kind::Integer { min: 60, max: 2_592_000 } },
     SettingDef { name: setting::ENFORCE_POST, default: "false", category: "Advanced", description: "Require signature version 3 with expires for API-key requests", dynamic: true, kind: Kind::Boolean },

@@ -188,7 +188,12 @@ async fn api(
         Err(e) => return error_response(&response_name, &e),
     };
     let Some(cmd) = cmd else {
-        return error_response("errorresponse", &ApiError::unsupported(&command_name));
+        // Unknown commands: 401 for signed requests (as CloudStack's verifier), 432 in a session.
+        return if by_session {
+            error_response("errorresponse", &ApiError::unsupported(&command_name))
+        } else {
+            error_response("errorresponse", &ApiError::unauthorized())
+        };
     };
     if !cmd.allows(caller.role_type()) {
         return if by_session {
