@@ -273,7 +273,7 @@ impl App {
         };
         let src = src_dir.join(b.binary);
         let Ok(content) = std::fs::read(&src) else {
-            tracing::debug!(extension = b.name, source = %src.display(), "built-in binary not available");
+            tracing::warn!(extension = b.name, source = %src.display(), "built-in extension binary not found; its path stays not ready (build it with `cargo build --release --workspace --bins`)");
             return;
         };
         let dst = self.extension_path(e);
