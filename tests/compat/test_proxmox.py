@@ -271,3 +271,63 @@ def test_bad_token_fails_deploy_with_proxmox_reason(cs, sim, proxmox, template):
     # The instance can still be thrown away.
     job_ok(cs, cs.destroyVirtualMachine(id=vm_id, expunge=True))
     assert vm_of(cs, vm_id) is None
+
+
+def test_failed_create_leaves_nothing_and_a_retry_deploys(cs, sim, proxmox, template):
+    # The start task fails on Proxmox (no such bridge): the half-created VM must not stay behind.
+    zone = external_zone(cs, proxmox["id"], {"node": NODE, "network_bridge": "vmbr9"}, prefix="pve-bridge")
+    before = set(sim.vms())
+    vm_id, job = deploy(cs, zone, template, "pve-bridge")
+    assert job["jobstatus"] == 2, job
+    text = job["jobresult"]["errortext"]
+    assert "bridge 'vmbr9' does not exist" in text, text
+    assert set(sim.vms()) == before
+    vm = vm_of(cs, vm_id)
+    assert vm["state"] == "Stopped"
+
+    # With the host fixed, starting the instance deploys it (prepare and create run again).
+    cs.updateHost(id=zone["host"], externaldetails={"node": NODE, "network_bridge": "vmbr1"})
+    job_ok(cs, cs.startVirtualMachine(id=vm_id))
+    pve = sim.vm_named(vm["instancename"])
+    assert pve is not None and sim.status(pve["vmid"]) == "running"
+    assert "bridge=vmbr1" in sim.config(pve["vmid"])["net0"]
+    assert vm_of(cs, vm_id)["details"]["proxmox_vmid"] == str(pve["vmid"])
+    job_ok(cs, cs.destroyVirtualMachine(id=vm_id, expunge=True))
+    assert set(sim.vms()) == before
+
+
+def wait_task(sim, upid):
+    """Poll a Proxmox task until it stops (the simulator applies the change then); must end OK."""
+    path = f"/nodes/{NODE}/tasks/{requests.utils.quote(upid, safe='')}/status"
+    task = eventually(lambda: (lambda t: t if t["status"] == "stopped" else None)(sim.get(path)),
+                      what=f"task {upid} stopped")
+    assert task["exitstatus"] == "OK", task
+
+
+def test_power_changes_behind_the_server_are_picked_up(cs, sim, proxmox, template, zone):
+    vm_id, job = deploy(cs, zone, template, "pve-oob")
+    assert job["jobstatus"] == 1, job.get("jobresult")
+    vm = vm_of(cs, vm_id)
+    vmid = sim.vm_named(vm["instancename"])["vmid"]
+    cs.updateConfiguration(name="extension.power.sync.interval", value="1")
+    try:
+        # Someone stops the VM in Proxmox itself; the server's power sweep (`statuses`) notices.
+        r = sim.http.post(f"{sim.url}/api2/json/nodes/{NODE}/qemu/{vmid}/status/stop", timeout=10)
+        r.raise_for_status()
+        wait_task(sim, r.json()["data"])
+        assert sim.status(vmid) == "stopped"
+        vm = eventually(lambda: (lambda v: v if v["state"] == "Stopped" else None)(vm_of(cs, vm_id)),
+                        what="instance seen Stopped")
+        assert vm["powerstate"] == "PowerOff"
+
+        # ... and started again there.
+        r = sim.http.post(f"{sim.url}/api2/json/nodes/{NODE}/qemu/{vmid}/status/start", timeout=10)
+        r.raise_for_status()
+        wait_task(sim, r.json()["data"])
+        vm = eventually(lambda: (lambda v: v if v["state"] == "Running" else None)(vm_of(cs, vm_id)),
+                        what="instance seen Running")
+        assert vm["powerstate"] == "PowerOn" and vm["hostid"] == zone["host"]
+    finally:
+        cs.updateConfiguration(name="extension.power.sync.interval", value="60")
+    job_ok(cs, cs.destroyVirtualMachine(id=vm_id, expunge=True))
+    assert vmid not in sim.vms()
