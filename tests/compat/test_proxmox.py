@@ -331,3 +331,36 @@ def test_power_changes_behind_the_server_are_picked_up(cs, sim, proxmox, templat
         cs.updateConfiguration(name="extension.power.sync.interval", value="60")
     job_ok(cs, cs.destroyVirtualMachine(id=vm_id, expunge=True))
     assert vmid not in sim.vms()
+
+
+def test_concurrent_deploys_and_a_wrong_vmid_hint(cs, sim, proxmox, template, zone):
+    # prepare only proposes the next free VMID, so concurrent deploys may get the same proposal;
+    # create must still give every instance its own VM.
+    started = [cs.deployVirtualMachine(zoneid=zone["zone"], serviceofferingid=zone["offering"], templateid=template["id"],
+                                       networkids=zone["network"], name=f"pve-par-{i}") for i in range(3)]
+    for r in started:
+        job_ok(cs, r)
+    vms = [vm_of(cs, r["id"]) for r in started]
+    pves = [sim.vm_named(vm["instancename"]) for vm in vms]
+    assert all(p is not None for p in pves)
+    vmids = [p["vmid"] for p in pves]
+    assert len(set(vmids)) == 3 and all(sim.status(v) == "running" for v in vmids)
+
+    # The VMID recorded for an instance is only a hint: pointed at another instance's VM, actions
+    # still reach the instance's own VM (found by its name) and leave the other one alone.
+    a, b = vms[0], vms[1]
+    cs.updateVirtualMachine(id=a["id"], details={"proxmox_vmid": str(vmids[1])})
+    assert vm_of(cs, a["id"])["details"]["proxmox_vmid"] == str(vmids[1])
+    create = actions_by_name(cs, proxmox)["CreateSnapshot"]
+    run_action(cs, create, a["id"], snap_name="mine")
+    assert set(sim.snapshots(vmids[0])[0]) == {"mine"} and sim.snapshots(vmids[1])[0] == {}
+    job_ok(cs, cs.stopVirtualMachine(id=a["id"]))
+    assert sim.status(vmids[0]) == "stopped" and sim.status(vmids[1]) == "running"
+
+    job_ok(cs, cs.destroyVirtualMachine(id=a["id"], expunge=True))
+    left = set(sim.vms())
+    assert vmids[0] not in left and set(vmids[1:]) <= left, "expunging the instance removes its own vm only"
+    for r in started[1:]:
+        job_ok(cs, cs.destroyVirtualMachine(id=r["id"], expunge=True))
+    assert not set(vmids) & set(sim.vms())
+    assert vm_of(cs, b["id"]) is None
