@@ -258,3 +258,31 @@ def test_power_changes_behind_the_server_are_picked_up(cs, sim, maas, template, 
     assert machine["power_state"] == "on" and machine["status_name"] == "Deployed"
     job_ok(cs, cs.destroyVirtualMachine(id=vm_id, expunge=True))
     eventually(lambda: released(sim, system_id), what=f"machine {system_id} Ready again")
+
+
+def test_failed_create_releases_the_machine(cs, sim, maas, template, zone):
+    eventually(lambda: all(m["status_name"] == "Ready" for m in sim.machines().values()), what="all machines Ready")
+    # Deploy-time external details override the template's; MAAS refuses this series, so create
+    # fails after prepare allocated a machine, and the server's cleanup (`delete`) releases it.
+    vm_id, jobid = deploy(cs, zone, template, "maas-badseries", externaldetails={"distro_series": "plan9"})
+    job = wait_job(cs, jobid)
+    assert job["jobstatus"] == 2, job
+    text = job["jobresult"]["errortext"]
+    assert text.startswith("Failed to create instance") and "'plan9' is not a valid distro_series" in text, text
+    vm = vm_of(cs, vm_id)
+    assert vm["state"] == "Stopped"
+    system_id = vm["details"]["External:maas_system_id"]
+    machine = eventually(lambda: released(sim, system_id), what=f"machine {system_id} Ready again")
+    assert machine["owner"] is None and machine["owner_data"] == {}
+    job_ok(cs, cs.destroyVirtualMachine(id=vm_id, expunge=True))
+
+
+def test_deploy_onto_a_chosen_machine(cs, sim, maas, template, zone):
+    wanted = eventually(lambda: sorted(s for s, m in sim.machines().items() if m["status_name"] == "Ready"),
+                        what="a Ready machine")[-1]
+    vm_id, jobid = deploy(cs, zone, template, "maas-pinned", externaldetails={"maas_system_id": wanted})
+    assert wait_job(cs, jobid)["jobstatus"] == 1
+    _, machine = machine_of(cs, sim, vm_id)
+    assert machine["system_id"] == wanted and machine["status_name"] == "Deployed"
+    job_ok(cs, cs.destroyVirtualMachine(id=vm_id, expunge=True))
+    eventually(lambda: released(sim, wanted), what=f"machine {wanted} Ready again")
