@@ -2,7 +2,6 @@
 `trellis-maas` against the MAAS simulator (`trellis sim maas`, a separate process). After every step
 the machines are read back through the MAAS 2.0 API the simulator serves."""
 
-import base64
 import os
 import secrets
 import subprocess
@@ -144,8 +143,7 @@ def released(sim, system_id):
 
 def test_lifecycle(cs, sim, maas, template, zone):
     ready_before = {s for s, m in sim.machines().items() if m["status_name"] == "Ready"}
-    user_data = base64.b64encode(b"#cloud-config\nhostname: maas-web\n").decode()
-    vm_id, jobid = deploy(cs, zone, template, "maas-web", userdata=user_data)
+    vm_id, jobid = deploy(cs, zone, template, "maas-web")
     job = wait_job(cs, jobid)
     assert job["jobstatus"] == 1, job.get("jobresult")
 
