@@ -115,8 +115,11 @@ impl App {
             .lock()
             .map(|c| c.clone())
             .unwrap_or_default();
-        let mut out =
-            String::from("# HELP trellis_jobs Async jobs by status\n# TYPE trellis_jobs gauge\n");
+        let mut out = format!(
+            "# HELP trellis_power_sync_last_sweep_seconds Duration of the last power-state sweep over all hosts\n# TYPE trellis_power_sync_last_sweep_seconds gauge\ntrellis_power_sync_last_sweep_seconds {}\n",
+            self.power_sweep_millis.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1000.0
+        );
+        out.push_str("# HELP trellis_jobs Async jobs by status\n# TYPE trellis_jobs gauge\n");
         for (status, n) in counts {
             let name = match JobStatus::from_i64(status) {
                 JobStatus::InProgress => "pending",

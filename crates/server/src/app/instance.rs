@@ -1586,6 +1586,8 @@ impl App {
                 return;
             }
         };
+        let started = std::time::Instant::now();
+        let host_count = hosts.len();
         let sem = Arc::new(tokio::sync::Semaphore::new(16));
         let mut set = tokio::task::JoinSet::new();
         for h in hosts {
@@ -1605,6 +1607,9 @@ impl App {
             });
         }
         while set.join_next().await.is_some() {}
+        let elapsed = started.elapsed();
+        self.power_sweep_millis.store(elapsed.as_millis() as u64, std::sync::atomic::Ordering::Relaxed);
+        tracing::debug!(hosts = host_count, elapsed_ms = elapsed.as_millis() as u64, "power sync sweep finished");
     }
 }
 

@@ -42,6 +42,8 @@ pub struct App {
     pub readiness_notify: tokio::sync::Notify,
     /// Job counts by status, refreshed by the job worker (for metrics).
     pub jobs_counts_cache: std::sync::Mutex<Vec<(i64, i64)>>,
+    /// Duration of the last power-sync sweep, in milliseconds (for metrics).
+    pub power_sweep_millis: std::sync::atomic::AtomicU64,
     /// Per-key locks for operations that must not interleave on one server.
     locks: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -94,6 +96,7 @@ impl App {
             job_notify: tokio::sync::Notify::new(),
             readiness_notify: tokio::sync::Notify::new(),
             jobs_counts_cache: std::sync::Mutex::new(Vec::new()),
+            power_sweep_millis: std::sync::atomic::AtomicU64::new(0),
             locks: tokio::sync::Mutex::new(HashMap::new()),
         })
     }

@@ -26,6 +26,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/client/api/", get(api).post(api))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .merge(trellis_console::router())
         .with_state(app)
 }
 
