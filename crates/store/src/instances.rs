@@ -649,3 +649,78 @@ impl Store {
         Ok(n.unwrap_or(0) + 1)
     }
 }
+
+impl Store {
+    /// NICs of many instances at once, grouped by instance id.
+    pub async fn nic_list_for(
+        &self,
+        instance_ids: &[i64],
+    ) -> StoreResult<std::collections::HashMap<i64, Vec<Nic>>> {
+        let mut out: std::collections::HashMap<i64, Vec<Nic>> = std::collections::HashMap::new();
+        for chunk in instance_ids.chunks(500) {
+            let list = chunk
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            let rows = sqlx::query(&format!("SELECT * FROM nics WHERE removed IS NULL AND instance_id IN ({list}) ORDER BY instance_id, device_id"))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::query("nic_list_for"))?;
+            for r in &rows {
+                let n = nic_row(r).map_err(StoreError::query("nic_list_for"))?;
+                out.entry(n.instance_id).or_default().push(n);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Visible details of many owners of one kind at once.
+    pub async fn details_visible_for(
+        &self,
+        owner: trellis_model::entity::DetailOwner,
+        ids: &[i64],
+    ) -> StoreResult<std::collections::HashMap<i64, std::collections::BTreeMap<String, String>>>
+    {
+        let mut out: std::collections::HashMap<i64, std::collections::BTreeMap<String, String>> =
+            std::collections::HashMap::new();
+        for chunk in ids.chunks(500) {
+            let list = chunk
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            let rows = sqlx::query(&format!("SELECT owner_id, name, value FROM details WHERE owner_kind = $1 AND display = 1 AND owner_id IN ({list})"))
+                .bind(owner.as_str())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::query("details_visible_for"))?;
+            for r in &rows {
+                let (id, k, v) = (
+                    get_i64(r, "owner_id"),
+                    get_str(r, "name"),
+                    get_str(r, "value"),
+                );
+                let (id, k, v) = (
+                    id.map_err(StoreError::query("details_visible_for"))?,
+                    k.map_err(StoreError::query("details_visible_for"))?,
+                    v.map_err(StoreError::query("details_visible_for"))?,
+                );
+                out.entry(id).or_default().insert(k, v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every network, including removed ones (for views of old NICs).
+    pub async fn network_all(&self) -> StoreResult<Vec<Network>> {
+        let rows = sqlx::query("SELECT * FROM networks ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query("network_all"))?;
+        rows.iter()
+            .map(network_row)
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::query("network_all"))
+    }
+}

@@ -1608,8 +1608,15 @@ impl App {
         }
         while set.join_next().await.is_some() {}
         let elapsed = started.elapsed();
-        self.power_sweep_millis.store(elapsed.as_millis() as u64, std::sync::atomic::Ordering::Relaxed);
-        tracing::debug!(hosts = host_count, elapsed_ms = elapsed.as_millis() as u64, "power sync sweep finished");
+        self.power_sweep_millis.store(
+            elapsed.as_millis() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        tracing::debug!(
+            hosts = host_count,
+            elapsed_ms = elapsed.as_millis() as u64,
+            "power sync sweep finished"
+        );
     }
 }
 

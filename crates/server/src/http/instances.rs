@@ -1,6 +1,7 @@
 //! Handlers of infrastructure and instance commands.
 
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use trellis_api::{catalog::Command, ApiError, Params, Reply};
 use trellis_model::entity::{
     Cluster, DetailOwner, Host, Instance, Network, Pod, ServiceOffering, Template, Zone,
@@ -9,7 +10,7 @@ use trellis_model::Error;
 use trellis_store::{InfraFilter, InstanceFilter};
 
 use super::commands::{list, page_of, req, s};
-use crate::app::infra::{strip_prefix, NetworkInput};
+use crate::app::infra::NetworkInput;
 use crate::app::instance::{DeployInput, Op};
 use crate::app::{App, Caller};
 use crate::jobs::JobContext;
@@ -651,13 +652,12 @@ pub async fn sync(app: &App, caller: &Caller, name: &str, p: &Params) -> R {
             let (items, total) = app
                 .instance_list(caller, f, p.bool_or("listall", false), page_of(app, p)?)
                 .await?;
-            let mut out = Vec::with_capacity(items.len());
-            for i in items
-                .iter()
+            let items: Vec<Instance> = items
+                .into_iter()
                 .filter(|i| ids.as_ref().is_none_or(|ids| ids.contains(&i.uuid)))
-            {
-                out.push(vm_view(app, i).await?);
-            }
+                .collect();
+            let ctx = VmCtx::load(app, &items).await?;
+            let out: Vec<Value> = items.iter().map(|i| vm_json(&ctx, i)).collect();
             let total = if ids.is_some() {
                 out.len() as i64
             } else {
@@ -822,50 +822,152 @@ async fn network_view(app: &App, n: &Network) -> Result<Value, ApiError> {
     )
 }
 
-/// The `virtualmachine` view with the keys libcloud and Ansible read.
-pub async fn vm_view(app: &App, i: &Instance) -> Result<Value, ApiError> {
-    let z = app.store.zone_get(i.zone_id).await.map_err(e)?;
-    let host = match i.host_id {
-        Some(h) => app.store.host_get(h).await.map_err(e)?,
-        None => None,
-    };
-    let t = app.store.template_get(i.template_id).await.map_err(e)?;
-    let o = app
-        .store
-        .offering_get(i.service_offering_id)
-        .await
-        .map_err(e)?;
-    let account = app.store.account_get(i.account_id).await.map_err(e)?;
-    let domain = app.store.domain_get(i.domain_id).await.map_err(e)?;
-    let mut nics = Vec::new();
-    for n in app.store.nic_list(i.id).await.map_err(e)? {
-        let net = app.store.network_get(n.network_id).await.map_err(e)?;
-        nics.push(json!({"id": n.uuid, "networkid": net.as_ref().map(|x| x.uuid.clone()), "networkname": net.as_ref().map(|x| x.name.clone()),
-                         "macaddress": n.mac, "ipaddress": n.ip, "netmask": n.netmask, "gateway": n.gateway, "isdefault": n.is_default,
-                         "broadcasturi": n.broadcast_uri, "isolationuri": n.broadcast_uri, "traffictype": "Guest", "type": net.map(|x| x.guest_type), "deviceid": n.device_id.to_string()}));
+/// Lookup tables for rendering many instances with a fixed number of queries.
+pub struct VmCtx {
+    zones: HashMap<i64, Zone>,
+    hosts: HashMap<i64, Host>,
+    templates: HashMap<i64, Template>,
+    offerings: HashMap<i64, ServiceOffering>,
+    accounts: HashMap<i64, trellis_model::entity::Account>,
+    domains: HashMap<i64, trellis_model::entity::Domain>,
+    networks: HashMap<i64, Network>,
+    extensions: HashMap<i64, trellis_model::entity::Extension>,
+    nics: HashMap<i64, Vec<trellis_model::entity::Nic>>,
+    details: HashMap<i64, std::collections::BTreeMap<String, String>>,
+}
+
+impl VmCtx {
+    pub async fn load(app: &App, instances: &[Instance]) -> Result<VmCtx, ApiError> {
+        let ids: Vec<i64> = instances.iter().map(|i| i.id).collect();
+        let all = trellis_store::Page::all();
+        let f = InfraFilter::default();
+        let mut templates: HashMap<i64, Template> = HashMap::new();
+        let mut offerings: HashMap<i64, ServiceOffering> = HashMap::new();
+        for i in instances {
+            if !templates.contains_key(&i.template_id) {
+                if let Some(t) = app.store.template_get(i.template_id).await.map_err(e)? {
+                    templates.insert(t.id, t);
+                }
+            }
+            if !offerings.contains_key(&i.service_offering_id) {
+                if let Some(o) = app
+                    .store
+                    .offering_get(i.service_offering_id)
+                    .await
+                    .map_err(e)?
+                {
+                    offerings.insert(o.id, o);
+                }
+            }
+        }
+        Ok(VmCtx {
+            zones: app
+                .store
+                .zone_list(&f, all)
+                .await
+                .map_err(e)?
+                .0
+                .into_iter()
+                .map(|x| (x.id, x))
+                .collect(),
+            hosts: app
+                .store
+                .host_list(&f, all)
+                .await
+                .map_err(e)?
+                .0
+                .into_iter()
+                .map(|x| (x.id, x))
+                .collect(),
+            templates,
+            offerings,
+            accounts: app
+                .store
+                .account_list(&Default::default(), all)
+                .await
+                .map_err(e)?
+                .0
+                .into_iter()
+                .map(|x| (x.id, x))
+                .collect(),
+            domains: app
+                .store
+                .domain_list(None, None, None, all)
+                .await
+                .map_err(e)?
+                .0
+                .into_iter()
+                .map(|x| (x.id, x))
+                .collect(),
+            networks: app
+                .store
+                .network_all()
+                .await
+                .map_err(e)?
+                .into_iter()
+                .map(|x| (x.id, x))
+                .collect(),
+            extensions: app
+                .store
+                .extension_all()
+                .await
+                .map_err(e)?
+                .into_iter()
+                .map(|x| (x.id, x))
+                .collect(),
+            nics: app.store.nic_list_for(&ids).await.map_err(e)?,
+            details: app
+                .store
+                .details_visible_for(DetailOwner::Instance, &ids)
+                .await
+                .map_err(e)?,
+        })
     }
-    let details = app
-        .store
-        .details_visible(DetailOwner::Instance, i.id)
-        .await
-        .map_err(e)?;
-    let ext = match t.as_ref().and_then(|t| t.extension_id) {
-        Some(id) => app.store.extension_get(id).await.map_err(e)?,
-        None => None,
-    };
-    let _ = strip_prefix;
-    Ok(json!({
+}
+
+/// The `virtualmachine` view of one instance.
+pub async fn vm_view(app: &App, i: &Instance) -> Result<Value, ApiError> {
+    let ctx = VmCtx::load(app, std::slice::from_ref(i)).await?;
+    Ok(vm_json(&ctx, i))
+}
+
+/// The `virtualmachine` view with the keys libcloud and Ansible read.
+pub fn vm_json(ctx: &VmCtx, i: &Instance) -> Value {
+    let z = ctx.zones.get(&i.zone_id);
+    let host = i.host_id.and_then(|h| ctx.hosts.get(&h));
+    let t = ctx.templates.get(&i.template_id);
+    let o = ctx.offerings.get(&i.service_offering_id);
+    let account = ctx.accounts.get(&i.account_id);
+    let domain = ctx.domains.get(&i.domain_id);
+    let nics: Vec<Value> = ctx
+        .nics
+        .get(&i.id)
+        .map(|v| v.as_slice())
+        .unwrap_or(&[])
+        .iter()
+        .map(|n| {
+            let net = ctx.networks.get(&n.network_id);
+            json!({"id": n.uuid, "networkid": net.map(|x| x.uuid.clone()), "networkname": net.map(|x| x.name.clone()),
+                   "macaddress": n.mac, "ipaddress": n.ip, "netmask": n.netmask, "gateway": n.gateway, "isdefault": n.is_default,
+                   "broadcasturi": n.broadcast_uri, "isolationuri": n.broadcast_uri, "traffictype": "Guest", "type": net.map(|x| x.guest_type.clone()), "deviceid": n.device_id.to_string()})
+        })
+        .collect();
+    let details = ctx.details.get(&i.id).cloned().unwrap_or_default();
+    let ext = t
+        .and_then(|t| t.extension_id)
+        .and_then(|id| ctx.extensions.get(&id));
+    json!({
         "id": i.uuid, "name": i.name, "displayname": i.display_name, "instancename": i.instance_name, "state": i.state,
-        "account": account.as_ref().map(|a| a.name.clone()), "domainid": domain.as_ref().map(|d| d.uuid.clone()), "domain": domain.map(|d| d.name),
-        "zoneid": z.as_ref().map(|z| z.uuid.clone()), "zonename": z.map(|z| z.name),
-        "hostid": host.as_ref().map(|h| h.uuid.clone()), "hostname": host.map(|h| h.name),
-        "templateid": t.as_ref().map(|t| t.uuid.clone()), "templatename": t.as_ref().map(|t| t.name.clone()), "templatedisplaytext": t.as_ref().map(|t| t.display_text.clone()),
-        "serviceofferingid": o.as_ref().map(|o| o.uuid.clone()), "serviceofferingname": o.as_ref().map(|o| o.name.clone()),
-        "cpunumber": o.as_ref().map(|o| o.cpu_number), "cpuspeed": o.as_ref().map(|o| o.cpu_speed), "memory": o.as_ref().map(|o| o.memory),
-        "hypervisor": "External", "guestosid": "00000000-0000-0000-0000-000000000000", "ostypename": t.map(|t| t.os_type),
+        "account": account.map(|a| a.name.clone()), "domainid": domain.map(|d| d.uuid.clone()), "domain": domain.map(|d| d.name.clone()),
+        "zoneid": z.map(|z| z.uuid.clone()), "zonename": z.map(|z| z.name.clone()),
+        "hostid": host.map(|h| h.uuid.clone()), "hostname": host.map(|h| h.name.clone()),
+        "templateid": t.map(|t| t.uuid.clone()), "templatename": t.map(|t| t.name.clone()), "templatedisplaytext": t.map(|t| t.display_text.clone()),
+        "serviceofferingid": o.map(|o| o.uuid.clone()), "serviceofferingname": o.map(|o| o.name.clone()),
+        "cpunumber": o.map(|o| o.cpu_number), "cpuspeed": o.map(|o| o.cpu_speed), "memory": o.map(|o| o.memory),
+        "hypervisor": "External", "guestosid": "00000000-0000-0000-0000-000000000000", "ostypename": t.map(|t| t.os_type.clone()),
         "nic": nics, "tags": [], "affinitygroup": [], "securitygroup": [], "details": details, "powerstate": i.power_state,
         "haenable": i.ha_enabled, "passwordenabled": false, "isdynamicallyscalable": false,
-        "extensionid": ext.as_ref().map(|x| x.uuid.clone()), "extensionname": ext.map(|x| x.name),
+        "extensionid": ext.map(|x| x.uuid.clone()), "extensionname": ext.map(|x| x.name.clone()),
         "created": date(i.created),
-    }))
+    })
 }
