@@ -1,0 +1,6 @@
+//! The test modules and their shared harness.
+
+pub mod harness;
+
+mod errors;
+mod lifecycle;

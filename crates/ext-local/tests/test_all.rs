@@ -1,0 +1,3 @@
+//! Integration tests: the `trellis-local` binary against real QEMU.
+
+mod integration_tests;
