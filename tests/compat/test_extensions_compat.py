@@ -1,0 +1,66 @@
+"""The extensions API through the real `cs` client: every command, the values clients read, and
+errors as CloudStackApiException with the right codes."""
+
+import pytest
+from cs import CloudStackApiException
+
+from conftest import external_zone, wait_job
+
+
+def api_error(fn, **kw):
+    with pytest.raises(CloudStackApiException) as e:
+        fn(**kw)
+    return e.value.error
+
+
+def test_extension_commands_round_trip(cs):
+    ext = cs.createExtension(name="cs-ext", type="Orchestrator", description="d", details={"abc": "xyz"})["extension"]
+    assert ext["state"] == "Enabled" and ext["pathready"] is True and ext["details"] == {"abc": "xyz"}
+    assert api_error(cs.createExtension, name="cs-ext", type="Orchestrator")["errorcode"] == 530
+    assert api_error(cs.createExtension, name="bad", type="Random")["errorcode"] == 530
+    listed = cs.listExtensions(name="cs-ext")
+    assert listed["count"] == 1 and listed["extension"][0]["id"] == ext["id"]
+    upd = cs.updateExtension(id=ext["id"], description="new", details={"k1": "v1", "k2": "v2"})["extension"]
+    assert upd["description"] == "new" and upd["details"] == {"k1": "v1", "k2": "v2"}
+
+    zone = cs.createZone(name="cs-ext-zone")["zone"]
+    cluster = cs.addCluster(zoneid=zone["id"], clustername="cs-ext-cluster", hypervisor="External")["cluster"][0]
+    reg = cs.registerExtension(extensionid=ext["id"], resourceid=cluster["id"], resourcetype="Cluster", details={"region": "a"})["extension"]
+    assert reg["resources"][0]["id"] == cluster["id"] and reg["resources"][0]["details"] == {"region": "a"}
+    assert api_error(cs.deleteExtension, id=ext["id"])["errorcode"] == 530
+
+    action = cs.addCustomAction(extensionid=ext["id"], name="Reset", description="reset it",
+                                parameters=[{"name": "mode", "type": "STRING", "valueoptions": "soft,hard", "required": "true"}],
+                                successmessage="{{actionName}} done", enabled="true")["extensioncustomaction"]
+    assert action["parameters"][0]["valueoptions"] == ["soft", "hard"]
+    assert action["allowedroletypes"] == ["Admin"]
+    actions = cs.listCustomActions(extensionid=ext["id"], fetch_list=True)
+    assert [a["name"] for a in actions] == ["Reset"]
+    upd = cs.updateCustomAction(id=action["id"], allowedroletypes="User", timeout=30)["extensioncustomaction"]
+    assert upd["allowedroletypes"] == ["Admin", "User"] and upd["timeout"] == 30
+    assert cs.deleteCustomAction(id=action["id"])["success"] is True
+
+    un = cs.unregisterExtension(extensionid=ext["id"], resourceid=cluster["id"], resourcetype="Cluster")["extension"]
+    assert "resources" not in un
+    assert cs.deleteExtension(id=ext["id"], cleanup="true")["success"] is True
+    assert cs.listExtensions(name="cs-ext") == {}
+
+
+def test_run_custom_action_on_scaffolded_extension(cs):
+    ext = cs.createExtension(name="cs-scaffold", type="Orchestrator")["extension"]
+    ids = external_zone(cs, ext["id"], prefix="scaffold")
+    tmpl = cs.registerTemplate(name="scaffold-tmpl", format="EXTERNAL", hypervisor="External", url="none", zoneid=ids["zone"], extensionid=ext["id"])["template"][0]
+    job = cs.deployVirtualMachine(zoneid=ids["zone"], serviceofferingid=ids["offering"], templateid=tmpl["id"], networkids=ids["network"], name="scaffold-vm")
+    done = wait_job(cs, job["jobid"])
+    assert done["jobstatus"] == 1, done
+    vm = done["jobresult"]["virtualmachine"]
+    assert vm["state"] == "Running"
+    action = cs.addCustomAction(extensionid=ext["id"], name="Hello", enabled="true", errormessage="{{actionName}} failed on {{resourceName}}")["extensioncustomaction"]
+    run = cs.runCustomAction(customactionid=action["id"], resourceid=vm["id"])
+    res = wait_job(cs, run["jobid"])
+    assert res["jobstatus"] == 1
+    result = res["jobresult"]["customactionresult"]
+    # The scaffold answers unknown actions with an error: success is false, the job itself succeeds.
+    assert result["success"] is False
+    assert result["result"]["message"] == f"Hello failed on {vm['instancename']}"
+    assert "Invalid action" in result["result"]["details"]
