@@ -1,0 +1,631 @@
+//! The web console in a real browser: starts `trellis serve` (the `target/debug/trellis` binary,
+//! or `TRELLIS_BIN`), drives headless Chromium through chromedriver, and walks the console as an
+//! administrator and as a user: log in, create extensions, add a custom action with a parameter
+//! editor, register a cluster, deploy an instance, run the action from the generated form
+//! (client-side validation first), see the result rendered from `printmessage` output, stop and
+//! start the instance, read events and alerts, log out.
+//!
+//! Needs `chromium` and `chromedriver` (`scripts/install-chromium.sh`); when either is missing
+//! the test prints why and passes without running. `CHROMIUM` and `CHROMEDRIVER` override the
+//! paths. Screenshots go to `target/console-screenshots`, or to `TRELLIS_CONSOLE_SCREENSHOTS`
+//! (`docs/screenshots` refreshes the committed ones).
+
+mod harness;
+
+use harness::{fail, find_tool, screenshot_dir, Api, Browser, Page, Server, TestResult};
+use serde_json::Value;
+use std::path::Path;
+
+/// The recording extension: keeps a copy of every payload under `records/` next to itself,
+/// tracks power state, and answers custom actions with a `printmessage` table.
+const RECORDER: &str = r#"#!/usr/bin/env bash
+# Test extension: records every payload and answers every action.
+set -u
+action=${1:-}
+payload=${2:-}
+[ -r "$payload" ] || { echo '{"status":"error","error":"File not found or unreadable"}'; exit 1; }
+here=$(dirname "$0")
+mkdir -p "$here/records" "$here/state"
+cp "$payload" "$here/records/$(date +%s%N)-$action.json"
+vm=$(grep -o '"virtualmachinename":"[^"]*"' "$payload" | head -n 1 | sed 's/.*:"//; s/"$//')
+level=$(grep -o '"level":[0-9]*' "$payload" | head -n 1 | sed 's/.*://')
+case "$action" in
+  prepare) echo '' ;;
+  create|start|reboot) [ -n "$vm" ] && echo poweron >"$here/state/$vm"; echo '{"status":"success"}' ;;
+  stop) [ -n "$vm" ] && echo poweroff >"$here/state/$vm"; echo '{"status":"success"}' ;;
+  delete) [ -n "$vm" ] && rm -f "$here/state/$vm"; echo '{"status":"success"}' ;;
+  status)
+    s=poweron
+    [ -n "$vm" ] && [ -f "$here/state/$vm" ] && s=$(cat "$here/state/$vm")
+    printf '{"status":"success","power_state":"%s"}\n' "$s" ;;
+  statuses)
+    out=""
+    for f in "$here"/state/*; do
+      [ -f "$f" ] || continue
+      [ -n "$out" ] && out="$out,"
+      out="$out\"$(basename "$f")\":\"$(cat "$f")\""
+    done
+    printf '{"status":"success","power_state":{%s}}\n' "$out" ;;
+  getconsole) echo '{"status":"error","error":"Operation not supported"}'; exit 1 ;;
+  *)
+    printf '{"printmessage":"true","message":[{"snapshot":"daily-1","level":"%s","size":"10 GiB"},{"snapshot":"daily-2","level":"%s","size":"12 GiB"}]}\n' "$level" "$level" ;;
+esac
+"#;
+
+fn write_recorder(extensions: &Path) {
+    let dir = extensions.join("recorder");
+    std::fs::create_dir_all(&dir).expect("recorder dir");
+    let path = dir.join("recorder.sh");
+    std::fs::write(&path, RECORDER).expect("write recorder");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// Payloads the recorder kept for one action, oldest first.
+fn recorded(extensions: &Path, action: &str) -> Vec<Value> {
+    let dir = extensions.join("recorder").join("records");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(&format!("-{action}.json")))
+        })
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter_map(|t| serde_json::from_str(&t).ok())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_in_a_real_browser() {
+    let chromium = find_tool(
+        "CHROMIUM",
+        &["chromium", "chromium-browser", "google-chrome"],
+    );
+    let chromedriver = find_tool("CHROMEDRIVER", &["chromedriver"]);
+    let (Some(chromium), Some(chromedriver)) = (chromium, chromedriver) else {
+        eprintln!(
+            "SKIPPED console_in_a_real_browser: chromium and chromedriver are needed \
+             (run scripts/install-chromium.sh, or set CHROMIUM and CHROMEDRIVER)"
+        );
+        return;
+    };
+
+    let server = Server::start(write_recorder).expect("start trellis");
+    let browser = Browser::start(&chromedriver, &chromium)
+        .await
+        .expect("start chromium");
+    let page = Page {
+        c: &browser.client,
+        base: server.base.clone(),
+        shots: screenshot_dir(),
+    };
+    let outcome = walk(&page, &server).await;
+    if let Err(e) = &outcome {
+        let _ = page.shot("failure").await;
+        let src = page.c.source().await.unwrap_or_default();
+        eprintln!(
+            "--- page source (truncated) ---\n{}",
+            &src[..src.len().min(6000)]
+        );
+        eprintln!("--- server log (tail) ---");
+        let log = server.log();
+        let tail: Vec<&str> = log.lines().rev().take(60).collect();
+        for l in tail.iter().rev() {
+            eprintln!("{l}");
+        }
+        eprintln!("screenshots: {}", page.shots.display());
+        browser.close().await;
+        panic!("console walk-through failed: {e}");
+    }
+    browser.close().await;
+}
+
+async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
+    check_served_build(&server.base).await?;
+    page.c.set_window_size(1280, 1000).await?;
+
+    // --- Log in (a wrong password first: the error is shown in plain words).
+    page.open("").await?;
+    page.wait("#login-username").await?;
+    page.shot("login").await?;
+    page.fill("#login-username", "admin").await?;
+    page.fill("#login-password", "not-the-password").await?;
+    page.click("#login-submit").await?;
+    page.wait_text("#login-error", "not correct").await?;
+    page.fill("#login-password", harness::ADMIN_PASSWORD)
+        .await?;
+    page.click("#login-submit").await?;
+    page.wait_text("#current-user", "admin").await?;
+    page.wait_text("#current-user", "Administrator").await?;
+    page.no_script_errors().await?;
+
+    // The session is the ordinary CloudStack one: both cookies set by login, key kept by the page.
+    let cookies = page.c.get_all_cookies().await?;
+    let names: Vec<String> = cookies.iter().map(|c| c.name().to_string()).collect();
+    if !names.iter().any(|n| n == "sessionkey") {
+        return fail(format!("no sessionkey cookie after login: {names:?}"));
+    }
+
+    // --- Extensions: create one with the scaffolded default script.
+    page.click("a[data-path='/extensions']").await?;
+    page.wait("[data-action=create-extension]").await?;
+    page.click("[data-action=create-extension]").await?;
+    page.fill("dialog [name=name]", "console-demo").await?;
+    page.fill("dialog [name=description]", "Created from the web console")
+        .await?;
+    page.click("dialog [data-add=details]").await?;
+    page.fill("dialog .kv-row:last-child .kv-key", "endpoint")
+        .await?;
+    page.fill(
+        "dialog .kv-row:last-child .kv-value",
+        "https://orchestrator.example",
+    )
+    .await?;
+    page.click("dialog button[type=submit]").await?;
+    page.wait_text("h1", "console-demo").await?;
+    page.wait_text(".fields", "Ready").await?;
+    page.wait_text(".fields", "console-demo/console-demo.sh")
+        .await?;
+    page.wait_text(".kv", "orchestrator.example").await?;
+    page.shot("extension-details").await?;
+    let scaffold = server
+        .extensions_dir()
+        .join("console-demo")
+        .join("console-demo.sh");
+    if !scaffold.is_file() {
+        return fail(format!(
+            "the default script was not scaffolded at {}",
+            scaffold.display()
+        ));
+    }
+
+    // A duplicate name: the API's errortext appears in the form.
+    page.route("#/extensions").await?;
+    page.click("[data-action=create-extension]").await?;
+    page.fill("dialog [name=name]", "console-demo").await?;
+    page.click("dialog button[type=submit]").await?;
+    page.wait_text("dialog .form-error", "already exists")
+        .await?;
+    page.shot("extension-create-error").await?;
+    page.c
+        .execute("document.querySelector('dialog').close();", vec![])
+        .await?;
+    page.wait_gone("dialog").await?;
+
+    // --- The recording extension (its executable is already in place, so nothing is scaffolded).
+    page.click("[data-action=create-extension]").await?;
+    page.fill("dialog [name=name]", "recorder").await?;
+    page.fill(
+        "dialog [name=description]",
+        "Records payloads; answers custom actions with a table",
+    )
+    .await?;
+    page.fill("dialog [name=path]", "recorder.sh").await?;
+    page.click("dialog button[type=submit]").await?;
+    page.wait_text("h1", "recorder").await?;
+    page.wait_text(".fields", "recorder/recorder.sh").await?;
+    let recorder_id = page
+        .c
+        .current_url()
+        .await?
+        .fragment()
+        .unwrap_or("")
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    if recorder_id.len() != 36 {
+        return fail(format!(
+            "unexpected extension route after create: {recorder_id}"
+        ));
+    }
+
+    // --- A custom action with a parameter editor; a bad value option is caught first.
+    page.click("[data-tab=actions]").await?;
+    page.click("[data-action=add-custom-action]").await?;
+    page.fill("dialog [name=name]", "snapshot-report").await?;
+    page.fill("dialog [name=description]", "List the instance's snapshots")
+        .await?;
+    page.click("dialog input[name=allowedroletypes][value=User]")
+        .await?;
+    add_param(page, "level", "NUMBER", "NONE", "1,two,3", true).await?;
+    add_param(page, "notify", "STRING", "EMAIL", "", false).await?;
+    add_param(page, "full", "BOOLEAN", "NONE", "", false).await?;
+    add_param(page, "since", "DATE", "NONE", "", false).await?;
+    page.fill("dialog [name=timeout]", "10").await?;
+    page.fill(
+        "dialog [name=successmessage]",
+        "Report for {{resourceName}} is ready",
+    )
+    .await?;
+    page.click("dialog button[type=submit]").await?;
+    page.wait_text("dialog .params-field .field-error", "two")
+        .await?;
+    page.fill("dialog .param-row:first-child .p-options", "1,2,3")
+        .await?;
+    page.shot("custom-action-editor").await?;
+    page.click("dialog button[type=submit]").await?;
+    page.wait_gone("dialog").await?;
+    page.wait_text("tr[data-action='snapshot-report']", "level")
+        .await?;
+    page.wait_text("tr[data-action='snapshot-report']", "{1, 2, 3}")
+        .await?;
+    page.wait_text("tr[data-action='snapshot-report']", "Admin, User")
+        .await?;
+    page.shot("extension-custom-actions").await?;
+
+    // --- Infrastructure through the API: a zone, an External cluster bound to the recorder,
+    // a host, an offering and a template with external details; a spare unbound cluster.
+    let api = Api::login(&server.base, "admin", harness::ADMIN_PASSWORD).await?;
+    let zone = api
+        .call("createZone", &[("name", "zone-1"), ("description", "Lab")])
+        .await?;
+    let zone_id = str_at(&zone, "/zone/id")?;
+    let cluster = api
+        .call(
+            "addCluster",
+            &[
+                ("clustername", "rack-a"),
+                ("zoneid", &zone_id),
+                ("hypervisor", "External"),
+                ("extensionid", &recorder_id),
+                ("externaldetails[0].region", "lab-1"),
+            ],
+        )
+        .await?;
+    let cluster_id = str_at(&cluster, "/cluster/0/id")?;
+    api.call(
+        "addHost",
+        &[
+            ("zoneid", &zone_id),
+            ("clusterid", &cluster_id),
+            ("url", "node-1"),
+            ("hypervisor", "External"),
+            ("externaldetails[0].rack", "a1"),
+        ],
+    )
+    .await?;
+    api.call(
+        "addCluster",
+        &[
+            ("clustername", "spare"),
+            ("zoneid", &zone_id),
+            ("hypervisor", "External"),
+        ],
+    )
+    .await?;
+    api.call(
+        "createServiceOffering",
+        &[
+            ("name", "small"),
+            ("displaytext", "1 CPU, 1 GiB"),
+            ("cpunumber", "1"),
+            ("memory", "1024"),
+            ("externaldetails[0].flavor", "s1"),
+        ],
+    )
+    .await?;
+    api.call(
+        "registerTemplate",
+        &[
+            ("name", "ubuntu-24.04"),
+            ("displaytext", "Ubuntu 24.04"),
+            ("format", "EXTERNAL"),
+            ("hypervisor", "External"),
+            ("url", "external"),
+            ("zoneid", &zone_id),
+            ("extensionid", &recorder_id),
+            ("externaldetails[0].image", "ubuntu-24.04"),
+        ],
+    )
+    .await?;
+
+    // --- Register and unregister a cluster from the extension's page.
+    page.route("#/extensions").await?;
+    page.wait_text("table", "console-demo").await?;
+    open_extension(page, "console-demo").await?;
+    page.click("[data-action=register-cluster]").await?;
+    let spare_option = page
+        .wait("dialog select[name=resourceid] option:nth-child(2)")
+        .await?;
+    let spare_value = spare_option.attr("value").await?.unwrap_or_default();
+    page.select("dialog select[name=resourceid]", &spare_value)
+        .await?;
+    page.click("dialog button[type=submit]").await?;
+    page.wait_gone("dialog").await?;
+    page.click("[data-tab=resources]").await?;
+    page.wait_text(".tab-panel", "spare").await?;
+    page.shot("extension-resources").await?;
+    page.click(".tab-panel [data-action=unregister]").await?;
+    page.click("dialog .btn-danger").await?;
+    page.wait("[data-tab=resources]").await?;
+    page.wait_text("[data-tab=resources]", "(0)").await?;
+
+    // --- Infrastructure pages.
+    page.route("#/clusters").await?;
+    page.wait_text("table", "rack-a").await?;
+    page.wait_text("table", "recorder").await?;
+    page.route("#/hosts").await?;
+    page.wait_text("table", "node-1").await?;
+    page.shot("hosts").await?;
+    page.click("table a[href^='#/hosts/']").await?;
+    page.wait_text("h1", "node-1").await?;
+    page.wait_text(".kv", "rack").await?;
+    page.shot("host-details").await?;
+    page.route("#/templates").await?;
+    page.wait_text("table", "image").await?;
+    page.route("#/offerings").await?;
+    page.wait_text("table", "flavor").await?;
+
+    // --- Deploy an instance from the form; the job is followed without reloading the page.
+    page.route("#/instances").await?;
+    page.click("[data-action=deploy]").await?;
+    page.fill("dialog [name=name]", "web-1").await?;
+    page.wait("dialog select[name=templateid] option[value]:not([value=''])")
+        .await?;
+    let offering = page
+        .wait("dialog select[name=serviceofferingid] option:not([value=''])")
+        .await?
+        .attr("value")
+        .await?
+        .unwrap_or_default();
+    page.select("dialog select[name=serviceofferingid]", &offering)
+        .await?;
+    page.shot("instance-deploy").await?;
+    page.click("dialog button[type=submit]").await?;
+    page.wait_gone("dialog").await?;
+    page.wait_text("tr[data-vm='web-1']", "Running").await?;
+    page.wait_gone(".toast-job").await?;
+    page.shot("instances").await?;
+
+    // --- Run Action: the generated form validates before sending.
+    page.click("tr[data-vm='web-1'] [data-action=run-action]")
+        .await?;
+    page.wait("#run-action-form").await?;
+    let level_tag = page
+        .wait("dialog [name=param-level]")
+        .await?
+        .tag_name()
+        .await?;
+    if level_tag != "select" {
+        return fail(format!(
+            "a NUMBER parameter with value options should be a select, got {level_tag}"
+        ));
+    }
+    if page
+        .wait("dialog [name=param-full]")
+        .await?
+        .attr("type")
+        .await?
+        .as_deref()
+        != Some("checkbox")
+    {
+        return fail("a BOOLEAN parameter should be a checkbox");
+    }
+    if page
+        .wait("dialog [name=param-since]")
+        .await?
+        .attr("type")
+        .await?
+        .as_deref()
+        != Some("datetime-local")
+    {
+        return fail("a DATE parameter should be a date-time picker");
+    }
+    // Nothing chosen for the required level, and a bad email: both are reported, nothing sent.
+    page.fill("dialog [name=param-notify]", "not-an-email")
+        .await?;
+    page.click("dialog [data-action=run]").await?;
+    page.wait_text("#run-action-error", "not valid").await?;
+    page.wait_text("dialog .field-error", "email address")
+        .await?;
+    page.wait_text("dialog .field-error", "required").await?;
+    page.shot("run-action-validation").await?;
+    if !recorded(&server.extensions_dir(), "snapshot-report").is_empty() {
+        return fail("an invalid form reached the extension");
+    }
+    page.select("dialog [name=param-level]", "2").await?;
+    page.fill("dialog [name=param-notify]", "ops@example.com")
+        .await?;
+    page.click("dialog [name=param-full]").await?;
+    page.set_value("dialog [name=param-since]", "2026-03-01T09:30:00")
+        .await?;
+    page.wait_text("dialog .field", "Sent as 2026-03-0").await?;
+    page.click("dialog [data-action=run]").await?;
+    page.wait_text("#run-action-status", "Succeeded").await?;
+    page.wait_text("#run-action-status", "Report for").await?;
+    page.wait_text("#run-action-output table", "daily-2")
+        .await?;
+    let out = page.text("#run-action-output").await?;
+    if !out.contains("12 GiB") || !out.to_lowercase().contains("snapshot") {
+        return fail(format!("the printmessage table is incomplete: {out}"));
+    }
+    page.shot("run-action-result").await?;
+    let payloads = recorded(&server.extensions_dir(), "snapshot-report");
+    let Some(p) = payloads.last() else {
+        return fail("the recorder saw no snapshot-report payload");
+    };
+    let params = &p["parameters"];
+    if params["level"] != serde_json::json!(2)
+        || params["notify"] != "ops@example.com"
+        || params["full"] != serde_json::json!(true)
+        || params.get("since").is_none()
+    {
+        return fail(format!("unexpected parameters in the payload: {params}"));
+    }
+    page.click("[data-action=close-result]").await?;
+    page.wait_gone("dialog").await?;
+
+    // --- Stop and start from the list; the rows change without a page reload.
+    page.c.execute("window.__noReload = true;", vec![]).await?;
+    page.click("tr[data-vm='web-1'] [data-action=stop]").await?;
+    page.wait_text("tr[data-vm='web-1']", "Stopped").await?;
+    page.click("tr[data-vm='web-1'] [data-action=start]")
+        .await?;
+    page.wait_text("tr[data-vm='web-1']", "Running").await?;
+    let still = page
+        .c
+        .execute("return window.__noReload === true;", vec![])
+        .await?;
+    if still != Value::Bool(true) {
+        return fail("the page was reloaded by an instance action");
+    }
+    if recorded(&server.extensions_dir(), "stop").is_empty() {
+        return fail("stop never reached the extension");
+    }
+    page.click("tr[data-vm='web-1'] a").await?;
+    page.wait_text("h1", "web-1").await?;
+    page.wait_text(".fields", "recorder").await?;
+    page.shot("instance-details").await?;
+
+    // --- Events, alerts (built-in extensions without binaries raise "path not ready"), overview.
+    page.route("#/events").await?;
+    page.wait_text("table", "CUSTOM.ACTION").await?;
+    page.shot("events").await?;
+    page.route("#/alerts").await?;
+    page.wait_text("table", "Extension path not ready").await?;
+    page.shot("alerts").await?;
+    page.route("#/").await?;
+    page.wait(".cards .card").await?;
+    page.wait_text(".notice-warn", "Extension path not ready")
+        .await?;
+    page.shot("overview").await?;
+    page.route("#/extensions").await?;
+    page.wait_text("table", "recorder").await?;
+    page.shot("extensions").await?;
+
+    // --- A narrow window: the menu collapses behind a button, tables scroll.
+    page.c.set_window_size(420, 900).await?;
+    page.route("#/instances").await?;
+    page.wait_text("tr[data-vm='web-1']", "Running").await?;
+    page.click(".menu-toggle").await?;
+    page.wait("body.nav-open .sidebar").await?;
+    page.shot("narrow-menu").await?;
+    page.click("a[data-path='/instances']").await?;
+    page.c.set_window_size(1280, 1000).await?;
+    page.no_script_errors().await?;
+
+    // --- A user sees only what listApis allows: no extensions or infrastructure.
+    api.call(
+        "createAccount",
+        &[
+            ("username", "dana"),
+            ("password", "dana-Secret-1"),
+            ("email", "dana@example.com"),
+            ("firstname", "Dana"),
+            ("lastname", "User"),
+            ("accounttype", "0"),
+        ],
+    )
+    .await?;
+    page.click("[data-action=logout]").await?;
+    page.wait_text(".login-card", "logged out").await?;
+    page.fill("#login-username", "dana").await?;
+    page.fill("#login-password", "dana-Secret-1").await?;
+    page.click("#login-submit").await?;
+    page.wait_text("#current-user", "dana").await?;
+    page.wait("a[data-path='/instances']").await?;
+    for hidden in ["/extensions", "/hosts", "/clusters", "/alerts"] {
+        if page.exists(&format!("a[data-path='{hidden}']")).await? {
+            return fail(format!("a user's menu shows {hidden}"));
+        }
+    }
+    page.route("#/instances").await?;
+    page.wait("[data-action=deploy]").await?;
+    page.shot("user-instances").await?;
+    page.no_script_errors().await?;
+    let key = page
+        .c
+        .execute(
+            "return JSON.parse(sessionStorage.getItem('trellis.console.session')).sessionkey;",
+            vec![],
+        )
+        .await?;
+    let key = key.as_str().unwrap_or_default().to_string();
+    page.click("[data-action=logout]").await?;
+    page.wait("#login-username").await?;
+
+    // After logout the server refuses the old session, cookie and parameter alike.
+    let status = reqwest::Client::new()
+        .post(format!("{}/client/api", server.base))
+        .header("Cookie", format!("sessionkey={key}"))
+        .form(&[
+            ("command", "listZones"),
+            ("response", "json"),
+            ("sessionkey", &key),
+        ])
+        .send()
+        .await?
+        .status();
+    if status.as_u16() != 401 {
+        return fail(format!(
+            "the session still works after logout: HTTP {status}"
+        ));
+    }
+    Ok(())
+}
+
+async fn open_extension(page: &Page<'_>, name: &str) -> TestResult {
+    let links = page
+        .c
+        .find_all(fantoccini::Locator::Css("table a[href^='#/extensions/']"))
+        .await?;
+    for l in links {
+        if l.text().await? == name {
+            l.click().await?;
+            page.wait_text("h1", name).await?;
+            return Ok(());
+        }
+    }
+    fail(format!("no extension link named {name}"))
+}
+
+async fn add_param(
+    page: &Page<'_>,
+    name: &str,
+    ty: &str,
+    format: &str,
+    options: &str,
+    required: bool,
+) -> TestResult {
+    page.click("dialog [data-add=parameter]").await?;
+    let row = "dialog .param-row:last-child";
+    page.fill(&format!("{row} .p-name"), name).await?;
+    page.select(&format!("{row} .p-type"), ty).await?;
+    if format != "NONE" {
+        page.select(&format!("{row} .p-format"), format).await?;
+    }
+    if !options.is_empty() {
+        page.fill(&format!("{row} .p-options"), options).await?;
+    }
+    if required {
+        page.click(&format!("{row} .p-required")).await?;
+    }
+    Ok(())
+}
+
+fn str_at(v: &Value, pointer: &str) -> TestResult<String> {
+    match v.pointer(pointer).and_then(Value::as_str) {
+        Some(s) => Ok(s.to_string()),
+        None => fail(format!("no {pointer} in {v}")),
+    }
+}
+
+/// The binary must serve this crate's build of the console (else it is stale).
+async fn check_served_build(base: &str) -> TestResult {
+    let html = reqwest::get(format!("{base}/")).await?.text().await?;
+    let want = trellis_console::asset_base();
+    if !html.contains(&want) {
+        return fail(format!(
+            "{} serves another build of the console (expected assets under {want}); \
+             rebuild it with `cargo build -p trellis-cli`",
+            Server::binary().display()
+        ));
+    }
+    Ok(())
+}
