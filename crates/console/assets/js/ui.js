@@ -111,22 +111,27 @@ export function kvTable(obj, empty = 'No details.') {
       h('td', {}, typeof v === 'object' ? code(JSON.stringify(v)) : String(v)))))));
 }
 
+function colClass(c) {
+  return [c.class, c.wrap && 'wrap', c.label === 'Actions' && 'actions'].filter(Boolean).join(' ') || null;
+}
+
 /**
- * A table. columns: [{label, key?, render?(row), class?}]; rows: objects.
+ * A table. columns: [{label, key?, render?(row), class?, wrap?}]; rows: objects. Cells do not
+ * wrap unless `wrap` is set; below 640px wide, rows become stacked cards.
  */
 export function table({ columns, rows, empty = 'Nothing here yet.', caption, rowAttrs }) {
   if (!rows.length) return h('p', { class: 'empty' }, empty);
   return h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': caption || 'Table' },
-    h('table', { class: 'table' },
+    h('table', { class: 'table stack' },
       caption ? h('caption', { class: 'sr-only' }, caption) : null,
-      h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col', class: c.class }, c.label)))),
+      h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col', class: colClass(c) }, c.label)))),
       h('tbody', {}, rows.map((row) => h('tr', rowAttrs ? rowAttrs(row) : {},
-        columns.map((c) => h('td', { class: c.class, 'data-label': c.label },
+        columns.map((c) => h('td', { class: colClass(c), 'data-label': c.label },
           c.render ? c.render(row) : (row[c.key] ?? ''))))))));
 }
 
 /** The "Created" column. */
-export const created = { label: 'Created', render: (r) => time(r.created) };
+export const created = { label: 'Created', class: 'date', render: (r) => time(r.created) };
 
 // ---------------------------------------------------------------------------------------------
 // Toasts and the job tray

@@ -16,6 +16,9 @@ use harness::{fail, find_tool, screenshot_dir, Api, Browser, Page, Server, TestR
 use serde_json::Value;
 use std::path::Path;
 
+const ENTER: &str = "\u{E007}";
+const ESCAPE: &str = "\u{E00C}";
+
 /// The recording extension: keeps a copy of every payload under `records/` next to itself,
 /// tracks power state, and answers custom actions with a `printmessage` table.
 const RECORDER: &str = r#"#!/usr/bin/env bash
@@ -137,9 +140,12 @@ async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
     page.fill("#login-password", "not-the-password").await?;
     page.click("#login-submit").await?;
     page.wait_text("#login-error", "not correct").await?;
-    page.fill("#login-password", harness::ADMIN_PASSWORD)
-        .await?;
-    page.click("#login-submit").await?;
+    // Keyboard only: Enter in the password field submits.
+    page.fill(
+        "#login-password",
+        &format!("{}{ENTER}", harness::ADMIN_PASSWORD),
+    )
+    .await?;
     page.wait_text("#current-user", "admin").await?;
     page.wait_text("#current-user", "Administrator").await?;
     page.no_script_errors().await?;
@@ -173,6 +179,10 @@ async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
         .await?;
     page.wait_text(".kv", "orchestrator.example").await?;
     page.shot("extension-details").await?;
+    page.click("[data-action=disable-extension]").await?;
+    page.wait_text(".fields", "Disabled").await?;
+    page.click("[data-action=enable-extension]").await?;
+    page.wait_text(".fields", "Enabled").await?;
     let scaffold = server
         .extensions_dir()
         .join("console-demo")
@@ -192,9 +202,7 @@ async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
     page.wait_text("dialog .form-error", "already exists")
         .await?;
     page.shot("extension-create-error").await?;
-    page.c
-        .execute("document.querySelector('dialog').close();", vec![])
-        .await?;
+    page.c.active_element().await?.send_keys(ESCAPE).await?;
     page.wait_gone("dialog").await?;
 
     // --- The recording extension (its executable is already in place, so nothing is scaffolded).
@@ -258,6 +266,19 @@ async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
     page.wait_text("tr[data-action='snapshot-report']", "Admin, User")
         .await?;
     page.shot("extension-custom-actions").await?;
+    page.click("tr[data-action='snapshot-report'] [data-action=edit]")
+        .await?;
+    page.fill(
+        "dialog [name=description]",
+        "List the instance's snapshots, newest first",
+    )
+    .await?;
+    page.click("dialog button[type=submit]").await?;
+    page.wait_gone("dialog").await?;
+    page.wait_text("tr[data-action='snapshot-report']", "newest first")
+        .await?;
+    page.wait_text("tr[data-action='snapshot-report']", "{1, 2, 3}")
+        .await?;
 
     // --- Infrastructure through the API: a zone, an External cluster bound to the recorder,
     // a host, an offering and a template with external details; a spare unbound cluster.
@@ -320,6 +341,7 @@ async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
             ("url", "external"),
             ("zoneid", &zone_id),
             ("extensionid", &recorder_id),
+            ("ispublic", "true"),
             ("externaldetails[0].image", "ubuntu-24.04"),
         ],
     )
@@ -357,6 +379,15 @@ async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
     page.wait_text("h1", "node-1").await?;
     page.wait_text(".kv", "rack").await?;
     page.shot("host-details").await?;
+    page.click("[data-action=maintenance]").await?;
+    page.click("dialog .btn-primary").await?;
+    page.wait_text(".fields", "Maintenance").await?;
+    page.wait("[data-action=cancel-maintenance]").await?;
+    page.wait_gone(".toast-job").await?;
+    page.click("[data-action=cancel-maintenance]").await?;
+    page.wait("[data-action=maintenance]").await?;
+    page.wait_text(".fields", "Enabled").await?;
+
     page.route("#/templates").await?;
     page.wait_text("table", "image").await?;
     page.route("#/offerings").await?;
@@ -503,12 +534,27 @@ async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
     page.c.set_window_size(420, 900).await?;
     page.route("#/instances").await?;
     page.wait_text("tr[data-vm='web-1']", "Running").await?;
+    page.shot("narrow-instances").await?;
     page.click(".menu-toggle").await?;
     page.wait("body.nav-open .sidebar").await?;
     page.shot("narrow-menu").await?;
     page.click("a[data-path='/instances']").await?;
     page.c.set_window_size(1280, 1000).await?;
     page.no_script_errors().await?;
+
+    // --- Destroy with expunge: the extension is asked to delete the instance.
+    page.route("#/instances").await?;
+    page.click("tr[data-vm='web-1'] [data-action=destroy]")
+        .await?;
+    page.click("dialog [name=expunge]").await?;
+    page.click("dialog button[type=submit]").await?;
+    page.wait_gone("dialog").await?;
+    page.wait_gone(".toast-job").await?;
+    page.wait_gone("tr[data-vm='web-1'] [data-action=run-action]")
+        .await?;
+    if recorded(&server.extensions_dir(), "delete").is_empty() {
+        return fail("expunge never reached the extension");
+    }
 
     // --- A user sees only what listApis allows: no extensions or infrastructure.
     api.call(
@@ -536,8 +582,41 @@ async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
         }
     }
     page.route("#/instances").await?;
-    page.wait("[data-action=deploy]").await?;
+    page.click("[data-action=deploy]").await?;
+    page.fill("dialog [name=name]", "dana-1").await?;
+    page.wait("dialog select[name=templateid] option[value]:not([value=''])")
+        .await?;
+    let offering = page
+        .wait("dialog select[name=serviceofferingid] option:not([value=''])")
+        .await?
+        .attr("value")
+        .await?
+        .unwrap_or_default();
+    page.select("dialog select[name=serviceofferingid]", &offering)
+        .await?;
+    page.click("dialog button[type=submit]").await?;
+    page.wait_text("tr[data-vm='dana-1']", "Running").await?;
+    if page.exists("tr[data-vm='web-1']").await? {
+        return fail("a user sees another account's instance");
+    }
+    page.click("tr[data-vm='dana-1'] [data-action=run-action]")
+        .await?;
+    page.select("dialog [name=param-level]", "1").await?;
+    page.click("dialog [data-action=run]").await?;
+    page.wait_text("#run-action-status", "Succeeded").await?;
+    page.click("[data-action=close-result]").await?;
+    page.wait_gone("dialog").await?;
+    page.wait_gone(".toast-job").await?;
     page.shot("user-instances").await?;
+    let by_user = recorded(&server.extensions_dir(), "snapshot-report");
+    match by_user.last() {
+        Some(p) if p["parameters"]["level"] == serde_json::json!(1) => {}
+        other => {
+            return fail(format!(
+                "the user's run did not reach the extension: {other:?}"
+            ))
+        }
+    }
     page.no_script_errors().await?;
     let key = page
         .c

@@ -32,11 +32,11 @@ export async function actionsTab(panel, ext) {
       rowAttrs: (a) => ({ dataset: { action: a.name } }),
       columns: [
         { label: 'Name', render: (a) => h('strong', {}, a.name) },
-        { label: 'Description', key: 'description' },
+        { label: 'Description', key: 'description', wrap: true },
         { label: 'Enabled', render: (a) => (a.enabled ? badge('Enabled', 'good') : badge('Disabled', 'neutral')) },
         { label: 'Resource', key: 'resourcetype' },
-        { label: 'Roles', render: (a) => (a.allowedroletypes || []).join(', ') },
-        { label: 'Parameters', render: (a) => paramSummary(a.parameters || []) },
+        { label: 'Roles', wrap: true, render: (a) => (a.allowedroletypes || []).join(', ') },
+        { label: 'Parameters', wrap: true, render: (a) => paramSummary(a.parameters || []) },
         { label: 'Timeout', render: (a) => `${a.timeout} s` },
         created,
         {

@@ -67,7 +67,7 @@ export async function renderTemplates(ctx) {
       { label: 'Format', key: 'format' },
       { label: 'Zone', render: (t) => t.zonename || 'All zones' },
       { label: 'Extension', render: (t) => (t.extensionid && can('listExtensions') ? h('a', { href: `#/extensions/${t.extensionid}` }, t.extensionname) : (t.extensionname || '')) },
-      { label: 'External details', render: (t) => detailList(externalOf(t.details)) },
+      { label: 'External details', wrap: true, render: (t) => detailList(externalOf(t.details)) },
       { label: 'Public', render: (t) => yesNo(t.ispublic) },
       created,
       {
@@ -81,7 +81,7 @@ export async function renderTemplates(ctx) {
   });
   replace(ctx.view,
     pageHeader('Templates', {
-      actions: [can('registerTemplate') ? button('Register template', () => registerTemplate(lv), { kind: 'primary', data: { action: 'register-template' } }) : null],
+      actions: [can('registerTemplate') && can('listExtensions') ? button('Register template', () => registerTemplate(lv), { kind: 'primary', data: { action: 'register-template' } }) : null],
     }),
     lv.el);
 }
@@ -133,11 +133,11 @@ export async function renderOfferings(ctx) {
     empty: 'No service offerings yet.',
     columns: [
       { label: 'Name', render: (o) => h('strong', {}, o.name) },
-      { label: 'Description', key: 'displaytext' },
+      { label: 'Description', key: 'displaytext', wrap: true },
       { label: 'CPUs', key: 'cpunumber' },
       { label: 'Memory', render: (o) => mib(o.memory) },
       { label: 'Host tag', key: 'hosttags' },
-      { label: 'External details', render: (o) => detailList(externalOf(o.serviceofferingdetails)) },
+      { label: 'External details', wrap: true, render: (o) => detailList(externalOf(o.serviceofferingdetails)) },
       created,
       {
         label: 'Actions', render: (o) => h('div', { class: 'row-actions' },

@@ -17,7 +17,7 @@ export async function renderEvents(ctx) {
     columns: [
       { label: 'Type', render: (e) => code(e.type) },
       { label: 'Level', render: (e) => badge(e.level, e.level === 'ERROR' ? 'bad' : e.level === 'WARN' ? 'busy' : 'neutral') },
-      { label: 'Description', key: 'description' },
+      { label: 'Description', key: 'description', wrap: true },
       { label: 'Resource', render: (e) => resourceLink(e) },
       { label: 'By', key: 'username' },
       created,
@@ -45,7 +45,7 @@ export async function renderAlerts(ctx) {
     pageSize: 25,
     columns: [
       { label: 'Alert', render: (a) => badge(alertName(a), a.type === 33 ? 'bad' : 'neutral') },
-      { label: 'Description', key: 'description' },
+      { label: 'Description', key: 'description', wrap: true },
       { label: 'Sent', render: (a) => time(a.sent) },
     ],
   });

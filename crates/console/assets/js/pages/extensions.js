@@ -21,7 +21,7 @@ export async function renderExtensions(ctx) {
       { label: 'Name', render: (e) => h('a', { href: `#/extensions/${e.id}` }, e.name) },
       { label: 'State', render: (e) => badge(e.state) },
       { label: 'Type', key: 'type' },
-      { label: 'Path', render: (e) => code(e.path), class: 'col-path' },
+      { label: 'Path', render: (e) => code(e.path), class: 'col-path', wrap: true },
       { label: 'Path ready', render: (e) => pathReady(e.pathready) },
       { label: 'User-defined', render: (e) => yesNo(e.isuserdefined) },
       created,
@@ -194,7 +194,7 @@ export async function renderExtension(ctx) {
             { label: 'Name', key: 'name' },
             { label: 'Type', key: 'type' },
             { label: 'ID', render: (r) => code(r.id) },
-            { label: 'Details', render: (r) => (r.details ? Object.entries(r.details).map(([k, v]) => h('div', {}, code(k), ' = ', v)) : '') },
+            { label: 'Details', wrap: true, render: (r) => (r.details ? h('ul', { class: 'plain' }, Object.entries(r.details).map(([k, v]) => h('li', {}, code(k), ' = ', v))) : '') },
             created,
             {
               label: 'Actions', render: (r) => (can('unregisterExtension')
@@ -237,7 +237,7 @@ async function eventsTab(panel, ext) {
       columns: [
         { label: 'Type', render: (e) => code(e.type) },
         { label: 'Level', render: (e) => badge(e.level) },
-        { label: 'Description', key: 'description' },
+        { label: 'Description', key: 'description', wrap: true },
         { label: 'By', key: 'username' },
         created,
       ],

@@ -20,7 +20,7 @@ export async function renderZones(ctx) {
       { label: 'Allocation', render: (z) => badge(z.allocationstate) },
       { label: 'Network type', key: 'networktype' },
       { label: 'DNS', key: 'dns1' },
-      { label: 'Description', key: 'description' },
+      { label: 'Description', key: 'description', wrap: true },
       { label: 'ID', render: (z) => code(z.id) },
       {
         label: 'Actions', render: (z) => h('div', { class: 'row-actions' },

@@ -73,6 +73,7 @@ function vmActions(vm, after, opts = {}) {
   const busy = pending.has(vm.id);
   const out = [];
   for (const [kind, op] of Object.entries(LIFECYCLE)) {
+    if (opts.small && kind === 'reboot') continue;
     if (can(op.command) && op.when(vm)) {
       out.push(button(op.label, () => lifecycle(vm, kind, after), { small: opts.small, disabled: busy, data: { action: kind } }));
     }
@@ -145,7 +146,6 @@ export async function renderInstances(ctx) {
       { label: 'Zone', key: 'zonename' },
       { label: 'Host', key: 'hostname' },
       { label: 'Template', key: 'templatename' },
-      { label: 'Size', render: (vm) => `${vm.cpunumber} CPU, ${mib(vm.memory)}` },
       { label: 'Extension', key: 'extensionname' },
       isAdmin() ? { label: 'Account', key: 'account' } : null,
       created,

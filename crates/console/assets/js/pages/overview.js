@@ -62,7 +62,7 @@ export async function renderOverview(ctx) {
         empty: 'No alerts.',
         columns: [
           { label: 'Alert', render: (a) => badge(alertName(a), a.type === 33 ? 'bad' : 'neutral') },
-          { label: 'Description', key: 'description' },
+          { label: 'Description', key: 'description', wrap: true },
           { label: 'Sent', render: (a) => time(a.sent) },
         ],
       }),

@@ -232,7 +232,7 @@ export async function runActionDialog(vm, after) {
     const ok = res.success === true || res.success === 'true';
     const r = res.result || {};
     replace(result,
-      h('h3', {}, 'Result'),
+      h('h3', {}, `Result of ${current.name}`),
       h('div', { class: `notice ${ok ? 'notice-success' : 'notice-error'}`, id: 'run-action-status', dataset: { success: String(ok) } },
         h('strong', {}, ok ? 'Succeeded: ' : 'Failed: '), r.message || (ok ? 'The action completed.' : 'The action failed.'),
         h('span', { class: 'muted' }, ` (${(ms / 1000).toFixed(1)} s)`)),
