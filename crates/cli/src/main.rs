@@ -4,6 +4,7 @@
 
 mod api;
 mod check;
+mod quickstart;
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -34,6 +35,8 @@ enum Command {
     /// Run a simulator of a system the built-in extensions drive.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Start a server seeded to run QEMU/KVM instances on this machine, and print how to deploy one.
+    Quickstart(quickstart::QuickstartArgs),
 }
 
 #[derive(Subcommand)]
@@ -178,6 +181,7 @@ fn main() -> std::process::ExitCode {
             Command::Serve(a) => serve(a).await.map(|_| 0),
             Command::Api(a) => api::run(a).await,
             Command::Extension(ExtensionCommand::Check(a)) => check::run(a).await,
+            Command::Quickstart(a) => quickstart::run(a).await,
             Command::Sim(s) => {
                 init_logs(false);
                 match s {

@@ -1,0 +1,842 @@
+//! `trellis quickstart`: a management server ready to run virtual machines on this machine.
+//!
+//! It starts the server in-process on a data directory (default `./trellis-data`), then seeds it
+//! through its own CloudStack API, logged in as `admin`: a zone, a cluster bound to the built-in
+//! `Local` extension (QEMU/KVM on this machine) with one host, a small and a medium offering, a
+//! template bound to `Local`, and an L2 network. It prints the web console URL, the admin
+//! credentials and a `trellis api deployVirtualMachine …` line that works as printed, then serves
+//! until Ctrl-C. `--with-sims` also starts the Proxmox VE, MAAS and Hyper-V simulators and seeds a
+//! cluster, host and template for each of those built-ins.
+//!
+//! Running it again on the same data directory seeds nothing twice: every seed is looked up by
+//! name first, and the admin password is kept in `<data-dir>/quickstart.json` (mode 0600).
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use trellis_client::Client;
+use trellis_server::config::ServerConfig;
+
+/// Names of what quickstart seeds.
+pub const ZONE: &str = "quickstart";
+pub const LOCAL_CLUSTER: &str = "local";
+pub const LOCAL_HOST: &str = "localhost";
+pub const SMALL_OFFERING: &str = "Small Instance";
+pub const MEDIUM_OFFERING: &str = "Medium Instance";
+pub const LOCAL_TEMPLATE: &str = "blank-disk";
+pub const NETWORK: &str = "quickstart-l2";
+/// The file, in the data directory, holding the admin credentials quickstart chose.
+pub const CREDENTIALS_FILE: &str = "quickstart.json";
+
+const ADMIN: &str = "admin";
+const LOCAL_BINARY: &str = "trellis-local";
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct QuickstartArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TRELLIS_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Where state lives (database, extensions, the Local extension's VMs).
+    #[arg(long, env = "TRELLIS_DATA_DIR", default_value = "./trellis-data")]
+    data_dir: PathBuf,
+    /// Directory holding the built-in extension binaries; default: next to this executable.
+    #[arg(long, env = "TRELLIS_BUILTIN_DIR")]
+    builtin_dir: Option<PathBuf>,
+    /// Also start the Proxmox VE, MAAS and Hyper-V simulators and seed a cluster for each.
+    #[arg(long)]
+    with_sims: bool,
+}
+
+/// The admin credentials quickstart uses, kept in the data directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Credentials {
+    username: String,
+    password: String,
+}
+
+impl Credentials {
+    fn path(data_dir: &Path) -> PathBuf {
+        data_dir.join(CREDENTIALS_FILE)
+    }
+
+    /// The saved credentials, else `TRELLIS_ADMIN_PASSWORD`, else a new random password.
+    fn load_or_choose(data_dir: &Path) -> anyhow::Result<Credentials> {
+        let path = Credentials::path(data_dir);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text)
+                .with_context(|| format!("invalid credentials file {}", path.display())),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                let password = std::env::var("TRELLIS_ADMIN_PASSWORD")
+                    .ok()
+                    .filter(|p| !p.is_empty())
+                    .map(Ok)
+                    .unwrap_or_else(random_password)?;
+                Ok(Credentials {
+                    username: ADMIN.into(),
+                    password,
+                })
+            }
+            Err(error) => Err(error).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    fn save(&self, data_dir: &Path) -> anyhow::Result<()> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = Credentials::path(data_dir);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        file.write_all(serde_json::to_string_pretty(self)?.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+fn random_password() -> anyhow::Result<String> {
+    use std::io::Read as _;
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let mut bytes = [0u8; 20];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut source| source.read_exact(&mut bytes))
+        .context("cannot read random bytes for the admin password")?;
+    Ok(bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect())
+}
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TRELLIS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Runs quickstart until Ctrl-C.
+pub async fn run(args: QuickstartArgs) -> anyhow::Result<u8> {
+    init_logs();
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+    let data_dir = args
+        .data_dir
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", args.data_dir.display()))?;
+    let builtin_dir = match &args.builtin_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::current_exe()
+            .context("cannot tell where this executable is")?
+            .parent()
+            .map(Path::to_path_buf)
+            .context("this executable has no directory")?,
+    };
+    if !builtin_dir.join(LOCAL_BINARY).is_file() {
+        anyhow::bail!(
+            "the Local extension binary {LOCAL_BINARY} is not in {}; build it next to trellis with: cargo build -p trellis-cli -p trellis-ext-local",
+            builtin_dir.display()
+        );
+    }
+    let credentials = Credentials::load_or_choose(&data_dir)?;
+    let cfg = ServerConfig {
+        listen: args.listen,
+        data_dir: data_dir.clone(),
+        builtin_dir: Some(builtin_dir.clone()),
+        admin_password: Some(credentials.password.clone()),
+        ..ServerConfig::default()
+    };
+    let running = trellis_server::start(cfg)
+        .await
+        .map_err(|e| anyhow::anyhow!(crate::error_chain(&e)))?;
+    let host = match running.addr.ip() {
+        ip if ip.is_unspecified() => "127.0.0.1".to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    let base = format!("http://{host}:{}", running.addr.port());
+    let api_url = format!("{base}/client/api");
+    let prepared = prepare(&api_url, &credentials, &data_dir, args.with_sims).await;
+    let (seeded, sims) = match prepared {
+        Ok(ready) => ready,
+        Err(error) => {
+            running.shutdown().await;
+            return Err(error);
+        }
+    };
+    let report = Report {
+        base: &base,
+        api_url: &api_url,
+        credentials: &credentials,
+        data_dir: &data_dir,
+        builtin_dir: &builtin_dir,
+        seeded: &seeded,
+        sims: sims.as_ref(),
+    };
+    let mut out = std::io::stdout();
+    out.write_all(report.render().as_bytes())?;
+    out.flush()?;
+    running.run_until_signal().await;
+    if let Some(sims) = sims {
+        sims.stop().await;
+    }
+    Ok(0)
+}
+
+/// Logs in, saves the credentials, starts the simulators and seeds.
+async fn prepare(
+    api_url: &str,
+    credentials: &Credentials,
+    data_dir: &Path,
+    with_sims: bool,
+) -> anyhow::Result<(Seeded, Option<Sims>)> {
+    let client = Client::login(api_url, &credentials.username, &credentials.password, None)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot log in as {}: if {} was set up without quickstart, set TRELLIS_ADMIN_PASSWORD to its admin password, or use a fresh --data-dir",
+                credentials.username,
+                data_dir.display()
+            )
+        })?;
+    credentials.save(data_dir)?;
+    let sims = if with_sims {
+        Some(Sims::start().await?)
+    } else {
+        None
+    };
+    let seeded = seed(&client, sims.as_ref()).await?;
+    Ok((seeded, sims))
+}
+
+/// The ids of what was seeded.
+#[derive(Debug, Clone)]
+struct Seeded {
+    zone: String,
+    small: String,
+    medium: String,
+    template: String,
+    network: String,
+    local_ready: bool,
+    sim_clusters: Vec<SimSeed>,
+}
+
+#[derive(Debug, Clone)]
+struct SimSeed {
+    extension: &'static str,
+    binary: &'static str,
+    cluster: &'static str,
+    template: String,
+    url: String,
+}
+
+/// The `id` of a created object, whether the response holds it as an object or a list.
+fn id_in(response: &Value, key: &str) -> anyhow::Result<String> {
+    let item = match &response[key] {
+        Value::Array(items) => items.first().cloned().unwrap_or(Value::Null),
+        other => other.clone(),
+    };
+    item["id"]
+        .as_str()
+        .map(str::to_string)
+        .with_context(|| format!("no {key} id in {response}"))
+}
+
+/// The id of the first item of `list_key` named `name` in the answer to `command`.
+async fn find_named(
+    client: &Client,
+    command: &str,
+    params: &[(&str, &str)],
+    list_key: &str,
+    name: &str,
+) -> anyhow::Result<Option<String>> {
+    let answer = client
+        .call(command, params)
+        .await
+        .with_context(|| format!("{command} failed"))?;
+    Ok(answer[list_key].as_array().and_then(|items| {
+        items
+            .iter()
+            .find(|item| item["name"].as_str() == Some(name))
+            .and_then(|item| item["id"].as_str().map(str::to_string))
+    }))
+}
+
+/// Finds an object by name, else creates it; returns its id.
+async fn ensure(
+    client: &Client,
+    find: (&str, &[(&str, &str)], &str),
+    name: &str,
+    create: (&str, &[(&str, &str)], &str),
+) -> anyhow::Result<String> {
+    let (list_command, list_params, list_key) = find;
+    if let Some(id) = find_named(client, list_command, list_params, list_key, name).await? {
+        return Ok(id);
+    }
+    let (create_command, create_params, create_key) = create;
+    let answer = client
+        .call(create_command, create_params)
+        .await
+        .with_context(|| format!("{create_command} {name} failed"))?;
+    id_in(&answer, create_key)
+}
+
+async fn extension_id(client: &Client, name: &str) -> anyhow::Result<String> {
+    find_named(
+        client,
+        "listExtensions",
+        &[("name", name)],
+        "extension",
+        name,
+    )
+    .await?
+    .with_context(|| format!("the built-in extension {name} is missing"))
+}
+
+/// A cluster bound to `extension` with one host carrying `host_details` (updated when the
+/// host exists, so restarted simulators' new addresses reach it); returns the cluster id.
+async fn ensure_cluster_with_host(
+    client: &Client,
+    zone: &str,
+    extension: &str,
+    cluster_name: &str,
+    host_url: &str,
+    host_details: &[(&str, String)],
+) -> anyhow::Result<String> {
+    let extension_id = extension_id(client, extension).await?;
+    let cluster = ensure(
+        client,
+        ("listClusters", &[("name", cluster_name)], "cluster"),
+        cluster_name,
+        (
+            "addCluster",
+            &[
+                ("zoneid", zone),
+                ("clustername", cluster_name),
+                ("hypervisor", "External"),
+                ("extensionid", &extension_id),
+            ],
+            "cluster",
+        ),
+    )
+    .await?;
+    let details: Vec<(String, String)> = host_details
+        .iter()
+        .map(|(key, value)| (format!("externaldetails[0].{key}"), value.clone()))
+        .collect();
+    let hosts = client
+        .call("listHosts", &[("clusterid", &cluster)])
+        .await
+        .context("listHosts failed")?;
+    let existing = hosts["host"]
+        .as_array()
+        .and_then(|list| list.first())
+        .and_then(|host| host["id"].as_str())
+        .map(str::to_string);
+    match existing {
+        Some(host) if !details.is_empty() => {
+            let mut params = vec![("id".to_string(), host)];
+            params.extend(details);
+            client
+                .call_owned("updateHost", &params)
+                .await
+                .context("updateHost failed")?;
+        }
+        Some(_) => {}
+        None => {
+            let mut params: Vec<(String, String)> = [
+                ("zoneid", zone),
+                ("clusterid", cluster.as_str()),
+                ("url", host_url),
+                ("hypervisor", "External"),
+                ("username", "External"),
+                ("password", "External"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            params.extend(details);
+            client
+                .call_owned("addHost", &params)
+                .await
+                .with_context(|| format!("addHost {host_url} failed"))?;
+        }
+    }
+    Ok(cluster)
+}
+
+/// A template bound to `extension` with instance details `details`; returns its id.
+async fn ensure_template(
+    client: &Client,
+    zone: &str,
+    extension: &str,
+    name: &str,
+    details: &[(&str, &str)],
+) -> anyhow::Result<String> {
+    if let Some(id) = find_named(
+        client,
+        "listTemplates",
+        &[("templatefilter", "self"), ("name", name)],
+        "template",
+        name,
+    )
+    .await?
+    {
+        return Ok(id);
+    }
+    let extension_id = extension_id(client, extension).await?;
+    let mut params: Vec<(String, String)> = [
+        ("name", name),
+        ("displaytext", name),
+        ("format", "External"),
+        ("hypervisor", "External"),
+        ("url", "http://localhost/not-downloaded"),
+        ("zoneid", zone),
+        ("extensionid", extension_id.as_str()),
+        ("ispublic", "true"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (key, value) in details {
+        params.push((format!("externaldetails[0].{key}"), value.to_string()));
+    }
+    let answer = client
+        .call_owned("registerTemplate", &params)
+        .await
+        .with_context(|| format!("registerTemplate {name} failed"))?;
+    id_in(&answer, "template")
+}
+
+async fn seed(client: &Client, sims: Option<&Sims>) -> anyhow::Result<Seeded> {
+    let zone = ensure(
+        client,
+        ("listZones", &[("name", ZONE)], "zone"),
+        ZONE,
+        ("createZone", &[("name", ZONE)], "zone"),
+    )
+    .await?;
+    ensure_cluster_with_host(client, &zone, "Local", LOCAL_CLUSTER, LOCAL_HOST, &[]).await?;
+    let small = ensure(
+        client,
+        (
+            "listServiceOfferings",
+            &[("name", SMALL_OFFERING)],
+            "serviceoffering",
+        ),
+        SMALL_OFFERING,
+        (
+            "createServiceOffering",
+            &[
+                ("name", SMALL_OFFERING),
+                ("displaytext", "1 vCPU, 256 MiB"),
+                ("cpunumber", "1"),
+                ("cpuspeed", "1000"),
+                ("memory", "256"),
+            ],
+            "serviceoffering",
+        ),
+    )
+    .await?;
+    let medium = ensure(
+        client,
+        (
+            "listServiceOfferings",
+            &[("name", MEDIUM_OFFERING)],
+            "serviceoffering",
+        ),
+        MEDIUM_OFFERING,
+        (
+            "createServiceOffering",
+            &[
+                ("name", MEDIUM_OFFERING),
+                ("displaytext", "2 vCPUs, 1 GiB"),
+                ("cpunumber", "2"),
+                ("cpuspeed", "1000"),
+                ("memory", "1024"),
+            ],
+            "serviceoffering",
+        ),
+    )
+    .await?;
+    let template = ensure_template(
+        client,
+        &zone,
+        "Local",
+        LOCAL_TEMPLATE,
+        &[("disk_size_gb", "1")],
+    )
+    .await?;
+    let network = match find_named(
+        client,
+        "listNetworks",
+        &[("zoneid", &zone)],
+        "network",
+        NETWORK,
+    )
+    .await?
+    {
+        Some(id) => id,
+        None => {
+            let offerings = client
+                .call("listNetworkOfferings", &[("guestiptype", "L2")])
+                .await
+                .context("listNetworkOfferings failed")?;
+            let offering = offerings["networkoffering"][0]["id"]
+                .as_str()
+                .context("no L2 network offering")?
+                .to_string();
+            let answer = client
+                .call(
+                    "createNetwork",
+                    &[
+                        ("name", NETWORK),
+                        ("displaytext", "Quickstart L2 network"),
+                        ("networkofferingid", &offering),
+                        ("zoneid", &zone),
+                    ],
+                )
+                .await
+                .context("createNetwork failed")?;
+            id_in(&answer, "network")?
+        }
+    };
+    let mut sim_clusters = Vec::new();
+    if let Some(sims) = sims {
+        for sim in sims.seeds() {
+            ensure_cluster_with_host(
+                client,
+                &zone,
+                sim.extension,
+                sim.cluster,
+                sim.host,
+                &sim.host_details,
+            )
+            .await?;
+            let template = ensure_template(
+                client,
+                &zone,
+                sim.extension,
+                sim.template,
+                &sim.template_details,
+            )
+            .await?;
+            sim_clusters.push(SimSeed {
+                extension: sim.extension,
+                binary: sim.binary,
+                cluster: sim.cluster,
+                template,
+                url: sim.url.clone(),
+            });
+        }
+    }
+    let local_ready = wait_until_ready(client, "Local", Duration::from_secs(30)).await?;
+    Ok(Seeded {
+        zone,
+        small,
+        medium,
+        template,
+        network,
+        local_ready,
+        sim_clusters,
+    })
+}
+
+/// Waits until the extension's executable is ready (installed and checked).
+async fn wait_until_ready(client: &Client, name: &str, limit: Duration) -> anyhow::Result<bool> {
+    let started = Instant::now();
+    loop {
+        let answer = client
+            .call("listExtensions", &[("name", name)])
+            .await
+            .context("listExtensions failed")?;
+        if answer["extension"][0]["pathready"] == Value::Bool(true) {
+            return Ok(true);
+        }
+        if started.elapsed() > limit {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The simulators of `--with-sims`.
+struct Sims {
+    proxmox: trellis_sim_proxmox::ProxmoxSim,
+    maas: trellis_sim_maas::MaasSim,
+    hyperv: trellis_sim_hyperv::HyperVSim,
+}
+
+/// What to seed for one simulator.
+struct SimPlan {
+    extension: &'static str,
+    binary: &'static str,
+    cluster: &'static str,
+    host: &'static str,
+    template: &'static str,
+    url: String,
+    host_details: Vec<(&'static str, String)>,
+    template_details: Vec<(&'static str, &'static str)>,
+}
+
+impl Sims {
+    async fn start() -> anyhow::Result<Sims> {
+        let proxmox = tokio::task::spawn_blocking(|| {
+            trellis_sim_proxmox::ProxmoxSim::start(trellis_sim_proxmox::SimConfig::default())
+        })
+        .await
+        .context("cannot start the proxmox simulator")?
+        .context("cannot start the proxmox simulator")?;
+        let maas = trellis_sim_maas::MaasSim::start(trellis_sim_maas::SimConfig::default())
+            .context("cannot start the maas simulator")?;
+        let hyperv = trellis_sim_hyperv::HyperVSim::start(trellis_sim_hyperv::SimConfig::default())
+            .await
+            .context("cannot start the hyper-v simulator")?;
+        Ok(Sims {
+            proxmox,
+            maas,
+            hyperv,
+        })
+    }
+
+    fn seeds(&self) -> Vec<SimPlan> {
+        let proxmox = self.proxmox.config();
+        let hyperv_addr = self.hyperv.addr();
+        vec![
+            SimPlan {
+                extension: "Proxmox",
+                binary: "trellis-proxmox",
+                cluster: "proxmox-sim",
+                host: "proxmox-sim",
+                template: "ubuntu-2404 (Proxmox simulator)",
+                url: self.proxmox.base_url(),
+                host_details: vec![
+                    ("url", self.proxmox.base_url()),
+                    ("user", proxmox.user.clone()),
+                    ("token", proxmox.token.clone()),
+                    ("secret", proxmox.secret.clone()),
+                    ("node", proxmox.node.clone()),
+                    ("network_bridge", "vmbr0".into()),
+                    ("verify_tls_certificate", "false".into()),
+                ],
+                template_details: vec![("template_id", "9000")],
+            },
+            SimPlan {
+                extension: "MaaS",
+                binary: "trellis-maas",
+                cluster: "maas-sim",
+                host: "maas-sim",
+                template: "jammy (MAAS simulator)",
+                url: self.maas.url(),
+                host_details: vec![
+                    ("endpoint", self.maas.url()),
+                    ("apikey", self.maas.api_key()),
+                ],
+                template_details: vec![("distro_series", "jammy")],
+            },
+            SimPlan {
+                extension: "HyperV",
+                binary: "trellis-hyperv",
+                cluster: "hyperv-sim",
+                host: "hyperv-sim",
+                template: "ubuntu-24.04 (Hyper-V simulator)",
+                url: self.hyperv.url(),
+                host_details: vec![
+                    ("url", format!("127.0.0.1:{}", hyperv_addr.port())),
+                    ("username", trellis_sim_hyperv::DEFAULT_USER.into()),
+                    ("password", trellis_sim_hyperv::DEFAULT_PASSWORD.into()),
+                    ("verify_tls_certificate", "false".into()),
+                    ("network_switch", "External".into()),
+                    ("vhd_path", r"C:\Hyper-V\Virtual Hard Disks".into()),
+                    ("vm_path", r"C:\Hyper-V\Virtual Machines".into()),
+                ],
+                template_details: vec![
+                    ("template_path", r"C:\Templates\ubuntu-24.04.vhdx"),
+                    ("generation", "2"),
+                ],
+            },
+        ]
+    }
+
+    async fn stop(self) {
+        self.hyperv.shutdown().await;
+        let Sims { proxmox, maas, .. } = self;
+        let _ = tokio::task::spawn_blocking(move || {
+            proxmox.shutdown();
+            drop(maas);
+        })
+        .await;
+    }
+}
+
+/// What quickstart prints once it is ready.
+struct Report<'a> {
+    base: &'a str,
+    api_url: &'a str,
+    credentials: &'a Credentials,
+    data_dir: &'a Path,
+    builtin_dir: &'a Path,
+    seeded: &'a Seeded,
+    sims: Option<&'a Sims>,
+}
+
+/// `value` quoted for a POSIX shell when it needs it.
+fn shell_quote(value: &str) -> String {
+    if !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./:=@,+%".contains(c))
+    {
+        value.to_string()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
+}
+
+/// How to call this executable: `trellis` when that is what `PATH` finds, else its full path.
+fn command_name() -> String {
+    let Ok(exe) = std::env::current_exe() else {
+        return "trellis".into();
+    };
+    let exe = exe.canonicalize().unwrap_or(exe);
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            dir.join("trellis")
+                .canonicalize()
+                .is_ok_and(|found| found == exe)
+        })
+    });
+    if on_path {
+        "trellis".into()
+    } else {
+        shell_quote(&exe.to_string_lossy())
+    }
+}
+
+/// Where `qemu-system-x86_64` is, if installed.
+fn qemu_location() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("qemu-system-x86_64"))
+        .find(|candidate| candidate.is_file())
+}
+
+impl Report<'_> {
+    fn render(&self) -> String {
+        let seeded = self.seeded;
+        let environment = format!(
+            "TRELLIS_URL={} TRELLIS_USERNAME={} TRELLIS_PASSWORD={}",
+            shell_quote(self.api_url),
+            shell_quote(&self.credentials.username),
+            shell_quote(&self.credentials.password)
+        );
+        let trellis = command_name();
+        let mut text = String::new();
+        let mut line = |s: String| {
+            text.push_str(&s);
+            text.push('\n');
+        };
+        line("Trellis quickstart is ready.".into());
+        line(String::new());
+        line(format!("  Web console:  {}/", self.base));
+        line(format!("  API:          {}", self.api_url));
+        line(format!("  Username:     {}", self.credentials.username));
+        line(format!("  Password:     {}", self.credentials.password));
+        line(format!(
+            "  Data:         {} (credentials in {CREDENTIALS_FILE})",
+            self.data_dir.display()
+        ));
+        line(String::new());
+        line(format!(
+            "  Seeded: zone {ZONE}; cluster {LOCAL_CLUSTER} (extension Local) with host {LOCAL_HOST}; offerings \"{SMALL_OFFERING}\" and \"{MEDIUM_OFFERING}\"; template {LOCAL_TEMPLATE}; L2 network {NETWORK}."
+        ));
+        match qemu_location() {
+            Some(qemu) => line(format!(
+                "  Local instances run as QEMU virtual machines on this machine ({}).",
+                qemu.display()
+            )),
+            None => line(
+                "  Warning: qemu-system-x86_64 is not installed, so Local instances cannot start; install the Debian package qemu-system-x86 (scripts/install-qemu.sh)."
+                    .into(),
+            ),
+        }
+        if !seeded.local_ready {
+            line("  Warning: the Local extension is not ready yet (see the server log).".into());
+        }
+        if self.sims.is_some() {
+            for sim in &seeded.sim_clusters {
+                let built = self.builtin_dir.join(sim.binary).is_file();
+                line(format!(
+                    "  {} simulator at {}: cluster {}, templateid={}{}",
+                    sim.extension,
+                    sim.url,
+                    sim.cluster,
+                    sim.template,
+                    if built {
+                        String::new()
+                    } else {
+                        format!("; {} is not built, so its deploys fail (cargo build -p trellis-ext-{})", sim.binary, sim.binary.trim_start_matches("trellis-"))
+                    }
+                ));
+            }
+        }
+        line(String::new());
+        line("Deploy a virtual machine (copy and paste):".into());
+        line(String::new());
+        line(format!(
+            "  {environment} {trellis} api deployVirtualMachine zoneid={} serviceofferingid={} templateid={} networkids={}",
+            seeded.zone, seeded.small, seeded.template, seeded.network
+        ));
+        line(String::new());
+        line(format!(
+            "The medium offering is serviceofferingid={}. List instances with:",
+            seeded.medium
+        ));
+        line(String::new());
+        line(format!(
+            "  {environment} {trellis} api listVirtualMachines --output table"
+        ));
+        line(String::new());
+        line("Press Ctrl-C to stop the server (running instances keep running and are found again at the next start).".into());
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(shell_quote("abc-DEF_1.2"), "abc-DEF_1.2");
+        assert_eq!(
+            shell_quote("http://127.0.0.1:8080/client/api"),
+            "http://127.0.0.1:8080/client/api"
+        );
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn ids_come_from_objects_or_lists() {
+        let object = serde_json::json!({"zone": {"id": "z1"}});
+        let list = serde_json::json!({"cluster": [{"id": "c1"}]});
+        assert_eq!(id_in(&object, "zone").unwrap(), "z1");
+        assert_eq!(id_in(&list, "cluster").unwrap(), "c1");
+        assert!(id_in(&object, "host").is_err());
+    }
+
+    #[test]
+    fn random_passwords_are_shell_safe() {
+        let password = random_password().unwrap();
+        assert_eq!(password.len(), 20);
+        assert_eq!(shell_quote(&password), password);
+    }
+}
