@@ -433,16 +433,30 @@ impl Page<'_> {
         fail(format!("`{css}` did not go away"))
     }
 
+    /// Click the element matching `css`. Lists re-render when a job ends, so an element found
+    /// a moment ago may be gone: find it again and retry a few times.
     pub async fn click(&self, css: &str) -> TestResult {
-        let e = self.wait(css).await?;
-        self.c
-            .execute(
-                "arguments[0].scrollIntoView({block: 'center'});",
-                vec![serde_json::to_value(&e)?],
-            )
-            .await?;
-        e.click().await?;
-        Ok(())
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let e = self.wait(css).await?;
+            let outcome = async {
+                self.c
+                    .execute(
+                        "arguments[0].scrollIntoView({block: 'center'});",
+                        vec![serde_json::to_value(&e)?],
+                    )
+                    .await?;
+                e.click().await?;
+                TestResult::Ok(())
+            }
+            .await;
+            match outcome {
+                Ok(()) => return Ok(()),
+                Err(err) if attempt >= 5 => return fail(format!("cannot click `{css}`: {err}")),
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
     }
 
     pub async fn fill(&self, css: &str, value: &str) -> TestResult {

@@ -279,6 +279,10 @@ async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
         .await?;
     page.wait_text("tr[data-action='snapshot-report']", "{1, 2, 3}")
         .await?;
+    page.click("[data-tab=events]").await?;
+    page.wait_text(".tab-panel", "EXTENSION.CUSTOM.ACTION.UPDATE")
+        .await?;
+    page.wait_text(".tab-panel", "EXTENSION.CREATE").await?;
 
     // --- Infrastructure through the API: a zone, an External cluster bound to the recorder,
     // a host, an offering and a template with external details; a spare unbound cluster.
