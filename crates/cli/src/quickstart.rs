@@ -174,7 +174,7 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<u8> {
         base: &base,
         api_url: &api_url,
         credentials: &credentials,
-        data_dir: &data_dir,
+        data_dir: &args.data_dir,
         builtin_dir: &builtin_dir,
         seeded: &seeded,
         sims: sims.as_ref(),
@@ -680,6 +680,7 @@ struct Report<'a> {
     base: &'a str,
     api_url: &'a str,
     credentials: &'a Credentials,
+    /// As given on the command line.
     data_dir: &'a Path,
     builtin_dir: &'a Path,
     seeded: &'a Seeded,

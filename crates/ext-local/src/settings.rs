@@ -39,12 +39,14 @@ pub const NIC_MODELS: [&str; 4] = ["virtio-net-pci", "e1000", "e1000e", "rtl8139
 /// What the process environment contributes.
 #[derive(Debug, Clone, Default)]
 pub struct Environment {
-    /// `TRELLIS_LOCAL_STATE_DIR`.
+    /// `TRELLIS_LOCAL_STATE_DIR` (relative to the working directory).
     pub state_dir: Option<String>,
     /// `PATH`.
     pub path: Option<String>,
     /// The directory holding the executable.
     pub extension_dir: Option<PathBuf>,
+    /// The working directory.
+    pub working_dir: Option<PathBuf>,
 }
 
 impl Environment {
@@ -56,6 +58,7 @@ impl Environment {
             extension_dir: std::env::current_exe()
                 .ok()
                 .and_then(|exe| exe.parent().map(Path::to_path_buf)),
+            working_dir: std::env::current_dir().ok(),
         }
     }
 }
@@ -109,10 +112,18 @@ impl Settings {
             .unwrap_or_else(|| PathBuf::from("."));
         let machine = |key: &str| details.host_or_extension(key).map(str::trim);
         let state_dir = match (environment.state_dir.as_deref(), machine("state_dir")) {
-            (Some(dir), _) => extension_dir.join(dir),
+            (Some(dir), _) => environment
+                .working_dir
+                .as_deref()
+                .unwrap_or(&extension_dir)
+                .join(dir),
             (None, Some(dir)) => extension_dir.join(dir),
             (None, None) => extension_dir.join("state"),
         };
+        let state_dir: PathBuf = state_dir
+            .components()
+            .filter(|c| !matches!(c, Component::CurDir))
+            .collect();
         Settings {
             search_path: environment
                 .path
@@ -403,6 +414,7 @@ mod tests {
             state_dir: None,
             path: Some("/nonexistent".into()),
             extension_dir: Some(dir.to_path_buf()),
+            working_dir: Some(PathBuf::from("/srv/operator")),
         }
     }
 
@@ -419,7 +431,15 @@ mod tests {
         assert_eq!(detailed.state_dir, Path::new("/var/lib/trellis-local"));
         let mut env = environment(dir);
         env.state_dir = Some("/run/x".into());
-        assert_eq!(Settings::new(details, &env).state_dir, Path::new("/run/x"));
+        assert_eq!(
+            Settings::new(details.clone(), &env).state_dir,
+            Path::new("/run/x")
+        );
+        env.state_dir = Some("./vms".into());
+        assert_eq!(
+            Settings::new(details, &env).state_dir,
+            Path::new("/srv/operator/vms")
+        );
     }
 
     #[test]
