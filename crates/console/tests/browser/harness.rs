@@ -472,6 +472,25 @@ impl Page<'_> {
         Ok(())
     }
 
+    /// Choose the first option of a select whose text contains `text`.
+    pub async fn select_text(&self, css: &str, text: &str) -> TestResult {
+        let sel = self.wait(css).await?;
+        let deadline = Instant::now() + WAIT;
+        loop {
+            for o in sel.find_all(Locator::Css("option")).await? {
+                if o.text().await?.contains(text) {
+                    let v = o.attr("value").await?.unwrap_or_default();
+                    sel.select_by_value(&v).await?;
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                return fail(format!("`{css}` has no option containing {text:?}"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Set an input's value from script and fire `input`/`change` (for date pickers, whose
     /// keyboard entry depends on the locale).
     pub async fn set_value(&self, css: &str, value: &str) -> TestResult {

@@ -284,69 +284,89 @@ async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
         .await?;
     page.wait_text(".tab-panel", "EXTENSION.CREATE").await?;
 
-    // --- Infrastructure through the API: a zone, an External cluster bound to the recorder,
-    // a host, an offering and a template with external details; a spare unbound cluster.
+    // --- Infrastructure from the forms: a zone, an External cluster bound to the recorder, a
+    // host, a service offering and a template with external details.
+    page.route("#/zones").await?;
+    page.click("[data-action=add-zone]").await?;
+    page.fill("dialog [name=name]", "zone-1").await?;
+    page.fill("dialog [name=description]", "Lab").await?;
+    page.click("dialog button[type=submit]").await?;
+    page.wait_text("table", "zone-1").await?;
+
+    page.route("#/clusters").await?;
+    page.click("[data-action=add-cluster]").await?;
+    page.fill("dialog [name=clustername]", "rack-a").await?;
+    page.select_text("dialog select[name=zoneid]", "zone-1")
+        .await?;
+    page.select_text("dialog select[name=extensionid]", "recorder")
+        .await?;
+    page.click("dialog [data-add=externaldetails]").await?;
+    page.fill("dialog .kv-row:last-child .kv-key", "region")
+        .await?;
+    page.fill("dialog .kv-row:last-child .kv-value", "lab-1")
+        .await?;
+    page.click("dialog button[type=submit]").await?;
+    page.wait_gone("dialog").await?;
+    page.wait_text("table", "rack-a").await?;
+    page.wait_text("table", "recorder").await?;
+
+    page.route("#/hosts").await?;
+    page.click("[data-action=add-host]").await?;
+    page.select_text("dialog select[name=clusterid]", "rack-a")
+        .await?;
+    page.fill("dialog [name=url]", "node-1").await?;
+    page.click("dialog [data-add=externaldetails]").await?;
+    page.fill("dialog .kv-row:last-child .kv-key", "rack")
+        .await?;
+    page.fill("dialog .kv-row:last-child .kv-value", "a1")
+        .await?;
+    page.click("dialog button[type=submit]").await?;
+    page.wait_gone("dialog").await?;
+    page.wait_text("table", "node-1").await?;
+
+    page.route("#/offerings").await?;
+    page.click("[data-action=add-offering]").await?;
+    page.fill("dialog [name=name]", "small").await?;
+    page.fill("dialog [name=displaytext]", "1 CPU, 1 GiB")
+        .await?;
+    page.fill("dialog [name=memory]", "1024").await?;
+    page.click("dialog [data-add=externaldetails]").await?;
+    page.fill("dialog .kv-row:last-child .kv-key", "flavor")
+        .await?;
+    page.fill("dialog .kv-row:last-child .kv-value", "s1")
+        .await?;
+    page.click("dialog button[type=submit]").await?;
+    page.wait_gone("dialog").await?;
+    page.wait_text("table", "flavor").await?;
+
+    page.route("#/templates").await?;
+    page.click("[data-action=register-template]").await?;
+    page.fill("dialog [name=name]", "ubuntu-24.04").await?;
+    page.fill("dialog [name=displaytext]", "Ubuntu 24.04")
+        .await?;
+    page.select_text("dialog select[name=zoneid]", "zone-1")
+        .await?;
+    page.select_text("dialog select[name=extensionid]", "recorder")
+        .await?;
+    page.click("dialog [data-add=externaldetails]").await?;
+    page.fill("dialog .kv-row:last-child .kv-key", "image")
+        .await?;
+    page.fill("dialog .kv-row:last-child .kv-value", "ubuntu-24.04")
+        .await?;
+    page.click("dialog button[type=submit]").await?;
+    page.wait_gone("dialog").await?;
+    page.wait_text("table", "image").await?;
+
+    // A spare External cluster without an extension, through the API.
     let api = Api::login(&server.base, "admin", harness::ADMIN_PASSWORD).await?;
-    let zone = api
-        .call("createZone", &[("name", "zone-1"), ("description", "Lab")])
-        .await?;
-    let zone_id = str_at(&zone, "/zone/id")?;
-    let cluster = api
-        .call(
-            "addCluster",
-            &[
-                ("clustername", "rack-a"),
-                ("zoneid", &zone_id),
-                ("hypervisor", "External"),
-                ("extensionid", &recorder_id),
-                ("externaldetails[0].region", "lab-1"),
-            ],
-        )
-        .await?;
-    let cluster_id = str_at(&cluster, "/cluster/0/id")?;
-    api.call(
-        "addHost",
-        &[
-            ("zoneid", &zone_id),
-            ("clusterid", &cluster_id),
-            ("url", "node-1"),
-            ("hypervisor", "External"),
-            ("externaldetails[0].rack", "a1"),
-        ],
-    )
-    .await?;
+    let zones = api.call("listZones", &[("name", "zone-1")]).await?;
+    let zone_id = str_at(&zones, "/zone/0/id")?;
     api.call(
         "addCluster",
         &[
             ("clustername", "spare"),
             ("zoneid", &zone_id),
             ("hypervisor", "External"),
-        ],
-    )
-    .await?;
-    api.call(
-        "createServiceOffering",
-        &[
-            ("name", "small"),
-            ("displaytext", "1 CPU, 1 GiB"),
-            ("cpunumber", "1"),
-            ("memory", "1024"),
-            ("externaldetails[0].flavor", "s1"),
-        ],
-    )
-    .await?;
-    api.call(
-        "registerTemplate",
-        &[
-            ("name", "ubuntu-24.04"),
-            ("displaytext", "Ubuntu 24.04"),
-            ("format", "EXTERNAL"),
-            ("hypervisor", "External"),
-            ("url", "external"),
-            ("zoneid", &zone_id),
-            ("extensionid", &recorder_id),
-            ("ispublic", "true"),
-            ("externaldetails[0].image", "ubuntu-24.04"),
         ],
     )
     .await?;
@@ -391,11 +411,6 @@ async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
     page.click("[data-action=cancel-maintenance]").await?;
     page.wait("[data-action=maintenance]").await?;
     page.wait_text(".fields", "Enabled").await?;
-
-    page.route("#/templates").await?;
-    page.wait_text("table", "image").await?;
-    page.route("#/offerings").await?;
-    page.wait_text("table", "flavor").await?;
 
     // --- Deploy an instance from the form; the job is followed without reloading the page.
     page.route("#/instances").await?;
@@ -573,8 +588,16 @@ async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
         ],
     )
     .await?;
+    let admin_key = session_key(page).await?;
     page.click("[data-action=logout]").await?;
     page.wait_text(".login-card", "logged out").await?;
+    // Log out ended the session on the server: the old key is refused.
+    let status = api_with_key(&server.base, &admin_key, "listZones").await?;
+    if status != 401 {
+        return fail(format!(
+            "the session still works after logout: HTTP {status}"
+        ));
+    }
     page.fill("#login-username", "dana").await?;
     page.fill("#login-password", "dana-Secret-1").await?;
     page.click("#login-submit").await?;
@@ -622,6 +645,21 @@ async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
         }
     }
     page.no_script_errors().await?;
+    // The server ends the session (as after a timeout): the next call is refused and the
+    // console says so on its login page.
+    let key = session_key(page).await?;
+    let logout = api_with_key(&server.base, &key, "logout").await?;
+    if logout != 200 {
+        return fail(format!("logout with the page's key answered HTTP {logout}"));
+    }
+    page.route("#/events").await?;
+    page.wait_text(".login-card", "session has ended").await?;
+    page.wait("#login-username").await?;
+    Ok(())
+}
+
+/// The session key the console keeps for this tab.
+async fn session_key(page: &Page<'_>) -> TestResult<String> {
     let key = page
         .c
         .execute(
@@ -629,28 +667,26 @@ async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
             vec![],
         )
         .await?;
-    let key = key.as_str().unwrap_or_default().to_string();
-    page.click("[data-action=logout]").await?;
-    page.wait("#login-username").await?;
+    match key.as_str() {
+        Some(k) if !k.is_empty() => Ok(k.to_string()),
+        _ => fail(format!("no session key in the page: {key}")),
+    }
+}
 
-    // After logout the server refuses the old session, cookie and parameter alike.
+/// Call a command with a session key as both cookie and parameter; returns the HTTP status.
+async fn api_with_key(base: &str, key: &str, command: &str) -> TestResult<u16> {
     let status = reqwest::Client::new()
-        .post(format!("{}/client/api", server.base))
+        .post(format!("{base}/client/api"))
         .header("Cookie", format!("sessionkey={key}"))
         .form(&[
-            ("command", "listZones"),
+            ("command", command),
             ("response", "json"),
-            ("sessionkey", &key),
+            ("sessionkey", key),
         ])
         .send()
         .await?
         .status();
-    if status.as_u16() != 401 {
-        return fail(format!(
-            "the session still works after logout: HTTP {status}"
-        ));
-    }
-    Ok(())
+    Ok(status.as_u16())
 }
 
 async fn open_extension(page: &Page<'_>, name: &str) -> TestResult {
