@@ -63,7 +63,7 @@ const INDEX: &str = include_str!("../assets/index.html");
 
 /// The policy sent with every console response.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
-     style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; \
+     style-src 'self'; img-src 'self'; connect-src 'self'; \
      form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 const fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
@@ -233,7 +233,7 @@ mod tests {
         String::from_utf8(bytes.to_vec()).unwrap()
     }
 
-    fn header_of<'a>(resp: &'a Response, name: header::HeaderName) -> &'a str {
+    fn header_of(resp: &Response, name: header::HeaderName) -> &str {
         resp.headers().get(name).unwrap().to_str().unwrap()
     }
 

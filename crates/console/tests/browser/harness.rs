@@ -200,10 +200,8 @@ const ERROR_TRAP: &str = "window.__pageErrors = [];\
 impl Browser {
     pub async fn start(chromedriver: &Path, chromium: &Path) -> TestResult<Browser> {
         let port = free_port();
-        let log = tempfile::NamedTempFile::new()?;
         let child = Command::new(chromedriver)
             .arg(format!("--port={port}"))
-            .arg(format!("--log-path={}", log.path().display()))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;

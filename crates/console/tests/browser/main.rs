@@ -735,10 +735,38 @@ fn str_at(v: &Value, pointer: &str) -> TestResult<String> {
     }
 }
 
-/// The binary must serve this crate's build of the console (else it is stale).
+/// The binary must serve this crate's build of the console (else it is stale), with the
+/// console's headers on the page and on its scripts.
 async fn check_served_build(base: &str) -> TestResult {
-    let html = reqwest::get(format!("{base}/")).await?.text().await?;
     let want = trellis_console::asset_base();
+    for (path, ty, cache) in [
+        ("/".to_string(), "text/html", "no-cache"),
+        (format!("{want}js/app.js"), "text/javascript", "immutable"),
+        (format!("{want}style.css"), "text/css", "immutable"),
+    ] {
+        let r = reqwest::get(format!("{base}{path}")).await?;
+        let h = |n: &str| {
+            r.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        if !r.status().is_success()
+            || !h("content-type").starts_with(ty)
+            || !h("cache-control").contains(cache)
+            || h("content-security-policy") != trellis_console::CONTENT_SECURITY_POLICY
+        {
+            return fail(format!(
+                "{path}: HTTP {}, content-type {:?}, cache-control {:?}, csp {:?}",
+                r.status(),
+                h("content-type"),
+                h("cache-control"),
+                h("content-security-policy")
+            ));
+        }
+    }
+    let html = reqwest::get(format!("{base}/")).await?.text().await?;
     if !html.contains(&want) {
         return fail(format!(
             "{} serves another build of the console (expected assets under {want}); \
