@@ -24,9 +24,9 @@ export function link(label, href, opts = {}) {
 }
 
 const GOOD = ['enabled', 'running', 'up', 'active', 'ready', 'yes', 'true', 'succeeded', 'completed',
-  'download complete', 'info'];
+  'download complete'];
 const BAD = ['error', 'down', 'alert', 'disconnected', 'failed', 'destroyed', 'expunging', 'not ready',
-  'errorinmaintenance', 'warn', 'error'];
+  'errorinmaintenance'];
 const BUSY = ['starting', 'stopping', 'migrating', 'preparing', 'prepareformaintenance', 'creating',
   'connecting', 'rebooting', 'destroying', 'running job', 'maintenance'];
 
@@ -37,6 +37,11 @@ export function badge(text, tone) {
   const cls = tone || (GOOD.includes(low) ? 'good' : BAD.includes(low) ? 'bad'
     : BUSY.includes(low) ? 'busy' : 'neutral');
   return h('span', { class: `badge badge-${cls}` }, t);
+}
+
+/** An event level: ERROR red, WARN amber, INFO grey. */
+export function levelBadge(level) {
+  return badge(level, level === 'ERROR' ? 'bad' : level === 'WARN' ? 'busy' : 'neutral');
 }
 
 export function yesNo(v) {

@@ -283,6 +283,7 @@ async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
     page.wait_text(".tab-panel", "EXTENSION.CUSTOM.ACTION.UPDATE")
         .await?;
     page.wait_text(".tab-panel", "EXTENSION.CREATE").await?;
+    page.shot("extension-events").await?;
 
     // --- Infrastructure from the forms: a zone, an External cluster bound to the recorder, a
     // host, a service offering and a template with external details.
@@ -309,6 +310,7 @@ async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
     page.wait_gone("dialog").await?;
     page.wait_text("table", "rack-a").await?;
     page.wait_text("table", "recorder").await?;
+    page.shot("clusters").await?;
 
     page.route("#/hosts").await?;
     page.click("[data-action=add-host]").await?;
@@ -338,6 +340,7 @@ async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
     page.click("dialog button[type=submit]").await?;
     page.wait_gone("dialog").await?;
     page.wait_text("table", "flavor").await?;
+    page.shot("offerings").await?;
 
     page.route("#/templates").await?;
     page.click("[data-action=register-template]").await?;
@@ -356,6 +359,7 @@ async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
     page.click("dialog button[type=submit]").await?;
     page.wait_gone("dialog").await?;
     page.wait_text("table", "image").await?;
+    page.shot("templates").await?;
 
     // A spare External cluster without an extension, through the API.
     let api = Api::login(&server.base, "admin", harness::ADMIN_PASSWORD).await?;

@@ -63,8 +63,6 @@ export async function renderTemplates(ctx) {
     columns: [
       { label: 'Name', render: (t) => h('strong', {}, t.name) },
       { label: 'Status', render: (t) => badge(t.isready ? 'Ready' : (t.status || 'Not ready')) },
-      { label: 'Hypervisor', key: 'hypervisor' },
-      { label: 'Format', key: 'format' },
       { label: 'Zone', render: (t) => t.zonename || 'All zones' },
       { label: 'Extension', render: (t) => (t.extensionid && can('listExtensions') ? h('a', { href: `#/extensions/${t.extensionid}` }, t.extensionname) : (t.extensionname || '')) },
       { label: 'External details', wrap: true, render: (t) => detailList(externalOf(t.details)) },

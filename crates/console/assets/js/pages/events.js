@@ -3,7 +3,9 @@
 
 import { h, replace, time } from '../dom.js';
 import { can, isAdmin } from '../api.js';
-import { pageHeader, badge, code, listView, selectField, textField, created, notice } from '../ui.js';
+import {
+  pageHeader, badge, levelBadge, code, listView, selectField, textField, created, notice,
+} from '../ui.js';
 import { alertName } from './overview.js';
 
 export async function renderEvents(ctx) {
@@ -16,7 +18,7 @@ export async function renderEvents(ctx) {
     pageSize: 25,
     columns: [
       { label: 'Type', render: (e) => code(e.type) },
-      { label: 'Level', render: (e) => badge(e.level, e.level === 'ERROR' ? 'bad' : e.level === 'WARN' ? 'busy' : 'neutral') },
+      { label: 'Level', render: (e) => levelBadge(e.level) },
       { label: 'Description', key: 'description', wrap: true },
       { label: 'Resource', render: (e) => resourceLink(e) },
       { label: 'By', key: 'username' },

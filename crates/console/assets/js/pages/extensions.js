@@ -4,7 +4,7 @@
 import { h, replace, time } from '../dom.js';
 import { call, can, list, listAll, mapParams } from '../api.js';
 import {
-  pageHeader, button, badge, yesNo, pathReady, code, fieldList, kvTable, table, tabs, listView,
+  pageHeader, button, badge, levelBadge, yesNo, pathReady, code, fieldList, kvTable, table, tabs, listView,
   formDialog, textField, selectField, checkboxField, kvField, confirmDialog, runCall, toast,
   notice, created, loading, errorBox,
 } from '../ui.js';
@@ -236,7 +236,7 @@ async function eventsTab(panel, ext) {
       empty: 'No events for this extension.',
       columns: [
         { label: 'Type', render: (e) => code(e.type) },
-        { label: 'Level', render: (e) => badge(e.level) },
+        { label: 'Level', render: (e) => levelBadge(e.level) },
         { label: 'Description', key: 'description', wrap: true },
         { label: 'By', key: 'username' },
         created,
