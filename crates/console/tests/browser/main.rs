@@ -149,6 +149,7 @@ async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
     page.wait_text("#current-user", "admin").await?;
     page.wait_text("#current-user", "Administrator").await?;
     page.no_script_errors().await?;
+    check_modules(page).await?;
 
     // The session is the ordinary CloudStack one: both cookies set by login, key kept by the page.
     let cookies = page.c.get_all_cookies().await?;
@@ -660,6 +661,95 @@ async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
     page.wait_text(".login-card", "session has ended").await?;
     page.wait("#login-username").await?;
     Ok(())
+}
+
+/// The console's own rules, run in the page: value checks for custom-action parameters and
+/// the rendering of `printmessage` output in its other shapes.
+const MODULE_CHECKS: &str = r#"
+const done = arguments[arguments.length - 1];
+const base = document.querySelector('script[type=module]').src.replace(/js\/app\.js$/, '');
+Promise.all([import(base + 'js/validate.js'), import(base + 'js/pages/runaction.js')]).then(([v, r]) => {
+  const out = {};
+  const html = (x) => r.renderOutput(x).outerHTML;
+  out.decimalOk = v.checkParamValue({ type: 'NUMBER', validationformat: 'DECIMAL' }, '2.5');
+  out.integerBad = v.checkParamValue({ type: 'NUMBER', validationformat: 'NONE' }, '2.5');
+  out.optionBad = v.checkParamValue({ type: 'NUMBER', valueoptions: [1, 2] }, '3');
+  out.urlBad = v.checkParamValue({ type: 'STRING', validationformat: 'URL' }, 'example.com');
+  out.urlOk = v.checkParamValue({ type: 'STRING', validationformat: 'URL' }, 'https://example.com/a');
+  out.uuidBad = v.checkParamValue({ type: 'STRING', validationformat: 'UUID' }, '1234');
+  out.requiredBlank = v.checkParamValue({ type: 'STRING', required: true }, '  ');
+  out.optionalBlank = v.checkParamValue({ type: 'STRING' }, '');
+  out.boolOptions = v.checkParamDefinition({ name: 'b', type: 'BOOLEAN', validationformat: 'NONE', valueoptions: 'x' });
+  out.emailOnNumber = v.checkParamDefinition({ name: 'n', type: 'NUMBER', validationformat: 'EMAIL' });
+  out.goodDefinition = v.checkParamDefinition({ name: 's', type: 'STRING', validationformat: 'EMAIL', valueoptions: 'a@b.c, d@e.f' });
+  out.badName = v.checkActionName('snap/shot');
+  out.object = html('{"printmessage":"true","message":{"disk":"10 GiB","state":"ok"}}');
+  out.text = html('{"printmessage":true,"message":"all <b>good</b>"}');
+  out.list = html('{"printmessage":"true","message":["a","b"]}');
+  out.json = html('{"status":"success"}');
+  out.plain = html('Exit code: 1, Output: nope');
+  out.empty = html('');
+  done(out);
+}).catch((e) => done({ error: String(e) }));
+"#;
+
+async fn check_modules(page: &Page<'_>) -> TestResult {
+    let out = page.c.execute_async(MODULE_CHECKS, vec![]).await?;
+    let s = |k: &str| out[k].as_str().unwrap_or("").to_string();
+    let checks: Vec<(&str, bool)> = vec![
+        ("decimal accepted", out["decimalOk"].is_null()),
+        (
+            "fraction refused for NUMBER",
+            s("integerBad").contains("whole number"),
+        ),
+        (
+            "value outside options refused",
+            s("optionBad").contains("1, 2"),
+        ),
+        ("URL without scheme refused", s("urlBad").contains("scheme")),
+        ("URL accepted", out["urlOk"].is_null()),
+        ("bad UUID refused", s("uuidBad").contains("UUID")),
+        (
+            "blank required refused",
+            s("requiredBlank").contains("required"),
+        ),
+        ("blank optional accepted", out["optionalBlank"].is_null()),
+        (
+            "options on BOOLEAN refused",
+            s("boolOptions").contains("only possible"),
+        ),
+        (
+            "EMAIL on NUMBER refused",
+            s("emailOnNumber").contains("cannot be used"),
+        ),
+        ("good definition accepted", out["goodDefinition"].is_null()),
+        ("bad action name refused", !s("badName").is_empty()),
+        (
+            "object as key/value table",
+            s("object").contains("<th scope=\"row\">disk</th>"),
+        ),
+        (
+            "text as text, not markup",
+            s("text").contains("all &lt;b&gt;good&lt;/b&gt;"),
+        ),
+        ("list as list", s("list").contains("<li>b</li>")),
+        (
+            "other JSON pretty-printed",
+            s("json").contains("\"status\": \"success\""),
+        ),
+        ("plain output as text", s("plain").contains("Exit code: 1")),
+        ("no output said so", s("empty").contains("No output")),
+    ];
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|(_, ok)| !ok)
+        .map(|(n, _)| *n)
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        fail(format!("module checks failed: {failed:?} in {out}"))
+    }
 }
 
 /// The session key the console keeps for this tab.
