@@ -1030,6 +1030,29 @@ pub static COMMANDS: &[Command] = &[
         params: list_params![p("id", T::Uuid, false, "list ISO by ID"), p("isofilter", T::String, false, "possible values are featured, self, selfexecutable, executable, community"), p("zoneid", T::Uuid, false, "the ID of the zone")], response: &[f("id", "string", "the template ID")], related: "", response_name: None },
 ];
 
+/// The rendered `listApis` body for a role type (computed once per role type).
+pub fn list_apis_body(role: RoleType) -> std::sync::Arc<str> {
+    static CACHE: std::sync::OnceLock<[std::sync::Arc<str>; 4]> = std::sync::OnceLock::new();
+    let all = CACHE.get_or_init(|| {
+        RoleType::ALL.map(|r| {
+            let items: Vec<Value> = COMMANDS
+                .iter()
+                .filter(|c| c.allows(r))
+                .map(Command::api_json)
+                .collect();
+            let body = crate::envelope::Reply::List {
+                object: "api",
+                count: items.len() as i64,
+                items,
+            }
+            .body();
+            std::sync::Arc::from(body.to_string())
+        })
+    });
+    let i = RoleType::ALL.iter().position(|r| *r == role).unwrap_or(0);
+    all[i].clone()
+}
+
 /// Look a command up by name, case-insensitively.
 pub fn find(name: &str) -> Option<&'static Command> {
     COMMANDS.iter().find(|c| c.name.eq_ignore_ascii_case(name))

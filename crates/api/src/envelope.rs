@@ -22,6 +22,8 @@ pub enum Reply {
     Async { jobid: String, id: Option<String> },
     /// `{"<resp>":{…}}` with no inner object name (login, listCapabilities' object, …).
     Bare(Value),
+    /// An already rendered body (cached replies such as `listApis`).
+    Rendered(std::sync::Arc<str>),
 }
 
 /// Remove null members recursively (Gson never writes nulls).
@@ -72,6 +74,7 @@ impl Reply {
                 Value::Object(m)
             }
             Reply::Bare(v) => strip_nulls(v),
+            Reply::Rendered(s) => serde_json::from_str(&s).unwrap_or(Value::Null),
         }
     }
 
@@ -94,6 +97,15 @@ impl Reply {
 
 /// Render a successful response for `response_name` as one compact JSON line.
 pub fn render(response_name: &str, reply: Reply) -> String {
+    if let Reply::Rendered(body) = &reply {
+        let mut out = String::with_capacity(body.len() + response_name.len() + 8);
+        out.push_str("{\"");
+        out.push_str(response_name);
+        out.push_str("\":");
+        out.push_str(body);
+        out.push('}');
+        return out;
+    }
     let mut m = Map::new();
     m.insert(response_name.to_string(), reply.body());
     Value::Object(m).to_string()

@@ -134,6 +134,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout();
     writeln!(out, "Trellis is listening on http://{}", running.addr)?;
     writeln!(out, "  CloudStack API: http://{}/client/api", running.addr)?;
+    writeln!(out, "  Web console:    http://{}/", running.addr)?;
     if let Some(p) = &running.generated_admin_password {
         writeln!(
             out,

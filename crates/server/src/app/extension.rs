@@ -262,7 +262,8 @@ impl App {
             };
             self.builtin_install(b, &extension);
         }
-        self.readiness_check_all().await;
+        // Readiness is checked by its reconciler right after start-up, off the start-up path.
+        self.readiness_notify.notify_one();
         Ok(())
     }
 

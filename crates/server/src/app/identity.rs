@@ -15,6 +15,9 @@ pub const SESSION_COOKIE: &str = "sessionkey";
 
 const PBKDF2_ROUNDS: u32 = 100_000;
 
+/// How long a verified API key's user stays cached.
+pub const AUTH_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn random_b64url(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::thread_rng().fill_bytes(&mut buf);
@@ -234,16 +237,44 @@ impl App {
     }
 
     /// Verify a signed request; `None` when the key is unknown or the signature is wrong.
+    /// Key lookups are cached for [`AUTH_CACHE_TTL`]; changing keys or deleting an account clears
+    /// this server's cache at once (other servers follow within the TTL).
     pub async fn apikey_principal(&self, pairs: &[(String, String)]) -> Result<Option<Principal>> {
         let Some(key) = trellis_api::signature::api_key(pairs) else {
             return Ok(None);
         };
-        let Some(user) = self.store.user_by_api_key(key).await? else {
-            return Ok(None);
+        let cached = self.auth_cache.lock().ok().and_then(|c| {
+            c.get(key)
+                .filter(|(_, _, at)| at.elapsed() < AUTH_CACHE_TTL)
+                .map(|(p, s, _)| (p.clone(), s.clone()))
+        });
+        let (principal, secret) = match cached {
+            Some(hit) => hit,
+            None => {
+                let Some(user) = self.store.user_by_api_key(key).await? else {
+                    return Ok(None);
+                };
+                let Some(secret) = user.secret_key.clone() else {
+                    return Ok(None);
+                };
+                let Some(p) = self.store.principal_get(user.id).await? else {
+                    return Ok(None);
+                };
+                if let Ok(mut c) = self.auth_cache.lock() {
+                    if c.len() > 10_000 {
+                        c.clear();
+                    }
+                    c.insert(
+                        key.to_string(),
+                        (p.clone(), secret.clone(), std::time::Instant::now()),
+                    );
+                }
+                (p, secret)
+            }
         };
-        let Some(secret) = user.secret_key.as_deref() else {
+        if principal.user.state != "enabled" || principal.account.state != "enabled" {
             return Ok(None);
-        };
+        }
         if self.setting_bool(setting::ENFORCE_POST) {
             let v3 = pairs
                 .iter()
@@ -253,12 +284,11 @@ impl App {
             }
         }
         let lenient = self.setting_bool(setting::SIGNATURE_LENIENT_TILDE);
-        if let Err(e) = trellis_api::signature::verify_with(pairs, secret, now_millis(), lenient) {
+        if let Err(e) = trellis_api::signature::verify_with(pairs, &secret, now_millis(), lenient) {
             tracing::debug!(reason = %e, "signature rejected");
             return Ok(None);
         }
-        let p = self.store.principal_get(user.id).await?;
-        Ok(p.filter(|p| p.user.state == "enabled" && p.account.state == "enabled"))
+        Ok(Some(principal))
     }
 
     /// May `caller` manage the user `target`?
@@ -300,6 +330,7 @@ impl App {
         let api_key = random_b64url(64);
         let secret = random_b64url(64);
         self.store.user_set_keys(user.id, &api_key, &secret).await?;
+        self.auth_cache_clear();
         self.event(
             Some(caller),
             "REGISTER.USER.KEY",
@@ -606,6 +637,7 @@ impl App {
     pub async fn account_delete(&self, caller: &Caller, uuid: &str) -> Result<()> {
         let account = self.account_check_delete(caller, uuid).await?;
         self.store.account_delete(account.id, now_millis()).await?;
+        self.auth_cache_clear();
         self.event(
             Some(caller),
             "ACCOUNT.DELETE",

@@ -42,6 +42,9 @@ pub struct App {
     pub readiness_notify: tokio::sync::Notify,
     /// Job counts by status, refreshed by the job worker (for metrics).
     pub jobs_counts_cache: std::sync::Mutex<Vec<(i64, i64)>>,
+    /// Verified API keys: key → (principal, secret, fetched).
+    pub(crate) auth_cache:
+        std::sync::Mutex<HashMap<String, (Principal, String, std::time::Instant)>>,
     /// Duration of the last power-sync sweep, in milliseconds (for metrics).
     pub power_sweep_millis: std::sync::atomic::AtomicU64,
     /// Per-key locks for operations that must not interleave on one server.
@@ -97,6 +100,7 @@ impl App {
             readiness_notify: tokio::sync::Notify::new(),
             jobs_counts_cache: std::sync::Mutex::new(Vec::new()),
             power_sweep_millis: std::sync::atomic::AtomicU64::new(0),
+            auth_cache: std::sync::Mutex::new(HashMap::new()),
             locks: tokio::sync::Mutex::new(HashMap::new()),
         })
     }
@@ -179,6 +183,13 @@ impl App {
         };
         if let Err(err) = self.store.event_create(&e).await {
             tracing::warn!(error = %err, event_type, "could not record event");
+        }
+    }
+
+    /// Forget every cached API-key lookup.
+    pub fn auth_cache_clear(&self) {
+        if let Ok(mut c) = self.auth_cache.lock() {
+            c.clear();
         }
     }
 

@@ -116,6 +116,9 @@ pub async fn run_job(
 
 async fn sync(app: &App, caller: &Caller, cmd: &Command, p: &Params) -> R {
     match cmd.name {
+        "listApis" if p.str("name").is_none() => Ok(Reply::Rendered(
+            trellis_api::catalog::list_apis_body(caller.role_type()),
+        )),
         "listApis" => {
             let items: Vec<Value> = trellis_api::catalog::COMMANDS
                 .iter()
