@@ -135,6 +135,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     writeln!(out, "Trellis is listening on http://{}", running.addr)?;
     writeln!(out, "  CloudStack API: http://{}/client/api", running.addr)?;
     writeln!(out, "  Web console:    http://{}/", running.addr)?;
+    writeln!(out, "  New here? `trellis quickstart` seeds a ready zone whose instances run as local QEMU VMs.")?;
     if let Some(p) = &running.generated_admin_password {
         writeln!(
             out,
