@@ -934,7 +934,7 @@ impl App {
                     Some(("VirtualMachine", &inst.uuid)),
                 )
                 .await;
-                Ok(inst)
+                self.reload(&inst).await
             }
             Err(e) if forced => {
                 let inst = self.set_state(&inst, VmState::Stopped, None).await?;
