@@ -260,7 +260,13 @@ impl App {
                     e
                 }
             };
-            self.builtin_install(b, &extension);
+            // A binary installed just now (or never found ready) is checked before serving, so
+            // the first deploy after start-up does not race the readiness reconciler.
+            if self.builtin_install(b, &extension) || !extension.path_ready {
+                if let Err(err) = self.readiness_check(&extension).await {
+                    tracing::warn!(extension = b.name, error = %err.internal_message(), "readiness check failed");
+                }
+            }
         }
         // Readiness is checked by its reconciler right after start-up, off the start-up path.
         self.readiness_notify.notify_one();
@@ -268,25 +274,28 @@ impl App {
     }
 
     /// Copy a built-in binary into the extensions directory when it is missing or differs.
-    fn builtin_install(&self, b: &Builtin, e: &Extension) {
+    /// Returns true when the binary was (re)installed.
+    fn builtin_install(&self, b: &Builtin, e: &Extension) -> bool {
         let Some(src_dir) = self.builtin_source_dir() else {
-            return;
+            return false;
         };
         let src = src_dir.join(b.binary);
         let Ok(content) = std::fs::read(&src) else {
             tracing::warn!(extension = b.name, source = %src.display(), "built-in extension binary not found; its path stays not ready (build it with `cargo build --release --workspace --bins`)");
-            return;
+            return false;
         };
         let dst = self.extension_path(e);
         if std::fs::read(&dst).map(|c| c == content).unwrap_or(false) {
-            return;
+            return false;
         }
         match write_executable(&dst, &content) {
             Ok(()) => {
-                tracing::info!(extension = b.name, path = %dst.display(), "installed built-in extension binary")
+                tracing::info!(extension = b.name, path = %dst.display(), "installed built-in extension binary");
+                true
             }
             Err(err) => {
-                tracing::warn!(extension = b.name, path = %dst.display(), error = %err, "could not install built-in extension binary")
+                tracing::warn!(extension = b.name, path = %dst.display(), error = %err, "could not install built-in extension binary");
+                false
             }
         }
     }

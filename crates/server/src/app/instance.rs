@@ -283,11 +283,9 @@ impl App {
                 .map(|(k, v)| (format!("{EXTERNAL_PREFIX}{k}"), v.clone())),
         );
         details.insert(DETAIL_DEPLOYVM.into(), "true".into());
-        for (k, v) in &details {
-            self.store
-                .detail_upsert(DetailOwner::Instance, inst.id, k, v, true)
-                .await?;
-        }
+        self.store
+            .details_upsert_many(DetailOwner::Instance, inst.id, &details)
+            .await?;
         self.event(
             Some(caller),
             "VM.CREATE",

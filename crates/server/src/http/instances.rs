@@ -860,6 +860,60 @@ impl VmCtx {
                 }
             }
         }
+        if instances.len() <= 20 {
+            // A few instances (single-object replies): fetch just what they reference.
+            let nics = app.store.nic_list_for(&ids).await.map_err(e)?;
+            let details = app
+                .store
+                .details_visible_for(DetailOwner::Instance, &ids)
+                .await
+                .map_err(e)?;
+            let mut ctx = VmCtx {
+                zones: HashMap::new(),
+                hosts: HashMap::new(),
+                templates,
+                offerings,
+                accounts: HashMap::new(),
+                domains: HashMap::new(),
+                networks: HashMap::new(),
+                extensions: HashMap::new(),
+                nics,
+                details,
+            };
+            for i in instances {
+                if let Some(z) = app.store.zone_get(i.zone_id).await.map_err(e)? {
+                    ctx.zones.insert(z.id, z);
+                }
+                if let Some(h) = i.host_id {
+                    if let Some(h) = app.store.host_get(h).await.map_err(e)? {
+                        ctx.hosts.insert(h.id, h);
+                    }
+                }
+                if let Some(a) = app.store.account_get(i.account_id).await.map_err(e)? {
+                    ctx.accounts.insert(a.id, a);
+                }
+                if let Some(d) = app.store.domain_get(i.domain_id).await.map_err(e)? {
+                    ctx.domains.insert(d.id, d);
+                }
+            }
+            let network_ids: Vec<i64> = ctx.nics.values().flatten().map(|n| n.network_id).collect();
+            for nid in network_ids {
+                if let Some(n) = app.store.network_get(nid).await.map_err(e)? {
+                    ctx.networks.insert(n.id, n);
+                }
+            }
+            let ext_ids: Vec<i64> = ctx
+                .templates
+                .values()
+                .filter_map(|t| t.extension_id)
+                .collect();
+            for xid in ext_ids {
+                if let Some(x) = app.store.extension_get(xid).await.map_err(e)? {
+                    ctx.extensions.insert(x.id, x);
+                }
+            }
+            return Ok(ctx);
+        }
         Ok(VmCtx {
             zones: app
                 .store
