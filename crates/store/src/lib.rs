@@ -145,10 +145,11 @@ impl Store {
             });
         };
         let options = match backend {
-            // One connection: SQLite has one writer anyway, and a single connection rules out
-            // lock-upgrade failures between concurrent transactions.
+            // A few connections: reads run in parallel (WAL), writes queue on SQLite's lock with
+            // busy_timeout. Every write transaction begins with a write statement, so a
+            // transaction never needs to upgrade a read lock (the case SQLite cannot wait out).
             Backend::Sqlite => AnyPoolOptions::new()
-                .max_connections(1)
+                .max_connections(4)
                 .acquire_timeout(Duration::from_secs(60))
                 .after_connect(|conn, _| {
                     Box::pin(async move {
