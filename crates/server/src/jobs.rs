@@ -254,10 +254,9 @@ async fn execute(app: &Arc<App>, job: &Job) -> std::result::Result<serde_json::V
         .map_err(|e| ApiError::from(Error::internal(format!("job parameters unreadable: {e}"))))?;
     let params = Params::from_pairs(pairs)?;
     let caller = app
-        .store
-        .principal_get(job.user_id)
+        .principal_cached(job.user_id)
         .await
-        .map_err(Error::from)?
+        .map_err(ApiError::from)?
         .ok_or_else(|| {
             ApiError::from(Error::denied(
                 "the user who submitted the job no longer exists",

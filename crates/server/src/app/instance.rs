@@ -762,7 +762,6 @@ impl App {
             inst = self
                 .set_state(&inst, VmState::Starting, Some(host.id))
                 .await?;
-            ctx.set_step("placed").await?;
         }
         let host = self
             .store

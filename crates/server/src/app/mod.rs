@@ -3,7 +3,7 @@
 
 pub mod custom_action;
 mod extension;
-mod identity;
+pub(crate) mod identity;
 pub mod infra;
 pub mod instance;
 mod readiness;
@@ -45,6 +45,8 @@ pub struct App {
     /// Verified API keys: key → (principal, secret, fetched).
     pub(crate) auth_cache:
         std::sync::Mutex<HashMap<String, (Principal, String, std::time::Instant)>>,
+    /// Principals by user id (for jobs).
+    principal_cache: std::sync::Mutex<HashMap<i64, (Principal, std::time::Instant)>>,
     /// Duration of the last power-sync sweep, in milliseconds (for metrics).
     pub power_sweep_millis: std::sync::atomic::AtomicU64,
     /// Per-key locks for operations that must not interleave on one server.
@@ -101,6 +103,7 @@ impl App {
             jobs_counts_cache: std::sync::Mutex::new(Vec::new()),
             power_sweep_millis: std::sync::atomic::AtomicU64::new(0),
             auth_cache: std::sync::Mutex::new(HashMap::new()),
+            principal_cache: std::sync::Mutex::new(HashMap::new()),
             locks: tokio::sync::Mutex::new(HashMap::new()),
         })
     }
@@ -186,11 +189,34 @@ impl App {
         }
     }
 
-    /// Forget every cached API-key lookup.
+    /// Forget every cached API-key and principal lookup.
     pub fn auth_cache_clear(&self) {
         if let Ok(mut c) = self.auth_cache.lock() {
             c.clear();
         }
+        if let Ok(mut c) = self.principal_cache.lock() {
+            c.clear();
+        }
+    }
+
+    /// A user with account, domain and role, cached like API keys (jobs look their submitter up).
+    pub async fn principal_cached(&self, user_id: i64) -> Result<Option<Principal>> {
+        let ttl = identity::AUTH_CACHE_TTL;
+        if let Some(p) = self.principal_cache.lock().ok().and_then(|c| {
+            c.get(&user_id)
+                .filter(|(_, at)| at.elapsed() < ttl)
+                .map(|(p, _)| p.clone())
+        }) {
+            return Ok(Some(p));
+        }
+        let p = self.store.principal_get(user_id).await?;
+        if let (Some(p), Ok(mut c)) = (&p, self.principal_cache.lock()) {
+            if c.len() > 10_000 {
+                c.clear();
+            }
+            c.insert(user_id, (p.clone(), std::time::Instant::now()));
+        }
+        Ok(p)
     }
 
     /// A lock shared by everything on this server that touches `key`.

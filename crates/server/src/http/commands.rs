@@ -297,7 +297,7 @@ async fn sync(app: &App, caller: &Caller, cmd: &Command, p: &Params) -> R {
         }
         "queryAsyncJobResult" => {
             let j = app.job_get(caller, req(p, cmd, "jobid")?).await?;
-            Ok(Reply::Bare(job_view(app, &j).await?))
+            Ok(Reply::Bare(job_view(app, caller, &j).await?))
         }
         "listAsyncJobs" => {
             let (items, total) = app
@@ -305,7 +305,7 @@ async fn sync(app: &App, caller: &Caller, cmd: &Command, p: &Params) -> R {
                 .await?;
             let mut out = Vec::with_capacity(items.len());
             for j in &items {
-                out.push(job_view(app, j).await?);
+                out.push(job_view(app, caller, j).await?);
             }
             Ok(list("asyncjobs", out, total))
         }
@@ -615,7 +615,20 @@ async fn user_view(app: &App, u: &trellis_model::entity::User) -> Result<Value, 
     Ok(views::user(u, &a, &d, &r))
 }
 
-async fn job_view(app: &App, j: &trellis_model::entity::Job) -> Result<Value, ApiError> {
+async fn job_view(
+    app: &App,
+    caller: &Caller,
+    j: &trellis_model::entity::Job,
+) -> Result<Value, ApiError> {
+    // The common case (polling one's own job) needs no lookups.
+    if j.user_id == caller.user.id {
+        return Ok(views::job(
+            j,
+            Some(&caller.account),
+            Some(&caller.user.uuid),
+            &app.server_name,
+        ));
+    }
     let account = app
         .store
         .account_get(j.account_id)
