@@ -28,7 +28,12 @@ fn bin() -> std::path::PathBuf {
 fn start(dir: &std::path::Path, port: u16) -> anyhow::Result<(Child, Duration)> {
     let t = Instant::now();
     let mut child = Command::new(bin())
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
         .arg(dir)
         .env("TRELLIS_ADMIN_PASSWORD", PASSWORD)
         .env("TRELLIS_LOG", "warn")
@@ -46,14 +51,21 @@ fn start(dir: &std::path::Path, port: u16) -> anyhow::Result<(Child, Duration)> 
             }
         }
         std::thread::sleep(Duration::from_millis(2));
-        anyhow::ensure!(t.elapsed() < Duration::from_secs(60), "server did not start");
+        anyhow::ensure!(
+            t.elapsed() < Duration::from_secs(60),
+            "server did not start"
+        );
     }
 }
 
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -63,27 +75,50 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
 }
 
 fn stop(mut c: Child) {
-    let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(c.id().to_string())
+        .status();
     let _ = c.wait();
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let instances: usize = std::env::var("BENCH_INSTANCES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
-    let hosts: usize = std::env::var("BENCH_HOSTS").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    let instances: usize = std::env::var("BENCH_INSTANCES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let hosts: usize = std::env::var("BENCH_HOSTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
     let dir = tempfile::tempdir()?;
     let port = 18_000 + (std::process::id() % 1000) as u16;
     let (c, first) = tokio::task::block_in_place(|| start(dir.path(), port))?;
     stop(c);
     let (child, warm) = tokio::task::block_in_place(|| start(dir.path(), port))?;
-    println!("start to /healthz: first start {:.0} ms (bootstrap), later starts {:.0} ms", first.as_secs_f64() * 1e3, warm.as_secs_f64() * 1e3);
+    println!(
+        "start to /healthz: first start {:.0} ms (bootstrap), later starts {:.0} ms",
+        first.as_secs_f64() * 1e3,
+        warm.as_secs_f64() * 1e3
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
     println!("idle RSS: {:.1} MB", rss_kib(child.id()) as f64 / 1024.0);
     let url = format!("http://127.0.0.1:{port}/client/api");
     let session = Client::login(&url, "admin", PASSWORD, None).await?;
-    let uid = session.call("listUsers", &[("username", "admin")]).await?["user"][0]["id"].as_str().unwrap().to_string();
+    let uid = session.call("listUsers", &[("username", "admin")]).await?["user"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let keys = session.call("registerUserKeys", &[("id", &uid)]).await?;
-    let c = Client::new(&url, Auth::Keys { api_key: keys["userkeys"]["apikey"].as_str().unwrap().into(), secret: keys["userkeys"]["secretkey"].as_str().unwrap().into(), v3: false });
+    let c = Client::new(
+        &url,
+        Auth::Keys {
+            api_key: keys["userkeys"]["apikey"].as_str().unwrap().into(),
+            secret: keys["userkeys"]["secretkey"].as_str().unwrap().into(),
+            v3: false,
+        },
+    );
     // listApis latency, sequential.
     let mut lat = Vec::new();
     for _ in 0..300 {
@@ -91,7 +126,11 @@ async fn main() -> anyhow::Result<()> {
         c.call("listApis", &[]).await?;
         lat.push(t.elapsed().as_secs_f64() * 1e3);
     }
-    println!("listApis (signed): p50 {:.2} ms, p99 {:.2} ms", percentile(&mut lat, 0.5), percentile(&mut lat, 0.99));
+    println!(
+        "listApis (signed): p50 {:.2} ms, p99 {:.2} ms",
+        percentile(&mut lat, 0.5),
+        percentile(&mut lat, 0.99)
+    );
     // Cheap signed list, concurrent.
     let mut lat = Vec::new();
     for _ in 0..300 {
@@ -99,7 +138,10 @@ async fn main() -> anyhow::Result<()> {
         c.call("listZones", &[]).await?;
         lat.push(t.elapsed().as_secs_f64() * 1e3);
     }
-    println!("listZones (signed): p50 {:.2} ms", percentile(&mut lat, 0.5));
+    println!(
+        "listZones (signed): p50 {:.2} ms",
+        percentile(&mut lat, 0.5)
+    );
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..16 {
@@ -117,10 +159,23 @@ async fn main() -> anyhow::Result<()> {
     while let Some(n) = set.join_next().await {
         total += n?;
     }
-    println!("listZones throughput (16 concurrent signed clients in the same process): {:.0} requests/s", total as f64 / 5.0);
+    println!(
+        "listZones throughput (16 concurrent signed clients in the same process): {:.0} requests/s",
+        total as f64 / 5.0
+    );
 
     // Instances at scale.
-    let ext = c.call("createExtension", &[("name", "noop"), ("type", "Orchestrator"), ("path", "noop.sh")]).await?["extension"].clone();
+    let ext = c
+        .call(
+            "createExtension",
+            &[
+                ("name", "noop"),
+                ("type", "Orchestrator"),
+                ("path", "noop.sh"),
+            ],
+        )
+        .await?["extension"]
+        .clone();
     let path = ext["path"].as_str().unwrap().to_string();
     {
         use std::os::unix::fs::PermissionsExt;
@@ -128,17 +183,80 @@ async fn main() -> anyhow::Result<()> {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
     }
     let ext_id = ext["id"].as_str().unwrap().to_string();
-    c.call("updateConfiguration", &[("name", "extension.path.state.check.interval"), ("value", "1")]).await?;
-    c.call("updateConfiguration", &[("name", "extension.power.sync.interval"), ("value", "3600")]).await?;
+    c.call(
+        "updateConfiguration",
+        &[
+            ("name", "extension.path.state.check.interval"),
+            ("value", "1"),
+        ],
+    )
+    .await?;
+    c.call(
+        "updateConfiguration",
+        &[("name", "extension.power.sync.interval"), ("value", "3600")],
+    )
+    .await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let zone = c.call("createZone", &[("name", "bench")]).await?["zone"]["id"].as_str().unwrap().to_string();
-    let cluster = c.call("addCluster", &[("zoneid", &zone), ("clustername", "bench"), ("hypervisor", "External"), ("extensionid", &ext_id)]).await?["cluster"][0]["id"].as_str().unwrap().to_string();
+    let zone = c.call("createZone", &[("name", "bench")]).await?["zone"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cluster = c
+        .call(
+            "addCluster",
+            &[
+                ("zoneid", &zone),
+                ("clustername", "bench"),
+                ("hypervisor", "External"),
+                ("extensionid", &ext_id),
+            ],
+        )
+        .await?["cluster"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let mut host_ids = Vec::new();
     for i in 0..hosts {
-        host_ids.push(c.call("addHost", &[("zoneid", &zone), ("clusterid", &cluster), ("url", &format!("h{i}")), ("hypervisor", "External")]).await?["host"][0]["id"].as_str().unwrap().to_string());
+        host_ids.push(
+            c.call(
+                "addHost",
+                &[
+                    ("zoneid", &zone),
+                    ("clusterid", &cluster),
+                    ("url", &format!("h{i}")),
+                    ("hypervisor", "External"),
+                ],
+            )
+            .await?["host"][0]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
     }
-    let offering = c.call("createServiceOffering", &[("name", "s"), ("cpunumber", "1"), ("memory", "256")]).await?["serviceoffering"]["id"].as_str().unwrap().to_string();
-    let template = c.call("registerTemplate", &[("name", "t"), ("format", "EXTERNAL"), ("hypervisor", "External"), ("url", "none"), ("extensionid", &ext_id)]).await?["template"][0]["id"].as_str().unwrap().to_string();
+    let offering = c
+        .call(
+            "createServiceOffering",
+            &[("name", "s"), ("cpunumber", "1"), ("memory", "256")],
+        )
+        .await?["serviceoffering"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let template = c
+        .call(
+            "registerTemplate",
+            &[
+                ("name", "t"),
+                ("format", "EXTERNAL"),
+                ("hypervisor", "External"),
+                ("url", "none"),
+                ("extensionid", &ext_id),
+            ],
+        )
+        .await?["template"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let t = Instant::now();
     let mut set = tokio::task::JoinSet::new();
     let per_worker = instances.div_ceil(64);
@@ -153,8 +271,26 @@ async fn main() -> anyhow::Result<()> {
                     break;
                 }
                 let host = &host_ids[n % host_ids.len()];
-                let r = c.call("deployVirtualMachine", &[("zoneid", &zone), ("serviceofferingid", &offering), ("templateid", &template), ("hostid", host), ("name", &format!("vm-{n}"))]).await.unwrap();
-                c.wait_job(r["jobid"].as_str().unwrap(), Duration::from_secs(600), |_| {}).await.unwrap();
+                let r = c
+                    .call(
+                        "deployVirtualMachine",
+                        &[
+                            ("zoneid", &zone),
+                            ("serviceofferingid", &offering),
+                            ("templateid", &template),
+                            ("hostid", host),
+                            ("name", &format!("vm-{n}")),
+                        ],
+                    )
+                    .await
+                    .unwrap();
+                c.wait_job(
+                    r["jobid"].as_str().unwrap(),
+                    Duration::from_secs(600),
+                    |_| {},
+                )
+                .await
+                .unwrap();
             }
         });
     }
@@ -164,10 +300,14 @@ async fn main() -> anyhow::Result<()> {
     let mut lat = Vec::new();
     for _ in 0..20 {
         let t = Instant::now();
-        c.call("listVirtualMachines", &[("page", "1"), ("pagesize", "500")]).await?;
+        c.call("listVirtualMachines", &[("page", "1"), ("pagesize", "500")])
+            .await?;
         lat.push(t.elapsed().as_secs_f64() * 1e3);
     }
-    println!("listVirtualMachines, one 500-row page of {instances}: p50 {:.1} ms", percentile(&mut lat, 0.5));
+    println!(
+        "listVirtualMachines, one 500-row page of {instances}: p50 {:.1} ms",
+        percentile(&mut lat, 0.5)
+    );
     let mut lat = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
@@ -175,15 +315,25 @@ async fn main() -> anyhow::Result<()> {
         assert_eq!(v["count"].as_u64().unwrap_or(0) as usize, instances);
         lat.push(t.elapsed().as_secs_f64() * 1e3);
     }
-    println!("listVirtualMachines, all {instances} in one response: p50 {:.1} ms", percentile(&mut lat, 0.5));
-    c.call("updateConfiguration", &[("name", "extension.power.sync.interval"), ("value", "2")]).await?;
+    println!(
+        "listVirtualMachines, all {instances} in one response: p50 {:.1} ms",
+        percentile(&mut lat, 0.5)
+    );
+    c.call(
+        "updateConfiguration",
+        &[("name", "extension.power.sync.interval"), ("value", "2")],
+    )
+    .await?;
     let metrics = format!("http://127.0.0.1:{port}/metrics");
     let mut sweeps = Vec::new();
     let mut last = String::new();
     let t = Instant::now();
     while sweeps.len() < 3 && t.elapsed() < Duration::from_secs(120) {
         let text = reqwest::get(&metrics).await?.text().await?;
-        if let Some(line) = text.lines().find(|l| l.starts_with("trellis_power_sync_last_sweep_seconds ")) {
+        if let Some(line) = text
+            .lines()
+            .find(|l| l.starts_with("trellis_power_sync_last_sweep_seconds "))
+        {
             let v = line.split_whitespace().nth(1).unwrap().to_string();
             if v != last && v != "0" {
                 sweeps.push(v.parse::<f64>()?);
@@ -192,8 +342,14 @@ async fn main() -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    println!("power-sync sweep of {instances} instances on {hosts} hosts with statuses: {:?} s", sweeps);
-    println!("RSS with {instances} instances: {:.1} MB", rss_kib(child.id()) as f64 / 1024.0);
+    println!(
+        "power-sync sweep of {instances} instances on {hosts} hosts with statuses: {:?} s",
+        sweeps
+    );
+    println!(
+        "RSS with {instances} instances: {:.1} MB",
+        rss_kib(child.id()) as f64 / 1024.0
+    );
     stop(child);
     Ok(())
 }

@@ -35,7 +35,9 @@ pub mod action {
     pub const STATUS: &str = "status";
     pub const STATUSES: &str = "statuses";
     pub const GETCONSOLE: &str = "getconsole";
-    pub const ALL: [&str; 9] = [PREPARE, CREATE, START, STOP, REBOOT, DELETE, STATUS, STATUSES, GETCONSOLE];
+    pub const ALL: [&str; 9] = [
+        PREPARE, CREATE, START, STOP, REBOOT, DELETE, STATUS, STATUSES, GETCONSOLE,
+    ];
 }
 
 /// Exit codes of the built-in extensions (any non-zero code is a failure to the server).
@@ -87,7 +89,11 @@ impl ExternalDetails {
     }
     /// A key of the instance's own details (template / offering / instance, prefix stripped).
     pub fn vm(&self, key: &str) -> Option<&str> {
-        self.virtualmachine.as_ref().and_then(|m| m.get(key)).map(String::as_str).filter(|s| !s.is_empty())
+        self.virtualmachine
+            .as_ref()
+            .and_then(|m| m.get(key))
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
     }
 }
 
@@ -151,7 +157,10 @@ pub struct Nic {
 impl Nic {
     /// The VLAN id of `vlan://<id>` broadcast URIs.
     pub fn vlan(&self) -> Option<&str> {
-        self.broadcast_uri.as_deref().and_then(|u| u.strip_prefix("vlan://")).filter(|v| *v != "untagged")
+        self.broadcast_uri
+            .as_deref()
+            .and_then(|u| u.strip_prefix("vlan://"))
+            .filter(|v| *v != "untagged")
     }
 }
 
@@ -227,7 +236,11 @@ pub struct Payload {
     pub virtualmachineid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub virtualmachinename: Option<String>,
-    #[serde(default, rename = "cloudstack.vm.details", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "cloudstack.vm.details",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub vm: Option<VirtualMachine>,
     /// Custom actions: the action name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -283,7 +296,11 @@ pub fn parse_status_output(stdout: &str) -> PowerState {
         return PowerState::PowerUnknown;
     }
     match serde_json::from_str::<Value>(t) {
-        Ok(Value::Object(m)) => m.get("power_state").and_then(Value::as_str).map(PowerState::parse).unwrap_or(PowerState::PowerUnknown),
+        Ok(Value::Object(m)) => m
+            .get("power_state")
+            .and_then(Value::as_str)
+            .map(PowerState::parse)
+            .unwrap_or(PowerState::PowerUnknown),
         Ok(Value::String(s)) => PowerState::parse(&s),
         Ok(_) => PowerState::PowerUnknown,
         Err(_) => PowerState::parse(t),
@@ -294,7 +311,18 @@ pub fn parse_status_output(stdout: &str) -> PowerState {
 pub fn parse_statuses_output(stdout: &str) -> Option<BTreeMap<String, PowerState>> {
     let v: Value = serde_json::from_str(stdout.trim()).ok()?;
     let map = v.get("power_state")?.as_object()?;
-    Some(map.iter().map(|(k, v)| (k.clone(), v.as_str().map(PowerState::parse).unwrap_or(PowerState::PowerUnknown))).collect())
+    Some(
+        map.iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_str()
+                        .map(PowerState::parse)
+                        .unwrap_or(PowerState::PowerUnknown),
+                )
+            })
+            .collect(),
+    )
 }
 
 /// A console endpoint returned by `getconsole`.
@@ -334,9 +362,11 @@ impl std::fmt::Display for ConsoleParseError {
 
 /// Parse the stdout of `getconsole`.
 pub fn parse_console_output(stdout: &str) -> Result<Console, ConsoleParseError> {
-    let v: Value = serde_json::from_str(stdout.trim()).map_err(|_| ConsoleParseError::Unparsable)?;
+    let v: Value =
+        serde_json::from_str(stdout.trim()).map_err(|_| ConsoleParseError::Unparsable)?;
     let c = v.get("console").ok_or(ConsoleParseError::MissingConsole)?;
-    let console: Console = serde_json::from_value(c.clone()).map_err(|_| ConsoleParseError::Unparsable)?;
+    let console: Console =
+        serde_json::from_value(c.clone()).map_err(|_| ConsoleParseError::Unparsable)?;
     let has_port = match &console.port {
         Some(Value::Number(_)) => true,
         Some(Value::String(s)) => !s.is_empty(),
@@ -359,16 +389,25 @@ mod tests {
 
     #[test]
     fn status_parsing() {
-        assert_eq!(parse_status_output(r#"{"status":"success","power_state":"poweron"}"#), PowerState::PowerOn);
+        assert_eq!(
+            parse_status_output(r#"{"status":"success","power_state":"poweron"}"#),
+            PowerState::PowerOn
+        );
         assert_eq!(parse_status_output("PowerOff\n"), PowerState::PowerOff);
-        assert_eq!(parse_status_output(r#"{"power_state":"running"}"#), PowerState::PowerUnknown);
+        assert_eq!(
+            parse_status_output(r#"{"power_state":"running"}"#),
+            PowerState::PowerUnknown
+        );
         assert_eq!(parse_status_output(""), PowerState::PowerUnknown);
         assert_eq!(parse_status_output("{broken"), PowerState::PowerUnknown);
     }
 
     #[test]
     fn statuses_parsing() {
-        let m = parse_statuses_output(r#"{"status":"success","power_state":{"i-1":"poweron","i-2":"PowerOff","i-3":7}}"#).unwrap();
+        let m = parse_statuses_output(
+            r#"{"status":"success","power_state":{"i-1":"poweron","i-2":"PowerOff","i-3":7}}"#,
+        )
+        .unwrap();
         assert_eq!(m["i-1"], PowerState::PowerOn);
         assert_eq!(m["i-2"], PowerState::PowerOff);
         assert_eq!(m["i-3"], PowerState::PowerUnknown);
@@ -377,18 +416,36 @@ mod tests {
 
     #[test]
     fn console_parsing() {
-        assert!(parse_console_output(r#"{"console":{"host":"h","port":"5900","protocol":"vnc"}}"#).is_ok());
-        assert!(parse_console_output(r#"{"console":{"url":"https://x","protocol":"direct"}}"#).is_ok());
-        assert_eq!(parse_console_output(r#"{"x":1}"#).unwrap_err(), ConsoleParseError::MissingConsole);
-        assert_eq!(parse_console_output(r#"{"console":{"host":"h"}}"#).unwrap_err(), ConsoleParseError::MissingFields);
-        assert_eq!(parse_console_output("nope").unwrap_err(), ConsoleParseError::Unparsable);
+        assert!(
+            parse_console_output(r#"{"console":{"host":"h","port":"5900","protocol":"vnc"}}"#)
+                .is_ok()
+        );
+        assert!(
+            parse_console_output(r#"{"console":{"url":"https://x","protocol":"direct"}}"#).is_ok()
+        );
+        assert_eq!(
+            parse_console_output(r#"{"x":1}"#).unwrap_err(),
+            ConsoleParseError::MissingConsole
+        );
+        assert_eq!(
+            parse_console_output(r#"{"console":{"host":"h"}}"#).unwrap_err(),
+            ConsoleParseError::MissingFields
+        );
+        assert_eq!(
+            parse_console_output("nope").unwrap_err(),
+            ConsoleParseError::Unparsable
+        );
     }
 
     #[test]
     fn payload_keys_are_upstream_compatible() {
         let p = Payload {
             virtualmachinename: Some("i-2-10-VM".into()),
-            vm: Some(VirtualMachine { id: 10, min_ram: 1024, ..Default::default() }),
+            vm: Some(VirtualMachine {
+                id: 10,
+                min_ram: 1024,
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let v = serde_json::to_value(&p).unwrap();
