@@ -724,3 +724,27 @@ impl Store {
             .map_err(StoreError::query("network_all"))
     }
 }
+
+impl Store {
+    /// The end of a successful start in one conditional write: Running on `host_id`, powered on,
+    /// first start recorded. `None` when another writer changed the instance first.
+    pub async fn instance_mark_running(
+        &self,
+        id: i64,
+        generation: i64,
+        host_id: i64,
+        now: i64,
+    ) -> StoreResult<Option<Instance>> {
+        let r = sqlx::query("UPDATE vm_instances SET state = 'Running', host_id = $3, last_host_id = $3, power_state = 'PowerOn', power_state_updated = $4, started_once = 1, generation = generation + 1 WHERE id = $1 AND generation = $2 RETURNING *")
+            .bind(id)
+            .bind(generation)
+            .bind(host_id)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::query("instance_mark_running"))?;
+        r.map(|r| instance_row(&r))
+            .transpose()
+            .map_err(StoreError::query("instance_mark_running"))
+    }
+}

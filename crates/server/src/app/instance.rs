@@ -829,17 +829,20 @@ impl App {
         match outcome {
             Ok(()) => {
                 let inst = self
-                    .set_state(&inst, VmState::Running, Some(host.id))
-                    .await?;
+                    .store
+                    .instance_mark_running(inst.id, inst.generation, host.id, now_millis())
+                    .await?
+                    .ok_or_else(|| {
+                        Error::conflict(format!(
+                            "Instance {} was changed by another operation; try again",
+                            inst.display_name
+                        ))
+                    })?;
                 if first {
-                    self.store.instance_set_started_once(inst.id).await?;
                     self.store
                         .detail_delete(DetailOwner::Instance, inst.id, DETAIL_DEPLOYVM)
                         .await?;
                 }
-                self.store
-                    .instance_set_power(inst.id, "PowerOn", now_millis())
-                    .await?;
                 self.event(
                     Some(caller),
                     "VM.START",
@@ -847,7 +850,7 @@ impl App {
                     Some(("VirtualMachine", &inst.uuid)),
                 )
                 .await;
-                self.reload(&inst).await
+                Ok(inst)
             }
             Err(e) => {
                 let _ = self.set_state(&inst, VmState::Stopped, None).await;
