@@ -36,9 +36,22 @@ fn start(dir: &std::path::Path, port: u16) -> anyhow::Result<(Child, Duration)> 
         ])
         .arg(dir)
         .env("TRELLIS_ADMIN_PASSWORD", PASSWORD)
-        .env("TRELLIS_LOG", "warn")
+        // BENCH_SERVER_LOG=<filter> keeps the server's log (stderr) in server.log beside the
+        // bench's working directory, e.g. `sqlx::query=debug` for per-statement timings.
+        .env(
+            "TRELLIS_LOG",
+            std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(match std::env::var_os("BENCH_SERVER_LOG") {
+            Some(_) => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open("server.log")?,
+            ),
+            None => Stdio::null(),
+        })
         .spawn()
         .context("start the release trellis binary (build it first)")?;
     let out = child.stdout.take().unwrap();
@@ -258,12 +271,30 @@ async fn main() -> anyhow::Result<()> {
         .unwrap()
         .to_string();
     let t = Instant::now();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let progress = {
+        let done = done.clone();
+        tokio::spawn(async move {
+            let (mut last_n, mut last_t) = (0, Instant::now());
+            loop {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                let n = done.load(std::sync::atomic::Ordering::Relaxed);
+                println!(
+                    "  {n} deployed, {:.0} instances/s over the last {:.0} s",
+                    (n - last_n) as f64 / last_t.elapsed().as_secs_f64(),
+                    last_t.elapsed().as_secs_f64()
+                );
+                (last_n, last_t) = (n, Instant::now());
+            }
+        })
+    };
     let mut set = tokio::task::JoinSet::new();
     let per_worker = instances.div_ceil(64);
     for w in 0..64 {
         let c = c.clone();
         let (zone, offering, template) = (zone.clone(), offering.clone(), template.clone());
         let host_ids = host_ids.clone();
+        let done = done.clone();
         set.spawn(async move {
             for i in 0..per_worker {
                 let n = w * per_worker + i;
@@ -291,10 +322,12 @@ async fn main() -> anyhow::Result<()> {
                 )
                 .await
                 .unwrap();
+                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         });
     }
     while set.join_next().await.is_some() {}
+    progress.abort();
     let secs = t.elapsed().as_secs_f64();
     println!("deploy {instances} instances on {hosts} hosts (64 concurrent clients, no-op extension): {secs:.1} s, {:.0} instances/s", instances as f64 / secs);
     let mut lat = Vec::new();

@@ -204,7 +204,7 @@ pub struct ServerNode {
 }
 
 /// Owners of details rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DetailOwner {
     Extension,
     ResourceMap,

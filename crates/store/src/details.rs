@@ -46,6 +46,53 @@ impl Store {
             .collect())
     }
 
+    /// The visible details of several owners in one query, in the order of `owners` (an owner
+    /// without details gets an empty map).
+    pub async fn details_visible_of(
+        &self,
+        owners: &[(DetailOwner, i64)],
+    ) -> StoreResult<Vec<BTreeMap<String, String>>> {
+        let mut out = vec![BTreeMap::new(); owners.len()];
+        if owners.is_empty() {
+            return Ok(out);
+        }
+        let terms: Vec<String> = (0..owners.len())
+            .map(|i| {
+                format!(
+                    "(owner_kind = ${} AND owner_id = ${})",
+                    2 * i + 1,
+                    2 * i + 2
+                )
+            })
+            .collect();
+        let sql = format!(
+            "SELECT owner_kind, owner_id, name, value FROM details WHERE display = 1 AND ({})",
+            terms.join(" OR ")
+        );
+        let mut q = sqlx::query(&sql);
+        for (kind, id) in owners {
+            q = q.bind(kind.as_str()).bind(*id);
+        }
+        let rows = q
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query("details_visible_of"))?;
+        for r in &rows {
+            let kind = get_str(r, "owner_kind").map_err(StoreError::query("details_visible_of"))?;
+            let id =
+                crate::get_i64(r, "owner_id").map_err(StoreError::query("details_visible_of"))?;
+            for (slot, (k, i)) in owners.iter().enumerate() {
+                if k.as_str() == kind && *i == id {
+                    out[slot].insert(
+                        get_str(r, "name").map_err(StoreError::query("details_visible_of"))?,
+                        get_str(r, "value").map_err(StoreError::query("details_visible_of"))?,
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// One detail's value (visible or hidden).
     pub async fn detail_get(
         &self,
@@ -79,7 +126,7 @@ impl Store {
             .bind(name)
             .bind(value)
             .bind(crate::b2i(display))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("detail_upsert"))?;
         Ok(())
@@ -95,7 +142,7 @@ impl Store {
             .bind(owner.as_str())
             .bind(owner_id)
             .bind(name)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("detail_delete"))?;
         Ok(())
@@ -111,7 +158,7 @@ impl Store {
         values: &BTreeMap<String, String>,
     ) -> StoreResult<()> {
         let mut tx = self
-            .pool
+            .writer
             .begin()
             .await
             .map_err(StoreError::query("details_replace"))?;
@@ -143,7 +190,7 @@ impl Store {
         sqlx::query("DELETE FROM details WHERE owner_kind = $1 AND owner_id = $2")
             .bind(owner.as_str())
             .bind(owner_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("details_delete_all"))?;
         Ok(())
@@ -159,7 +206,7 @@ impl Store {
         values: &BTreeMap<String, String>,
     ) -> StoreResult<()> {
         let mut tx = self
-            .pool
+            .writer
             .begin()
             .await
             .map_err(StoreError::query("details_upsert_many"))?;

@@ -49,22 +49,9 @@ pub struct EventFilter {
 
 impl Store {
     pub async fn event_create(&self, e: &Event) -> StoreResult<()> {
-        sqlx::query("INSERT INTO events (uuid, event_type, level, state, description, user_id, account_id, domain_id, resource_type, resource_uuid, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
-            .bind(&e.uuid)
-            .bind(&e.event_type)
-            .bind(&e.level)
-            .bind(&e.state)
-            .bind(&e.description)
-            .bind(e.user_id)
-            .bind(e.account_id)
-            .bind(e.domain_id)
-            .bind(&e.resource_type)
-            .bind(&e.resource_uuid)
-            .bind(e.created)
-            .execute(&self.pool)
+        insert(&self.writer, e)
             .await
-            .map_err(StoreError::query("event_create"))?;
-        Ok(())
+            .map_err(StoreError::query("event_create"))
     }
 
     pub async fn event_list(&self, f: &EventFilter, page: Page) -> StoreResult<(Vec<Event>, i64)> {
@@ -115,7 +102,7 @@ impl Store {
                 .bind(type_id)
                 .bind(subject)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(StoreError::query("alert_raise"))?;
         if updated.rows_affected() == 0 {
@@ -125,7 +112,7 @@ impl Store {
                 .bind(name)
                 .bind(subject)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(StoreError::query("alert_raise"))?;
         }
@@ -165,4 +152,26 @@ impl Store {
             .map_err(StoreError::query("alert_list"))?;
         Ok((items, total))
     }
+}
+
+/// Insert one event through `ex` (the writer, or a transaction the event belongs to).
+pub(crate) async fn insert<'c, E>(ex: E, e: &Event) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    sqlx::query("INSERT INTO events (uuid, event_type, level, state, description, user_id, account_id, domain_id, resource_type, resource_uuid, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+        .bind(&e.uuid)
+        .bind(&e.event_type)
+        .bind(&e.level)
+        .bind(&e.state)
+        .bind(&e.description)
+        .bind(e.user_id)
+        .bind(e.account_id)
+        .bind(e.domain_id)
+        .bind(&e.resource_type)
+        .bind(&e.resource_uuid)
+        .bind(e.created)
+        .execute(ex)
+        .await?;
+    Ok(())
 }

@@ -106,7 +106,7 @@ impl Store {
         now: i64,
     ) -> StoreResult<Extension> {
         let mut tx = self
-            .pool
+            .writer
             .begin()
             .await
             .map_err(StoreError::query("extension_create"))?;
@@ -224,7 +224,7 @@ impl Store {
         sqlx::query("UPDATE extensions SET description = $2 WHERE id = $1")
             .bind(id)
             .bind(description)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("extension_set_description"))?;
         Ok(())
@@ -234,7 +234,7 @@ impl Store {
         sqlx::query("UPDATE extensions SET state = $2 WHERE id = $1")
             .bind(id)
             .bind(state)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("extension_set_state"))?;
         Ok(())
@@ -244,7 +244,7 @@ impl Store {
         sqlx::query("UPDATE extensions SET relative_path = $2 WHERE id = $1")
             .bind(id)
             .bind(relative_path)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("extension_set_path"))?;
         Ok(())
@@ -256,7 +256,7 @@ impl Store {
             sqlx::query("UPDATE extensions SET path_ready = $2 WHERE id = $1 AND path_ready <> $2")
                 .bind(id)
                 .bind(b2i(ready))
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(StoreError::query("extension_set_path_ready"))?;
         Ok(r.rows_affected() == 1)
@@ -265,7 +265,7 @@ impl Store {
     /// Remove details, checksums and soft-delete the row.
     pub async fn extension_delete(&self, id: i64, now: i64) -> StoreResult<()> {
         let mut tx = self
-            .pool
+            .writer
             .begin()
             .await
             .map_err(StoreError::query("extension_delete"))?;
@@ -300,7 +300,7 @@ impl Store {
         now: i64,
     ) -> StoreResult<ResourceMap> {
         let mut tx = self
-            .pool
+            .writer
             .begin()
             .await
             .map_err(StoreError::query("resource_map_create"))?;
@@ -361,7 +361,7 @@ impl Store {
     /// Soft-delete a mapping and hard-delete its details.
     pub async fn resource_map_delete(&self, id: i64, now: i64) -> StoreResult<()> {
         let mut tx = self
-            .pool
+            .writer
             .begin()
             .await
             .map_err(StoreError::query("resource_map_delete"))?;
@@ -390,7 +390,7 @@ impl Store {
         now: i64,
     ) -> StoreResult<CustomAction> {
         let mut tx = self
-            .pool
+            .writer
             .begin()
             .await
             .map_err(StoreError::query("custom_action_create"))?;
@@ -524,7 +524,7 @@ impl Store {
             .bind(&a.error_message)
             .bind(b2i(a.enabled))
             .bind(a.timeout)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("custom_action_update"))?;
         Ok(())
@@ -532,7 +532,7 @@ impl Store {
 
     pub async fn custom_action_delete(&self, id: i64, now: i64) -> StoreResult<()> {
         let mut tx = self
-            .pool
+            .writer
             .begin()
             .await
             .map_err(StoreError::query("custom_action_delete"))?;
@@ -565,7 +565,7 @@ impl Store {
             .bind(server_id)
             .bind(checksum)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("checksum_record"))?;
         Ok(())

@@ -101,7 +101,7 @@ impl Store {
             .bind(path)
             .bind(parent_id)
             .bind(now)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.writer)
             .await
             .map_err(StoreError::query("domain_create"))?;
         domain_row(&r).map_err(StoreError::query("domain_create"))
@@ -190,7 +190,7 @@ impl Store {
             .bind(role_type.as_str())
             .bind(description)
             .bind(crate::b2i(is_default))
-            .fetch_one(&self.pool)
+            .fetch_one(&self.writer)
             .await
             .map_err(StoreError::query("role_create"))?;
         role_row(&r)
@@ -227,7 +227,7 @@ impl Store {
             .bind(domain_id)
             .bind(role_id)
             .bind(now)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.writer)
             .await
             .map_err(StoreError::query("account_create"))?;
         account_row(&r).map_err(StoreError::query("account_create"))
@@ -311,7 +311,7 @@ impl Store {
     /// Soft-delete an account and its users, and drop their sessions.
     pub async fn account_delete(&self, id: i64, now: i64) -> StoreResult<()> {
         let mut tx = self
-            .pool
+            .writer
             .begin()
             .await
             .map_err(StoreError::query("account_delete"))?;
@@ -360,7 +360,7 @@ impl Store {
             .bind(lastname)
             .bind(email)
             .bind(now)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.writer)
             .await
             .map_err(StoreError::query("user_create"))?;
         user_row(&r).map_err(StoreError::query("user_create"))
@@ -452,7 +452,7 @@ impl Store {
             .bind(id)
             .bind(api_key)
             .bind(secret_key)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("user_set_keys"))?;
         Ok(())
@@ -462,7 +462,7 @@ impl Store {
         sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
             .bind(id)
             .bind(password_hash)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("user_set_password"))?;
         Ok(())
@@ -497,7 +497,7 @@ impl Store {
             .bind(s.user_id)
             .bind(s.created)
             .bind(s.expires)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("session_create"))?;
         Ok(())
@@ -529,7 +529,7 @@ impl Store {
         sqlx::query("UPDATE sessions SET expires = $2 WHERE session_key = $1")
             .bind(session_key)
             .bind(expires)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("session_touch"))?;
         Ok(())
@@ -538,7 +538,7 @@ impl Store {
     pub async fn session_delete(&self, session_key: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM sessions WHERE session_key = $1")
             .bind(session_key)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("session_delete"))?;
         Ok(())
@@ -547,7 +547,7 @@ impl Store {
     pub async fn session_sweep(&self, now: i64) -> StoreResult<u64> {
         let r = sqlx::query("DELETE FROM sessions WHERE expires <= $1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("session_sweep"))?;
         Ok(r.rows_affected())

@@ -156,7 +156,7 @@ macro_rules! soft_delete {
             ))
             .bind(id)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query(stringify!($fn_name)))?;
             Ok(())
@@ -211,7 +211,7 @@ impl Store {
             .bind(&z.network_type)
             .bind(&z.allocation_state)
             .bind(z.created)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.writer)
             .await
             .map_err(StoreError::query("zone_create"))?;
         zone_row(&r).map_err(StoreError::query("zone_create"))
@@ -226,7 +226,7 @@ impl Store {
             .bind(&z.dns2)
             .bind(&z.internal_dns1)
             .bind(&z.allocation_state)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("zone_update"))?;
         Ok(())
@@ -243,7 +243,7 @@ impl Store {
             .bind(&p.end_ip)
             .bind(&p.allocation_state)
             .bind(p.created)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.writer)
             .await
             .map_err(StoreError::query("pod_create"))?;
         pod_row(&r).map_err(StoreError::query("pod_create"))
@@ -260,7 +260,7 @@ impl Store {
             .bind(&c.allocation_state)
             .bind(&c.arch)
             .bind(c.created)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.writer)
             .await
             .map_err(StoreError::query("cluster_create"))?;
         cluster_row(&r).map_err(StoreError::query("cluster_create"))
@@ -274,7 +274,7 @@ impl Store {
         .bind(&c.name)
         .bind(&c.allocation_state)
         .bind(&c.arch)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(StoreError::query("cluster_update"))?;
         Ok(())
@@ -294,7 +294,7 @@ impl Store {
             .bind(&h.hypervisor)
             .bind(&h.host_tags)
             .bind(h.created)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.writer)
             .await
             .map_err(StoreError::query("host_create"))?;
         host_row(&r).map_err(StoreError::query("host_create"))
@@ -307,7 +307,7 @@ impl Store {
             .bind(&h.status)
             .bind(&h.resource_state)
             .bind(&h.host_tags)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("host_update"))?;
         Ok(())

@@ -211,14 +211,14 @@ impl Store {
     pub async fn offering_create(&self, o: &ServiceOffering) -> StoreResult<ServiceOffering> {
         let r = sqlx::query("INSERT INTO service_offerings (uuid, name, display_text, cpu_number, cpu_speed, memory, host_tags, state, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *")
             .bind(&o.uuid).bind(&o.name).bind(&o.display_text).bind(o.cpu_number).bind(o.cpu_speed).bind(o.memory).bind(&o.host_tags).bind(&o.state).bind(o.created)
-            .fetch_one(&self.pool).await.map_err(StoreError::query("offering_create"))?;
+            .fetch_one(&self.writer).await.map_err(StoreError::query("offering_create"))?;
         offering_row(&r).map_err(StoreError::query("offering_create"))
     }
 
     pub async fn offering_update(&self, o: &ServiceOffering) -> StoreResult<()> {
         sqlx::query("UPDATE service_offerings SET name = $2, display_text = $3, host_tags = $4 WHERE id = $1")
             .bind(o.id).bind(&o.name).bind(&o.display_text).bind(&o.host_tags)
-            .execute(&self.pool).await.map_err(StoreError::query("offering_update"))?;
+            .execute(&self.writer).await.map_err(StoreError::query("offering_update"))?;
         Ok(())
     }
 
@@ -226,7 +226,7 @@ impl Store {
         sqlx::query("UPDATE service_offerings SET removed = $2, state = 'Inactive' WHERE id = $1")
             .bind(id)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("offering_delete"))?;
         Ok(())
@@ -273,7 +273,7 @@ impl Store {
         let r = sqlx::query("INSERT INTO templates (uuid, name, display_text, format, hypervisor, os_type, extension_id, arch, is_public, is_featured, account_id, zone_id, url, size, state, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING *")
             .bind(&t.uuid).bind(&t.name).bind(&t.display_text).bind(&t.format).bind(&t.hypervisor).bind(&t.os_type).bind(t.extension_id).bind(&t.arch)
             .bind(b2i(t.is_public)).bind(b2i(t.is_featured)).bind(t.account_id).bind(t.zone_id).bind(&t.url).bind(t.size).bind(&t.state).bind(t.created)
-            .fetch_one(&self.pool).await.map_err(StoreError::query("template_create"))?;
+            .fetch_one(&self.writer).await.map_err(StoreError::query("template_create"))?;
         template_row(&r).map_err(StoreError::query("template_create"))
     }
 
@@ -281,7 +281,7 @@ impl Store {
         sqlx::query("UPDATE templates SET removed = $2 WHERE id = $1")
             .bind(id)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("template_delete"))?;
         Ok(())
@@ -332,7 +332,7 @@ impl Store {
     ) -> StoreResult<NetworkOffering> {
         let r = sqlx::query("INSERT INTO network_offerings (uuid, name, display_text, guest_ip_type, specify_vlan, state, is_default, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *")
             .bind(&o.uuid).bind(&o.name).bind(&o.display_text).bind(&o.guest_ip_type).bind(b2i(o.specify_vlan)).bind(&o.state).bind(b2i(o.is_default)).bind(o.created)
-            .fetch_one(&self.pool).await.map_err(StoreError::query("network_offering_create"))?;
+            .fetch_one(&self.writer).await.map_err(StoreError::query("network_offering_create"))?;
         netoff_row(&r).map_err(StoreError::query("network_offering_create"))
     }
 
@@ -351,7 +351,7 @@ impl Store {
         let r = sqlx::query("INSERT INTO networks (uuid, name, display_text, zone_id, network_offering_id, guest_type, broadcast_uri, gateway, netmask, start_ip, end_ip, dns1, dns2, account_id, domain_id, state, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING *")
             .bind(&n.uuid).bind(&n.name).bind(&n.display_text).bind(n.zone_id).bind(n.network_offering_id).bind(&n.guest_type).bind(&n.broadcast_uri)
             .bind(&n.gateway).bind(&n.netmask).bind(&n.start_ip).bind(&n.end_ip).bind(&n.dns1).bind(&n.dns2).bind(n.account_id).bind(n.domain_id).bind(&n.state).bind(n.created)
-            .fetch_one(&self.pool).await.map_err(StoreError::query("network_create"))?;
+            .fetch_one(&self.writer).await.map_err(StoreError::query("network_create"))?;
         network_row(&r).map_err(StoreError::query("network_create"))
     }
 
@@ -359,7 +359,7 @@ impl Store {
         sqlx::query("UPDATE networks SET removed = $2, state = 'Destroy' WHERE id = $1")
             .bind(id)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("network_delete"))?;
         Ok(())
@@ -424,10 +424,17 @@ impl Store {
             .map_err(StoreError::query("network_nic_count"))
     }
 
-    /// Insert an instance and its NICs in one transaction. NIC ids/macs come from `nics`.
-    pub async fn instance_create(&self, i: &Instance, nics: &[Nic]) -> StoreResult<Instance> {
+    /// Insert an instance with its NICs, its (visible) details and the event recording it, in
+    /// one transaction: an allocation is either entirely there or not at all.
+    pub async fn instance_create(
+        &self,
+        i: &Instance,
+        nics: &[Nic],
+        details: &std::collections::BTreeMap<String, String>,
+        event: Option<&trellis_model::entity::Event>,
+    ) -> StoreResult<Instance> {
         let mut tx = self
-            .pool
+            .writer
             .begin()
             .await
             .map_err(StoreError::query("instance_create"))?;
@@ -451,6 +458,21 @@ impl Store {
                 .bind(b2i(n.is_default)).bind(&n.broadcast_uri).bind(n.created)
                 .execute(&mut *tx).await.map_err(StoreError::query("instance_create"))?;
         }
+        for (k, v) in details {
+            sqlx::query("INSERT INTO details (owner_kind, owner_id, name, value, display) VALUES ($1, $2, $3, $4, 1)")
+                .bind(trellis_model::entity::DetailOwner::Instance.as_str())
+                .bind(inst.id)
+                .bind(k)
+                .bind(v)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query("instance_create"))?;
+        }
+        if let Some(e) = event {
+            crate::events::insert(&mut *tx, e)
+                .await
+                .map_err(StoreError::query("instance_create"))?;
+        }
         tx.commit()
             .await
             .map_err(StoreError::query("instance_create"))?;
@@ -471,7 +493,7 @@ impl Store {
     ) -> StoreResult<Option<Instance>> {
         let r = sqlx::query("UPDATE vm_instances SET state = $3, host_id = $4, last_host_id = COALESCE($4, last_host_id), generation = generation + 1 WHERE id = $1 AND generation = $2 RETURNING *")
             .bind(id).bind(generation).bind(state).bind(host_id)
-            .fetch_optional(&self.pool).await.map_err(StoreError::query("instance_update_state"))?;
+            .fetch_optional(&self.writer).await.map_err(StoreError::query("instance_update_state"))?;
         r.map(|r| instance_row(&r))
             .transpose()
             .map_err(StoreError::query("instance_update_state"))
@@ -490,7 +512,7 @@ impl Store {
         .bind(id)
         .bind(power_state)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(StoreError::query("instance_set_power"))?;
         Ok(())
@@ -499,7 +521,7 @@ impl Store {
     pub async fn instance_set_started_once(&self, id: i64) -> StoreResult<()> {
         sqlx::query("UPDATE vm_instances SET started_once = 1 WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("instance_set_started_once"))?;
         Ok(())
@@ -509,7 +531,7 @@ impl Store {
         sqlx::query("UPDATE vm_instances SET display_name = $2 WHERE id = $1")
             .bind(id)
             .bind(display_name)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("instance_set_display_name"))?;
         Ok(())
@@ -519,7 +541,7 @@ impl Store {
         sqlx::query("UPDATE vm_instances SET vnc_password = $2 WHERE id = $1")
             .bind(id)
             .bind(password)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("instance_set_vnc_password"))?;
         Ok(())
@@ -528,7 +550,7 @@ impl Store {
     /// Mark an instance expunged (removed) and release its NICs.
     pub async fn instance_expunge(&self, id: i64, generation: i64, now: i64) -> StoreResult<bool> {
         let mut tx = self
-            .pool
+            .writer
             .begin()
             .await
             .map_err(StoreError::query("instance_expunge"))?;
@@ -634,7 +656,7 @@ impl Store {
             .bind(id)
             .bind(mac)
             .bind(ip)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("nic_update"))?;
         Ok(())
@@ -740,7 +762,7 @@ impl Store {
             .bind(generation)
             .bind(host_id)
             .bind(now)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.writer)
             .await
             .map_err(StoreError::query("instance_mark_running"))?;
         r.map(|r| instance_row(&r))

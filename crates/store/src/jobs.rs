@@ -55,7 +55,7 @@ impl Store {
             .bind(&j.instance_type)
             .bind(&j.instance_uuid)
             .bind(now)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.writer)
             .await
             .map_err(StoreError::query("job_create"))?;
         row(&r).map_err(StoreError::query("job_create"))
@@ -118,7 +118,7 @@ impl Store {
             .bind(owner)
             .bind(lease_until)
             .bind(now)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.writer)
             .await
             .map_err(StoreError::query("job_claim"))?;
         r.map(|r| row(&r))
@@ -132,7 +132,7 @@ impl Store {
             sqlx::query("UPDATE async_jobs SET lease_until = $2 WHERE owner = $1 AND status = 0")
                 .bind(owner)
                 .bind(lease_until)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(StoreError::query("job_renew_leases"))?;
         Ok(r.rows_affected())
@@ -146,7 +146,7 @@ impl Store {
         .bind(id)
         .bind(owner)
         .bind(step)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(StoreError::query("job_set_step"))?;
         Ok(r.rows_affected() == 1)
@@ -172,7 +172,7 @@ impl Store {
             .bind(result_type)
             .bind(result)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("job_complete"))?;
         Ok(r.rows_affected() == 1)
@@ -183,7 +183,7 @@ impl Store {
         sqlx::query("UPDATE async_jobs SET owner = NULL, lease_until = NULL WHERE id = $1 AND owner = $2 AND status = 0")
             .bind(id)
             .bind(owner)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("job_release"))?;
         Ok(())
@@ -211,7 +211,7 @@ impl Store {
     pub async fn job_release_all(&self, owner: &str) -> StoreResult<u64> {
         let r = sqlx::query("UPDATE async_jobs SET owner = NULL, lease_until = NULL WHERE owner = $1 AND status = 0")
             .bind(owner)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("job_release_all"))?;
         Ok(r.rows_affected())

@@ -36,7 +36,7 @@ fn statements(sql: &str) -> impl Iterator<Item = &str> {
 
 pub async fn run(store: &Store) -> StoreResult<()> {
     let mut conn = store
-        .pool
+        .writer
         .acquire()
         .await
         .map_err(|source| StoreError::Connect { source })?;

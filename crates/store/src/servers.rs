@@ -20,7 +20,7 @@ impl Store {
             .bind(id)
             .bind(name)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("server_register"))?;
         Ok(())
@@ -30,7 +30,7 @@ impl Store {
         sqlx::query("UPDATE servers SET heartbeat = $2 WHERE id = $1")
             .bind(id)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("server_heartbeat"))?;
         Ok(())
@@ -52,7 +52,7 @@ impl Store {
     pub async fn server_remove(&self, id: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM servers WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("server_remove"))?;
         Ok(())

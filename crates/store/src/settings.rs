@@ -26,7 +26,7 @@ impl Store {
             .bind(&c.category)
             .bind(&c.description)
             .bind(crate::b2i(c.is_dynamic))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("config_seed"))?;
         Ok(())
@@ -84,7 +84,7 @@ impl Store {
         let r = sqlx::query("UPDATE configurations SET value = $2 WHERE name = $1")
             .bind(name)
             .bind(value)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::query("config_set"))?;
         Ok(r.rows_affected() == 1)

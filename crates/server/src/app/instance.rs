@@ -9,7 +9,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 use trellis_ext_protocol as proto;
 use trellis_ext_runner::{Invocation, RunError, RunOutput};
-use trellis_model::entity::{DetailOwner, Extension, Host, Instance, Nic, ResourceMap, Template};
+use trellis_model::entity::{
+    DetailOwner, Extension, Host, Instance, Nic, ResourceMap, ServiceOffering, Template,
+};
 use trellis_model::extension::{ExtensionState, DETAIL_REQUIRES_PREPARE};
 use trellis_model::instance::VmState;
 use trellis_model::{ids, time::now_millis, Error, Result, RoleType};
@@ -38,12 +40,14 @@ pub struct DeployInput {
     pub host_uuid: Option<String>,
 }
 
-/// Everything needed to run an action for an instance.
+/// Everything needed to run an action for an instance, loaded once per operation.
 struct Target {
     instance: Instance,
     host: Host,
     extension: Extension,
     map: ResourceMap,
+    offering: ServiceOffering,
+    template: Template,
 }
 
 /// Which operation a request asks for (for request-time checks).
@@ -258,18 +262,6 @@ impl App {
             created: now,
             removed: None,
         };
-        let inst = loop {
-            match self.store.instance_create(&inst, &nics).await {
-                Ok(i) => break i,
-                Err(e) if e.is_unique_violation() => {
-                    for n in &mut nics {
-                        n.mac = random_mac();
-                    }
-                }
-                Err(e) => return Err(e.into()),
-            }
-        };
-        drop(_guard);
         // Details: template external details, then deploy-time details and external details.
         let mut details: BTreeMap<String, String> = self
             .store
@@ -283,19 +275,28 @@ impl App {
                 .map(|(k, v)| (format!("{EXTERNAL_PREFIX}{k}"), v.clone())),
         );
         details.insert(DETAIL_DEPLOYVM.into(), "true".into());
-        self.store
-            .details_upsert_many(DetailOwner::Instance, inst.id, &details)
-            .await?;
-        self.event(
+        let event = Self::new_event(
             Some(caller),
             "VM.CREATE",
-            &format!(
-                "Instance {} ({}) allocated",
-                inst.display_name, inst.instance_name
-            ),
+            &format!("Instance {} allocated", inst.display_name),
             Some(("VirtualMachine", &inst.uuid)),
-        )
-        .await;
+        );
+        let inst = loop {
+            match self
+                .store
+                .instance_create(&inst, &nics, &details, Some(&event))
+                .await
+            {
+                Ok(i) => break i,
+                Err(e) if e.is_unique_violation() => {
+                    for n in &mut nics {
+                        n.mac = random_mac();
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        drop(_guard);
         Ok(inst)
     }
 
@@ -407,12 +408,33 @@ impl App {
     }
 
     async fn target(&self, inst: &Instance, host: &Host) -> Result<Target> {
+        let template = self
+            .store
+            .template_get(inst.template_id)
+            .await?
+            .ok_or_else(|| Error::internal("instance without template"))?;
+        self.target_with(inst, host, template).await
+    }
+
+    async fn target_with(
+        &self,
+        inst: &Instance,
+        host: &Host,
+        template: Template,
+    ) -> Result<Target> {
         let (extension, map) = self.cluster_extension(host.cluster_id).await?.ok_or_else(|| Error::unavailable(format!("Extension not connected: the cluster of host {} is not registered with an extension", host.name)))?;
+        let offering = self
+            .store
+            .offering_get(inst.service_offering_id)
+            .await?
+            .ok_or_else(|| Error::internal("instance without offering"))?;
         Ok(Target {
             instance: inst.clone(),
             host: host.clone(),
             extension,
             map,
+            offering,
+            template,
         })
     }
 
@@ -444,25 +466,22 @@ impl App {
         with_nics: bool,
     ) -> Result<proto::Payload> {
         let inst = &t.instance;
-        let offering = self
+        let (offering, template) = (&t.offering, &t.template);
+        // Every details level the payload carries, in one query.
+        let [offering_details, instance_details, extension_details, map_details, host_details]: [BTreeMap<String, String>; 5] = self
             .store
-            .offering_get(inst.service_offering_id)
+            .details_visible_of(&[
+                (DetailOwner::Offering, offering.id),
+                (DetailOwner::Instance, inst.id),
+                (DetailOwner::Extension, t.extension.id),
+                (DetailOwner::ResourceMap, t.map.id),
+                (DetailOwner::Host, t.host.id),
+            ])
             .await?
-            .ok_or_else(|| Error::internal("instance without offering"))?;
-        let template = self
-            .store
-            .template_get(inst.template_id)
-            .await?
-            .ok_or_else(|| Error::internal("instance without template"))?;
-        let mut to_details = self
-            .store
-            .details_visible(DetailOwner::Offering, offering.id)
-            .await?;
-        to_details.extend(
-            self.store
-                .details_visible(DetailOwner::Instance, inst.id)
-                .await?,
-        );
+            .try_into()
+            .map_err(|_| Error::internal("details lookup returned the wrong number of owners"))?;
+        let mut to_details = offering_details;
+        to_details.extend(instance_details);
         let mut vm_ext = strip_prefix(to_details.clone());
         let mut nics = Vec::new();
         if with_nics {
@@ -555,17 +574,9 @@ impl App {
         };
         let non_empty = |m: BTreeMap<String, String>| if m.is_empty() { None } else { Some(m) };
         let details = proto::ExternalDetails {
-            extension: non_empty(
-                self.store
-                    .details_visible(DetailOwner::Extension, t.extension.id)
-                    .await?,
-            ),
-            resourcemap: non_empty(
-                self.store
-                    .details_visible(DetailOwner::ResourceMap, t.map.id)
-                    .await?,
-            ),
-            host: non_empty(self.host_external_details(t.host.id).await?),
+            extension: non_empty(extension_details),
+            resourcemap: non_empty(map_details),
+            host: non_empty(strip_prefix(host_details)),
             virtualmachine: if action == proto::action::STATUS {
                 Some(vm_ext)
             } else {
@@ -751,7 +762,7 @@ impl App {
             .template_get(inst.template_id)
             .await?
             .ok_or_else(|| Error::internal("instance without template"))?;
-        if inst.state != VmState::Starting.as_str() || inst.host_id.is_none() {
+        let host = if inst.state != VmState::Starting.as_str() || inst.host_id.is_none() {
             VmState::parse(&inst.state)
                 .ok_or_else(|| Error::internal("bad state"))?
                 .begin_start()?;
@@ -762,13 +773,16 @@ impl App {
             inst = self
                 .set_state(&inst, VmState::Starting, Some(host.id))
                 .await?;
-        }
-        let host = self
-            .store
-            .host_get(inst.host_id.unwrap_or_default())
-            .await?
-            .ok_or_else(|| Error::unavailable("the instance's host no longer exists"))?;
-        let t = self.target(&inst, &host).await?;
+            host
+        } else {
+            // Resuming a start that had already chosen its host.
+            self.store
+                .host_get(inst.host_id.unwrap_or_default())
+                .await?
+                .ok_or_else(|| Error::unavailable("the instance's host no longer exists"))?
+        };
+        let t = self.target_with(&inst, &host, template).await?;
+        let template = &t.template;
         let first = !inst.started_once;
         let timeout = self.lifecycle_timeout();
         let outcome: Result<()> = async {
@@ -1437,15 +1451,10 @@ impl App {
         if instances.is_empty() {
             return Ok(0);
         }
-        let Some((extension, map)) = self.cluster_extension(host.cluster_id).await? else {
+        if self.cluster_extension(host.cluster_id).await?.is_none() {
             return Ok(0);
-        };
-        let first = Target {
-            instance: instances[0].clone(),
-            host: host.clone(),
-            extension,
-            map,
-        };
+        }
+        let first = self.target(&instances[0], host).await?;
         let timeout = Duration::from_secs(self.setting_i64(setting::WAIT).clamp(1, 120) as u64);
         let mut reports: BTreeMap<String, proto::PowerState> = BTreeMap::new();
         let mut payload = self
@@ -1482,12 +1491,36 @@ impl App {
             None => {
                 let sem = Arc::new(tokio::sync::Semaphore::new(4));
                 let mut set = tokio::task::JoinSet::new();
+                let mut templates = std::collections::HashMap::new();
+                let mut offerings = std::collections::HashMap::new();
                 for i in instances.iter().cloned() {
+                    if let std::collections::hash_map::Entry::Vacant(v) =
+                        templates.entry(i.template_id)
+                    {
+                        v.insert(
+                            self.store
+                                .template_get(i.template_id)
+                                .await?
+                                .ok_or_else(|| Error::internal("instance without template"))?,
+                        );
+                    }
+                    if let std::collections::hash_map::Entry::Vacant(v) =
+                        offerings.entry(i.service_offering_id)
+                    {
+                        v.insert(
+                            self.store
+                                .offering_get(i.service_offering_id)
+                                .await?
+                                .ok_or_else(|| Error::internal("instance without offering"))?,
+                        );
+                    }
                     let t = Target {
                         instance: i.clone(),
                         host: first.host.clone(),
                         extension: first.extension.clone(),
                         map: first.map.clone(),
+                        offering: offerings[&i.service_offering_id].clone(),
+                        template: templates[&i.template_id].clone(),
                     };
                     let payload = self.payload(&t, None, proto::action::STATUS, false).await?;
                     let bytes =

@@ -135,15 +135,14 @@ impl App {
         std::path::absolute(&p).unwrap_or(p)
     }
 
-    /// Record an event for a state-changing command.
-    pub async fn event(
-        &self,
+    /// An INFO event for a state-changing command, to record now or inside a transaction.
+    pub fn new_event(
         caller: Option<&Caller>,
         event_type: &str,
         description: &str,
         resource: Option<(&str, &str)>,
-    ) {
-        let e = Event {
+    ) -> Event {
+        Event {
             id: 0,
             uuid: ids::new_uuid(),
             event_type: event_type.to_string(),
@@ -156,7 +155,18 @@ impl App {
             resource_type: resource.map(|r| r.0.to_string()),
             resource_uuid: resource.map(|r| r.1.to_string()),
             created: now_millis(),
-        };
+        }
+    }
+
+    /// Record an event for a state-changing command.
+    pub async fn event(
+        &self,
+        caller: Option<&Caller>,
+        event_type: &str,
+        description: &str,
+        resource: Option<(&str, &str)>,
+    ) {
+        let e = Self::new_event(caller, event_type, description, resource);
         if let Err(err) = self.store.event_create(&e).await {
             tracing::warn!(error = %err, event_type, "could not record event");
         }
