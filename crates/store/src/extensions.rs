@@ -105,63 +105,75 @@ impl Store {
         hidden: &BTreeMap<String, String>,
         now: i64,
     ) -> StoreResult<Extension> {
-        let mut tx = self
-            .writer
-            .begin()
-            .await
-            .map_err(StoreError::query("extension_create"))?;
-        let r = sqlx::query("INSERT INTO extensions (uuid, name, description, ext_type, relative_path, path_ready, is_user_defined, state, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *")
-            .bind(uuid)
-            .bind(name)
-            .bind(description)
-            .bind(ext_type)
-            .bind(relative_path)
-            .bind(b2i(path_ready))
-            .bind(b2i(is_user_defined))
-            .bind(state)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(StoreError::query("extension_create"))?;
-        let ext = ext_row(&r).map_err(StoreError::query("extension_create"))?;
-        for (map, display) in [(details, 1i64), (hidden, 0i64)] {
-            for (k, v) in map {
-                sqlx::query("INSERT INTO details (owner_kind, owner_id, name, value, display) VALUES ('extension', $1, $2, $3, $4)")
-                    .bind(ext.id)
-                    .bind(k)
-                    .bind(v)
-                    .bind(display)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::query("extension_create"))?;
+        // A catalog write: cached rows are stale once it is done.
+        let out = async {
+            let mut tx = self
+                .writer
+                .begin()
+                .await
+                .map_err(StoreError::query("extension_create"))?;
+            let r = sqlx::query("INSERT INTO extensions (uuid, name, description, ext_type, relative_path, path_ready, is_user_defined, state, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *")
+                .bind(uuid)
+                .bind(name)
+                .bind(description)
+                .bind(ext_type)
+                .bind(relative_path)
+                .bind(b2i(path_ready))
+                .bind(b2i(is_user_defined))
+                .bind(state)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::query("extension_create"))?;
+            let ext = ext_row(&r).map_err(StoreError::query("extension_create"))?;
+            for (map, display) in [(details, 1i64), (hidden, 0i64)] {
+                for (k, v) in map {
+                    sqlx::query("INSERT INTO details (owner_kind, owner_id, name, value, display) VALUES ('extension', $1, $2, $3, $4)")
+                        .bind(ext.id)
+                        .bind(k)
+                        .bind(v)
+                        .bind(display)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::query("extension_create"))?;
+                }
             }
+            tx.commit()
+                .await
+                .map_err(StoreError::query("extension_create"))?;
+            Ok(ext)
         }
-        tx.commit()
-            .await
-            .map_err(StoreError::query("extension_create"))?;
-        Ok(ext)
+        .await;
+        self.catalog_changed();
+        out
     }
 
     pub async fn extension_get(&self, id: i64) -> StoreResult<Option<Extension>> {
-        let r = sqlx::query("SELECT * FROM extensions WHERE id = $1 AND removed IS NULL")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::query("extension_get"))?;
-        r.map(|r| ext_row(&r))
-            .transpose()
-            .map_err(StoreError::query("extension_get"))
+        self.cached("extension_get", format!("{}", id), || async {
+            let r = sqlx::query("SELECT * FROM extensions WHERE id = $1 AND removed IS NULL")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::query("extension_get"))?;
+            r.map(|r| ext_row(&r))
+                .transpose()
+                .map_err(StoreError::query("extension_get"))
+        })
+        .await
     }
 
     pub async fn extension_by_uuid(&self, uuid: &str) -> StoreResult<Option<Extension>> {
-        let r = sqlx::query("SELECT * FROM extensions WHERE uuid = $1 AND removed IS NULL")
-            .bind(uuid)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::query("extension_by_uuid"))?;
-        r.map(|r| ext_row(&r))
-            .transpose()
-            .map_err(StoreError::query("extension_by_uuid"))
+        self.cached("extension_by_uuid", format!("{}", uuid), || async {
+            let r = sqlx::query("SELECT * FROM extensions WHERE uuid = $1 AND removed IS NULL")
+                .bind(uuid)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::query("extension_by_uuid"))?;
+            r.map(|r| ext_row(&r))
+                .transpose()
+                .map_err(StoreError::query("extension_by_uuid"))
+        })
+        .await
     }
 
     /// A live extension by name, compared case-insensitively.
@@ -221,73 +233,104 @@ impl Store {
     }
 
     pub async fn extension_set_description(&self, id: i64, description: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE extensions SET description = $2 WHERE id = $1")
-            .bind(id)
-            .bind(description)
-            .execute(&self.writer)
-            .await
-            .map_err(StoreError::query("extension_set_description"))?;
-        Ok(())
+        // A catalog write: cached rows are stale once it is done.
+        let out = async {
+            sqlx::query("UPDATE extensions SET description = $2 WHERE id = $1")
+                .bind(id)
+                .bind(description)
+                .execute(&self.writer)
+                .await
+                .map_err(StoreError::query("extension_set_description"))?;
+            Ok(())
+        }
+        .await;
+        self.catalog_changed();
+        out
     }
 
     pub async fn extension_set_state(&self, id: i64, state: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE extensions SET state = $2 WHERE id = $1")
-            .bind(id)
-            .bind(state)
-            .execute(&self.writer)
-            .await
-            .map_err(StoreError::query("extension_set_state"))?;
-        Ok(())
+        // A catalog write: cached rows are stale once it is done.
+        let out = async {
+            sqlx::query("UPDATE extensions SET state = $2 WHERE id = $1")
+                .bind(id)
+                .bind(state)
+                .execute(&self.writer)
+                .await
+                .map_err(StoreError::query("extension_set_state"))?;
+            Ok(())
+        }
+        .await;
+        self.catalog_changed();
+        out
     }
 
     pub async fn extension_set_path(&self, id: i64, relative_path: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE extensions SET relative_path = $2 WHERE id = $1")
-            .bind(id)
-            .bind(relative_path)
-            .execute(&self.writer)
-            .await
-            .map_err(StoreError::query("extension_set_path"))?;
-        Ok(())
+        // A catalog write: cached rows are stale once it is done.
+        let out = async {
+            sqlx::query("UPDATE extensions SET relative_path = $2 WHERE id = $1")
+                .bind(id)
+                .bind(relative_path)
+                .execute(&self.writer)
+                .await
+                .map_err(StoreError::query("extension_set_path"))?;
+            Ok(())
+        }
+        .await;
+        self.catalog_changed();
+        out
     }
 
     /// Set the path-ready flag; returns true when it changed.
     pub async fn extension_set_path_ready(&self, id: i64, ready: bool) -> StoreResult<bool> {
-        let r =
-            sqlx::query("UPDATE extensions SET path_ready = $2 WHERE id = $1 AND path_ready <> $2")
-                .bind(id)
-                .bind(b2i(ready))
-                .execute(&self.writer)
-                .await
-                .map_err(StoreError::query("extension_set_path_ready"))?;
-        Ok(r.rows_affected() == 1)
+        // A catalog write: cached rows are stale once it is done.
+        let out = async {
+            let r = sqlx::query(
+                "UPDATE extensions SET path_ready = $2 WHERE id = $1 AND path_ready <> $2",
+            )
+            .bind(id)
+            .bind(b2i(ready))
+            .execute(&self.writer)
+            .await
+            .map_err(StoreError::query("extension_set_path_ready"))?;
+            Ok(r.rows_affected() == 1)
+        }
+        .await;
+        self.catalog_changed();
+        out
     }
 
     /// Remove details, checksums and soft-delete the row.
     pub async fn extension_delete(&self, id: i64, now: i64) -> StoreResult<()> {
-        let mut tx = self
-            .writer
-            .begin()
-            .await
-            .map_err(StoreError::query("extension_delete"))?;
-        sqlx::query("DELETE FROM details WHERE owner_kind = 'extension' AND owner_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::query("extension_delete"))?;
-        sqlx::query("DELETE FROM extension_checksums WHERE extension_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::query("extension_delete"))?;
-        sqlx::query("UPDATE extensions SET removed = $2 WHERE id = $1")
-            .bind(id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::query("extension_delete"))?;
-        tx.commit()
-            .await
-            .map_err(StoreError::query("extension_delete"))
+        // A catalog write: cached rows are stale once it is done.
+        let out = async {
+            let mut tx = self
+                .writer
+                .begin()
+                .await
+                .map_err(StoreError::query("extension_delete"))?;
+            sqlx::query("DELETE FROM details WHERE owner_kind = 'extension' AND owner_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query("extension_delete"))?;
+            sqlx::query("DELETE FROM extension_checksums WHERE extension_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query("extension_delete"))?;
+            sqlx::query("UPDATE extensions SET removed = $2 WHERE id = $1")
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query("extension_delete"))?;
+            tx.commit()
+                .await
+                .map_err(StoreError::query("extension_delete"))
+        }
+        .await;
+        self.catalog_changed();
+        out
     }
 
     /// Map a resource to an extension with its details.
@@ -299,33 +342,39 @@ impl Store {
         details: &BTreeMap<String, String>,
         now: i64,
     ) -> StoreResult<ResourceMap> {
-        let mut tx = self
-            .writer
-            .begin()
-            .await
-            .map_err(StoreError::query("resource_map_create"))?;
-        let r = sqlx::query("INSERT INTO extension_resource_maps (extension_id, resource_id, resource_type, created) VALUES ($1, $2, $3, $4) RETURNING *")
-            .bind(extension_id)
-            .bind(resource_id)
-            .bind(resource_type)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(StoreError::query("resource_map_create"))?;
-        let m = map_row(&r).map_err(StoreError::query("resource_map_create"))?;
-        for (k, v) in details {
-            sqlx::query("INSERT INTO details (owner_kind, owner_id, name, value, display) VALUES ('resourcemap', $1, $2, $3, 1)")
-                .bind(m.id)
-                .bind(k)
-                .bind(v)
-                .execute(&mut *tx)
+        // A catalog write: cached rows are stale once it is done.
+        let out = async {
+            let mut tx = self
+                .writer
+                .begin()
                 .await
                 .map_err(StoreError::query("resource_map_create"))?;
+            let r = sqlx::query("INSERT INTO extension_resource_maps (extension_id, resource_id, resource_type, created) VALUES ($1, $2, $3, $4) RETURNING *")
+                .bind(extension_id)
+                .bind(resource_id)
+                .bind(resource_type)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::query("resource_map_create"))?;
+            let m = map_row(&r).map_err(StoreError::query("resource_map_create"))?;
+            for (k, v) in details {
+                sqlx::query("INSERT INTO details (owner_kind, owner_id, name, value, display) VALUES ('resourcemap', $1, $2, $3, 1)")
+                    .bind(m.id)
+                    .bind(k)
+                    .bind(v)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query("resource_map_create"))?;
+            }
+            tx.commit()
+                .await
+                .map_err(StoreError::query("resource_map_create"))?;
+            Ok(m)
         }
-        tx.commit()
-            .await
-            .map_err(StoreError::query("resource_map_create"))?;
-        Ok(m)
+        .await;
+        self.catalog_changed();
+        out
     }
 
     /// The live mapping of a resource, if any.
@@ -334,15 +383,18 @@ impl Store {
         resource_id: i64,
         resource_type: &str,
     ) -> StoreResult<Option<ResourceMap>> {
-        let r = sqlx::query("SELECT * FROM extension_resource_maps WHERE resource_id = $1 AND resource_type = $2 AND removed IS NULL")
-            .bind(resource_id)
-            .bind(resource_type)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::query("resource_map_for"))?;
-        r.map(|r| map_row(&r))
-            .transpose()
-            .map_err(StoreError::query("resource_map_for"))
+        self.cached("resource_map_for", format!("{}/{}", resource_id, resource_type), || async {
+            let r = sqlx::query("SELECT * FROM extension_resource_maps WHERE resource_id = $1 AND resource_type = $2 AND removed IS NULL")
+                .bind(resource_id)
+                .bind(resource_type)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::query("resource_map_for"))?;
+            r.map(|r| map_row(&r))
+                .transpose()
+                .map_err(StoreError::query("resource_map_for"))
+        })
+        .await
     }
 
     /// The live mappings of an extension.
@@ -360,25 +412,31 @@ impl Store {
 
     /// Soft-delete a mapping and hard-delete its details.
     pub async fn resource_map_delete(&self, id: i64, now: i64) -> StoreResult<()> {
-        let mut tx = self
-            .writer
-            .begin()
-            .await
-            .map_err(StoreError::query("resource_map_delete"))?;
-        sqlx::query("DELETE FROM details WHERE owner_kind = 'resourcemap' AND owner_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::query("resource_map_delete"))?;
-        sqlx::query("UPDATE extension_resource_maps SET removed = $2 WHERE id = $1")
-            .bind(id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::query("resource_map_delete"))?;
-        tx.commit()
-            .await
-            .map_err(StoreError::query("resource_map_delete"))
+        // A catalog write: cached rows are stale once it is done.
+        let out = async {
+            let mut tx = self
+                .writer
+                .begin()
+                .await
+                .map_err(StoreError::query("resource_map_delete"))?;
+            sqlx::query("DELETE FROM details WHERE owner_kind = 'resourcemap' AND owner_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query("resource_map_delete"))?;
+            sqlx::query("UPDATE extension_resource_maps SET removed = $2 WHERE id = $1")
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query("resource_map_delete"))?;
+            tx.commit()
+                .await
+                .map_err(StoreError::query("resource_map_delete"))
+        }
+        .await;
+        self.catalog_changed();
+        out
     }
 
     /// Insert a custom action with its visible details and the hidden `parameters` detail.

@@ -95,38 +95,50 @@ impl Store {
         parent_id: Option<i64>,
         now: i64,
     ) -> StoreResult<Domain> {
-        let r = sqlx::query("INSERT INTO domains (uuid, name, path, parent_id, created) VALUES ($1, $2, $3, $4, $5) RETURNING *")
-            .bind(uuid)
-            .bind(name)
-            .bind(path)
-            .bind(parent_id)
-            .bind(now)
-            .fetch_one(&self.writer)
-            .await
-            .map_err(StoreError::query("domain_create"))?;
-        domain_row(&r).map_err(StoreError::query("domain_create"))
+        // A catalog write: cached rows are stale once it is done.
+        let out = async {
+            let r = sqlx::query("INSERT INTO domains (uuid, name, path, parent_id, created) VALUES ($1, $2, $3, $4, $5) RETURNING *")
+                .bind(uuid)
+                .bind(name)
+                .bind(path)
+                .bind(parent_id)
+                .bind(now)
+                .fetch_one(&self.writer)
+                .await
+                .map_err(StoreError::query("domain_create"))?;
+            domain_row(&r).map_err(StoreError::query("domain_create"))
+        }
+        .await;
+        self.catalog_changed();
+        out
     }
 
     pub async fn domain_get(&self, id: i64) -> StoreResult<Option<Domain>> {
-        let r = sqlx::query("SELECT * FROM domains WHERE id = $1 AND removed IS NULL")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::query("domain_get"))?;
-        r.map(|r| domain_row(&r))
-            .transpose()
-            .map_err(StoreError::query("domain_get"))
+        self.cached("domain_get", format!("{}", id), || async {
+            let r = sqlx::query("SELECT * FROM domains WHERE id = $1 AND removed IS NULL")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::query("domain_get"))?;
+            r.map(|r| domain_row(&r))
+                .transpose()
+                .map_err(StoreError::query("domain_get"))
+        })
+        .await
     }
 
     pub async fn domain_by_uuid(&self, uuid: &str) -> StoreResult<Option<Domain>> {
-        let r = sqlx::query("SELECT * FROM domains WHERE uuid = $1 AND removed IS NULL")
-            .bind(uuid)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::query("domain_by_uuid"))?;
-        r.map(|r| domain_row(&r))
-            .transpose()
-            .map_err(StoreError::query("domain_by_uuid"))
+        self.cached("domain_by_uuid", format!("{}", uuid), || async {
+            let r = sqlx::query("SELECT * FROM domains WHERE uuid = $1 AND removed IS NULL")
+                .bind(uuid)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::query("domain_by_uuid"))?;
+            r.map(|r| domain_row(&r))
+                .transpose()
+                .map_err(StoreError::query("domain_by_uuid"))
+        })
+        .await
     }
 
     pub async fn domain_by_path(&self, path: &str) -> StoreResult<Option<Domain>> {
@@ -221,38 +233,50 @@ impl Store {
         role_id: i64,
         now: i64,
     ) -> StoreResult<Account> {
-        let r = sqlx::query("INSERT INTO accounts (uuid, name, domain_id, role_id, state, created) VALUES ($1, $2, $3, $4, 'enabled', $5) RETURNING *")
-            .bind(uuid)
-            .bind(name)
-            .bind(domain_id)
-            .bind(role_id)
-            .bind(now)
-            .fetch_one(&self.writer)
-            .await
-            .map_err(StoreError::query("account_create"))?;
-        account_row(&r).map_err(StoreError::query("account_create"))
+        // A catalog write: cached rows are stale once it is done.
+        let out = async {
+            let r = sqlx::query("INSERT INTO accounts (uuid, name, domain_id, role_id, state, created) VALUES ($1, $2, $3, $4, 'enabled', $5) RETURNING *")
+                .bind(uuid)
+                .bind(name)
+                .bind(domain_id)
+                .bind(role_id)
+                .bind(now)
+                .fetch_one(&self.writer)
+                .await
+                .map_err(StoreError::query("account_create"))?;
+            account_row(&r).map_err(StoreError::query("account_create"))
+        }
+        .await;
+        self.catalog_changed();
+        out
     }
 
     pub async fn account_get(&self, id: i64) -> StoreResult<Option<Account>> {
-        let r = sqlx::query("SELECT * FROM accounts WHERE id = $1 AND removed IS NULL")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::query("account_get"))?;
-        r.map(|r| account_row(&r))
-            .transpose()
-            .map_err(StoreError::query("account_get"))
+        self.cached("account_get", format!("{}", id), || async {
+            let r = sqlx::query("SELECT * FROM accounts WHERE id = $1 AND removed IS NULL")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::query("account_get"))?;
+            r.map(|r| account_row(&r))
+                .transpose()
+                .map_err(StoreError::query("account_get"))
+        })
+        .await
     }
 
     pub async fn account_by_uuid(&self, uuid: &str) -> StoreResult<Option<Account>> {
-        let r = sqlx::query("SELECT * FROM accounts WHERE uuid = $1 AND removed IS NULL")
-            .bind(uuid)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::query("account_by_uuid"))?;
-        r.map(|r| account_row(&r))
-            .transpose()
-            .map_err(StoreError::query("account_by_uuid"))
+        self.cached("account_by_uuid", format!("{}", uuid), || async {
+            let r = sqlx::query("SELECT * FROM accounts WHERE uuid = $1 AND removed IS NULL")
+                .bind(uuid)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::query("account_by_uuid"))?;
+            r.map(|r| account_row(&r))
+                .transpose()
+                .map_err(StoreError::query("account_by_uuid"))
+        })
+        .await
     }
 
     pub async fn account_by_name(
@@ -310,33 +334,39 @@ impl Store {
 
     /// Soft-delete an account and its users, and drop their sessions.
     pub async fn account_delete(&self, id: i64, now: i64) -> StoreResult<()> {
-        let mut tx = self
-            .writer
-            .begin()
-            .await
-            .map_err(StoreError::query("account_delete"))?;
-        sqlx::query(
-            "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE account_id = $1)",
-        )
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::query("account_delete"))?;
-        sqlx::query("UPDATE users SET removed = $2, api_key = NULL, secret_key = NULL WHERE account_id = $1 AND removed IS NULL")
+        // A catalog write: cached rows are stale once it is done.
+        let out = async {
+            let mut tx = self
+                .writer
+                .begin()
+                .await
+                .map_err(StoreError::query("account_delete"))?;
+            sqlx::query(
+                "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE account_id = $1)",
+            )
             .bind(id)
-            .bind(now)
             .execute(&mut *tx)
             .await
             .map_err(StoreError::query("account_delete"))?;
-        sqlx::query("UPDATE accounts SET removed = $2 WHERE id = $1")
-            .bind(id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::query("account_delete"))?;
-        tx.commit()
-            .await
-            .map_err(StoreError::query("account_delete"))
+            sqlx::query("UPDATE users SET removed = $2, api_key = NULL, secret_key = NULL WHERE account_id = $1 AND removed IS NULL")
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query("account_delete"))?;
+            sqlx::query("UPDATE accounts SET removed = $2 WHERE id = $1")
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query("account_delete"))?;
+            tx.commit()
+                .await
+                .map_err(StoreError::query("account_delete"))
+        }
+        .await;
+        self.catalog_changed();
+        out
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -82,32 +82,38 @@ pub struct InfraFilter {
 macro_rules! by_uuid {
     ($fn_name:ident, $fn_id:ident, $table:literal, $row:ident, $ty:ty) => {
         pub async fn $fn_name(&self, uuid: &str) -> StoreResult<Option<$ty>> {
-            let r = sqlx::query(concat!(
-                "SELECT * FROM ",
-                $table,
-                " WHERE uuid = $1 AND removed IS NULL"
-            ))
-            .bind(uuid)
-            .fetch_optional(&self.pool)
+            self.cached(stringify!($fn_name), uuid.to_string(), || async {
+                let r = sqlx::query(concat!(
+                    "SELECT * FROM ",
+                    $table,
+                    " WHERE uuid = $1 AND removed IS NULL"
+                ))
+                .bind(uuid)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::query(stringify!($fn_name)))?;
+                r.map(|r| $row(&r))
+                    .transpose()
+                    .map_err(StoreError::query(stringify!($fn_name)))
+            })
             .await
-            .map_err(StoreError::query(stringify!($fn_name)))?;
-            r.map(|r| $row(&r))
-                .transpose()
-                .map_err(StoreError::query(stringify!($fn_name)))
         }
         pub async fn $fn_id(&self, id: i64) -> StoreResult<Option<$ty>> {
-            let r = sqlx::query(concat!(
-                "SELECT * FROM ",
-                $table,
-                " WHERE id = $1 AND removed IS NULL"
-            ))
-            .bind(id)
-            .fetch_optional(&self.pool)
+            self.cached(stringify!($fn_id), id.to_string(), || async {
+                let r = sqlx::query(concat!(
+                    "SELECT * FROM ",
+                    $table,
+                    " WHERE id = $1 AND removed IS NULL"
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::query(stringify!($fn_id)))?;
+                r.map(|r| $row(&r))
+                    .transpose()
+                    .map_err(StoreError::query(stringify!($fn_id)))
+            })
             .await
-            .map_err(StoreError::query(stringify!($fn_id)))?;
-            r.map(|r| $row(&r))
-                .transpose()
-                .map_err(StoreError::query(stringify!($fn_id)))
         }
     };
 }
@@ -159,6 +165,7 @@ macro_rules! soft_delete {
             .execute(&self.writer)
             .await
             .map_err(StoreError::query(stringify!($fn_name)))?;
+            self.catalog_changed();
             Ok(())
         }
     };
@@ -201,116 +208,158 @@ impl Store {
     soft_delete!(host_delete, "hosts");
 
     pub async fn zone_create(&self, z: &Zone) -> StoreResult<Zone> {
-        let r = sqlx::query("INSERT INTO zones (uuid, name, description, dns1, dns2, internal_dns1, network_type, allocation_state, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *")
-            .bind(&z.uuid)
-            .bind(&z.name)
-            .bind(&z.description)
-            .bind(&z.dns1)
-            .bind(&z.dns2)
-            .bind(&z.internal_dns1)
-            .bind(&z.network_type)
-            .bind(&z.allocation_state)
-            .bind(z.created)
-            .fetch_one(&self.writer)
-            .await
-            .map_err(StoreError::query("zone_create"))?;
-        zone_row(&r).map_err(StoreError::query("zone_create"))
+        // A catalog write: cached rows are stale once it is done.
+        let out = async {
+            let r = sqlx::query("INSERT INTO zones (uuid, name, description, dns1, dns2, internal_dns1, network_type, allocation_state, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *")
+                .bind(&z.uuid)
+                .bind(&z.name)
+                .bind(&z.description)
+                .bind(&z.dns1)
+                .bind(&z.dns2)
+                .bind(&z.internal_dns1)
+                .bind(&z.network_type)
+                .bind(&z.allocation_state)
+                .bind(z.created)
+                .fetch_one(&self.writer)
+                .await
+                .map_err(StoreError::query("zone_create"))?;
+            zone_row(&r).map_err(StoreError::query("zone_create"))
+        }
+        .await;
+        self.catalog_changed();
+        out
     }
 
     pub async fn zone_update(&self, z: &Zone) -> StoreResult<()> {
-        sqlx::query("UPDATE zones SET name = $2, description = $3, dns1 = $4, dns2 = $5, internal_dns1 = $6, allocation_state = $7 WHERE id = $1")
-            .bind(z.id)
-            .bind(&z.name)
-            .bind(&z.description)
-            .bind(&z.dns1)
-            .bind(&z.dns2)
-            .bind(&z.internal_dns1)
-            .bind(&z.allocation_state)
-            .execute(&self.writer)
-            .await
-            .map_err(StoreError::query("zone_update"))?;
-        Ok(())
+        // A catalog write: cached rows are stale once it is done.
+        let out = async {
+            sqlx::query("UPDATE zones SET name = $2, description = $3, dns1 = $4, dns2 = $5, internal_dns1 = $6, allocation_state = $7 WHERE id = $1")
+                .bind(z.id)
+                .bind(&z.name)
+                .bind(&z.description)
+                .bind(&z.dns1)
+                .bind(&z.dns2)
+                .bind(&z.internal_dns1)
+                .bind(&z.allocation_state)
+                .execute(&self.writer)
+                .await
+                .map_err(StoreError::query("zone_update"))?;
+            Ok(())
+        }
+        .await;
+        self.catalog_changed();
+        out
     }
 
     pub async fn pod_create(&self, p: &Pod) -> StoreResult<Pod> {
-        let r = sqlx::query("INSERT INTO pods (uuid, name, zone_id, gateway, netmask, start_ip, end_ip, allocation_state, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *")
-            .bind(&p.uuid)
-            .bind(&p.name)
-            .bind(p.zone_id)
-            .bind(&p.gateway)
-            .bind(&p.netmask)
-            .bind(&p.start_ip)
-            .bind(&p.end_ip)
-            .bind(&p.allocation_state)
-            .bind(p.created)
-            .fetch_one(&self.writer)
-            .await
-            .map_err(StoreError::query("pod_create"))?;
-        pod_row(&r).map_err(StoreError::query("pod_create"))
+        // A catalog write: cached rows are stale once it is done.
+        let out = async {
+            let r = sqlx::query("INSERT INTO pods (uuid, name, zone_id, gateway, netmask, start_ip, end_ip, allocation_state, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *")
+                .bind(&p.uuid)
+                .bind(&p.name)
+                .bind(p.zone_id)
+                .bind(&p.gateway)
+                .bind(&p.netmask)
+                .bind(&p.start_ip)
+                .bind(&p.end_ip)
+                .bind(&p.allocation_state)
+                .bind(p.created)
+                .fetch_one(&self.writer)
+                .await
+                .map_err(StoreError::query("pod_create"))?;
+            pod_row(&r).map_err(StoreError::query("pod_create"))
+        }
+        .await;
+        self.catalog_changed();
+        out
     }
 
     pub async fn cluster_create(&self, c: &Cluster) -> StoreResult<Cluster> {
-        let r = sqlx::query("INSERT INTO clusters (uuid, name, zone_id, pod_id, hypervisor, cluster_type, allocation_state, arch, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *")
-            .bind(&c.uuid)
-            .bind(&c.name)
-            .bind(c.zone_id)
-            .bind(c.pod_id)
-            .bind(&c.hypervisor)
-            .bind(&c.cluster_type)
-            .bind(&c.allocation_state)
-            .bind(&c.arch)
-            .bind(c.created)
-            .fetch_one(&self.writer)
-            .await
-            .map_err(StoreError::query("cluster_create"))?;
-        cluster_row(&r).map_err(StoreError::query("cluster_create"))
+        // A catalog write: cached rows are stale once it is done.
+        let out = async {
+            let r = sqlx::query("INSERT INTO clusters (uuid, name, zone_id, pod_id, hypervisor, cluster_type, allocation_state, arch, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *")
+                .bind(&c.uuid)
+                .bind(&c.name)
+                .bind(c.zone_id)
+                .bind(c.pod_id)
+                .bind(&c.hypervisor)
+                .bind(&c.cluster_type)
+                .bind(&c.allocation_state)
+                .bind(&c.arch)
+                .bind(c.created)
+                .fetch_one(&self.writer)
+                .await
+                .map_err(StoreError::query("cluster_create"))?;
+            cluster_row(&r).map_err(StoreError::query("cluster_create"))
+        }
+        .await;
+        self.catalog_changed();
+        out
     }
 
     pub async fn cluster_update(&self, c: &Cluster) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE clusters SET name = $2, allocation_state = $3, arch = $4 WHERE id = $1",
-        )
-        .bind(c.id)
-        .bind(&c.name)
-        .bind(&c.allocation_state)
-        .bind(&c.arch)
-        .execute(&self.writer)
-        .await
-        .map_err(StoreError::query("cluster_update"))?;
-        Ok(())
+        // A catalog write: cached rows are stale once it is done.
+        let out = async {
+            sqlx::query(
+                "UPDATE clusters SET name = $2, allocation_state = $3, arch = $4 WHERE id = $1",
+            )
+            .bind(c.id)
+            .bind(&c.name)
+            .bind(&c.allocation_state)
+            .bind(&c.arch)
+            .execute(&self.writer)
+            .await
+            .map_err(StoreError::query("cluster_update"))?;
+            Ok(())
+        }
+        .await;
+        self.catalog_changed();
+        out
     }
 
     pub async fn host_create(&self, h: &Host) -> StoreResult<Host> {
-        let r = sqlx::query("INSERT INTO hosts (uuid, name, guid, zone_id, pod_id, cluster_id, url, status, resource_state, hypervisor, host_tags, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *")
-            .bind(&h.uuid)
-            .bind(&h.name)
-            .bind(&h.guid)
-            .bind(h.zone_id)
-            .bind(h.pod_id)
-            .bind(h.cluster_id)
-            .bind(&h.url)
-            .bind(&h.status)
-            .bind(&h.resource_state)
-            .bind(&h.hypervisor)
-            .bind(&h.host_tags)
-            .bind(h.created)
-            .fetch_one(&self.writer)
-            .await
-            .map_err(StoreError::query("host_create"))?;
-        host_row(&r).map_err(StoreError::query("host_create"))
+        // A catalog write: cached rows are stale once it is done.
+        let out = async {
+            let r = sqlx::query("INSERT INTO hosts (uuid, name, guid, zone_id, pod_id, cluster_id, url, status, resource_state, hypervisor, host_tags, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *")
+                .bind(&h.uuid)
+                .bind(&h.name)
+                .bind(&h.guid)
+                .bind(h.zone_id)
+                .bind(h.pod_id)
+                .bind(h.cluster_id)
+                .bind(&h.url)
+                .bind(&h.status)
+                .bind(&h.resource_state)
+                .bind(&h.hypervisor)
+                .bind(&h.host_tags)
+                .bind(h.created)
+                .fetch_one(&self.writer)
+                .await
+                .map_err(StoreError::query("host_create"))?;
+            host_row(&r).map_err(StoreError::query("host_create"))
+        }
+        .await;
+        self.catalog_changed();
+        out
     }
 
     pub async fn host_update(&self, h: &Host) -> StoreResult<()> {
-        sqlx::query("UPDATE hosts SET name = $2, status = $3, resource_state = $4, host_tags = $5 WHERE id = $1")
-            .bind(h.id)
-            .bind(&h.name)
-            .bind(&h.status)
-            .bind(&h.resource_state)
-            .bind(&h.host_tags)
-            .execute(&self.writer)
-            .await
-            .map_err(StoreError::query("host_update"))?;
-        Ok(())
+        // A catalog write: cached rows are stale once it is done.
+        let out = async {
+            sqlx::query("UPDATE hosts SET name = $2, status = $3, resource_state = $4, host_tags = $5 WHERE id = $1")
+                .bind(h.id)
+                .bind(&h.name)
+                .bind(&h.status)
+                .bind(&h.resource_state)
+                .bind(&h.host_tags)
+                .execute(&self.writer)
+                .await
+                .map_err(StoreError::query("host_update"))?;
+            Ok(())
+        }
+        .await;
+        self.catalog_changed();
+        out
     }
 
     /// Hosts of every cluster mapped to an extension.

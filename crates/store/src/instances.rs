@@ -143,6 +143,39 @@ pub struct InstanceFilter {
 }
 
 macro_rules! get_fns {
+    // Catalog rows: through the cache.
+    (cached $by_uuid:ident, $get:ident, $table:literal, $row:ident, $ty:ty) => {
+        pub async fn $by_uuid(&self, uuid: &str) -> StoreResult<Option<$ty>> {
+            self.cached(stringify!($by_uuid), uuid.to_string(), || async {
+                let r = sqlx::query(concat!(
+                    "SELECT * FROM ",
+                    $table,
+                    " WHERE uuid = $1 AND removed IS NULL"
+                ))
+                .bind(uuid)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::query(stringify!($by_uuid)))?;
+                r.map(|r| $row(&r))
+                    .transpose()
+                    .map_err(StoreError::query(stringify!($by_uuid)))
+            })
+            .await
+        }
+        pub async fn $get(&self, id: i64) -> StoreResult<Option<$ty>> {
+            self.cached(stringify!($get), id.to_string(), || async {
+                let r = sqlx::query(concat!("SELECT * FROM ", $table, " WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(StoreError::query(stringify!($get)))?;
+                r.map(|r| $row(&r))
+                    .transpose()
+                    .map_err(StoreError::query(stringify!($get)))
+            })
+            .await
+        }
+    };
     ($by_uuid:ident, $get:ident, $table:literal, $row:ident, $ty:ty) => {
         pub async fn $by_uuid(&self, uuid: &str) -> StoreResult<Option<$ty>> {
             let r = sqlx::query(concat!(
@@ -173,28 +206,28 @@ macro_rules! get_fns {
 
 impl Store {
     get_fns!(
-        offering_by_uuid,
+        cached offering_by_uuid,
         offering_get,
         "service_offerings",
         offering_row,
         ServiceOffering
     );
     get_fns!(
-        template_by_uuid,
+        cached template_by_uuid,
         template_get,
         "templates",
         template_row,
         Template
     );
     get_fns!(
-        network_offering_by_uuid,
+        cached network_offering_by_uuid,
         network_offering_get,
         "network_offerings",
         netoff_row,
         NetworkOffering
     );
     get_fns!(
-        network_by_uuid,
+        cached network_by_uuid,
         network_get,
         "networks",
         network_row,
@@ -209,27 +242,47 @@ impl Store {
     );
 
     pub async fn offering_create(&self, o: &ServiceOffering) -> StoreResult<ServiceOffering> {
-        let r = sqlx::query("INSERT INTO service_offerings (uuid, name, display_text, cpu_number, cpu_speed, memory, host_tags, state, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *")
-            .bind(&o.uuid).bind(&o.name).bind(&o.display_text).bind(o.cpu_number).bind(o.cpu_speed).bind(o.memory).bind(&o.host_tags).bind(&o.state).bind(o.created)
-            .fetch_one(&self.writer).await.map_err(StoreError::query("offering_create"))?;
-        offering_row(&r).map_err(StoreError::query("offering_create"))
+        // A catalog write: cached rows are stale once it is done.
+        let out = async {
+            let r = sqlx::query("INSERT INTO service_offerings (uuid, name, display_text, cpu_number, cpu_speed, memory, host_tags, state, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *")
+                .bind(&o.uuid).bind(&o.name).bind(&o.display_text).bind(o.cpu_number).bind(o.cpu_speed).bind(o.memory).bind(&o.host_tags).bind(&o.state).bind(o.created)
+                .fetch_one(&self.writer).await.map_err(StoreError::query("offering_create"))?;
+            offering_row(&r).map_err(StoreError::query("offering_create"))
+        }
+        .await;
+        self.catalog_changed();
+        out
     }
 
     pub async fn offering_update(&self, o: &ServiceOffering) -> StoreResult<()> {
-        sqlx::query("UPDATE service_offerings SET name = $2, display_text = $3, host_tags = $4 WHERE id = $1")
-            .bind(o.id).bind(&o.name).bind(&o.display_text).bind(&o.host_tags)
-            .execute(&self.writer).await.map_err(StoreError::query("offering_update"))?;
-        Ok(())
+        // A catalog write: cached rows are stale once it is done.
+        let out = async {
+            sqlx::query("UPDATE service_offerings SET name = $2, display_text = $3, host_tags = $4 WHERE id = $1")
+                .bind(o.id).bind(&o.name).bind(&o.display_text).bind(&o.host_tags)
+                .execute(&self.writer).await.map_err(StoreError::query("offering_update"))?;
+            Ok(())
+        }
+        .await;
+        self.catalog_changed();
+        out
     }
 
     pub async fn offering_delete(&self, id: i64, now: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE service_offerings SET removed = $2, state = 'Inactive' WHERE id = $1")
+        // A catalog write: cached rows are stale once it is done.
+        let out = async {
+            sqlx::query(
+                "UPDATE service_offerings SET removed = $2, state = 'Inactive' WHERE id = $1",
+            )
             .bind(id)
             .bind(now)
             .execute(&self.writer)
             .await
             .map_err(StoreError::query("offering_delete"))?;
-        Ok(())
+            Ok(())
+        }
+        .await;
+        self.catalog_changed();
+        out
     }
 
     pub async fn offering_list(
@@ -270,21 +323,33 @@ impl Store {
     }
 
     pub async fn template_create(&self, t: &Template) -> StoreResult<Template> {
-        let r = sqlx::query("INSERT INTO templates (uuid, name, display_text, format, hypervisor, os_type, extension_id, arch, is_public, is_featured, account_id, zone_id, url, size, state, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING *")
-            .bind(&t.uuid).bind(&t.name).bind(&t.display_text).bind(&t.format).bind(&t.hypervisor).bind(&t.os_type).bind(t.extension_id).bind(&t.arch)
-            .bind(b2i(t.is_public)).bind(b2i(t.is_featured)).bind(t.account_id).bind(t.zone_id).bind(&t.url).bind(t.size).bind(&t.state).bind(t.created)
-            .fetch_one(&self.writer).await.map_err(StoreError::query("template_create"))?;
-        template_row(&r).map_err(StoreError::query("template_create"))
+        // A catalog write: cached rows are stale once it is done.
+        let out = async {
+            let r = sqlx::query("INSERT INTO templates (uuid, name, display_text, format, hypervisor, os_type, extension_id, arch, is_public, is_featured, account_id, zone_id, url, size, state, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING *")
+                .bind(&t.uuid).bind(&t.name).bind(&t.display_text).bind(&t.format).bind(&t.hypervisor).bind(&t.os_type).bind(t.extension_id).bind(&t.arch)
+                .bind(b2i(t.is_public)).bind(b2i(t.is_featured)).bind(t.account_id).bind(t.zone_id).bind(&t.url).bind(t.size).bind(&t.state).bind(t.created)
+                .fetch_one(&self.writer).await.map_err(StoreError::query("template_create"))?;
+            template_row(&r).map_err(StoreError::query("template_create"))
+        }
+        .await;
+        self.catalog_changed();
+        out
     }
 
     pub async fn template_delete(&self, id: i64, now: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE templates SET removed = $2 WHERE id = $1")
-            .bind(id)
-            .bind(now)
-            .execute(&self.writer)
-            .await
-            .map_err(StoreError::query("template_delete"))?;
-        Ok(())
+        // A catalog write: cached rows are stale once it is done.
+        let out = async {
+            sqlx::query("UPDATE templates SET removed = $2 WHERE id = $1")
+                .bind(id)
+                .bind(now)
+                .execute(&self.writer)
+                .await
+                .map_err(StoreError::query("template_delete"))?;
+            Ok(())
+        }
+        .await;
+        self.catalog_changed();
+        out
     }
 
     pub async fn template_list(
@@ -330,10 +395,16 @@ impl Store {
         &self,
         o: &NetworkOffering,
     ) -> StoreResult<NetworkOffering> {
-        let r = sqlx::query("INSERT INTO network_offerings (uuid, name, display_text, guest_ip_type, specify_vlan, state, is_default, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *")
-            .bind(&o.uuid).bind(&o.name).bind(&o.display_text).bind(&o.guest_ip_type).bind(b2i(o.specify_vlan)).bind(&o.state).bind(b2i(o.is_default)).bind(o.created)
-            .fetch_one(&self.writer).await.map_err(StoreError::query("network_offering_create"))?;
-        netoff_row(&r).map_err(StoreError::query("network_offering_create"))
+        // A catalog write: cached rows are stale once it is done.
+        let out = async {
+            let r = sqlx::query("INSERT INTO network_offerings (uuid, name, display_text, guest_ip_type, specify_vlan, state, is_default, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *")
+                .bind(&o.uuid).bind(&o.name).bind(&o.display_text).bind(&o.guest_ip_type).bind(b2i(o.specify_vlan)).bind(&o.state).bind(b2i(o.is_default)).bind(o.created)
+                .fetch_one(&self.writer).await.map_err(StoreError::query("network_offering_create"))?;
+            netoff_row(&r).map_err(StoreError::query("network_offering_create"))
+        }
+        .await;
+        self.catalog_changed();
+        out
     }
 
     pub async fn network_offering_list(&self) -> StoreResult<Vec<NetworkOffering>> {
@@ -348,21 +419,33 @@ impl Store {
     }
 
     pub async fn network_create(&self, n: &Network) -> StoreResult<Network> {
-        let r = sqlx::query("INSERT INTO networks (uuid, name, display_text, zone_id, network_offering_id, guest_type, broadcast_uri, gateway, netmask, start_ip, end_ip, dns1, dns2, account_id, domain_id, state, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING *")
-            .bind(&n.uuid).bind(&n.name).bind(&n.display_text).bind(n.zone_id).bind(n.network_offering_id).bind(&n.guest_type).bind(&n.broadcast_uri)
-            .bind(&n.gateway).bind(&n.netmask).bind(&n.start_ip).bind(&n.end_ip).bind(&n.dns1).bind(&n.dns2).bind(n.account_id).bind(n.domain_id).bind(&n.state).bind(n.created)
-            .fetch_one(&self.writer).await.map_err(StoreError::query("network_create"))?;
-        network_row(&r).map_err(StoreError::query("network_create"))
+        // A catalog write: cached rows are stale once it is done.
+        let out = async {
+            let r = sqlx::query("INSERT INTO networks (uuid, name, display_text, zone_id, network_offering_id, guest_type, broadcast_uri, gateway, netmask, start_ip, end_ip, dns1, dns2, account_id, domain_id, state, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING *")
+                .bind(&n.uuid).bind(&n.name).bind(&n.display_text).bind(n.zone_id).bind(n.network_offering_id).bind(&n.guest_type).bind(&n.broadcast_uri)
+                .bind(&n.gateway).bind(&n.netmask).bind(&n.start_ip).bind(&n.end_ip).bind(&n.dns1).bind(&n.dns2).bind(n.account_id).bind(n.domain_id).bind(&n.state).bind(n.created)
+                .fetch_one(&self.writer).await.map_err(StoreError::query("network_create"))?;
+            network_row(&r).map_err(StoreError::query("network_create"))
+        }
+        .await;
+        self.catalog_changed();
+        out
     }
 
     pub async fn network_delete(&self, id: i64, now: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE networks SET removed = $2, state = 'Destroy' WHERE id = $1")
-            .bind(id)
-            .bind(now)
-            .execute(&self.writer)
-            .await
-            .map_err(StoreError::query("network_delete"))?;
-        Ok(())
+        // A catalog write: cached rows are stale once it is done.
+        let out = async {
+            sqlx::query("UPDATE networks SET removed = $2, state = 'Destroy' WHERE id = $1")
+                .bind(id)
+                .bind(now)
+                .execute(&self.writer)
+                .await
+                .map_err(StoreError::query("network_delete"))?;
+            Ok(())
+        }
+        .await;
+        self.catalog_changed();
+        out
     }
 
     pub async fn network_list(

@@ -7,6 +7,7 @@
 //! backend-specific statements (job claiming with `FOR UPDATE SKIP LOCKED`, migration locking) are
 //! chosen on [`Backend`].
 
+mod cache;
 mod details;
 mod events;
 mod extensions;
@@ -22,6 +23,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use std::time::Duration;
 
+pub use cache::CacheStats;
 pub use events::EventFilter;
 pub use extensions::{CustomActionFilter, ExtensionFilter, NewCustomAction};
 pub use identity::IdentityFilter;
@@ -129,6 +131,7 @@ pub struct Store {
     pool: AnyPool,
     writer: AnyPool,
     backend: Backend,
+    catalog: std::sync::Arc<cache::Catalog>,
 }
 
 impl std::fmt::Debug for Store {
@@ -217,6 +220,8 @@ impl Store {
             pool,
             writer,
             backend,
+            // Only where this process is the database's one writer (see the cache module).
+            catalog: std::sync::Arc::new(cache::Catalog::new(backend == Backend::Sqlite)),
         };
         migrate::run(&store).await?;
         Ok(store)
