@@ -119,6 +119,11 @@ impl App {
             "# HELP trellis_power_sync_last_sweep_seconds Duration of the last power-state sweep over all hosts\n# TYPE trellis_power_sync_last_sweep_seconds gauge\ntrellis_power_sync_last_sweep_seconds {}\n",
             self.power_sweep_millis.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1000.0
         );
+        let cache = self.store.cache_stats();
+        out.push_str(&format!(
+            "# HELP trellis_catalog_cache_hits_total Catalog lookups served from memory\n# TYPE trellis_catalog_cache_hits_total counter\ntrellis_catalog_cache_hits_total {}\n# HELP trellis_catalog_cache_misses_total Catalog lookups that read the database\n# TYPE trellis_catalog_cache_misses_total counter\ntrellis_catalog_cache_misses_total {}\n",
+            cache.hits, cache.misses
+        ));
         out.push_str("# HELP trellis_jobs Async jobs by status\n# TYPE trellis_jobs gauge\n");
         for (status, n) in counts {
             let name = match JobStatus::from_i64(status) {

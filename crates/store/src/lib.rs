@@ -62,6 +62,14 @@ pub enum StoreError {
     },
     #[error("stored value of {what} is invalid: {value}")]
     Corrupt { what: &'static str, value: String },
+    #[error("the SQLite database {path} is in use by another Trellis server; SQLite serves one server (use PostgreSQL to run several)")]
+    InUse { path: String },
+    #[error("cannot lock the SQLite database {path}")]
+    Lock {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl StoreError {
@@ -132,6 +140,42 @@ pub struct Store {
     writer: AnyPool,
     backend: Backend,
     catalog: std::sync::Arc<cache::Catalog>,
+    /// SQLite: an exclusive lock on `<database>.lock`, held while the store is open. The catalog
+    /// cache and the in-process writer queue assume this process is the file's only writer.
+    exclusive: std::sync::Arc<std::sync::Mutex<Option<std::fs::File>>>,
+}
+
+/// Take the one-server lock of a SQLite database file (`sqlite://PATH[?…]`); `None` for an
+/// in-memory database.
+fn lock_sqlite(url: &str) -> StoreResult<Option<std::fs::File>> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path.is_empty() || path.contains(":memory:") {
+        return Ok(None);
+    }
+    let lock_path = format!("{path}.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| StoreError::Lock {
+            path: lock_path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::InUse {
+            path: path.to_string(),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(StoreError::Lock {
+            path: lock_path,
+            source,
+        }),
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -202,6 +246,10 @@ impl Store {
             }
             _ => url.to_string(),
         };
+        let exclusive = match backend {
+            Backend::Sqlite => lock_sqlite(&url)?,
+            Backend::Postgres => None,
+        };
         let writer = match backend {
             Backend::Sqlite => Some(
                 sqlite(1)
@@ -222,6 +270,7 @@ impl Store {
             backend,
             // Only where this process is the database's one writer (see the cache module).
             catalog: std::sync::Arc::new(cache::Catalog::new(backend == Backend::Sqlite)),
+            exclusive: std::sync::Arc::new(std::sync::Mutex::new(exclusive)),
         };
         migrate::run(&store).await?;
         Ok(store)
@@ -235,6 +284,9 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
         self.writer.close().await;
+        if let Ok(mut f) = self.exclusive.lock() {
+            f.take();
+        }
     }
 
     /// True when the database answers.

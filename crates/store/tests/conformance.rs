@@ -46,6 +46,16 @@ async fn migrations_are_idempotent() {
     s.close().await;
     let s = Store::open(&url).await.unwrap();
     assert!(s.ping().await);
+    // One server per SQLite file: a second open is refused while the first is open.
+    match Store::open(&url).await {
+        Err(e @ trellis_store::StoreError::InUse { .. }) => {
+            assert!(e.to_string().contains("use PostgreSQL"), "{e}")
+        }
+        Err(e) => panic!("expected InUse, got {e}"),
+        Ok(_) => panic!("a second store opened the same SQLite file"),
+    }
+    s.close().await;
+    assert!(Store::open(&url).await.unwrap().ping().await);
 }
 
 #[tokio::test]

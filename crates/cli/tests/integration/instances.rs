@@ -410,6 +410,81 @@ async fn destroy_recover_expunge_and_list_filters() {
             .unwrap(),
         serde_json::json!({})
     );
+    // Operations CloudStack refuses for External instances answer with a clear refusal, sync and
+    // async alike, and never start a job.
+    let name = vm["instancename"].as_str().unwrap().to_string();
+    for (cmd, param, extra) in [
+        ("restoreVirtualMachine", "virtualmachineid", None),
+        (
+            "changeServiceForVirtualMachine",
+            "id",
+            Some(("serviceofferingid", env.offering.as_str())),
+        ),
+        (
+            "scaleVirtualMachine",
+            "id",
+            Some(("serviceofferingid", env.offering.as_str())),
+        ),
+        ("resetSSHKeyForVirtualMachine", "id", None),
+        ("resetUserDataForVirtualMachine", "id", None),
+        ("resetPasswordForVirtualMachine", "id", None),
+        ("detachIso", "virtualmachineid", None),
+        ("updateVMAffinityGroup", "id", None),
+        (
+            "addNicToVirtualMachine",
+            "virtualmachineid",
+            Some(("networkid", env.network.as_str())),
+        ),
+    ] {
+        let mut params = vec![(param, id.as_str())];
+        params.extend(extra);
+        let r = env.c.call(cmd, &params).await;
+        assert_eq!(
+            text_of(r),
+            format!("Operation not supported for instance: {name}"),
+            "{cmd}"
+        );
+    }
+    let r = env
+        .c
+        .call("migrateVirtualMachine", &[("virtualmachineid", &id)])
+        .await;
+    assert_eq!(
+        text_of(r),
+        "Migrate VM instance operation is not allowed for External hypervisor type"
+    );
+    assert_eq!(
+        code_of(
+            env.c
+                .call("createVMSnapshot", &[("virtualmachineid", &id)])
+                .await
+        ),
+        431
+    );
+    // An unknown instance is still "not found", not a refusal.
+    assert_eq!(
+        code_of(
+            env.c
+                .call(
+                    "scaleVirtualMachine",
+                    &[
+                        ("id", "7b0d8d4e-0000-4000-8000-000000000000"),
+                        ("serviceofferingid", &env.offering)
+                    ]
+                )
+                .await
+        ),
+        431
+    );
+    let jobs = env.c.call("listAsyncJobs", &[]).await.unwrap();
+    assert!(
+        jobs["asyncjobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| !j["cmd"].as_str().unwrap_or("").contains("scale")),
+        "a refused operation queues no job"
+    );
     let d = env
         .run("destroyVirtualMachine", &[("id", &id)])
         .await

@@ -127,6 +127,22 @@ impl App {
         Ok(inst)
     }
 
+    /// Operations CloudStack refuses for instances on External clusters (spec §9.8). The caller
+    /// must be able to see the instance (else the usual not-found / permission errors); then the
+    /// refusal names it.
+    pub async fn instance_refuse(&self, caller: &Caller, command: &str, uuid: &str) -> Result<()> {
+        let inst = self.instance_for(caller, uuid).await?;
+        Err(Error::invalid_param(match command {
+            "migrateVirtualMachine" | "migrateVirtualMachineWithVolume" => {
+                "Migrate VM instance operation is not allowed for External hypervisor type".to_string()
+            }
+            "createVMSnapshot" => {
+                "VM snapshot operations are not allowed for External hypervisor type; use the snapshot custom actions of the instance's extension".to_string()
+            }
+            _ => format!("Operation not supported for instance: {}", inst.instance_name),
+        }))
+    }
+
     /// `deployVirtualMachine`, request part: validate, allocate the instance and its NICs.
     pub async fn instance_allocate(&self, caller: &Caller, input: DeployInput) -> Result<Instance> {
         let zone = self.zone_by_uuid(&input.zone_uuid).await?;

@@ -24,6 +24,9 @@ pub use settings::{setting, SETTINGS};
 
 use crate::config::ServerConfig;
 
+/// The lock table is first pruned when it reaches this many entries.
+const LOCKS_PRUNE_MIN: usize = 1024;
+
 /// The authenticated caller of an operation.
 pub type Caller = Principal;
 
@@ -51,6 +54,7 @@ pub struct App {
     pub power_sweep_millis: std::sync::atomic::AtomicU64,
     /// Per-key locks for operations that must not interleave on one server.
     locks: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    locks_prune_at: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for App {
@@ -105,6 +109,7 @@ impl App {
             auth_cache: std::sync::Mutex::new(HashMap::new()),
             principal_cache: std::sync::Mutex::new(HashMap::new()),
             locks: tokio::sync::Mutex::new(HashMap::new()),
+            locks_prune_at: std::sync::atomic::AtomicUsize::new(LOCKS_PRUNE_MIN),
         })
     }
 
@@ -230,12 +235,32 @@ impl App {
     }
 
     /// A lock shared by everything on this server that touches `key`.
+    ///
+    /// Keys are per instance, host, cluster…, so the table is pruned as it grows: an entry only
+    /// the table refers to is held by nobody and can go (the next caller makes a new one). The
+    /// prune threshold doubles with the live entries, which keeps the cost per call constant.
     pub async fn lock_for(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.locks.lock().await;
+        if locks.len()
+            >= self
+                .locks_prune_at
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+            self.locks_prune_at.store(
+                (locks.len() * 2).max(LOCKS_PRUNE_MIN),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
         locks
             .entry(key.to_string())
             .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(())))
             .clone()
+    }
+
+    /// Number of entries in the lock table (for tests and metrics).
+    pub async fn lock_table_len(&self) -> usize {
+        self.locks.lock().await.len()
     }
 }
 
@@ -245,5 +270,37 @@ pub fn require_admin(caller: &Caller) -> Result<()> {
         Ok(())
     } else {
         Err(Error::denied("only root administrators may do this"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn lock_table_drops_unheld_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = ServerConfig {
+            data_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        };
+        let store = Store::open(&format!("sqlite://{}", dir.path().join("t.db").display()))
+            .await
+            .unwrap();
+        let app = App::new(cfg, store).unwrap();
+        let held = app.lock_for("instance-held").await;
+        let guard = held.lock().await;
+        for i in 0..10 * LOCKS_PRUNE_MIN {
+            let l = app.lock_for(&format!("instance-{i}")).await;
+            drop(l.lock().await);
+        }
+        // Bounded by the prune threshold, not by the number of keys ever used.
+        assert!(app.lock_table_len().await <= LOCKS_PRUNE_MIN + 1);
+        // A held lock survives pruning: the same key still gives the same mutex.
+        let again = app.lock_for("instance-held").await;
+        assert!(Arc::ptr_eq(&held, &again));
+        assert!(again.try_lock().is_err());
+        drop(guard);
+        assert!(again.try_lock().is_ok());
     }
 }

@@ -17,6 +17,34 @@ use crate::jobs::JobContext;
 
 type R = Result<Reply, ApiError>;
 
+/// Instance operations refused for External instances (spec §9.8), with the parameter naming
+/// the instance.
+const REFUSED: &[(&str, &str)] = &[
+    ("restoreVirtualMachine", "virtualmachineid"),
+    ("changeServiceForVirtualMachine", "id"),
+    ("scaleVirtualMachine", "id"),
+    ("migrateVirtualMachine", "virtualmachineid"),
+    ("migrateVirtualMachineWithVolume", "virtualmachineid"),
+    ("resetSSHKeyForVirtualMachine", "id"),
+    ("resetUserDataForVirtualMachine", "id"),
+    ("resetPasswordForVirtualMachine", "id"),
+    ("createVMSnapshot", "virtualmachineid"),
+    ("attachIso", "virtualmachineid"),
+    ("detachIso", "virtualmachineid"),
+    ("updateVMAffinityGroup", "id"),
+    ("addNicToVirtualMachine", "virtualmachineid"),
+    ("removeNicFromVirtualMachine", "virtualmachineid"),
+];
+
+/// Refuse `name` if it is one of [`REFUSED`] (sync and async alike, before any job exists).
+async fn refuse(app: &App, caller: &Caller, c: &Command, p: &Params) -> Result<(), ApiError> {
+    if let Some((_, param)) = REFUSED.iter().find(|(n, _)| *n == c.name) {
+        app.instance_refuse(caller, c.name, req(p, c, param)?)
+            .await?;
+    }
+    Ok(())
+}
+
 fn cmd(name: &str) -> Result<&'static Command, ApiError> {
     trellis_api::catalog::find(name).ok_or_else(|| ApiError::unsupported(name))
 }
@@ -33,6 +61,7 @@ pub async fn precheck(
     p: &Params,
 ) -> Result<Option<(String, String)>, ApiError> {
     let c = cmd(name)?;
+    refuse(app, caller, c, p).await?;
     let vm = |u: &str| Some(("VirtualMachine".to_string(), u.to_string()));
     match c.name {
         "deployVirtualMachine" => {
@@ -213,6 +242,7 @@ async fn zone_filter(app: &App, p: &Params) -> Result<Option<i64>, ApiError> {
 /// Synchronous infrastructure and instance commands.
 pub async fn sync(app: &App, caller: &Caller, name: &str, p: &Params) -> R {
     let c = cmd(name)?;
+    refuse(app, caller, c, p).await?;
     match c.name {
         "listZones" => {
             let f = InfraFilter {
