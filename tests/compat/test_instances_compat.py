@@ -1,6 +1,8 @@
 """Instances through apache-libcloud (list_locations/sizes/images, create_node, list_nodes,
 reboot_node, destroy_node) and the whole flow through cs."""
 
+import pytest
+from cs import CloudStackApiException
 from libcloud.compute.providers import get_driver
 from libcloud.compute.types import Provider, NodeState
 
@@ -41,6 +43,14 @@ def test_cs_whole_flow(cs):
     for cmd, want in [("stopVirtualMachine", "Stopped"), ("startVirtualMachine", "Running"), ("rebootVirtualMachine", "Running")]:
         r = wait_job(cs, getattr(cs, cmd)(id=vm["id"])["jobid"])
         assert r["jobstatus"] == 1 and r["jobresult"]["virtualmachine"]["state"] == want, r
+    # Operations CloudStack blocks for External instances: a clear error, no job.
+    with pytest.raises(CloudStackApiException) as err:
+        cs.migrateVirtualMachine(virtualmachineid=vm["id"])
+    assert err.value.error["errorcode"] == 431
+    assert err.value.error["errortext"] == "Migrate VM instance operation is not allowed for External hypervisor type"
+    with pytest.raises(CloudStackApiException) as err:
+        cs.scaleVirtualMachine(id=vm["id"], serviceofferingid=ids["offering"])
+    assert err.value.error["errortext"].startswith("Operation not supported for instance: i-")
     listed = cs.listVirtualMachines(extensionid=ids["extension"], fetch_list=True)
     assert [v["id"] for v in listed] == [vm["id"]]
     r = wait_job(cs, cs.destroyVirtualMachine(id=vm["id"], expunge="true")["jobid"])
