@@ -149,29 +149,25 @@ impl Store {
     }
 
     pub async fn extension_get(&self, id: i64) -> StoreResult<Option<Extension>> {
-        self.cached("extension_get", format!("{}", id), || async {
-            let r = sqlx::query("SELECT * FROM extensions WHERE id = $1 AND removed IS NULL")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(StoreError::query("extension_get"))?;
-            r.map(|r| ext_row(&r))
-                .transpose()
-                .map_err(StoreError::query("extension_get"))
+        self.cached("extension_get", id.to_string(), || {
+            self.one_row(
+                "extension_get",
+                "SELECT * FROM extensions WHERE id = $1 AND removed IS NULL",
+                id,
+                ext_row,
+            )
         })
         .await
     }
 
     pub async fn extension_by_uuid(&self, uuid: &str) -> StoreResult<Option<Extension>> {
-        self.cached("extension_by_uuid", format!("{}", uuid), || async {
-            let r = sqlx::query("SELECT * FROM extensions WHERE uuid = $1 AND removed IS NULL")
-                .bind(uuid)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(StoreError::query("extension_by_uuid"))?;
-            r.map(|r| ext_row(&r))
-                .transpose()
-                .map_err(StoreError::query("extension_by_uuid"))
+        self.cached("extension_by_uuid", uuid.to_string(), || {
+            self.one_row(
+                "extension_by_uuid",
+                "SELECT * FROM extensions WHERE uuid = $1 AND removed IS NULL",
+                uuid,
+                ext_row,
+            )
         })
         .await
     }

@@ -114,29 +114,25 @@ impl Store {
     }
 
     pub async fn domain_get(&self, id: i64) -> StoreResult<Option<Domain>> {
-        self.cached("domain_get", format!("{}", id), || async {
-            let r = sqlx::query("SELECT * FROM domains WHERE id = $1 AND removed IS NULL")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(StoreError::query("domain_get"))?;
-            r.map(|r| domain_row(&r))
-                .transpose()
-                .map_err(StoreError::query("domain_get"))
+        self.cached("domain_get", id.to_string(), || {
+            self.one_row(
+                "domain_get",
+                "SELECT * FROM domains WHERE id = $1 AND removed IS NULL",
+                id,
+                domain_row,
+            )
         })
         .await
     }
 
     pub async fn domain_by_uuid(&self, uuid: &str) -> StoreResult<Option<Domain>> {
-        self.cached("domain_by_uuid", format!("{}", uuid), || async {
-            let r = sqlx::query("SELECT * FROM domains WHERE uuid = $1 AND removed IS NULL")
-                .bind(uuid)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(StoreError::query("domain_by_uuid"))?;
-            r.map(|r| domain_row(&r))
-                .transpose()
-                .map_err(StoreError::query("domain_by_uuid"))
+        self.cached("domain_by_uuid", uuid.to_string(), || {
+            self.one_row(
+                "domain_by_uuid",
+                "SELECT * FROM domains WHERE uuid = $1 AND removed IS NULL",
+                uuid,
+                domain_row,
+            )
         })
         .await
     }
@@ -252,29 +248,25 @@ impl Store {
     }
 
     pub async fn account_get(&self, id: i64) -> StoreResult<Option<Account>> {
-        self.cached("account_get", format!("{}", id), || async {
-            let r = sqlx::query("SELECT * FROM accounts WHERE id = $1 AND removed IS NULL")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(StoreError::query("account_get"))?;
-            r.map(|r| account_row(&r))
-                .transpose()
-                .map_err(StoreError::query("account_get"))
+        self.cached("account_get", id.to_string(), || {
+            self.one_row(
+                "account_get",
+                "SELECT * FROM accounts WHERE id = $1 AND removed IS NULL",
+                id,
+                account_row,
+            )
         })
         .await
     }
 
     pub async fn account_by_uuid(&self, uuid: &str) -> StoreResult<Option<Account>> {
-        self.cached("account_by_uuid", format!("{}", uuid), || async {
-            let r = sqlx::query("SELECT * FROM accounts WHERE uuid = $1 AND removed IS NULL")
-                .bind(uuid)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(StoreError::query("account_by_uuid"))?;
-            r.map(|r| account_row(&r))
-                .transpose()
-                .map_err(StoreError::query("account_by_uuid"))
+        self.cached("account_by_uuid", uuid.to_string(), || {
+            self.one_row(
+                "account_by_uuid",
+                "SELECT * FROM accounts WHERE uuid = $1 AND removed IS NULL",
+                uuid,
+                account_row,
+            )
         })
         .await
     }

@@ -79,45 +79,6 @@ pub struct InfraFilter {
     pub keyword: Option<String>,
 }
 
-macro_rules! by_uuid {
-    ($fn_name:ident, $fn_id:ident, $table:literal, $row:ident, $ty:ty) => {
-        pub async fn $fn_name(&self, uuid: &str) -> StoreResult<Option<$ty>> {
-            self.cached(stringify!($fn_name), uuid.to_string(), || async {
-                let r = sqlx::query(concat!(
-                    "SELECT * FROM ",
-                    $table,
-                    " WHERE uuid = $1 AND removed IS NULL"
-                ))
-                .bind(uuid)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(StoreError::query(stringify!($fn_name)))?;
-                r.map(|r| $row(&r))
-                    .transpose()
-                    .map_err(StoreError::query(stringify!($fn_name)))
-            })
-            .await
-        }
-        pub async fn $fn_id(&self, id: i64) -> StoreResult<Option<$ty>> {
-            self.cached(stringify!($fn_id), id.to_string(), || async {
-                let r = sqlx::query(concat!(
-                    "SELECT * FROM ",
-                    $table,
-                    " WHERE id = $1 AND removed IS NULL"
-                ))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(StoreError::query(stringify!($fn_id)))?;
-                r.map(|r| $row(&r))
-                    .transpose()
-                    .map_err(StoreError::query(stringify!($fn_id)))
-            })
-            .await
-        }
-    };
-}
-
 macro_rules! list_fn {
     ($fn_name:ident, $table:literal, $row:ident, $ty:ty, $zone:literal, $pod:literal, $cluster:literal) => {
         pub async fn $fn_name(&self, f: &InfraFilter, page: Page) -> StoreResult<(Vec<$ty>, i64)> {
@@ -172,16 +133,10 @@ macro_rules! soft_delete {
 }
 
 impl Store {
-    by_uuid!(zone_by_uuid, zone_get, "zones", zone_row, Zone);
-    by_uuid!(pod_by_uuid, pod_get, "pods", pod_row, Pod);
-    by_uuid!(
-        cluster_by_uuid,
-        cluster_get,
-        "clusters",
-        cluster_row,
-        Cluster
-    );
-    by_uuid!(host_by_uuid, host_get, "hosts", host_row, Host);
+    lookups!(cached zone_by_uuid, zone_get, "zones", "id = $1 AND removed IS NULL", zone_row, Zone);
+    lookups!(cached pod_by_uuid, pod_get, "pods", "id = $1 AND removed IS NULL", pod_row, Pod);
+    lookups!(cached cluster_by_uuid, cluster_get, "clusters", "id = $1 AND removed IS NULL", cluster_row, Cluster);
+    lookups!(cached host_by_uuid, host_get, "hosts", "id = $1 AND removed IS NULL", host_row, Host);
     list_fn!(zone_list, "zones", zone_row, Zone, "id", "-1", "-1");
     list_fn!(pod_list, "pods", pod_row, Pod, "zone_id", "id", "-1");
     list_fn!(

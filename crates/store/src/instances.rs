@@ -142,101 +142,16 @@ pub struct InstanceFilter {
     pub include_destroyed: bool,
 }
 
-macro_rules! get_fns {
-    // Catalog rows: through the cache.
-    (cached $by_uuid:ident, $get:ident, $table:literal, $row:ident, $ty:ty) => {
-        pub async fn $by_uuid(&self, uuid: &str) -> StoreResult<Option<$ty>> {
-            self.cached(stringify!($by_uuid), uuid.to_string(), || async {
-                let r = sqlx::query(concat!(
-                    "SELECT * FROM ",
-                    $table,
-                    " WHERE uuid = $1 AND removed IS NULL"
-                ))
-                .bind(uuid)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(StoreError::query(stringify!($by_uuid)))?;
-                r.map(|r| $row(&r))
-                    .transpose()
-                    .map_err(StoreError::query(stringify!($by_uuid)))
-            })
-            .await
-        }
-        pub async fn $get(&self, id: i64) -> StoreResult<Option<$ty>> {
-            self.cached(stringify!($get), id.to_string(), || async {
-                let r = sqlx::query(concat!("SELECT * FROM ", $table, " WHERE id = $1"))
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(StoreError::query(stringify!($get)))?;
-                r.map(|r| $row(&r))
-                    .transpose()
-                    .map_err(StoreError::query(stringify!($get)))
-            })
-            .await
-        }
-    };
-    ($by_uuid:ident, $get:ident, $table:literal, $row:ident, $ty:ty) => {
-        pub async fn $by_uuid(&self, uuid: &str) -> StoreResult<Option<$ty>> {
-            let r = sqlx::query(concat!(
-                "SELECT * FROM ",
-                $table,
-                " WHERE uuid = $1 AND removed IS NULL"
-            ))
-            .bind(uuid)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::query(stringify!($by_uuid)))?;
-            r.map(|r| $row(&r))
-                .transpose()
-                .map_err(StoreError::query(stringify!($by_uuid)))
-        }
-        pub async fn $get(&self, id: i64) -> StoreResult<Option<$ty>> {
-            let r = sqlx::query(concat!("SELECT * FROM ", $table, " WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(StoreError::query(stringify!($get)))?;
-            r.map(|r| $row(&r))
-                .transpose()
-                .map_err(StoreError::query(stringify!($get)))
-        }
-    };
-}
-
 impl Store {
-    get_fns!(
-        cached offering_by_uuid,
-        offering_get,
-        "service_offerings",
-        offering_row,
-        ServiceOffering
-    );
-    get_fns!(
-        cached template_by_uuid,
-        template_get,
-        "templates",
-        template_row,
-        Template
-    );
-    get_fns!(
-        cached network_offering_by_uuid,
-        network_offering_get,
-        "network_offerings",
-        netoff_row,
-        NetworkOffering
-    );
-    get_fns!(
-        cached network_by_uuid,
-        network_get,
-        "networks",
-        network_row,
-        Network
-    );
-    get_fns!(
+    lookups!(cached offering_by_uuid, offering_get, "service_offerings", "id = $1", offering_row, ServiceOffering);
+    lookups!(cached template_by_uuid, template_get, "templates", "id = $1", template_row, Template);
+    lookups!(cached network_offering_by_uuid, network_offering_get, "network_offerings", "id = $1", netoff_row, NetworkOffering);
+    lookups!(cached network_by_uuid, network_get, "networks", "id = $1", network_row, Network);
+    lookups!(
         instance_by_uuid,
         instance_get,
         "vm_instances",
+        "id = $1",
         instance_row,
         Instance
     );

@@ -7,6 +7,63 @@
 //! backend-specific statements (job claiming with `FOR UPDATE SKIP LOCKED`, migration locking) are
 //! chosen on [`Backend`].
 
+/// `$by_uuid(uuid)` (live rows) and `$get(id)` (rows matching `$id_where`) of one table; with
+/// `cached`, through the catalog cache (see the `cache` module).
+macro_rules! lookups {
+    (cached $by_uuid:ident, $get:ident, $table:literal, $id_where:literal, $row:ident, $ty:ty) => {
+        pub async fn $by_uuid(&self, uuid: &str) -> StoreResult<Option<$ty>> {
+            self.cached(stringify!($by_uuid), uuid.to_string(), || {
+                self.one_row(
+                    stringify!($by_uuid),
+                    concat!(
+                        "SELECT * FROM ",
+                        $table,
+                        " WHERE uuid = $1 AND removed IS NULL"
+                    ),
+                    uuid,
+                    $row,
+                )
+            })
+            .await
+        }
+        pub async fn $get(&self, id: i64) -> StoreResult<Option<$ty>> {
+            self.cached(stringify!($get), id.to_string(), || {
+                self.one_row(
+                    stringify!($get),
+                    concat!("SELECT * FROM ", $table, " WHERE ", $id_where),
+                    id,
+                    $row,
+                )
+            })
+            .await
+        }
+    };
+    ($by_uuid:ident, $get:ident, $table:literal, $id_where:literal, $row:ident, $ty:ty) => {
+        pub async fn $by_uuid(&self, uuid: &str) -> StoreResult<Option<$ty>> {
+            self.one_row(
+                stringify!($by_uuid),
+                concat!(
+                    "SELECT * FROM ",
+                    $table,
+                    " WHERE uuid = $1 AND removed IS NULL"
+                ),
+                uuid,
+                $row,
+            )
+            .await
+        }
+        pub async fn $get(&self, id: i64) -> StoreResult<Option<$ty>> {
+            self.one_row(
+                stringify!($get),
+                concat!("SELECT * FROM ", $table, " WHERE ", $id_where),
+                id,
+                $row,
+            )
+            .await
+        }
+    };
+}
+
 mod cache;
 mod details;
 mod events;
@@ -287,6 +344,27 @@ impl Store {
         if let Ok(mut f) = self.exclusive.lock() {
             f.take();
         }
+    }
+
+    /// The row `sql` (one `$1` parameter, `key`) selects, decoded with `decode`, or `None`.
+    pub(crate) async fn one_row<'q, K, T>(
+        &self,
+        op: &'static str,
+        sql: &'q str,
+        key: K,
+        decode: fn(&AnyRow) -> Result<T, sqlx::Error>,
+    ) -> StoreResult<Option<T>>
+    where
+        K: 'q + Send + sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any>,
+    {
+        let r = sqlx::query(sql)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::query(op))?;
+        r.map(|r| decode(&r))
+            .transpose()
+            .map_err(StoreError::query(op))
     }
 
     /// True when the database answers.
