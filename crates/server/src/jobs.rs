@@ -33,10 +33,20 @@ impl JobContext {
 
     /// Record the step reached, before and after each side effect.
     pub async fn set_step(&self, step: &str) -> Result<()> {
+        self.record_step(step, false).await
+    }
+
+    /// Record a step that must survive a power loss: the one written just before an external
+    /// side effect that must not be repeated blindly (see `Store::job_set_step`).
+    pub async fn set_step_durable(&self, step: &str) -> Result<()> {
+        self.record_step(step, true).await
+    }
+
+    async fn record_step(&self, step: &str, durable: bool) -> Result<()> {
         if !self
             .app
             .store
-            .job_set_step(self.job.id, &self.owner, step)
+            .job_set_step(self.job.id, &self.owner, step, durable)
             .await?
         {
             return Err(Error::conflict("the job is no longer owned by this server"));

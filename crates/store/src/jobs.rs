@@ -139,17 +139,48 @@ impl Store {
     }
 
     /// Record the step a job has reached (fenced on the owner).
-    pub async fn job_set_step(&self, id: i64, owner: &str, step: &str) -> StoreResult<bool> {
+    ///
+    /// With `durable`, the step is on disk when this returns, also on SQLite, whose other
+    /// commits reach the disk at the next checkpoint (`synchronous=NORMAL`: a killed process
+    /// loses nothing, a power loss can lose the last commits). Use it for the step recorded just
+    /// before an external side effect (`create-pending`): it is what makes a job resumed after a
+    /// power loss ask the extension before creating anything again. It costs one WAL fsync.
+    pub async fn job_set_step(
+        &self,
+        id: i64,
+        owner: &str,
+        step: &str,
+        durable: bool,
+    ) -> StoreResult<bool> {
+        let mut conn = self
+            .writer
+            .acquire()
+            .await
+            .map_err(StoreError::query("job_set_step"))?;
+        let sqlite = durable && self.backend == Backend::Sqlite;
+        if sqlite {
+            sqlx::query("PRAGMA synchronous=FULL")
+                .execute(&mut *conn)
+                .await
+                .map_err(StoreError::query("job_set_step"))?;
+        }
         let r = sqlx::query(
             "UPDATE async_jobs SET step = $3 WHERE id = $1 AND owner = $2 AND status = 0",
         )
         .bind(id)
         .bind(owner)
         .bind(step)
-        .execute(&self.writer)
-        .await
-        .map_err(StoreError::query("job_set_step"))?;
-        Ok(r.rows_affected() == 1)
+        .execute(&mut *conn)
+        .await;
+        if sqlite {
+            sqlx::query("PRAGMA synchronous=NORMAL")
+                .execute(&mut *conn)
+                .await
+                .map_err(StoreError::query("job_set_step"))?;
+        }
+        Ok(r.map_err(StoreError::query("job_set_step"))?
+            .rows_affected()
+            == 1)
     }
 
     /// Finish a job (fenced on the owner). Returns false when the job was not ours any more.

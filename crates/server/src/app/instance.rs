@@ -837,7 +837,7 @@ impl App {
                 self.apply_prepare(&t, &payload, &out.stdout).await?;
                 ctx.set_step("prepared").await?;
             }
-            ctx.set_step("create-pending").await?;
+            ctx.set_step_durable("create-pending").await?;
             let payload = self.payload(&t, Some(caller), proto::action::CREATE, true).await?;
             match self.invoke(&t, proto::action::CREATE, &payload, timeout).await? {
                 Ok(_) => {
