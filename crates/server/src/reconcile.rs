@@ -35,18 +35,27 @@ async fn heartbeat(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
         if let Err(e) = app.settings_refresh().await {
             tracing::warn!(error = %e.internal_message(), "settings refresh failed");
         }
+        app.readiness_check_unchecked().await;
     }
 }
 
 async fn readiness(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+    let mut last = std::time::Instant::now();
     loop {
-        let interval =
-            Duration::from_secs(app.setting_i64(setting::PATH_CHECK_INTERVAL).max(1) as u64);
+        // Wake every second so a changed interval (possibly changed through another server)
+        // applies at once rather than after the old interval has run out.
         tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                let interval =
+                    Duration::from_secs(app.setting_i64(setting::PATH_CHECK_INTERVAL).max(1) as u64);
+                if last.elapsed() < interval {
+                    continue;
+                }
+            }
             _ = app.readiness_notify.notified() => {}
             _ = shutdown.wait_for(|v| *v) => return,
         }
+        last = std::time::Instant::now();
         app.readiness_check_all().await;
     }
 }

@@ -708,3 +708,99 @@ async fn readiness_follows_the_file_and_raises_an_alert() {
     )
     .await;
 }
+
+/// Two servers on one PostgreSQL database, each with its own extensions directory: an
+/// extension is ready only when its executable is present and identical on both; catalog
+/// changes made through one server are seen at once through the other.
+#[tokio::test]
+async fn two_servers_on_postgres_agree_on_readiness_and_state() {
+    let Some(base) = trellis_store::testing::postgres_url() else {
+        eprintln!("TRELLIS_TEST_POSTGRES_URL not set: two-server test skipped");
+        return;
+    };
+    let url = trellis_store::testing::isolated_postgres_url(&base)
+        .await
+        .unwrap();
+    let a = TestServer::start_with(Some(url.clone()));
+    let ca = a.admin().await;
+    let b = TestServer::start_with(Some(url));
+    let cb = b.admin_session().await;
+    ca.call(
+        "updateConfiguration",
+        &[
+            ("name", "extension.path.state.check.interval"),
+            ("value", "1"),
+        ],
+    )
+    .await
+    .unwrap();
+    // Created through A: the executable exists only in A's directory, so B disagrees.
+    let e = create_ext(&ca, "shared").await;
+    let id = e["id"].as_str().unwrap().to_string();
+    let path_a = PathBuf::from(e["path"].as_str().unwrap());
+    let rel = path_a
+        .strip_prefix(a.extensions_dir())
+        .unwrap()
+        .to_path_buf();
+    let path_b = b.extensions_dir().join(&rel);
+    let ready = |c: &Client, want: bool| {
+        let c = c.clone();
+        let id = id.clone();
+        async move {
+            let l = c.call("listExtensions", &[("id", &id)]).await.ok()?;
+            (l["extension"][0]["pathready"] == want).then_some(())
+        }
+    };
+    wait_for(
+        Duration::from_secs(30),
+        "not ready while missing on B",
+        || ready(&ca, false),
+    )
+    .await;
+    // The same file on B: ready, seen through both servers.
+    std::fs::create_dir_all(path_b.parent().unwrap()).unwrap();
+    std::fs::copy(&path_a, &path_b).unwrap();
+    wait_for(Duration::from_secs(30), "ready once identical", || {
+        ready(&cb, true)
+    })
+    .await;
+    wait_for(Duration::from_secs(30), "ready through A too", || {
+        ready(&ca, true)
+    })
+    .await;
+    // B's copy changes: the checksums differ, so neither server calls it ready.
+    write_script(&path_b, "#!/bin/sh\necho '{}'\n");
+    wait_for(
+        Duration::from_secs(30),
+        "not ready once they differ",
+        || ready(&ca, false),
+    )
+    .await;
+    let alerts = ca.call("listAlerts", &[]).await.unwrap();
+    assert!(alerts["alert"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["type"] == 33));
+    // Catalog rows written through one server are current through the other (no stale cache).
+    let z = ca.call("createZone", &[("name", "z-a")]).await.unwrap();
+    let zid = z["zone"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        cb.call("listZones", &[("id", &zid)]).await.unwrap()["zone"][0]["name"],
+        "z-a"
+    );
+    cb.call("updateZone", &[("id", &zid), ("name", "z-b")])
+        .await
+        .unwrap();
+    assert_eq!(
+        ca.call("listZones", &[("id", &zid)]).await.unwrap()["zone"][0]["name"],
+        "z-b"
+    );
+    ca.call("updateExtension", &[("id", &id), ("state", "Disabled")])
+        .await
+        .unwrap();
+    assert_eq!(
+        cb.call("listExtensions", &[("id", &id)]).await.unwrap()["extension"][0]["state"],
+        "Disabled"
+    );
+}

@@ -41,10 +41,14 @@ impl App {
                 .into_iter()
                 .map(|s| s.id)
                 .collect();
-            for (server, sum, _) in self.store.checksum_list(e.id).await? {
-                if server == self.server_id || !live.contains(&server) {
-                    continue;
-                }
+            let sums = self.store.checksum_list(e.id).await?;
+            for server in live.iter().filter(|s| **s != self.server_id) {
+                // A live peer that has not checked this extension yet does not count as agreeing.
+                let Some((_, sum, _)) = sums.iter().find(|(s, _, _)| s == server) else {
+                    ready = false;
+                    reason = format!("not yet checked on server {server}");
+                    break;
+                };
                 if sum.as_deref() != Some(mine.as_str()) {
                     ready = false;
                     reason = format!(
@@ -106,6 +110,28 @@ impl App {
         for e in all {
             if let Err(err) = self.readiness_check(&e).await {
                 tracing::warn!(extension = %e.name, error = %err.internal_message(), "readiness check failed");
+            }
+        }
+    }
+}
+
+impl App {
+    /// Check the extensions this server has not checked yet (created through another server,
+    /// or before this one started): run on every heartbeat, so a peer's new extension gets this
+    /// server's verdict within seconds rather than at the next full sweep.
+    pub async fn readiness_check_unchecked(&self) {
+        let Ok(all) = self.store.extension_all().await else {
+            return;
+        };
+        for e in all {
+            let checked = match self.store.checksum_list(e.id).await {
+                Ok(sums) => sums.iter().any(|(s, _, _)| *s == self.server_id),
+                Err(_) => continue,
+            };
+            if !checked {
+                if let Err(err) = self.readiness_check(&e).await {
+                    tracing::warn!(extension = %e.name, error = %err.internal_message(), "readiness check failed");
+                }
             }
         }
     }
