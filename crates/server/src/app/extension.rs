@@ -55,8 +55,16 @@ pub struct ExtensionView {
     pub path: String,
     pub requires_prepare: Option<bool>,
     pub details: Option<BTreeMap<String, String>>,
-    pub resources: Option<Vec<(Cluster, ResourceMap, BTreeMap<String, String>)>>,
+    pub resources: Option<Vec<MappedResource>>,
 }
+
+/// A resource registered with an extension: the cluster, its mapping and the mapping's details.
+pub type MappedResource = (Cluster, ResourceMap, BTreeMap<String, String>);
+
+/// A built-in custom action's parameter: name, type, required.
+type SeedParam = (&'static str, &'static str, bool);
+/// A built-in custom action: name, description, parameters.
+type SeedAction = (&'static str, &'static str, &'static [SeedParam]);
 
 /// A built-in extension's seed.
 struct Builtin {
@@ -64,14 +72,10 @@ struct Builtin {
     binary: &'static str,
     description: &'static str,
     requires_prepare: bool,
-    actions: &'static [(
-        &'static str,
-        &'static str,
-        &'static [(&'static str, &'static str, bool)],
-    )],
+    actions: &'static [SeedAction],
 }
 
-const PROXMOX_ACTIONS: &[(&str, &str, &[(&str, &str, bool)])] = &[
+const PROXMOX_ACTIONS: &[SeedAction] = &[
     ("ListSnapshots", "List the snapshots of the instance", &[]),
     (
         "CreateSnapshot",
@@ -93,7 +97,7 @@ const PROXMOX_ACTIONS: &[(&str, &str, &[(&str, &str, bool)])] = &[
         &[("snap_name", "STRING", true)],
     ),
 ];
-const HYPERV_ACTIONS: &[(&str, &str, &[(&str, &str, bool)])] = &[
+const HYPERV_ACTIONS: &[SeedAction] = &[
     ("ListSnapshots", "List the checkpoints of the instance", &[]),
     (
         "CreateSnapshot",
@@ -245,8 +249,8 @@ impl App {
                             extension_id: e.id,
                             resource_type: Some(ext::RESOURCE_TYPE_VM.into()),
                             allowed_role_types: 15,
-                            success_message: Some(format!("Successfully completed {{{{actionName}}}} for {{{{resourceName}}}} with {{{{extensionName}}}}")),
-                            error_message: Some(format!("Failed to complete {{{{actionName}}}} for {{{{resourceName}}}} with {{{{extensionName}}}}")),
+                            success_message: Some("Successfully completed {{actionName}} for {{resourceName}} with {{extensionName}}".into()),
+                            error_message: Some("Failed to complete {{actionName}} for {{resourceName}} with {{extensionName}}".into()),
                             enabled: true,
                             timeout: 60,
                         };

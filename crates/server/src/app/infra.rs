@@ -44,6 +44,7 @@ impl App {
             .ok_or_else(|| Error::not_found(format!("Unable to find zone by id {uuid}")))
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub async fn zone_create(
         &self,
         caller: &Caller,
