@@ -226,18 +226,40 @@ pub async fn run_job(app: &App, caller: &Caller, name: &str, p: &Params, ctx: &J
 }
 
 async fn zone_filter(app: &App, p: &Params) -> Result<Option<i64>, ApiError> {
-    match p.str("zoneid") {
-        Some(u) => Ok(Some(
-            app.store
-                .zone_by_uuid(u)
-                .await
-                .map_err(e)?
-                .map(|z| z.id)
-                .unwrap_or(-2),
-        )),
-        None => Ok(None),
-    }
+    filter_id(p, "zoneid", |u| app.store.zone_by_uuid(u)).await
 }
+
+/// An id no row has: a list filtered on an unknown object comes back empty, as in CloudStack.
+const NO_MATCH: i64 = -2;
+
+/// The internal id a list filter's uuid parameter `name` refers to: `None` when the parameter is
+/// absent, [`NO_MATCH`] when no such object exists.
+async fn filter_id<'a, T, Fut>(
+    p: &'a Params,
+    name: &str,
+    lookup: impl FnOnce(&'a str) -> Fut,
+) -> Result<Option<i64>, ApiError>
+where
+    T: HasId,
+    Fut: std::future::Future<Output = Result<Option<T>, trellis_store::StoreError>>,
+{
+    let Some(u) = p.str(name) else {
+        return Ok(None);
+    };
+    Ok(Some(
+        lookup(u).await.map_err(e)?.map_or(NO_MATCH, |x| x.id()),
+    ))
+}
+
+/// Rows with an internal id.
+trait HasId {
+    fn id(&self) -> i64;
+}
+
+macro_rules! has_id {
+    ($($t:ty),*) => { $(impl HasId for $t { fn id(&self) -> i64 { self.id } })* };
+}
+has_id!(Zone, Pod, Cluster, Host, trellis_model::entity::Extension);
 
 /// Synchronous infrastructure and instance commands.
 pub async fn sync(app: &App, caller: &Caller, name: &str, p: &Params) -> R {
@@ -354,17 +376,7 @@ pub async fn sync(app: &App, caller: &Caller, name: &str, p: &Params) -> R {
             Ok(list("cluster", vec![cluster_view(app, &cl).await?], 1))
         }
         "listClusters" => {
-            let pod_id = match p.str("podid") {
-                Some(u) => Some(
-                    app.store
-                        .pod_by_uuid(u)
-                        .await
-                        .map_err(e)?
-                        .map(|x| x.id)
-                        .unwrap_or(-2),
-                ),
-                None => None,
-            };
+            let pod_id = filter_id(p, "podid", |u| app.store.pod_by_uuid(u)).await?;
             let f = InfraFilter {
                 uuid: s(p, "id"),
                 name: s(p, "name"),
@@ -419,17 +431,7 @@ pub async fn sync(app: &App, caller: &Caller, name: &str, p: &Params) -> R {
             Ok(list("host", vec![host_view(app, &h).await?], 1))
         }
         "listHosts" => {
-            let cluster_id = match p.str("clusterid") {
-                Some(u) => Some(
-                    app.store
-                        .cluster_by_uuid(u)
-                        .await
-                        .map_err(e)?
-                        .map(|x| x.id)
-                        .unwrap_or(-2),
-                ),
-                None => None,
-            };
+            let cluster_id = filter_id(p, "clusterid", |u| app.store.cluster_by_uuid(u)).await?;
             let f = InfraFilter {
                 uuid: s(p, "id"),
                 name: s(p, "name"),
@@ -546,17 +548,7 @@ pub async fn sync(app: &App, caller: &Caller, name: &str, p: &Params) -> R {
             Ok(list("template", vec![template_view(app, &t).await?], 1))
         }
         "listTemplates" => {
-            let ext = match p.str("extensionid") {
-                Some(u) => Some(
-                    app.store
-                        .extension_by_uuid(u)
-                        .await
-                        .map_err(e)?
-                        .map(|x| x.id)
-                        .unwrap_or(-2),
-                ),
-                None => None,
-            };
+            let ext = filter_id(p, "extensionid", |u| app.store.extension_by_uuid(u)).await?;
             let (items, total) = app
                 .store
                 .template_list(
@@ -642,28 +634,9 @@ pub async fn sync(app: &App, caller: &Caller, name: &str, p: &Params) -> R {
             Ok(list("network", out, total))
         }
         "listVirtualMachines" => {
-            let host_id = match p.str("hostid") {
-                Some(u) => Some(
-                    app.store
-                        .host_by_uuid(u)
-                        .await
-                        .map_err(e)?
-                        .map(|x| x.id)
-                        .unwrap_or(-2),
-                ),
-                None => None,
-            };
-            let extension_id = match p.str("extensionid") {
-                Some(u) => Some(
-                    app.store
-                        .extension_by_uuid(u)
-                        .await
-                        .map_err(e)?
-                        .map(|x| x.id)
-                        .unwrap_or(-2),
-                ),
-                None => None,
-            };
+            let host_id = filter_id(p, "hostid", |u| app.store.host_by_uuid(u)).await?;
+            let extension_id =
+                filter_id(p, "extensionid", |u| app.store.extension_by_uuid(u)).await?;
             let f = InstanceFilter {
                 uuid: s(p, "id"),
                 name: s(p, "name"),
