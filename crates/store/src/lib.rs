@@ -175,6 +175,13 @@ impl Page {
             limit: None,
         }
     }
+    /// No rows, only the total: for "are there any?" checks.
+    pub fn count_only() -> Page {
+        Page {
+            offset: 0,
+            limit: Some(0),
+        }
+    }
     fn sql(&self) -> String {
         match self.limit {
             Some(l) => format!(" LIMIT {} OFFSET {}", l.max(0), self.offset.max(0)),

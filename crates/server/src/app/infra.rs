@@ -151,10 +151,10 @@ impl App {
             zone_id: Some(z.id),
             ..Default::default()
         };
-        if self.store.cluster_list(&f, Page::all()).await?.1 > 0
+        if self.store.cluster_list(&f, Page::count_only()).await?.1 > 0
             || self
                 .store
-                .network_list(None, Some(z.id), None, None, Page::all())
+                .network_list(None, Some(z.id), None, None, Page::count_only())
                 .await?
                 .1
                 > 0
@@ -228,7 +228,7 @@ impl App {
                     pod_id: Some(p.id),
                     ..Default::default()
                 },
-                Page::all(),
+                Page::count_only(),
             )
             .await?
             .1
@@ -439,7 +439,7 @@ impl App {
                     cluster_id: Some(c.id),
                     ..Default::default()
                 },
-                Page::all(),
+                Page::count_only(),
             )
             .await?
             .1

@@ -213,7 +213,16 @@ impl App {
             };
             if let Some(n) = self
                 .store
-                .network_list(None, Some(zone.id), scope, None, Page::all())
+                .network_list(
+                    None,
+                    Some(zone.id),
+                    scope,
+                    None,
+                    Page {
+                        offset: 0,
+                        limit: Some(1),
+                    },
+                )
                 .await?
                 .0
                 .into_iter()
