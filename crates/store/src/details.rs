@@ -48,15 +48,15 @@ impl Store {
 
     /// The visible details of several owners in one query, in the order of `owners` (an owner
     /// without details gets an empty map).
-    pub async fn details_visible_of(
+    pub async fn details_visible_of<const N: usize>(
         &self,
-        owners: &[(DetailOwner, i64)],
-    ) -> StoreResult<Vec<BTreeMap<String, String>>> {
-        let mut out = vec![BTreeMap::new(); owners.len()];
-        if owners.is_empty() {
+        owners: &[(DetailOwner, i64); N],
+    ) -> StoreResult<[BTreeMap<String, String>; N]> {
+        let mut out: [BTreeMap<String, String>; N] = std::array::from_fn(|_| BTreeMap::new());
+        if N == 0 {
             return Ok(out);
         }
-        let terms: Vec<String> = (0..owners.len())
+        let terms: Vec<String> = (0..N)
             .map(|i| {
                 format!(
                     "(owner_kind = ${} AND owner_id = ${})",
@@ -73,20 +73,19 @@ impl Store {
         for (kind, id) in owners {
             q = q.bind(kind.as_str()).bind(*id);
         }
-        let rows = q
+        let op = "details_visible_of";
+        for r in q
             .fetch_all(&self.pool)
             .await
-            .map_err(StoreError::query("details_visible_of"))?;
-        for r in &rows {
-            let kind = get_str(r, "owner_kind").map_err(StoreError::query("details_visible_of"))?;
-            let id =
-                crate::get_i64(r, "owner_id").map_err(StoreError::query("details_visible_of"))?;
+            .map_err(StoreError::query(op))?
+        {
+            let kind = get_str(&r, "owner_kind").map_err(StoreError::query(op))?;
+            let id = crate::get_i64(&r, "owner_id").map_err(StoreError::query(op))?;
+            let name = get_str(&r, "name").map_err(StoreError::query(op))?;
+            let value = get_str(&r, "value").map_err(StoreError::query(op))?;
             for (slot, (k, i)) in owners.iter().enumerate() {
                 if k.as_str() == kind && *i == id {
-                    out[slot].insert(
-                        get_str(r, "name").map_err(StoreError::query("details_visible_of"))?,
-                        get_str(r, "value").map_err(StoreError::query("details_visible_of"))?,
-                    );
+                    out[slot].insert(name.clone(), value.clone());
                 }
             }
         }

@@ -208,6 +208,20 @@ async fn details_replace_keeps_hidden() {
         let host = s.details_visible(DetailOwner::Host, 1).await.unwrap();
         assert_eq!(host.get("External:node").map(String::as_str), Some("pve1"));
         assert_eq!(host.get("plain").map(String::as_str), Some("p"));
+        // Several owners in one query: visible rows only, in the order asked, empty when none;
+        // the same id under another owner kind is another owner.
+        let [h, e, none, other_kind] = s
+            .details_visible_of(&[
+                (DetailOwner::Host, 1),
+                (DetailOwner::Extension, 7),
+                (DetailOwner::Extension, 999),
+                (DetailOwner::Instance, 7),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(h, host);
+        assert_eq!(e, new);
+        assert!(none.is_empty() && other_kind.is_empty());
     })
     .await;
 }

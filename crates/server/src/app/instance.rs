@@ -493,18 +493,16 @@ impl App {
         let inst = &t.instance;
         let (offering, template) = (&t.offering, &t.template);
         // Every details level the payload carries, in one query.
-        let [offering_details, instance_details, extension_details, map_details, host_details]: [BTreeMap<String, String>; 5] = self
-            .store
-            .details_visible_of(&[
-                (DetailOwner::Offering, offering.id),
-                (DetailOwner::Instance, inst.id),
-                (DetailOwner::Extension, t.extension.id),
-                (DetailOwner::ResourceMap, t.map.id),
-                (DetailOwner::Host, t.host.id),
-            ])
-            .await?
-            .try_into()
-            .map_err(|_| Error::internal("details lookup returned the wrong number of owners"))?;
+        let [offering_details, instance_details, extension_details, map_details, host_details] =
+            self.store
+                .details_visible_of(&[
+                    (DetailOwner::Offering, offering.id),
+                    (DetailOwner::Instance, inst.id),
+                    (DetailOwner::Extension, t.extension.id),
+                    (DetailOwner::ResourceMap, t.map.id),
+                    (DetailOwner::Host, t.host.id),
+                ])
+                .await?;
         let mut to_details = offering_details;
         to_details.extend(instance_details);
         let mut vm_ext = strip_prefix(to_details.clone());
