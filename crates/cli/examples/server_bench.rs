@@ -2,7 +2,8 @@
 //! `listVirtualMachines` latency and power-sync sweep time at scale.
 //!
 //! `cargo build --release --workspace --bins && cargo run --release -p trellis-cli --example server_bench`
-//! (`BENCH_INSTANCES`, default 10000, and `BENCH_HOSTS`, default 100, scale the instance part).
+//! (`BENCH_INSTANCES`, default 10000, and `BENCH_HOSTS`, default 100, scale the instance part;
+//! `BENCH_DATABASE_URL=postgres://…` runs the server on PostgreSQL, an empty database).
 
 use anyhow::Context;
 use serde_json::Value;
@@ -35,6 +36,12 @@ fn start(dir: &std::path::Path, port: u16) -> anyhow::Result<(Child, Duration)> 
             "--data-dir",
         ])
         .arg(dir)
+        // BENCH_DATABASE_URL=postgres://… measures the PostgreSQL backend instead of SQLite.
+        .args(
+            std::env::var("BENCH_DATABASE_URL")
+                .map(|u| vec!["--database-url".to_string(), u])
+                .unwrap_or_default(),
+        )
         .env("TRELLIS_ADMIN_PASSWORD", PASSWORD)
         // BENCH_SERVER_LOG=<filter> keeps the server's log (stderr) in server.log beside the
         // bench's working directory, e.g. `sqlx::query=debug` for per-statement timings.
