@@ -15,7 +15,7 @@ use crate::settings::{is_plain_name, AccelChoice, Settings};
 use serde_json::{json, Map, Value};
 use std::io::Read;
 use std::time::Duration;
-use trellis_ext_protocol::{action, Payload, PowerState, VirtualMachine};
+use trellis_ext_protocol::{Payload, PowerState, VirtualMachine};
 
 /// Memory of an instance whose payload does not say (MiB).
 pub const DEFAULT_MEMORY_MIB: u64 = 256;
@@ -23,66 +23,12 @@ pub const DEFAULT_MEMORY_MIB: u64 = 256;
 /// How long `status`/`statuses` wait for a monitor to answer.
 const STATUS_WAIT: Duration = Duration::from_secs(3);
 
-/// The actions of this extension (names matched case-insensitively).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Prepare,
-    Create,
-    Start,
-    Stop,
-    Reboot,
-    Delete,
-    Status,
-    Statuses,
-    GetConsole,
-    ListSnapshots,
-    CreateSnapshot,
-    RestoreSnapshot,
-    DeleteSnapshot,
-}
+/// The actions of this extension: the shared set of the VM-managing built-ins.
+pub use trellis_ext_protocol::VmAction as Action;
 
-impl Action {
-    pub const ALL: [Action; 13] = [
-        Action::Prepare,
-        Action::Create,
-        Action::Start,
-        Action::Stop,
-        Action::Reboot,
-        Action::Delete,
-        Action::Status,
-        Action::Statuses,
-        Action::GetConsole,
-        Action::ListSnapshots,
-        Action::CreateSnapshot,
-        Action::RestoreSnapshot,
-        Action::DeleteSnapshot,
-    ];
-
-    /// The name Trellis sends.
-    pub fn name(self) -> &'static str {
-        match self {
-            Action::Prepare => action::PREPARE,
-            Action::Create => action::CREATE,
-            Action::Start => action::START,
-            Action::Stop => action::STOP,
-            Action::Reboot => action::REBOOT,
-            Action::Delete => action::DELETE,
-            Action::Status => action::STATUS,
-            Action::Statuses => action::STATUSES,
-            Action::GetConsole => action::GETCONSOLE,
-            Action::ListSnapshots => "ListSnapshots",
-            Action::CreateSnapshot => "CreateSnapshot",
-            Action::RestoreSnapshot => "RestoreSnapshot",
-            Action::DeleteSnapshot => "DeleteSnapshot",
-        }
-    }
-
-    pub fn parse(name: &str) -> Result<Action, ActionError> {
-        Action::ALL
-            .into_iter()
-            .find(|candidate| candidate.name().eq_ignore_ascii_case(name.trim()))
-            .ok_or_else(|| ActionError::Unsupported(name.to_string()))
-    }
+/// The action called `name`, or the documented "unsupported action" failure.
+pub fn parse_action(name: &str) -> Result<Action, ActionError> {
+    Action::parse(name).ok_or_else(|| ActionError::Unsupported(name.to_string()))
 }
 
 /// Runs `action` and returns what to print on stdout.
@@ -932,13 +878,13 @@ mod tests {
 
     #[test]
     fn action_names_match_case_insensitively() {
-        assert_eq!(Action::parse("CREATE").unwrap(), Action::Create);
+        assert_eq!(parse_action("CREATE").unwrap(), Action::Create);
         assert_eq!(
-            Action::parse("createsnapshot").unwrap(),
+            parse_action("createsnapshot").unwrap(),
             Action::CreateSnapshot
         );
         assert!(matches!(
-            Action::parse("Migrate"),
+            parse_action("Migrate"),
             Err(ActionError::Unsupported(_))
         ));
     }

@@ -24,7 +24,6 @@ pub mod machine;
 pub mod qmp;
 pub mod settings;
 
-use actions::Action;
 use deadline::Deadline;
 use error::ActionError;
 use settings::{Environment, Settings};
@@ -73,7 +72,7 @@ fn invoke(
             "usage: trellis-local <action> <payload.json> <timeout-seconds>".into(),
         ));
     };
-    let action = Action::parse(action_name)?;
+    let action = actions::parse_action(action_name)?;
     let deadline = Deadline::from_invocation(
         arguments.get(argv::TIMEOUT).map(String::as_str),
         deadline_variable,

@@ -12,7 +12,7 @@ use crate::settings::{vm_name, vmid_hint, Connection, CreateSpec, Source};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 use std::time::Duration;
-use trellis_ext_protocol::{action, Payload, PowerState};
+use trellis_ext_protocol::{Payload, PowerState};
 
 /// How many VMIDs `create` tries when others keep taking them first.
 const CREATE_ATTEMPTS: u32 = 20;
@@ -23,66 +23,12 @@ const CLEANUP_RESERVE: Duration = Duration::from_secs(15);
 /// `create` always gets at least this much time for its own work.
 const WORK_FLOOR: Duration = Duration::from_secs(5);
 
-/// The actions of this extension (names matched case-insensitively).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Prepare,
-    Create,
-    Start,
-    Stop,
-    Reboot,
-    Delete,
-    Status,
-    Statuses,
-    GetConsole,
-    ListSnapshots,
-    CreateSnapshot,
-    RestoreSnapshot,
-    DeleteSnapshot,
-}
+/// The actions of this extension: the shared set of the VM-managing built-ins.
+pub use trellis_ext_protocol::VmAction as Action;
 
-impl Action {
-    pub const ALL: [Action; 13] = [
-        Action::Prepare,
-        Action::Create,
-        Action::Start,
-        Action::Stop,
-        Action::Reboot,
-        Action::Delete,
-        Action::Status,
-        Action::Statuses,
-        Action::GetConsole,
-        Action::ListSnapshots,
-        Action::CreateSnapshot,
-        Action::RestoreSnapshot,
-        Action::DeleteSnapshot,
-    ];
-
-    /// The name CloudStack sends.
-    pub fn name(self) -> &'static str {
-        match self {
-            Action::Prepare => action::PREPARE,
-            Action::Create => action::CREATE,
-            Action::Start => action::START,
-            Action::Stop => action::STOP,
-            Action::Reboot => action::REBOOT,
-            Action::Delete => action::DELETE,
-            Action::Status => action::STATUS,
-            Action::Statuses => action::STATUSES,
-            Action::GetConsole => action::GETCONSOLE,
-            Action::ListSnapshots => "ListSnapshots",
-            Action::CreateSnapshot => "CreateSnapshot",
-            Action::RestoreSnapshot => "RestoreSnapshot",
-            Action::DeleteSnapshot => "DeleteSnapshot",
-        }
-    }
-
-    pub fn parse(name: &str) -> Result<Action, ActionError> {
-        Action::ALL
-            .into_iter()
-            .find(|candidate| candidate.name().eq_ignore_ascii_case(name.trim()))
-            .ok_or_else(|| ActionError::Unsupported(name.to_string()))
-    }
+/// The action called `name`, or the documented "unsupported action" failure.
+pub fn parse_action(name: &str) -> Result<Action, ActionError> {
+    Action::parse(name).ok_or_else(|| ActionError::Unsupported(name.to_string()))
 }
 
 /// Runs `action` and returns what to print on stdout.

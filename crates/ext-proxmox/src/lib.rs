@@ -16,7 +16,6 @@ pub mod deadline;
 pub mod error;
 pub mod settings;
 
-use actions::Action;
 use deadline::Deadline;
 use error::ActionError;
 use trellis_ext_protocol::{argv, exit, Payload};
@@ -54,7 +53,7 @@ fn invoke(
             "usage: trellis-proxmox <action> <payload.json> <timeout-seconds>".into(),
         ));
     };
-    let action = Action::parse(action_name)?;
+    let action = actions::parse_action(action_name)?;
     let deadline = Deadline::from_invocation(
         arguments.get(argv::TIMEOUT).map(String::as_str),
         deadline_variable,

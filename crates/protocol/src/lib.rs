@@ -40,6 +40,69 @@ pub mod action {
     ];
 }
 
+/// The action set of the VM-managing built-in extensions (Proxmox, Local): the standard
+/// lifecycle actions plus the four snapshot custom actions. Names match case-insensitively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VmAction {
+    Prepare,
+    Create,
+    Start,
+    Stop,
+    Reboot,
+    Delete,
+    Status,
+    Statuses,
+    GetConsole,
+    ListSnapshots,
+    CreateSnapshot,
+    RestoreSnapshot,
+    DeleteSnapshot,
+}
+
+impl VmAction {
+    pub const ALL: [VmAction; 13] = [
+        VmAction::Prepare,
+        VmAction::Create,
+        VmAction::Start,
+        VmAction::Stop,
+        VmAction::Reboot,
+        VmAction::Delete,
+        VmAction::Status,
+        VmAction::Statuses,
+        VmAction::GetConsole,
+        VmAction::ListSnapshots,
+        VmAction::CreateSnapshot,
+        VmAction::RestoreSnapshot,
+        VmAction::DeleteSnapshot,
+    ];
+
+    /// The name Trellis sends.
+    pub fn name(self) -> &'static str {
+        match self {
+            VmAction::Prepare => action::PREPARE,
+            VmAction::Create => action::CREATE,
+            VmAction::Start => action::START,
+            VmAction::Stop => action::STOP,
+            VmAction::Reboot => action::REBOOT,
+            VmAction::Delete => action::DELETE,
+            VmAction::Status => action::STATUS,
+            VmAction::Statuses => action::STATUSES,
+            VmAction::GetConsole => action::GETCONSOLE,
+            VmAction::ListSnapshots => "ListSnapshots",
+            VmAction::CreateSnapshot => "CreateSnapshot",
+            VmAction::RestoreSnapshot => "RestoreSnapshot",
+            VmAction::DeleteSnapshot => "DeleteSnapshot",
+        }
+    }
+
+    /// The action called `name` (case and surrounding blanks ignored), if it is one of these.
+    pub fn parse(name: &str) -> Option<VmAction> {
+        VmAction::ALL
+            .into_iter()
+            .find(|candidate| candidate.name().eq_ignore_ascii_case(name.trim()))
+    }
+}
+
 /// Exit codes of the built-in extensions (any non-zero code is a failure to the server).
 pub mod exit {
     /// The action succeeded.
@@ -386,6 +449,19 @@ pub fn error_reply(message: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vm_actions_parse_by_name_in_any_case() {
+        for a in VmAction::ALL {
+            assert_eq!(VmAction::parse(a.name()), Some(a));
+            assert_eq!(
+                VmAction::parse(&format!(" {} ", a.name().to_uppercase())),
+                Some(a)
+            );
+        }
+        assert_eq!(VmAction::parse("migrate"), None);
+        assert_eq!(VmAction::parse(""), None);
+    }
 
     #[test]
     fn status_parsing() {
