@@ -195,32 +195,3 @@ impl Store {
         Ok(())
     }
 }
-
-impl Store {
-    /// Insert or update several visible details of one owner in one transaction.
-    pub async fn details_upsert_many(
-        &self,
-        owner: DetailOwner,
-        owner_id: i64,
-        values: &BTreeMap<String, String>,
-    ) -> StoreResult<()> {
-        let mut tx = self
-            .writer
-            .begin()
-            .await
-            .map_err(StoreError::query("details_upsert_many"))?;
-        for (k, v) in values {
-            sqlx::query("INSERT INTO details (owner_kind, owner_id, name, value, display) VALUES ($1, $2, $3, $4, 1) ON CONFLICT (owner_kind, owner_id, name) DO UPDATE SET value = excluded.value, display = 1")
-                .bind(owner.as_str())
-                .bind(owner_id)
-                .bind(k)
-                .bind(v)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::query("details_upsert_many"))?;
-        }
-        tx.commit()
-            .await
-            .map_err(StoreError::query("details_upsert_many"))
-    }
-}

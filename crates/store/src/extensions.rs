@@ -625,6 +625,19 @@ impl Store {
         Ok(())
     }
 
+    /// Live extensions `server_id` has recorded no checksum for yet.
+    pub async fn extensions_unchecked_by(&self, server_id: &str) -> StoreResult<Vec<Extension>> {
+        let rows = sqlx::query("SELECT * FROM extensions e WHERE e.removed IS NULL AND NOT EXISTS (SELECT 1 FROM extension_checksums c WHERE c.extension_id = e.id AND c.server_id = $1) ORDER BY e.id")
+            .bind(server_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query("extensions_unchecked_by"))?;
+        rows.iter()
+            .map(ext_row)
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::query("extensions_unchecked_by"))
+    }
+
     /// Checksums of an extension per server: `(server_id, checksum, checked)`.
     pub async fn checksum_list(
         &self,

@@ -523,6 +523,24 @@ async fn catalog_reads_follow_writes() {
             s.extension_get(e.id).await.unwrap().unwrap().path_ready,
             !ready
         );
+        // A server's unchecked extensions: until it records a checksum (even "not ready").
+        let unchecked = |s: Store| async move {
+            s.extensions_unchecked_by("srv-1")
+                .await
+                .unwrap()
+                .iter()
+                .any(|x| x.name == "cached")
+        };
+        assert!(unchecked(s.clone()).await);
+        s.checksum_record(e.id, "srv-2", Some("abc"), 1)
+            .await
+            .unwrap();
+        assert!(
+            unchecked(s.clone()).await,
+            "another server's checksum does not count"
+        );
+        s.checksum_record(e.id, "srv-1", None, 1).await.unwrap();
+        assert!(!unchecked(s.clone()).await);
     })
     .await;
     // Many readers racing one writer never see a value older than the last write they observed

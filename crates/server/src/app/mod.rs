@@ -258,7 +258,7 @@ impl App {
             .clone()
     }
 
-    /// Number of entries in the lock table (for tests and metrics).
+    /// Number of entries in the lock table.
     pub async fn lock_table_len(&self) -> usize {
         self.locks.lock().await.len()
     }

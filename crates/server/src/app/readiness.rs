@@ -120,18 +120,16 @@ impl App {
     /// or before this one started): run on every heartbeat, so a peer's new extension gets this
     /// server's verdict within seconds rather than at the next full sweep.
     pub async fn readiness_check_unchecked(&self) {
-        let Ok(all) = self.store.extension_all().await else {
-            return;
+        let unchecked = match self.store.extensions_unchecked_by(&self.server_id).await {
+            Ok(u) => u,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not list extensions this server has not checked");
+                return;
+            }
         };
-        for e in all {
-            let checked = match self.store.checksum_list(e.id).await {
-                Ok(sums) => sums.iter().any(|(s, _, _)| *s == self.server_id),
-                Err(_) => continue,
-            };
-            if !checked {
-                if let Err(err) = self.readiness_check(&e).await {
-                    tracing::warn!(extension = %e.name, error = %err.internal_message(), "readiness check failed");
-                }
+        for e in unchecked {
+            if let Err(err) = self.readiness_check(&e).await {
+                tracing::warn!(extension = %e.name, error = %err.internal_message(), "readiness check failed");
             }
         }
     }
