@@ -48,6 +48,8 @@ pub enum ClientError {
     },
     #[error("job {jobid} did not finish within {after:?}")]
     JobTimeout { jobid: String, after: Duration },
+    #[error("invalid API url {url}")]
+    InvalidUrl { url: String },
 }
 
 impl ClientError {
@@ -58,6 +60,41 @@ impl ClientError {
             _ => None,
         }
     }
+
+    /// The HTTP status of an answer the server gave (API errors and undecodable answers).
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } | ClientError::Decode { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// A request the server refused as unauthenticated (e.g. an expired session).
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, ClientError::Api { status: 401, .. })
+    }
+
+    /// The connection could not be made because nothing listens at the address.
+    pub fn is_connection_refused(&self) -> bool {
+        let ClientError::Transport { source, .. } = self else {
+            return false;
+        };
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source);
+        while let Some(e) = cause {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                    return true;
+                }
+            }
+            cause = e.source();
+        }
+        false
+    }
+
+    /// The connection could not be made (refused, unreachable, name not resolved).
+    pub fn is_connect(&self) -> bool {
+        matches!(self, ClientError::Transport { source, .. } if source.is_connect())
+    }
 }
 
 /// A CloudStack API client.
@@ -67,6 +104,8 @@ pub struct Client {
     auth: Auth,
     http: reqwest::Client,
     post: bool,
+    /// The `JSESSIONID` cookie of a login session.
+    jsession_id: Option<String>,
 }
 
 impl Client {
@@ -82,7 +121,48 @@ impl Client {
             auth,
             http,
             post: false,
+            jsession_id: None,
         }
+    }
+
+    /// Resume a login session saved earlier (its session key and `JSESSIONID` cookie), so that
+    /// several processes can share one login.
+    pub fn resume_session(
+        url: impl Into<String>,
+        session_key: &str,
+        jsession_id: &str,
+    ) -> Result<Client, ClientError> {
+        let url = url.into();
+        let parsed: reqwest::Url = url
+            .parse()
+            .map_err(|_| ClientError::InvalidUrl { url: url.clone() })?;
+        let jar = reqwest::cookie::Jar::default();
+        jar.add_cookie_str(&format!("JSESSIONID={jsession_id}; Path=/"), &parsed);
+        jar.add_cookie_str(&format!("sessionkey={session_key}; Path=/"), &parsed);
+        let http = reqwest::Client::builder()
+            .cookie_provider(std::sync::Arc::new(jar))
+            .timeout(Duration::from_secs(120))
+            .build()
+            .expect("http client builds");
+        Ok(Client {
+            url,
+            auth: Auth::Session {
+                session_key: session_key.to_string(),
+            },
+            http,
+            post: false,
+            jsession_id: Some(jsession_id.to_string()),
+        })
+    }
+
+    /// The `JSESSIONID` cookie of a login session, if this client logged in or resumed one.
+    pub fn jsession_id(&self) -> Option<&str> {
+        self.jsession_id.as_deref()
+    }
+
+    /// End the login session (the server forgets the session key).
+    pub async fn logout(&self) -> Result<Value, ClientError> {
+        self.call("logout", &[]).await
     }
 
     /// Send requests as form POSTs instead of GETs.
@@ -126,6 +206,10 @@ impl Client {
                 url: c.url.clone(),
                 source,
             })?;
+        c.jsession_id = resp
+            .cookies()
+            .find(|cookie| cookie.name() == "JSESSIONID")
+            .map(|cookie| cookie.value().to_string());
         let body = read(resp).await?;
         let key = body
             .get("sessionkey")
