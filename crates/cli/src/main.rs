@@ -1,10 +1,15 @@
-//! `trellis`: the management server (`serve`), a CloudStack API client (`api`), the extension
+//! `trellis`: the management server (`serve`), a CloudStack API client (`api`, the verb-noun
+//! forms such as `trellis list zones`, `shell`, `logout`, `completion`), the extension
 //! conformance checker (`extension check`), the simulators (`sim`) and a one-command demo
 //! (`quickstart`).
 
 mod api;
+mod apis;
+mod cache;
 mod check;
+mod completion;
 mod quickstart;
+mod render;
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -16,7 +21,9 @@ use trellis_server::config::{ConfigFile, ServerConfig};
 #[command(
     name = "trellis",
     version,
-    about = "Trellis: a CloudStack-compatible management server for extension-orchestrated instances"
+    about = "Trellis: a CloudStack-compatible management server for extension-orchestrated instances",
+    after_help = "API calls also take a verb and a noun: `trellis list virtualmachines state=Running`, `trellis help list virtualmachines`.",
+    disable_help_subcommand = true
 )]
 struct Cli {
     #[command(subcommand)]
@@ -29,6 +36,15 @@ enum Command {
     Serve(ServeArgs),
     /// Call the CloudStack API (like CloudMonkey): `trellis api listZones name=zone1`.
     Api(api::ApiArgs),
+    /// Read API commands line by line (`list zones`, `help list zones`), one login for all.
+    Shell(api::ShellArgs),
+    /// End the saved login session of `trellis api` and forget it.
+    Logout(api::LogoutArgs),
+    /// Print a completion script: `source <(trellis completion bash)`.
+    Completion(completion::CompletionArgs),
+    /// Completion candidates for the words typed so far (used by the completion scripts).
+    #[command(name = "__complete", hide = true)]
+    Complete(completion::CompleteArgs),
     /// Extension author kit.
     #[command(subcommand)]
     Extension(ExtensionCommand),
@@ -37,6 +53,9 @@ enum Command {
     Sim(SimCommand),
     /// Start a server seeded to run QEMU/KVM instances on this machine, and print how to deploy one.
     Quickstart(quickstart::QuickstartArgs),
+    /// `trellis <verb> <noun> [key=value ...]`, `trellis help <verb> <noun>`.
+    #[command(external_subcommand)]
+    Words(Vec<String>),
 }
 
 #[derive(Subcommand)]
@@ -163,6 +182,22 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// `trellis help` and `trellis help <subcommand>` print clap's help; `help` followed by an API
+/// is the API's help, handled with the other API words.
+fn subcommand_help(words: &[String]) -> Option<anyhow::Result<u8>> {
+    use clap::CommandFactory;
+    if words.first().map(String::as_str) != Some("help") {
+        return None;
+    }
+    let mut cli = Cli::command();
+    let target = match words.get(1) {
+        None => Some(&mut cli),
+        Some(name) if name != "help" => cli.find_subcommand_mut(name),
+        Some(_) => None,
+    }?;
+    Some(target.print_help().map(|()| 0).map_err(anyhow::Error::from))
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -182,6 +217,14 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve(a) => serve(a).await.map(|_| 0),
             Command::Api(a) => api::run(a).await,
+            Command::Shell(a) => api::shell(a).await,
+            Command::Logout(a) => api::logout(a).await,
+            Command::Completion(a) => completion::script(&a),
+            Command::Complete(a) => completion::complete(a).await,
+            Command::Words(words) => match subcommand_help(&words) {
+                Some(result) => result,
+                None => api::run_words(words).await,
+            },
             Command::Extension(ExtensionCommand::Check(a)) => check::run(a).await,
             Command::Quickstart(a) => quickstart::run(a).await,
             Command::Sim(s) => {
