@@ -74,7 +74,8 @@ def test_hyperv_passes():
     try:
         check(binary("trellis-hyperv"), "--host-detail", f"url=https://127.0.0.1:{port}", "--host-detail", "username=Administrator",
               "--host-detail", "password=Trellis-Sim-1", "--host-detail", "verify_tls_certificate=false", "--host-detail", "network_switch=External",
-              "--host-detail", "vhd_path=C:\\Hyper-V\\Virtual Hard Disks", "--vm-detail", "template_path=C:\\Templates\\ubuntu-24.04.vhdx")
+              "--host-detail", "vhd_path=C:\\Hyper-V\\Virtual Hard Disks",
+              "--host-detail", "image_roots=C:\\Templates", "--vm-detail", "template_path=C:\\Templates\\ubuntu-24.04.vhdx")
     finally:
         sim.kill()
 

@@ -153,7 +153,8 @@ def template(cs, hyperv):
     )["template"][0]
 
 
-HOST_DETAILS = {"network_switch": SWITCH, "vhd_path": VHD_PATH, "vm_path": VM_PATH}
+HOST_DETAILS = {"network_switch": SWITCH, "vhd_path": VHD_PATH, "vm_path": VM_PATH,
+                "image_roots": "C:\\Templates;C:\\ISO"}
 
 
 @pytest.fixture(scope="module")

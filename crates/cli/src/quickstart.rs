@@ -655,6 +655,7 @@ impl Sims {
                     ("network_switch", "External".into()),
                     ("vhd_path", r"C:\Hyper-V\Virtual Hard Disks".into()),
                     ("vm_path", r"C:\Hyper-V\Virtual Machines".into()),
+                    ("image_roots", r"C:\Templates;C:\ISO".into()),
                 ],
                 template_details: vec![
                     ("template_path", r"C:\Templates\ubuntu-24.04.vhdx"),

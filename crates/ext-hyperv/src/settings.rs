@@ -164,16 +164,27 @@ fn instance_detail<'a>(details: &'a ExternalDetails, key: &str) -> Option<&'a st
     details.vm(key).or_else(|| details.host_or_extension(key))
 }
 
-/// A Windows path from the details: absolute (drive or UNC), no wildcard or control
-/// characters, not too long.
+/// A Windows path from the details: a local absolute path (`C:\…`) with no `.` or `..`
+/// component, no alternate data stream, no wildcard or control characters, not too long.
+///
+/// UNC paths (`\\server\share`, including `\\?\` and `\\.\` device paths) are refused: handing one
+/// to `Copy-Item` makes the Hyper-V host authenticate over SMB to a server of the caller's choice.
 pub fn windows_path(key: &str, value: &str) -> Result<String, Invalid> {
     let value = value.trim();
+    if value.starts_with("\\\\") || value.starts_with("//") {
+        return Err(config(format!(
+            "detail '{key}' must be a local path on the hyper-v host (C:\\…); network (UNC) and device paths are refused, not {value:?}"
+        )));
+    }
     let bytes: Vec<char> = value.chars().collect();
-    let drive =
-        bytes.len() >= 3 && bytes[0].is_ascii_alphabetic() && bytes[1] == ':' && bytes[2] == '\\';
-    let unc = value.starts_with("\\\\") && value.len() > 2;
-    if !drive && !unc {
-        return Err(config(format!("detail '{key}' must be an absolute windows path (C:\\… or \\\\server\\share\\…), not {value:?}")));
+    let drive = bytes.len() >= 3
+        && bytes[0].is_ascii_alphabetic()
+        && bytes[1] == ':'
+        && matches!(bytes[2], '\\' | '/');
+    if !drive {
+        return Err(config(format!(
+            "detail '{key}' must be an absolute windows path on the hyper-v host (C:\\…), not {value:?}"
+        )));
     }
     if let Some(bad) = value
         .chars()
@@ -183,12 +194,79 @@ pub fn windows_path(key: &str, value: &str) -> Result<String, Invalid> {
             "detail '{key}' contains the character {bad:?}, which is not allowed in a path"
         )));
     }
+    if value[2..].contains(':') {
+        return Err(config(format!(
+            "detail '{key}' names an alternate data stream (a ':' after the drive), which is not allowed: {value:?}"
+        )));
+    }
+    if value[3..]
+        .split(['\\', '/'])
+        .any(|component| component == "." || component == "..")
+    {
+        return Err(config(format!(
+            "detail '{key}' must not contain '.' or '..' components: {value:?}"
+        )));
+    }
     if value.chars().count() > MAX_PATH {
         return Err(config(format!(
             "detail '{key}' is longer than {MAX_PATH} characters"
         )));
     }
-    Ok(value.to_string())
+    Ok(value.replace('/', "\\"))
+}
+
+/// The directories instance-level image paths (`template_path`, `iso_path`) must lie under:
+/// detail `image_roots` at host or extension level (admin-set; several separated by `;`).
+pub fn image_roots(details: &ExternalDetails) -> Result<Vec<String>, Invalid> {
+    let Some(text) = details.host_or_extension("image_roots") else {
+        return Ok(Vec::new());
+    };
+    text.split([';', '\n'])
+        .map(str::trim)
+        .filter(|root| !root.is_empty())
+        .map(|root| windows_path("image_roots", root))
+        .collect()
+}
+
+/// Is `path` (validated) inside `directory` (validated)? Case-insensitive, as NTFS is.
+fn is_under(path: &str, directory: &str) -> bool {
+    let directory = format!("{}\\", directory.trim_end_matches('\\')).to_lowercase();
+    path.to_lowercase().starts_with(&directory)
+}
+
+/// An image path an instance asks for: a valid local path under one of the admin's
+/// `image_roots`, and never inside the instance disk or VM directories (where other tenants'
+/// disks live). Short (8.3) names are refused so a root cannot be bypassed by spelling.
+pub fn image_path(details: &ExternalDetails, key: &str, value: &str) -> Result<String, Invalid> {
+    let path = windows_path(key, value)?;
+    if path.contains('~') {
+        return Err(config(format!(
+            "detail '{key}' must not use short (8.3) names or '~': {path:?}"
+        )));
+    }
+    for private in ["vhd_path", "vm_path"] {
+        if let Some(directory) = details.host_or_extension(private) {
+            let directory = windows_path(private, directory)?;
+            if is_under(&path, &directory) {
+                return Err(config(format!(
+                    "detail '{key}' ({path:?}) lies inside the instance directory '{private}' ({directory}), which holds other instances' disks: refused"
+                )));
+            }
+        }
+    }
+    let roots = image_roots(details)?;
+    if roots.is_empty() {
+        return Err(config(format!(
+            "detail '{key}' ({path:?}) cannot be used: no image roots are configured; an administrator sets detail 'image_roots' (directories separated by ';') on the host or extension"
+        )));
+    }
+    if !roots.iter().any(|root| is_under(&path, root)) {
+        return Err(config(format!(
+            "detail '{key}' ({path:?}) is outside the image roots ({}): refused",
+            roots.join("; ")
+        )));
+    }
+    Ok(path)
 }
 
 fn join_windows(directory: &str, name: &str) -> String {
@@ -348,7 +426,7 @@ pub fn create_plan(payload: &Payload, instance: &Instance) -> Result<CreatePlan,
     let (disk, extension) = if use_iso {
         let iso =
             iso_path.ok_or_else(|| config("missing detail 'iso_path' (template_type is iso)"))?;
-        let iso = windows_path("iso_path", iso)?;
+        let iso = image_path(&details, "iso_path", iso)?;
         if !iso.to_ascii_lowercase().ends_with(".iso") {
             return Err(config(format!(
                 "detail 'iso_path' must name an .iso file, not {iso:?}"
@@ -373,7 +451,7 @@ pub fn create_plan(payload: &Payload, instance: &Instance) -> Result<CreatePlan,
         let template = template_path.ok_or_else(|| {
             config("missing detail 'template_path' (a .vhdx or .vhd on the hyper-v host)")
         })?;
-        let template = windows_path("template_path", template)?;
+        let template = image_path(&details, "template_path", template)?;
         let lower = template.to_ascii_lowercase();
         let extension = if lower.ends_with(".vhdx") {
             "vhdx"
@@ -504,12 +582,51 @@ mod tests {
     #[test]
     fn paths_must_be_absolute_and_plain() {
         assert!(windows_path("p", "C:\\Hyper-V\\Disks").is_ok());
-        assert!(windows_path("p", "\\\\nas\\share\\disks").is_ok());
+        assert!(windows_path("p", "\\\\nas\\share\\disks").is_err());
+        assert!(windows_path("p", "//nas/share/disks").is_err());
+        assert!(windows_path("p", "\\\\?\\C:\\disks").is_err());
+        assert!(windows_path("p", "C:\\Templates\\..\\Hyper-V\\a.vhdx").is_err());
+        assert!(windows_path("p", "C:/Templates/../a.vhdx").is_err());
+        assert!(windows_path("p", "C:\\Templates\\a.vhdx:secret").is_err());
+        assert_eq!(
+            windows_path("p", "C:/Templates/a.vhdx").unwrap(),
+            "C:\\Templates\\a.vhdx"
+        );
         assert!(windows_path("p", "relative\\x").is_err());
         assert!(windows_path("p", "C:\\x*").is_err());
         assert!(windows_path("p", "C:\\a\nb").is_err());
         // Quotes and dollar signs are legal in Windows paths; quoting makes them inert.
         assert!(windows_path("p", "C:\\it's $(here)").is_ok());
+    }
+
+    #[test]
+    fn image_paths_stay_under_the_admin_roots() {
+        let mut host = std::collections::BTreeMap::new();
+        host.insert("vhd_path".to_string(), "C:\\Hyper-V\\Disks".to_string());
+        let mut details = ExternalDetails {
+            host: Some(host.clone()),
+            ..ExternalDetails::default()
+        };
+        let no_roots = image_path(&details, "template_path", "C:\\Templates\\a.vhdx");
+        assert!(matches!(no_roots, Err(Invalid::Config(m)) if m.contains("image_roots")));
+        host.insert(
+            "image_roots".to_string(),
+            "C:\\Templates; D:\\ISO".to_string(),
+        );
+        details.host = Some(host.clone());
+        assert!(image_path(&details, "template_path", "C:\\Templates\\a.vhdx").is_ok());
+        assert!(image_path(&details, "template_path", "c:\\templates\\sub\\a.vhdx").is_ok());
+        assert!(image_path(&details, "iso_path", "D:\\ISO\\x.iso").is_ok());
+        // A sibling whose name starts like a root is not under it.
+        assert!(image_path(&details, "template_path", "C:\\TemplatesX\\a.vhdx").is_err());
+        assert!(image_path(&details, "template_path", "C:\\Hyper-V\\Disks\\vm.vhdx").is_err());
+        assert!(image_path(&details, "template_path", "C:\\TEMPLA~1\\a.vhdx").is_err());
+        assert!(image_path(&details, "template_path", "\\\\evil\\share\\a.vhdx").is_err());
+        // A root that contains the instance disks does not open them up.
+        host.insert("image_roots".to_string(), "C:\\".to_string());
+        details.host = Some(host);
+        let inside = image_path(&details, "template_path", "C:\\Hyper-V\\Disks\\a.vhdx");
+        assert!(matches!(inside, Err(Invalid::Config(m)) if m.contains("vhd_path")));
     }
 
     #[test]

@@ -83,15 +83,22 @@ impl Context<'_> {
         self.find_machine()?.ok_or(ActionError::NoMachine)
     }
 
-    /// Refuse machines whose owner data names another instance.
+    /// Act only on machines `prepare` allocated for this instance: their owner data names the
+    /// instance's uuid. A machine with another owner, or with none (allocated outside Trellis, or
+    /// named by a detail that points elsewhere), is refused.
     fn ensure_ours(&self, machine: &Machine) -> Result<(), ActionError> {
-        match self.other_owner(machine) {
-            Some(other) => Err(ActionError::NotOurs {
+        if self.is_ours(machine) {
+            return Ok(());
+        }
+        Err(match self.other_owner(machine) {
+            Some(other) => ActionError::NotOurs {
                 system_id: machine.system_id.clone(),
                 other,
-            }),
-            None => Ok(()),
-        }
+            },
+            None => ActionError::NotAllocatedForInstance {
+                system_id: machine.system_id.clone(),
+            },
+        })
     }
 
     fn other_owner(&self, machine: &Machine) -> Option<String> {
@@ -284,7 +291,11 @@ fn prepare_patch(context: &Context<'_>, machine: &Machine) -> Value {
 /// `create`: deploy the reserved machine and wait until it is Deployed.
 pub fn create(context: &Context<'_>) -> Result<Value, ActionError> {
     let machine = context.require_machine()?;
-    context.ensure_ours(&machine)?;
+    // A Ready machine belongs to nobody: deploying it allocates it to this instance (a lost
+    // reservation). Any other machine must be the one prepare allocated for the instance.
+    if machine.status_name != "Ready" {
+        context.ensure_ours(&machine)?;
+    }
     let system_id = machine.system_id.clone();
     match machine.status_name.as_str() {
         // A retried create: never deploy twice.
@@ -434,9 +445,12 @@ pub fn delete(context: &Context<'_>) -> Result<Value, ActionError> {
         Err(error) => return Err(error),
     };
     let system_id = machine.system_id.clone();
-    if let Some(other) = context.other_owner(&machine) {
+    if !context.is_ours(&machine) {
+        let owner = context
+            .other_owner(&machine)
+            .unwrap_or_else(|| "no trellis instance".to_string());
         return Ok(
-            json!({"status": "success", "message": format!("machine {system_id} now belongs to {other}; left alone")}),
+            json!({"status": "success", "message": format!("machine {system_id} was not allocated for this instance (it belongs to {owner}); left alone")}),
         );
     }
     if matches!(machine.status_name.as_str(), "Ready" | "Releasing") {
@@ -462,7 +476,7 @@ pub fn delete(context: &Context<'_>) -> Result<Value, ActionError> {
 pub fn status(context: &Context<'_>) -> Result<Value, ActionError> {
     let machine = context.require_machine()?;
     let released = matches!(machine.status_name.as_str(), "Ready" | "Releasing" | "New");
-    let power = if released || context.other_owner(&machine).is_some() {
+    let power = if released || !context.is_ours(&machine) {
         trellis_ext_protocol::PowerState::PowerOff.wire()
     } else {
         power_wire(&machine.power_state)

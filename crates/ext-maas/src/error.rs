@@ -64,6 +64,8 @@ pub enum ActionError {
     NoMachineAvailable { message: String },
     #[error("machine {system_id} is reserved for another instance ({other})")]
     NotOurs { system_id: String, other: String },
+    #[error("machine {system_id} was not allocated for this instance: trellis acts only on machines it allocated in prepare")]
+    NotAllocatedForInstance { system_id: String },
     #[error("deployment of machine {system_id} failed ({status_name}): {status_message}")]
     DeployFailed {
         system_id: String,
@@ -104,6 +106,7 @@ impl ActionError {
             | ActionError::BadAnswer { .. }
             | ActionError::NoMachineAvailable { .. }
             | ActionError::NotOurs { .. }
+            | ActionError::NotAllocatedForInstance { .. }
             | ActionError::DeployFailed { .. }
             | ActionError::DeployInterrupted { .. }
             | ActionError::PowerError { .. } => exit::FAILED,

@@ -360,6 +360,33 @@ fn run_creating_task(
     })
 }
 
+/// Clone only from a VMID that Proxmox itself reports as a template (`template: 1` in its
+/// configuration). Proxmox would happily make a full clone of any VM, running or not, so a
+/// `template_id` naming another tenant's VM must be refused here, not there.
+fn ensure_template(client: &PveClient, vmid: u32) -> Result<(), ActionError> {
+    let path = format!("{}/config", vm_path(client, vmid));
+    let config = client.get(&path, &[]).map_err(|error| {
+        error.context(format!(
+            "cannot read the configuration of template_id {vmid} on node {}",
+            client.node()
+        ))
+    })?;
+    let is_template = match config.get("template") {
+        Some(Value::Number(n)) => n.as_u64() == Some(1),
+        Some(Value::String(s)) => s == "1",
+        Some(Value::Bool(b)) => *b,
+        _ => false,
+    };
+    if is_template {
+        Ok(())
+    } else {
+        Err(ActionError::Config(format!(
+            "template_id {vmid} is not a template on node {}: trellis clones only from vms that proxmox reports as templates",
+            client.node()
+        )))
+    }
+}
+
 /// Clones the template or creates the VM for an ISO install, under `vmid`.
 fn make(client: &PveClient, spec: &CreateSpec, vmid: u32) -> Result<(), Provision> {
     let node_path = client.node_path();
@@ -378,6 +405,7 @@ fn make(client: &PveClient, spec: &CreateSpec, vmid: u32) -> Result<(), Provisio
             if let Some(storage) = storage {
                 params.push(("storage", storage.clone()));
             }
+            ensure_template(client, *template).map_err(Provision::NotCreated)?;
             let kind = if *full { "full" } else { "linked" };
             run_creating_task(
                 client,

@@ -128,6 +128,33 @@ impl RunError {
         }
     }
 
+    /// Rewrite the captured output (stdout and stderr tail) in place, e.g. to remove secrets
+    /// before the failure is shown to a user. The reason of `BadOutput` is ours and kept.
+    pub fn redact_output(&mut self, redact: impl Fn(&str) -> String) {
+        match self {
+            RunError::TimedOut {
+                stdout,
+                stderr_tail,
+                ..
+            }
+            | RunError::Killed {
+                stdout,
+                stderr_tail,
+                ..
+            }
+            | RunError::Exited {
+                stdout,
+                stderr_tail,
+                ..
+            } => {
+                *stdout = redact(stdout);
+                *stderr_tail = redact(stderr_tail);
+            }
+            RunError::BadOutput { stderr_tail, .. } => *stderr_tail = redact(stderr_tail),
+            RunError::NotExecutable { .. } | RunError::Spawn { .. } | RunError::Payload { .. } => {}
+        }
+    }
+
     /// The stdout captured before the failure, when there is any.
     pub fn stdout(&self) -> Option<&str> {
         match self {

@@ -128,6 +128,34 @@ fn nic_row(r: &AnyRow) -> Result<Nic, sqlx::Error> {
     })
 }
 
+/// Filters of `template_list` (each `None` matches everything).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TemplateFilter<'a> {
+    pub uuid: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub extension_id: Option<i64>,
+    pub keyword: Option<&'a str>,
+    /// Templates of this zone, or of every zone (`zone_id` unset).
+    pub zone_id: Option<i64>,
+}
+
+/// Which templates a viewer may see (CloudStack's `templatefilter`, resolved for the caller).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplateVisibility {
+    /// Every template.
+    All,
+    /// Templates owned by this account.
+    OwnedBy(i64),
+    /// Featured templates this account may use (`-1`: every featured template).
+    FeaturedFor(i64),
+    /// Public templates and this account's own.
+    UsableBy(i64),
+    /// Public, not featured, not owned by this account.
+    CommunityFor(i64),
+    /// None (a filter that selects nothing for this viewer).
+    Nothing,
+}
+
 /// Filters of `listVirtualMachines`.
 #[derive(Debug, Clone, Default)]
 pub struct InstanceFilter {
@@ -267,22 +295,36 @@ impl Store {
         out
     }
 
+    /// Templates matching the filter that `visibility` lets the viewer see, a page of them and
+    /// the total (visibility is applied before paging, so the total is what the viewer sees).
     pub async fn template_list(
         &self,
-        uuid: Option<&str>,
-        name: Option<&str>,
-        extension_id: Option<i64>,
-        keyword: Option<&str>,
+        f: &TemplateFilter<'_>,
+        visibility: TemplateVisibility,
         page: Page,
     ) -> StoreResult<(Vec<Template>, i64)> {
-        let where_ = "removed IS NULL AND ($1 = '' OR uuid = $1) AND ($2 = '' OR name = $2) AND ($3 < 0 OR extension_id = $3) AND ($4 = '' OR lower(name) LIKE $4 ESCAPE '\\')";
-        let kw = keyword.map(like_pattern).unwrap_or_default();
+        let (scope, viewer) = match visibility {
+            TemplateVisibility::All => ("1 = 1", -1),
+            TemplateVisibility::OwnedBy(a) => ("account_id = $6", a),
+            TemplateVisibility::FeaturedFor(a) => {
+                ("is_featured = 1 AND ($6 < 0 OR is_public = 1 OR account_id = $6)", a)
+            }
+            TemplateVisibility::UsableBy(a) => ("(is_public = 1 OR account_id = $6)", a),
+            TemplateVisibility::CommunityFor(a) => {
+                ("is_public = 1 AND is_featured = 0 AND account_id <> $6", a)
+            }
+            TemplateVisibility::Nothing => ("1 = 0", -1),
+        };
+        let where_ = format!("removed IS NULL AND ($1 = '' OR uuid = $1) AND ($2 = '' OR name = $2) AND ($3 < 0 OR extension_id = $3) AND ($4 = '' OR lower(name) LIKE $4 ESCAPE '\\') AND ($5 < 0 OR zone_id IS NULL OR zone_id = $5) AND CAST($6 AS BIGINT) IS NOT NULL AND {scope}");
+        let kw = f.keyword.map(like_pattern).unwrap_or_default();
         let total: i64 =
             sqlx::query_scalar(&format!("SELECT COUNT(*) FROM templates WHERE {where_}"))
-                .bind(uuid.unwrap_or(""))
-                .bind(name.unwrap_or(""))
-                .bind(extension_id.unwrap_or(-1))
+                .bind(f.uuid.unwrap_or(""))
+                .bind(f.name.unwrap_or(""))
+                .bind(f.extension_id.unwrap_or(-1))
                 .bind(&kw)
+                .bind(f.zone_id.unwrap_or(-1))
+                .bind(viewer)
                 .fetch_one(&self.pool)
                 .await
                 .map_err(StoreError::query("template_list"))?;
@@ -290,10 +332,12 @@ impl Store {
             "SELECT * FROM templates WHERE {where_} ORDER BY id{}",
             page.sql()
         ))
-        .bind(uuid.unwrap_or(""))
-        .bind(name.unwrap_or(""))
-        .bind(extension_id.unwrap_or(-1))
+        .bind(f.uuid.unwrap_or(""))
+        .bind(f.name.unwrap_or(""))
+        .bind(f.extension_id.unwrap_or(-1))
         .bind(&kw)
+        .bind(f.zone_id.unwrap_or(-1))
+        .bind(viewer)
         .fetch_all(&self.pool)
         .await
         .map_err(StoreError::query("template_list"))?;

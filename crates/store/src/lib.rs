@@ -85,7 +85,7 @@ pub use events::EventFilter;
 pub use extensions::{CustomActionFilter, ExtensionFilter, NewCustomAction};
 pub use identity::IdentityFilter;
 pub use infra::InfraFilter;
-pub use instances::InstanceFilter;
+pub use instances::{InstanceFilter, TemplateFilter, TemplateVisibility};
 pub use jobs::NewJob;
 
 /// Which database is behind the store.

@@ -3,6 +3,7 @@
 mod api;
 mod extensions;
 mod instances;
+mod isolation;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};

@@ -12,6 +12,8 @@ pub const VHD_DIR: &str = "C:\\Hyper-V\\Virtual Hard Disks";
 pub const VM_DIR: &str = "C:\\Hyper-V\\Virtual Machines";
 pub const TEMPLATE: &str = "C:\\Templates\\ubuntu-24.04.vhdx";
 pub const ISO: &str = "C:\\ISO\\ubuntu-24.04-live-server-amd64.iso";
+/// The directories the administrator allows instance images from.
+pub const IMAGE_ROOTS: &str = "C:\\Templates;C:\\ISO";
 
 /// The Hyper-V name of the default test instance.
 pub fn vm_name() -> String {
@@ -77,6 +79,7 @@ impl Harness {
         host.insert("network_switch".to_string(), "External".to_string());
         host.insert("vhd_path".to_string(), VHD_DIR.to_string());
         host.insert("vm_path".to_string(), VM_DIR.to_string());
+        host.insert("image_roots".to_string(), IMAGE_ROOTS.to_string());
         host
     }
 

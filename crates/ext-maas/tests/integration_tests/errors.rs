@@ -97,15 +97,25 @@ fn unknown_machine_and_state_conflicts() {
     // Deleting an instance whose machine is gone is not an error.
     assert_eq!(env.run("delete", &ghost).ok()["status"], "success");
 
-    // Powering on a machine nobody allocated: MAAS's 409 text comes back.
+    // A machine this instance did not allocate (here: nobody did) is refused before MAAS is
+    // asked to do anything with it.
     let ready = env.sim.machines()[0].system_id.clone();
     let stray = Instance::new(52).detail("maas_system_id", &ready);
-    let refused = env.run("start", &stray).failed(exit::FAILED);
-    assert_eq!(refused["http_status"], 409);
-    assert_eq!(
-        refused["maas_error"],
-        "Can't start machine: it hasn't been allocated."
-    );
+    for action in ["start", "stop", "reboot"] {
+        let refused = env.run(action, &stray).failed(exit::FAILED);
+        assert!(
+            refused["error"]
+                .as_str()
+                .unwrap()
+                .contains("was not allocated for this instance"),
+            "{action}: {refused}"
+        );
+    }
+    assert_eq!(env.run("status", &stray).ok()["power_state"], "poweroff");
+    assert!(env.run("delete", &stray).ok()["message"]
+        .as_str()
+        .unwrap()
+        .contains("left alone"));
     assert_eq!(env.machine(&ready).status, MachineStatus::Ready);
 
     // create needs the machine prepare assigned.

@@ -341,3 +341,42 @@ fn console_host_detail_overrides_the_node_address() {
     console.assert_success();
     assert_eq!(console.json["console"]["host"], "pve1.example.org");
 }
+
+#[test]
+fn template_id_must_name_a_proxmox_template() {
+    let harness = Harness::start();
+    let (first, _) = harness.deploy("owner");
+    first.assert_success();
+    let owner = harness.vm_named("owner");
+    let vms_before = harness.sim.vms().len();
+
+    // Another tenant's instance asks for a full clone of the owner's running VM.
+    let mut thief = harness.payload("thief");
+    set_vm_detail(&mut thief, "template_id", &owner.vmid.to_string());
+    set_vm_detail(&mut thief, "is_full_clone", "true");
+    let refused = harness.run("create", &thief);
+    refused.assert_failure(3, "config");
+    assert!(
+        refused
+            .error()
+            .contains(&format!("template_id {} is not a template", owner.vmid)),
+        "{}",
+        refused.json
+    );
+    assert!(harness.sim.vms_named("thief").is_empty());
+    assert_eq!(harness.sim.vms().len(), vms_before, "nothing was cloned");
+    assert!(
+        !harness
+            .sim
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with(&format!("/qemu/{}/clone", owner.vmid))),
+        "no clone of the owner's vm was even asked for"
+    );
+
+    // The real template still clones.
+    let mut fine = harness.payload("fine");
+    set_vm_detail(&mut fine, "template_id", &TEMPLATE_VMID.to_string());
+    harness.run("create", &fine).assert_success();
+    assert_eq!(harness.sim.vms_named("fine").len(), 1);
+}

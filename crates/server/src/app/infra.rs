@@ -9,9 +9,9 @@ use trellis_model::entity::{
 };
 use trellis_model::extension as ext;
 use trellis_model::{ids, time::now_millis, Error, Result};
-use trellis_store::{InfraFilter, Page};
+use trellis_store::{InfraFilter, Page, TemplateFilter, TemplateVisibility};
 
-use super::{require_admin, App, Caller};
+use super::{require_admin, setting, App, Caller};
 
 /// Prefix of external details stored on hosts, offerings, templates and instances.
 pub const EXTERNAL_PREFIX: &str = "External:";
@@ -808,6 +808,8 @@ impl App {
         external_details: BTreeMap<String, String>,
         arch: Option<&str>,
         os_type: Option<&str>,
+        is_public: Option<bool>,
+        is_featured: Option<bool>,
     ) -> Result<Template> {
         if !hypervisor.eq_ignore_ascii_case(HYPERVISOR_EXTERNAL) {
             return Err(Error::invalid_param(format!("Hypervisor type {hypervisor} is not supported: Trellis registers templates of hypervisor type External")));
@@ -828,6 +830,35 @@ impl App {
             ),
             None => None,
         };
+        // Who may do what with a template is the administrator's decision (tenant isolation):
+        // binding to an extension needs a root admin unless the setting allows it; a tenant's
+        // external details pass the same check as deploy-time ones; featured is admin-only;
+        // public needs the admin's leave.
+        let admin = caller.is_root_admin();
+        if !admin && extension.is_some() && !self.setting_bool(setting::USER_TEMPLATE_EXTENSION) {
+            return Err(Error::denied(format!(
+                "Only root administrators may bind a template to an extension (setting {} is false)",
+                setting::USER_TEMPLATE_EXTENSION
+            )));
+        }
+        if !admin && !external_details.is_empty() {
+            let keys = external_details.keys().cloned().collect();
+            self.user_details_check(caller, extension.as_ref(), None, None, &keys)
+                .await?;
+        }
+        let is_featured = is_featured.unwrap_or(false);
+        if is_featured && !admin {
+            return Err(Error::denied(
+                "Only root administrators may register featured templates",
+            ));
+        }
+        let is_public = is_public.unwrap_or(false);
+        if is_public && !admin && !self.setting_bool(setting::ALLOW_PUBLIC_USER_TEMPLATES) {
+            return Err(Error::invalid_param(format!(
+                "Only private templates can be registered: public user templates are not allowed (setting {})",
+                setting::ALLOW_PUBLIC_USER_TEMPLATES
+            )));
+        }
         let t = Template {
             id: 0,
             uuid: ids::new_uuid(),
@@ -838,8 +869,8 @@ impl App {
             os_type: os_type.unwrap_or("Other (64-bit)").into(),
             extension_id: extension.as_ref().map(|e| e.id),
             arch: arch.unwrap_or("x86_64").into(),
-            is_public: true,
-            is_featured: false,
+            is_public,
+            is_featured,
             account_id: caller.account.id,
             zone_id,
             url: url.into(),
@@ -864,6 +895,39 @@ impl App {
         )
         .await;
         Ok(t)
+    }
+
+    /// `listTemplates`: `templatefilter` resolved for the caller, applied before paging.
+    pub async fn template_list(
+        &self,
+        caller: &Caller,
+        template_filter: &str,
+        filter: &TemplateFilter<'_>,
+        page: Page,
+    ) -> Result<(Vec<Template>, i64)> {
+        let admin = caller.is_root_admin();
+        let account = caller.account.id;
+        let visibility = match template_filter.to_ascii_lowercase().as_str() {
+            "featured" => TemplateVisibility::FeaturedFor(if admin { -1 } else { account }),
+            "self" | "selfexecutable" => TemplateVisibility::OwnedBy(account),
+            // Templates shared with the caller's account: Trellis has no template permissions.
+            "sharedexecutable" => TemplateVisibility::Nothing,
+            "executable" if admin => TemplateVisibility::All,
+            "executable" => TemplateVisibility::UsableBy(account),
+            "community" => TemplateVisibility::CommunityFor(account),
+            "all" if admin => TemplateVisibility::All,
+            "all" => {
+                return Err(Error::invalid_param(
+                    "templatefilter all can be specified by an administrator only",
+                ))
+            }
+            other => {
+                return Err(Error::invalid_param(format!(
+                    "Invalid templatefilter {other}: use featured, self, selfexecutable, sharedexecutable, executable, community or all"
+                )))
+            }
+        };
+        Ok(self.store.template_list(filter, visibility, page).await?)
     }
 
     pub async fn template_by_uuid(&self, uuid: &str) -> Result<Template> {

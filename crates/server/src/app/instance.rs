@@ -163,6 +163,25 @@ impl App {
                 caller.account.name, template.uuid
             )));
         }
+        // Tenants may set only the external details the extension declares user-settable, and
+        // never one an administrator set (detail_policy).
+        if !caller.is_root_admin() {
+            let mut keys = self.template_user_keys(&template).await?;
+            keys.extend(input.external_details.keys().cloned());
+            keys.extend(super::detail_policy::external_keys_of_details(&input.details));
+            let extension = match template.extension_id {
+                Some(id) => self.store.extension_get(id).await?,
+                None => None,
+            };
+            self.user_details_check(
+                caller,
+                extension.as_ref(),
+                Some(&template),
+                Some(&offering),
+                &keys,
+            )
+            .await?;
+        }
         if let Some(h) = &input.host_uuid {
             if !caller.is_root_admin() {
                 return Err(Error::denied(
@@ -652,7 +671,12 @@ impl App {
             timeout,
             host_key: Some(t.host.uuid.clone()),
         };
-        let out = self.runner.run(inv).await;
+        let mut out = self.runner.run(inv).await;
+        if let Err(e) = &mut out {
+            // A failure's output reaches users (job results): no secret of the payload in it.
+            let redactor = super::secrets::Redactor::for_payload(payload);
+            e.redact_output(|text| redactor.redact(text));
+        }
         match &out {
             Ok(o) => {
                 tracing::info!(extension = %t.extension.name, action, instance = %t.instance.instance_name, elapsed_ms = o.elapsed.as_millis() as u64, "extension action succeeded")
@@ -1174,6 +1198,28 @@ impl App {
         cleanup_details: bool,
     ) -> Result<Instance> {
         let inst = self.instance_check(caller, uuid, Op::Update).await?;
+        if let Some(d) = details.as_ref().filter(|_| !caller.is_root_admin()) {
+            let keys: std::collections::BTreeSet<String> =
+                super::detail_policy::external_keys_of_details(d)
+                    .into_iter()
+                    .collect();
+            if !keys.is_empty() {
+                let template = self.store.template_get(inst.template_id).await?;
+                let offering = self.store.offering_get(inst.service_offering_id).await?;
+                let extension = match template.as_ref().and_then(|t| t.extension_id) {
+                    Some(id) => self.store.extension_get(id).await?,
+                    None => None,
+                };
+                self.user_details_check(
+                    caller,
+                    extension.as_ref(),
+                    template.as_ref(),
+                    offering.as_ref(),
+                    &keys,
+                )
+                .await?;
+            }
+        }
         if let Some(d) = display_name {
             self.store.instance_set_display_name(inst.id, d).await?;
         }
@@ -1340,9 +1386,21 @@ impl App {
         payload.action = Some(a.name.clone());
         payload.parameters = params.filter(|p| !p.is_empty());
         let timeout = Duration::from_secs(a.timeout.max(1) as u64);
+        // The result is shown to the user who ran the action: mask every secret the payload
+        // carried, PASSWORD-typed parameters included.
+        let password_params: Vec<&str> = view
+            .parameters
+            .as_deref()
+            .unwrap_or(&[])
+            .iter()
+            .filter(|d| d.validationformat == trellis_model::validate::ValidationFormat::Password)
+            .map(|d| d.name.as_str())
+            .collect();
+        let redactor = super::secrets::Redactor::for_payload(&payload)
+            .with_parameters(&payload, password_params);
         let (success, details) = match self.invoke(&t, &a.name, &payload, timeout).await {
-            Ok(Ok(out)) => (true, Some(out.stdout.trim().to_string())),
-            Ok(Err(err)) => (false, Some(err.details())),
+            Ok(Ok(out)) => (true, Some(redactor.redact(out.stdout.trim()))),
+            Ok(Err(err)) => (false, Some(redactor.redact(&err.details()))),
             Err(gate) => (false, Some(gate.external_message().to_string())),
         };
         let template = if success {

@@ -2,11 +2,13 @@
 //! layer calls these; they use the store and the runner and never know about HTTP.
 
 pub mod custom_action;
+pub mod detail_policy;
 mod extension;
 pub(crate) mod identity;
 pub mod infra;
 pub mod instance;
 mod readiness;
+pub mod secrets;
 mod settings;
 
 use std::collections::HashMap;

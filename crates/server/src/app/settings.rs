@@ -39,6 +39,8 @@ pub mod setting {
     pub const HYPERVISOR_LIST: &str = "hypervisor.list";
     pub const SECURE_COOKIE: &str = "enable.secure.session.cookie";
     pub const SIGNATURE_LENIENT_TILDE: &str = "api.signature.lenient.tilde";
+    pub const ALLOW_PUBLIC_USER_TEMPLATES: &str = "allow.public.user.templates";
+    pub const USER_TEMPLATE_EXTENSION: &str = "allow.user.template.extension";
 }
 
 pub static SETTINGS: &[SettingDef] = &[
@@ -54,6 +56,8 @@ pub static SETTINGS: &[SettingDef] = &[
     SettingDef { name: setting::WAIT, default: "1800", category: "Advanced", description: "Time (in seconds) to wait for an extension lifecycle action before it is killed", dynamic: true, kind: Kind::Integer { min: 1, max: 86_400 } },
     SettingDef { name: setting::HYPERVISOR_LIST, default: "External", category: "Hidden", description: "The list of hypervisors this deployment manages", dynamic: true, kind: Kind::Text },
     SettingDef { name: setting::SECURE_COOKIE, default: "false", category: "Advanced", description: "Mark session cookies Secure (serve behind TLS)", dynamic: true, kind: Kind::Boolean },
+    SettingDef { name: setting::ALLOW_PUBLIC_USER_TEMPLATES, default: "false", category: "Advanced", description: "Let non-administrators register public templates (visible to every account)", dynamic: true, kind: Kind::Boolean },
+    SettingDef { name: setting::USER_TEMPLATE_EXTENSION, default: "false", category: "Advanced", description: "Let non-administrators bind the templates they register to an extension (their external details are still limited to the keys the extension declares user-settable)", dynamic: true, kind: Kind::Boolean },
     SettingDef { name: setting::SIGNATURE_LENIENT_TILDE, default: "true", category: "Advanced", description: "Also accept signatures computed with '~' left unescaped, as Python's and Go's URL encoders produce (CloudStack's Java canonical form escapes it)", dynamic: true, kind: Kind::Boolean },
 ];
 

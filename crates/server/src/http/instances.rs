@@ -7,7 +7,7 @@ use trellis_model::entity::{
     Cluster, DetailOwner, Host, Instance, Network, Pod, ServiceOffering, Template, Zone,
 };
 use trellis_model::Error;
-use trellis_store::{InfraFilter, InstanceFilter};
+use trellis_store::{InfraFilter, InstanceFilter, TemplateFilter};
 
 use super::commands::{list, page_of, req, s};
 use crate::app::infra::NetworkInput;
@@ -543,40 +543,34 @@ pub async fn sync(app: &App, caller: &Caller, name: &str, p: &Params) -> R {
                     p.map_flat("externaldetails").unwrap_or_default(),
                     p.str("arch"),
                     None,
+                    p.bool("ispublic"),
+                    p.bool("isfeatured"),
                 )
                 .await?;
             Ok(list("template", vec![template_view(app, &t).await?], 1))
         }
         "listTemplates" => {
             let ext = filter_id(p, "extensionid", |u| app.store.extension_by_uuid(u)).await?;
+            let zone = filter_id(p, "zoneid", |u| app.store.zone_by_uuid(u)).await?;
+            let filter = TemplateFilter {
+                uuid: p.str("id"),
+                name: p.str("name"),
+                extension_id: ext,
+                keyword: p.str("keyword"),
+                zone_id: zone,
+            };
             let (items, total) = app
-                .store
                 .template_list(
-                    p.str("id"),
-                    p.str("name"),
-                    ext,
-                    p.str("keyword"),
+                    caller,
+                    p.str("templatefilter").unwrap_or("executable"),
+                    &filter,
                     page_of(app, p)?,
                 )
-                .await
-                .map_err(e)?;
-            let filter = p
-                .str("templatefilter")
-                .unwrap_or("executable")
-                .to_lowercase();
+                .await?;
             let mut out = Vec::new();
-            for t in items.iter().filter(|t| match filter.as_str() {
-                "self" | "selfexecutable" => t.account_id == caller.account.id,
-                "featured" => t.is_featured,
-                _ => t.is_public || t.account_id == caller.account.id || caller.is_root_admin(),
-            }) {
+            for t in &items {
                 out.push(template_view(app, t).await?);
             }
-            let total = if filter == "executable" || filter == "all" {
-                total
-            } else {
-                out.len() as i64
-            };
             Ok(list("template", out, total))
         }
         "listNetworkOfferings" => {

@@ -1,0 +1,191 @@
+//! Keeping the secret values of a payload out of what users see.
+//!
+//! An extension may echo its payload (or part of it) on stdout or stderr, and that output ends
+//! up in job results and custom-action results that tenants read. Before any such text is kept,
+//! every secret value the payload carried — details whose names look secret at any level, the
+//! VNC password, secret-looking or `PASSWORD`-typed action parameters — is replaced by
+//! [`MASK`].
+
+use serde_json::Value;
+use trellis_ext_protocol::Payload;
+
+/// What a secret value is replaced with.
+pub const MASK: &str = "******";
+
+/// Values shorter than this are not masked: replacing every `1` or `on` in a text would hide
+/// more than it protects.
+const MIN_SECRET_LEN: usize = 4;
+
+/// Does a detail or parameter of this name hold a secret?
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    [
+        "password",
+        "passwd",
+        "passphrase",
+        "secret",
+        "token",
+        "credential",
+        "private",
+        "apikey",
+        "api_key",
+        "api-key",
+        "access_key",
+        "accesskey",
+        "authorization",
+        "cookie",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
+}
+
+/// The secret values of one payload, ready to mask text with.
+#[derive(Debug, Default, Clone)]
+pub struct Redactor {
+    /// Longest first, so a secret containing another is masked whole.
+    secrets: Vec<String>,
+}
+
+impl Redactor {
+    /// Every secret value `payload` carries.
+    pub fn for_payload(payload: &Payload) -> Redactor {
+        let mut r = Redactor::default();
+        if let Some(d) = &payload.externaldetails {
+            for map in [&d.extension, &d.resourcemap, &d.host, &d.virtualmachine, &d.action]
+                .into_iter()
+                .flatten()
+            {
+                for (k, v) in map {
+                    if is_secret_key(k) {
+                        r.add(v);
+                    }
+                }
+            }
+        }
+        if let Some(vm) = &payload.vm {
+            if let Some(v) = &vm.vnc_password {
+                r.add(v);
+            }
+            for (k, v) in &vm.details {
+                if is_secret_key(k) {
+                    r.add(v);
+                }
+            }
+        }
+        if let Some(params) = &payload.parameters {
+            for (k, v) in params {
+                if is_secret_key(k) {
+                    r.add_value(v);
+                }
+            }
+        }
+        r
+    }
+
+    /// Also mask the values of these parameters (e.g. the `PASSWORD`-typed ones).
+    pub fn with_parameters<'a>(
+        mut self,
+        payload: &Payload,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Redactor {
+        if let Some(params) = &payload.parameters {
+            for name in names {
+                if let Some(v) = params.get(name) {
+                    self.add_value(v);
+                }
+            }
+        }
+        self
+    }
+
+    fn add_value(&mut self, v: &Value) {
+        match v {
+            Value::String(s) => self.add(s),
+            Value::Null | Value::Bool(_) => {}
+            other => self.add(&other.to_string()),
+        }
+    }
+
+    fn add(&mut self, value: &str) {
+        if value.chars().count() < MIN_SECRET_LEN {
+            return;
+        }
+        // The value as it appears in JSON output too (quotes, backslashes, control characters
+        // escaped), since extensions often print their payload as JSON.
+        let json = serde_json::to_string(value).unwrap_or_default();
+        let json = json.trim_matches('"').to_string();
+        for v in [value.to_string(), json] {
+            if !self.secrets.contains(&v) {
+                self.secrets.push(v);
+            }
+        }
+        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+
+    /// `text` with every secret value replaced by [`MASK`].
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for s in &self.secrets {
+            if out.contains(s.as_str()) {
+                out = out.replace(s.as_str(), MASK);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use trellis_ext_protocol::ExternalDetails;
+
+    fn payload() -> Payload {
+        let mut extension = BTreeMap::new();
+        extension.insert("password".to_string(), "Adm1n-Secret\"x".to_string());
+        extension.insert("url".to_string(), "https://pve.example:8006".to_string());
+        let mut host = BTreeMap::new();
+        host.insert("token".to_string(), "tok-0123456789".to_string());
+        host.insert("api_token_secret".to_string(), "abc".to_string());
+        Payload {
+            externaldetails: Some(ExternalDetails {
+                extension: Some(extension),
+                host: Some(host),
+                ..ExternalDetails::default()
+            }),
+            parameters: Some(
+                serde_json::json!({"newpw": "Param-Pass-1", "note": "hello world", "db_password": 12345})
+                    .as_object()
+                    .cloned()
+                    .unwrap(),
+            ),
+            ..Payload::default()
+        }
+    }
+
+    #[test]
+    fn secrets_of_every_level_are_masked_and_nothing_else() {
+        let p = payload();
+        let r = Redactor::for_payload(&p).with_parameters(&p, ["newpw"]);
+        let echoed = serde_json::to_string(&p).unwrap();
+        let out = r.redact(&echoed);
+        for secret in ["Adm1n-Secret", "tok-0123456789", "Param-Pass-1", "12345"] {
+            assert!(!out.contains(secret), "{secret} leaked in {out}");
+        }
+        assert!(out.contains(MASK));
+        // Not secret by name, or too short to mask.
+        assert!(out.contains("https://pve.example:8006"));
+        assert!(out.contains("hello world"));
+        assert!(out.contains("\"abc\""));
+    }
+
+    #[test]
+    fn secret_names() {
+        for k in ["password", "API_KEY", "token_secret", "winrm_passwd", "ca_private_key"] {
+            assert!(is_secret_key(k), "{k}");
+        }
+        for k in ["url", "username", "node", "template_id", "vhd_path"] {
+            assert!(!is_secret_key(k), "{k}");
+        }
+    }
+}
