@@ -76,7 +76,7 @@ pub fn find<'a>(apis: &'a [ApiInfo], wanted: &str) -> Option<&'a ApiInfo> {
 /// Up to three API names close to `wanted` (edit distance, ignoring case), closest first.
 pub fn suggest(apis: &[ApiInfo], wanted: &str) -> Vec<String> {
     let wanted = wanted.to_ascii_lowercase();
-    let limit = (wanted.len() / 4).max(2);
+    let limit = (wanted.len() / 5).max(2);
     let mut scored: Vec<(usize, &str)> = apis
         .iter()
         .map(|a| {
@@ -96,8 +96,11 @@ pub fn suggest(apis: &[ApiInfo], wanted: &str) -> Vec<String> {
             .collect();
     }
     scored.sort();
+    // Only the closest names (the best distance, or one more).
+    let best = scored.first().map_or(0, |(d, _)| *d);
     scored
         .into_iter()
+        .take_while(|(d, _)| *d <= best + 1)
         .take(3)
         .map(|(_, n)| n.to_string())
         .collect()
