@@ -490,8 +490,14 @@ impl Connection {
     }
 }
 
-/// Split words into the leading names (no `=`) and the `key=value` parameters after them.
-fn split_words(words: &[String]) -> Result<(Vec<String>, Vec<(String, String)>), Failure> {
+/// The words of a command: the leading names (no `=`) and the `key=value` parameters.
+struct Words {
+    names: Vec<String>,
+    params: Vec<(String, String)>,
+}
+
+/// Split words into the leading names and the `key=value` parameters after them.
+fn split_words(words: &[String]) -> Result<Words, Failure> {
     let mut names = Vec::new();
     let mut params = Vec::new();
     for word in words {
@@ -503,7 +509,7 @@ fn split_words(words: &[String]) -> Result<(Vec<String>, Vec<(String, String)>),
             }
         }
     }
-    Ok((names, params))
+    Ok(Words { names, params })
 }
 
 /// Run one command given as words (`listZones name=a`, `list zones`, `help list zones`).
@@ -514,7 +520,7 @@ pub async fn execute(
     help: bool,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
-    let (names, params) = split_words(words)?;
+    let Words { names, params } = split_words(words)?;
     if names.first().is_some_and(|n| n == "help") {
         return print_help(conn, &names[1..], out).await;
     }

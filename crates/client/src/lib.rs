@@ -48,8 +48,13 @@ pub enum ClientError {
     },
     #[error("job {jobid} did not finish within {after:?}")]
     JobTimeout { jobid: String, after: Duration },
-    #[error("invalid API url {url}")]
-    InvalidUrl { url: String },
+}
+
+/// A URL that cannot carry the cookies of a saved session.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid API url {url}")]
+pub struct InvalidUrlError {
+    pub url: String,
 }
 
 impl ClientError {
@@ -131,11 +136,11 @@ impl Client {
         url: impl Into<String>,
         session_key: &str,
         jsession_id: &str,
-    ) -> Result<Client, ClientError> {
+    ) -> Result<Client, InvalidUrlError> {
         let url = url.into();
         let parsed: reqwest::Url = url
             .parse()
-            .map_err(|_| ClientError::InvalidUrl { url: url.clone() })?;
+            .map_err(|_| InvalidUrlError { url: url.clone() })?;
         let jar = reqwest::cookie::Jar::default();
         jar.add_cookie_str(&format!("JSESSIONID={jsession_id}; Path=/"), &parsed);
         jar.add_cookie_str(&format!("sessionkey={session_key}; Path=/"), &parsed);
