@@ -135,7 +135,7 @@ pub fn nouns(apis: &[ApiInfo], verb: &str) -> Vec<String> {
 }
 
 /// Levenshtein distance over bytes.
-fn distance(a: &str, b: &str) -> usize {
+pub fn distance(a: &str, b: &str) -> usize {
     let a = a.as_bytes();
     let b = b.as_bytes();
     let mut previous: Vec<usize> = (0..=b.len()).collect();

@@ -198,6 +198,21 @@ fn subcommand_help(words: &[String]) -> Option<anyhow::Result<u8>> {
     Some(target.print_help().map(|()| 0).map_err(anyhow::Error::from))
 }
 
+/// A subcommand one letter away from the first word (`trellis serv`), unless a second word
+/// makes it an API verb and noun.
+fn misspelt_subcommand(words: &[String]) -> Option<String> {
+    use clap::CommandFactory;
+    let first = words.first()?;
+    let noun_follows = words.get(1).is_some_and(|w| !w.starts_with('-'));
+    if noun_follows || first.len() < 4 || first.contains('=') {
+        return None;
+    }
+    Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .find(|name| !name.starts_with('_') && apis::distance(first, name) <= 1)
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -223,7 +238,17 @@ fn main() -> std::process::ExitCode {
             Command::Complete(a) => completion::complete(a).await,
             Command::Words(words) => match subcommand_help(&words) {
                 Some(result) => result,
-                None => api::run_words(words).await,
+                None => match misspelt_subcommand(&words) {
+                    Some(name) => {
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "error: unknown command {}: did you mean {name}?",
+                            words[0]
+                        );
+                        Ok(2)
+                    }
+                    None => api::run_words(words).await,
+                },
             },
             Command::Extension(ExtensionCommand::Check(a)) => check::run(a).await,
             Command::Quickstart(a) => quickstart::run(a).await,

@@ -250,6 +250,13 @@ fn help_lists_parameters_and_misspelt_names_get_suggestions() {
             "{args:?}: {err}"
         );
     }
+    // A misspelt subcommand is not taken for an API.
+    let out = s.trellis(&["serv", "--listen", "127.0.0.1:0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr_of(&out).trim(),
+        "error: unknown command serv: did you mean serve?"
+    );
     let out = s.trellis(&["list"]);
     assert!(
         stderr_of(&out).contains("list needs a noun"),
