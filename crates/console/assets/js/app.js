@@ -196,6 +196,17 @@ document.addEventListener('click', (ev) => {
   }
 });
 
+// Following a link to the page already shown (its menu entry, the brand, a breadcrumb) changes
+// nothing in the address, so no hashchange fires: render the page again, with fresh data.
+document.addEventListener('click', (ev) => {
+  if (ev.defaultPrevented || ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.altKey) return;
+  const a = ev.target.closest && ev.target.closest('a[href^="#/"]');
+  if (!a || !main || !root.contains(a)) return;
+  if (a.getAttribute('href') !== location.hash) return;
+  ev.preventDefault();
+  route();
+});
+
 window.addEventListener('hashchange', () => {
   if (location.hash.startsWith('#/') || location.hash === '') route();
 });

@@ -58,13 +58,17 @@ export function parseDate(s) {
 
 const pad = (n) => String(n).padStart(2, '0');
 
-/** A <time> element showing a date in the browser's local time, YYYY-MM-DD HH:mm:ss. */
-export function time(s) {
+/**
+ * A <time> element showing a date in the browser's local time, YYYY-MM-DD HH:mm:ss; with
+ * `short`, without the seconds (tables), the full time in its tooltip.
+ */
+export function time(s, opts = {}) {
   const d = parseDate(s);
   if (!d) return s ? String(s) : '';
-  const text = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-  return h('time', { datetime: d.toISOString(), title: String(s) }, text);
+  const minutes = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  const full = `${minutes}:${pad(d.getSeconds())}`;
+  return h('time', { datetime: d.toISOString(), title: opts.short ? full : String(s) }, opts.short ? minutes : full);
 }
 
 /** Format a Date as CloudStack's `YYYY-MM-DDTHH:mm:ssZ` in UTC. */

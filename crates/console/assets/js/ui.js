@@ -117,26 +117,38 @@ export function kvTable(obj, empty = 'No details.') {
 }
 
 function colClass(c) {
-  return [c.class, c.wrap && 'wrap', c.label === 'Actions' && 'actions'].filter(Boolean).join(' ') || null;
+  const actions = c.label === 'Actions';
+  return [c.class, c.wrap && 'wrap', c.trunc && 'trunc', (c.fit || actions) && 'fit', actions && 'actions']
+    .filter(Boolean).join(' ') || null;
 }
 
 /**
- * A table. columns: [{label, key?, render?(row), class?, wrap?}]; rows: objects. Cells do not
- * wrap unless `wrap` is set; below 640px wide, rows become stacked cards.
+ * A table. columns: [{label, key?, render?(row), class?, wrap?, trunc?, fit?}]; rows: objects.
+ * Cells stay on one line unless `wrap` is set; `trunc` cells share the width left over and cut
+ * their text with an ellipsis (the whole text is in the tooltip); `fit` cells (and Actions) take
+ * just the width of their content. Below 640px wide, rows become stacked cards.
  */
 export function table({ columns, rows, empty = 'Nothing here yet.', caption, rowAttrs }) {
   if (!rows.length) return h('p', { class: 'empty' }, empty);
+  const cell = (c, row) => {
+    const td = h('td', { class: colClass(c), 'data-label': c.label },
+      c.render ? c.render(row) : (row[c.key] ?? ''));
+    if (c.trunc) {
+      const tip = typeof c.trunc === 'function' ? c.trunc(row) : td.textContent.trim();
+      if (tip) td.title = tip;
+    }
+    return td;
+  };
   return h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': caption || 'Table' },
     h('table', { class: 'table stack' },
       caption ? h('caption', { class: 'sr-only' }, caption) : null,
       h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col', class: colClass(c) }, c.label)))),
       h('tbody', {}, rows.map((row) => h('tr', rowAttrs ? rowAttrs(row) : {},
-        columns.map((c) => h('td', { class: colClass(c), 'data-label': c.label },
-          c.render ? c.render(row) : (row[c.key] ?? ''))))))));
+        columns.map((c) => cell(c, row)))))));
 }
 
 /** The "Created" column. */
-export const created = { label: 'Created', class: 'date', render: (r) => time(r.created) };
+export const created = { label: 'Created', class: 'date', fit: true, render: (r) => time(r.created, { short: true }) };
 
 // ---------------------------------------------------------------------------------------------
 // Toasts and the job tray

@@ -341,7 +341,12 @@ impl Api {
         if inner.get("errorcode").is_some() {
             return fail(format!("{command} failed: {inner}"));
         }
-        if let Some(job) = inner.get("jobid").and_then(Value::as_str) {
+        // queryAsyncJobResult answers with the job id too: that is the result, not a new job.
+        let job = inner
+            .get("jobid")
+            .and_then(Value::as_str)
+            .filter(|_| command != "queryAsyncJobResult");
+        if let Some(job) = job {
             let deadline = Instant::now() + Duration::from_secs(60);
             loop {
                 let r = Box::pin(self.call("queryAsyncJobResult", &[("jobid", job)])).await?;

@@ -107,7 +107,8 @@ async fn console_in_a_real_browser() {
         base: server.base.clone(),
         shots: screenshot_dir(),
     };
-    let outcome = walk(&page, &server).await;
+    // Boxed: the walk is one large future, too big for a test thread's stack in debug builds.
+    let outcome = Box::pin(walk(&page, &server)).await;
     if let Err(e) = &outcome {
         let _ = page.shot("failure").await;
         let src = page.c.source().await.unwrap_or_default();
@@ -150,6 +151,8 @@ async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
     page.wait_text("#current-user", "Administrator").await?;
     page.no_script_errors().await?;
     check_modules(page).await?;
+
+    Box::pin(getting_started(page)).await?;
 
     // The session is the ordinary CloudStack one: both cookies set by login, key kept by the page.
     let cookies = page.c.get_all_cookies().await?;
@@ -366,15 +369,7 @@ async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
     let api = Api::login(&server.base, "admin", harness::ADMIN_PASSWORD).await?;
     let zones = api.call("listZones", &[("name", "zone-1")]).await?;
     let zone_id = str_at(&zones, "/zone/0/id")?;
-    api.call(
-        "addCluster",
-        &[
-            ("clustername", "spare"),
-            ("zoneid", &zone_id),
-            ("hypervisor", "External"),
-        ],
-    )
-    .await?;
+    Box::pin(shared_network(&api, &zone_id)).await?;
 
     // --- Register and unregister a cluster from the extension's page.
     page.route("#/extensions").await?;
@@ -437,6 +432,15 @@ async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
     page.wait_text("tr[data-vm='web-1']", "Running").await?;
     page.wait_gone(".toast-job").await?;
     page.shot("instances").await?;
+
+    Box::pin(reload_and_layout(
+        page,
+        &api,
+        &zone_id,
+        &recorder_id,
+        &offering,
+    ))
+    .await?;
 
     // --- Run Action: the generated form validates before sending.
     page.click("tr[data-vm='web-1'] [data-action=run-action]")
@@ -536,6 +540,7 @@ async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
     page.click("tr[data-vm='web-1'] a").await?;
     page.wait_text("h1", "web-1").await?;
     page.wait_text(".fields", "recorder").await?;
+    Box::pin(nic_section(page, &api)).await?;
     page.shot("instance-details").await?;
 
     // --- Events, alerts (built-in extensions without binaries raise "path not ready"), overview.
@@ -550,6 +555,9 @@ async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
     page.wait_text(".notice-warn", "Extension path not ready")
         .await?;
     page.shot("overview").await?;
+    if page.exists("#getting-started").await? {
+        return fail("the overview still shows the getting-started panel with a zone in place");
+    }
     page.route("#/extensions").await?;
     page.wait_text("table", "recorder").await?;
     page.shot("extensions").await?;
@@ -646,7 +654,7 @@ async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
         other => {
             return fail(format!(
                 "the user's run did not reach the extension: {other:?}"
-            ))
+            ));
         }
     }
     page.no_script_errors().await?;
@@ -750,6 +758,244 @@ async fn check_modules(page: &Page<'_>) -> TestResult {
     } else {
         fail(format!("module checks failed: {failed:?} in {out}"))
     }
+}
+
+/// An empty install (no zone yet): the overview says how to get started.
+async fn getting_started(page: &Page<'_>) -> TestResult {
+    page.wait_text("#getting-started", "trellis quickstart")
+        .await?;
+    page.wait_text("#getting-started", "Add a zone").await?;
+    page.wait("#getting-started a[href='#/zones']").await?;
+    page.shot("overview-getting-started").await?;
+    Ok(())
+}
+
+/// A Shared network in the zone, so that instances get a NIC with an address.
+async fn shared_network(api: &Api, zone_id: &str) -> TestResult {
+    let offerings = api
+        .call("listNetworkOfferings", &[("guestiptype", "Shared")])
+        .await?;
+    let net_offering = str_at(&offerings, "/networkoffering/0/id")?;
+    api.call(
+        "createNetwork",
+        &[
+            ("name", "lab-shared"),
+            ("displaytext", "Lab shared network"),
+            ("networkofferingid", &net_offering),
+            ("zoneid", zone_id),
+            ("gateway", "10.20.0.1"),
+            ("netmask", "255.255.255.0"),
+            ("startip", "10.20.0.10"),
+            ("endip", "10.20.0.50"),
+        ],
+    )
+    .await?;
+    api.call(
+        "addCluster",
+        &[
+            ("clustername", "spare"),
+            ("zoneid", zone_id),
+            ("hypervisor", "External"),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The menu entry of the page already shown reloads its data; at 1280x800 every column
+/// including Actions is on screen.
+async fn reload_and_layout(
+    page: &Page<'_>,
+    api: &Api,
+    zone_id: &str,
+    recorder_id: &str,
+    offering: &str,
+) -> TestResult {
+    // --- The menu entry of the page already shown reloads its data: an instance deployed
+    // meanwhile through the API appears.
+    let template_id = str_at(
+        &api.call(
+            "listTemplates",
+            &[("templatefilter", "all"), ("name", "ubuntu-24.04")],
+        )
+        .await?,
+        "/template/0/id",
+    )?;
+    api.call(
+        "deployVirtualMachine",
+        &[
+            ("zoneid", zone_id),
+            ("templateid", &template_id),
+            ("serviceofferingid", offering),
+            ("name", "db-replica-02"),
+            (
+                "displayname",
+                "db-replica-02.eu-west-1.internal.example.com",
+            ),
+            ("startvm", "false"),
+        ],
+    )
+    .await?;
+    if page.exists("tr[data-vm='db-replica-02']").await? {
+        return fail("the instance list showed an instance before it was reloaded");
+    }
+    page.click("a[data-path='/instances']").await?;
+    page.wait_text("tr[data-vm='db-replica-02']", "Stopped")
+        .await?;
+    page.wait("tr[data-vm='db-replica-02'] [data-action=start]")
+        .await?;
+
+    // --- At 1280x800, with realistic data, every column including Actions is on screen and
+    // rows are one line high: Instances, Templates and an extension's Custom actions.
+    realistic_data(api, zone_id, recorder_id).await?;
+    page.c.set_window_size(1280, 800).await?;
+    page.wait_text("tr[data-vm='web-1']", "Running").await?;
+    actions_on_screen(page, "Instances", 3, 52.0).await?;
+    page.shot("instances-1280").await?;
+    page.click("a[data-path='/templates']").await?;
+    page.wait("tr[data-template='debian-12-genericcloud-amd64-20260301']")
+        .await?;
+    actions_on_screen(page, "Templates", 2, 52.0).await?;
+    page.shot("templates-1280").await?;
+    page.route(&format!("#/extensions/{recorder_id}?tab=actions"))
+        .await?;
+    page.wait("tr[data-action='collect-diagnostics']").await?;
+    actions_on_screen(page, "Custom actions", 2, 120.0).await?;
+    page.shot("custom-actions-1280").await?;
+    page.c.set_window_size(1280, 1000).await?;
+    page.route("#/instances").await?;
+    page.wait_text("tr[data-vm='web-1']", "Running").await?;
+    Ok(())
+}
+
+/// The instance page's NIC section: MAC, network, address, netmask, gateway, default.
+async fn nic_section(page: &Page<'_>, api: &Api) -> TestResult {
+    let vms = api
+        .call(
+            "listVirtualMachines",
+            &[("name", "web-1"), ("listall", "true")],
+        )
+        .await?;
+    let mac = str_at(&vms, "/virtualmachine/0/nic/0/macaddress")?;
+    let ip = str_at(&vms, "/virtualmachine/0/nic/0/ipaddress")?;
+    let nics = page.wait_text("#nics", &mac).await?;
+    for want in [
+        ip.as_str(),
+        "lab-shared",
+        "255.255.255.0",
+        "10.20.0.1",
+        "Yes",
+    ] {
+        if !nics.contains(want) {
+            return fail(format!("the NIC section lacks {want:?}: {nics}"));
+        }
+    }
+    Ok(())
+}
+
+/// Data with the lengths seen in real installs: a template with a long name and several
+/// external details, a custom action with a long description, every role and a few parameters.
+async fn realistic_data(api: &Api, zone_id: &str, extension_id: &str) -> TestResult {
+    api.call(
+        "registerTemplate",
+        &[
+            ("name", "debian-12-genericcloud-amd64-20260301"),
+            (
+                "displaytext",
+                "Debian 12 (bookworm) generic cloud image, amd64, March 2026",
+            ),
+            ("format", "EXTERNAL"),
+            ("hypervisor", "External"),
+            ("url", "external"),
+            ("zoneid", zone_id),
+            ("extensionid", extension_id),
+            (
+                "externaldetails[0].image",
+                "local:iso/debian-12-genericcloud-amd64-20260301.qcow2",
+            ),
+            ("externaldetails[0].storage", "ceph-pool-ssd-replicated"),
+            (
+                "externaldetails[0].node",
+                "pve-node-01.rack-a.lab.example.com",
+            ),
+        ],
+    )
+    .await?;
+    api.call(
+        "addCustomAction",
+        &[
+            ("extensionid", extension_id),
+            ("name", "collect-diagnostics"),
+            (
+                "description",
+                "Collect a diagnostics bundle (logs, hardware inventory, network state) from the \
+                 instance's host and upload it to the support portal",
+            ),
+            ("resourcetype", "VirtualMachine"),
+            ("allowedroletypes", "Admin,ResourceAdmin,DomainAdmin,User"),
+            ("timeout", "120"),
+            ("parameters[0].name", "ticket"),
+            ("parameters[0].type", "STRING"),
+            ("parameters[0].required", "true"),
+            ("parameters[1].name", "contact"),
+            ("parameters[1].type", "STRING"),
+            ("parameters[1].validationformat", "EMAIL"),
+            ("parameters[2].name", "include_memory_dump"),
+            ("parameters[2].type", "BOOLEAN"),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Every button in the Actions column is inside the window and inside its table (nothing to
+/// scroll to), there are at least `min_buttons` of them, the page does not scroll sideways and
+/// no row is taller than `max_row` pixels.
+async fn actions_on_screen(
+    page: &Page<'_>,
+    what: &str,
+    min_buttons: u64,
+    max_row: f64,
+) -> TestResult {
+    let r = page
+        .c
+        .execute(
+            r#"
+const vw = document.documentElement.clientWidth;
+const vh = document.documentElement.clientHeight;
+const out = { vw, vh, buttons: 0, outside: [], rows: [], pageScroll: document.documentElement.scrollWidth - vw, tableScroll: [] };
+for (const w of document.querySelectorAll('main .table-wrap')) {
+  if (w.scrollWidth > w.clientWidth + 1) out.tableScroll.push(w.scrollWidth - w.clientWidth);
+}
+for (const b of document.querySelectorAll('main td.actions button')) {
+  const r = b.getBoundingClientRect();
+  const wrap = b.closest('.table-wrap').getBoundingClientRect();
+  out.buttons += 1;
+  if (r.left < 0 || r.right > vw || r.left < wrap.left || r.right > wrap.right) {
+    out.outside.push(`${b.textContent} at ${Math.round(r.left)}..${Math.round(r.right)}`);
+  }
+}
+for (const tr of document.querySelectorAll('main tbody tr')) out.rows.push(Math.round(tr.getBoundingClientRect().height));
+return out;
+"#,
+            vec![],
+        )
+        .await?;
+    let buttons = r["buttons"].as_u64().unwrap_or(0);
+    let tallest = r["rows"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_f64).fold(0.0, f64::max))
+        .unwrap_or(0.0);
+    let outside = r["outside"].as_array().is_none_or(|a| !a.is_empty());
+    let scrolls = r["pageScroll"].as_i64().unwrap_or(1) > 0
+        || r["tableScroll"].as_array().is_none_or(|a| !a.is_empty());
+    if buttons < min_buttons || outside || scrolls || tallest > max_row {
+        return fail(format!(
+            "{what} at 1280 px: Actions buttons off screen, sideways scrolling or tall rows \
+             (want >= {min_buttons} buttons, rows <= {max_row} px): {r}"
+        ));
+    }
+    Ok(())
 }
 
 /// The session key the console keeps for this tab.

@@ -31,13 +31,13 @@ export async function actionsTab(panel, ext) {
       empty: 'No custom actions. Add one to let users run your executable\'s own operations on instances.',
       rowAttrs: (a) => ({ dataset: { action: a.name } }),
       columns: [
-        { label: 'Name', render: (a) => h('strong', {}, a.name) },
-        { label: 'Description', key: 'description', wrap: true },
-        { label: 'Enabled', render: (a) => (a.enabled ? badge('Enabled', 'good') : badge('Disabled', 'neutral')) },
-        { label: 'Resource', key: 'resourcetype' },
-        { label: 'Roles', wrap: true, render: (a) => (a.allowedroletypes || []).join(', ') },
-        { label: 'Parameters', wrap: true, render: (a) => paramSummary(a.parameters || []) },
-        { label: 'Timeout', render: (a) => `${a.timeout} s` },
+        { label: 'Name', trunc: true, class: 'w-mid', render: (a) => h('strong', {}, a.name) },
+        { label: 'Description', key: 'description', trunc: true, class: 'w-mid' },
+        { label: 'Enabled', fit: true, render: (a) => (a.enabled ? badge('Enabled', 'good') : badge('Disabled', 'neutral')) },
+        { label: 'Resource', key: 'resourcetype', fit: true },
+        { label: 'Roles', trunc: true, render: (a) => (a.allowedroletypes || []).join(', ') },
+        { label: 'Parameters', trunc: (a) => paramTip(a.parameters || []), class: 'w-wide', render: (a) => paramSummary(a.parameters || []) },
+        { label: 'Timeout', fit: true, render: (a) => `${a.timeout} s` },
         created,
         {
           label: 'Actions',
@@ -58,13 +58,24 @@ export async function actionsTab(panel, ext) {
     }));
 }
 
-function paramSummary(params) {
-  if (!params.length) return h('span', { class: 'muted' }, 'none');
-  return h('ul', { class: 'plain' }, params.map((p) => h('li', {},
-    code(p.name), ` ${p.type.toLowerCase()}`,
+/** One parameter's type in words: "number (Decimal) ∈ {1, 2, 3}". */
+function paramText(p) {
+  return [
+    p.type.toLowerCase(),
     p.validationformat && p.validationformat !== 'NONE' ? ` (${FORMAT_LABELS[p.validationformat] || p.validationformat})` : '',
     p.valueoptions && p.valueoptions.length ? ` ∈ {${p.valueoptions.join(', ')}}` : '',
-    p.required ? ' — required' : '')));
+  ].join('');
+}
+
+/** The parameters on one line, `*` marking the required ones ("level* number ∈ {1, 2}; notify string (Email address)"). */
+function paramSummary(params) {
+  if (!params.length) return h('span', { class: 'muted' }, 'none');
+  return h('span', {}, params.map((p, i) => [i ? '; ' : '', code(p.name), p.required ? '*' : '', ' ', paramText(p)]));
+}
+
+/** The tooltip of the parameters cell: one parameter per line. */
+function paramTip(params) {
+  return params.map((p) => `${p.name}: ${paramText(p)}${p.required ? ', required' : ''}`).join('\n');
 }
 
 /** The parameter editor: one row per parameter. Works like a form field. */

@@ -16,10 +16,16 @@ function externalOf(details) {
   return out;
 }
 
+/** Details on one line ("key = value; key = value"), for a `trunc` column. */
 function detailList(obj) {
   const entries = Object.entries(obj || {});
   if (!entries.length) return h('span', { class: 'muted' }, 'none');
-  return h('ul', { class: 'plain' }, entries.map(([k, v]) => h('li', {}, code(k), ' = ', String(v))));
+  return h('span', {}, entries.map(([k, v], i) => [i ? '; ' : '', code(k), ' = ', String(v)]));
+}
+
+/** The tooltip of a details cell: one detail per line. */
+function detailTip(obj) {
+  return Object.entries(obj || {}).map(([k, v]) => `${k} = ${v}`).join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -60,20 +66,21 @@ export async function renderTemplates(ctx) {
     command: 'listTemplates', key: 'template', caption: 'Templates',
     params: { templatefilter: isAdmin() ? 'all' : 'executable' },
     empty: 'No templates yet.',
+    rowAttrs: (t) => ({ dataset: { template: t.name } }),
     columns: [
-      { label: 'Name', render: (t) => h('strong', {}, t.name) },
-      { label: 'Status', render: (t) => badge(t.isready ? 'Ready' : (t.status || 'Not ready')) },
-      { label: 'Zone', render: (t) => t.zonename || 'All zones' },
-      { label: 'Extension', render: (t) => (t.extensionid && can('listExtensions') ? h('a', { href: `#/extensions/${t.extensionid}` }, t.extensionname) : (t.extensionname || '')) },
-      { label: 'External details', wrap: true, render: (t) => detailList(externalOf(t.details)) },
-      { label: 'Public', render: (t) => yesNo(t.ispublic) },
+      { label: 'Name', trunc: (t) => (t.displaytext && t.displaytext !== t.name ? `${t.name} — ${t.displaytext}` : t.name), class: 'w-wide', render: (t) => h('strong', {}, t.name) },
+      { label: 'Status', fit: true, render: (t) => badge(t.isready ? 'Ready' : (t.status || 'Not ready')) },
+      { label: 'Zone', trunc: true, render: (t) => t.zonename || 'All zones' },
+      { label: 'Extension', trunc: true, render: (t) => (t.extensionid && can('listExtensions') ? h('a', { href: `#/extensions/${t.extensionid}` }, t.extensionname) : (t.extensionname || '')) },
+      { label: 'External details', trunc: (t) => detailTip(externalOf(t.details)), class: 'w-wide', render: (t) => detailList(externalOf(t.details)) },
+      { label: 'Public', fit: true, render: (t) => yesNo(t.ispublic) },
       created,
       {
         label: 'Actions', render: (t) => (can('deleteTemplate') ? button('Delete', async () => {
           if (await confirmDialog({ title: `Delete template ${t.name}?`, message: 'Instances already deployed keep running.', confirmLabel: 'Delete', danger: true })) {
             runJob(`Delete ${t.name}`, 'deleteTemplate', { id: t.id }, { onDone: () => lv.reload() });
           }
-        }, { small: true, kind: 'danger' }) : ''),
+        }, { small: true, kind: 'danger', data: { action: 'delete' } }) : ''),
       },
     ],
   });
@@ -130,12 +137,12 @@ export async function renderOfferings(ctx) {
     command: 'listServiceOfferings', key: 'serviceoffering', caption: 'Service offerings',
     empty: 'No service offerings yet.',
     columns: [
-      { label: 'Name', render: (o) => h('strong', {}, o.name) },
-      { label: 'Description', key: 'displaytext', wrap: true },
-      { label: 'CPUs', key: 'cpunumber' },
-      { label: 'Memory', render: (o) => mib(o.memory) },
-      { label: 'Host tag', key: 'hosttags' },
-      { label: 'External details', wrap: true, render: (o) => detailList(externalOf(o.serviceofferingdetails)) },
+      { label: 'Name', trunc: true, class: 'w-mid', render: (o) => h('strong', {}, o.name) },
+      { label: 'Description', key: 'displaytext', trunc: true, class: 'w-mid' },
+      { label: 'CPUs', key: 'cpunumber', fit: true },
+      { label: 'Memory', fit: true, render: (o) => mib(o.memory) },
+      { label: 'Host tag', key: 'hosttags', trunc: true },
+      { label: 'External details', trunc: (o) => detailTip(externalOf(o.serviceofferingdetails)), class: 'w-wide', render: (o) => detailList(externalOf(o.serviceofferingdetails)) },
       created,
       {
         label: 'Actions', render: (o) => h('div', { class: 'row-actions' },

@@ -16,12 +16,12 @@ export async function renderZones(ctx) {
     command: 'listZones', key: 'zone', caption: 'Zones',
     empty: 'No zones yet. A zone holds the clusters and hosts that run instances.',
     columns: [
-      { label: 'Name', render: (z) => h('strong', {}, z.name) },
-      { label: 'Allocation', render: (z) => badge(z.allocationstate) },
+      { label: 'Name', trunc: true, class: 'w-mid', render: (z) => h('strong', {}, z.name) },
+      { label: 'Allocation', fit: true, render: (z) => badge(z.allocationstate) },
       { label: 'Network type', key: 'networktype' },
       { label: 'DNS', key: 'dns1' },
-      { label: 'Description', key: 'description', wrap: true },
-      { label: 'ID', render: (z) => code(z.id) },
+      { label: 'Description', key: 'description', trunc: true, class: 'w-mid' },
+      { label: 'ID', trunc: true, render: (z) => code(z.id) },
       {
         label: 'Actions', render: (z) => h('div', { class: 'row-actions' },
           can('updateZone') ? button(z.allocationstate === 'Enabled' ? 'Disable' : 'Enable', async () => {
@@ -93,15 +93,15 @@ export async function renderClusters(ctx) {
     command: 'listClusters', key: 'cluster', caption: 'Clusters',
     empty: 'No clusters yet.',
     columns: [
-      { label: 'Name', render: (c) => h('strong', {}, c.name) },
-      { label: 'Zone', key: 'zonename' },
+      { label: 'Name', trunc: true, class: 'w-mid', render: (c) => h('strong', {}, c.name) },
+      { label: 'Zone', key: 'zonename', trunc: true },
       { label: 'Hypervisor', key: 'hypervisortype' },
       {
         label: 'Extension', render: (c) => (c.extensionid
           ? (can('listExtensions') ? h('a', { href: `#/extensions/${c.extensionid}` }, c.extensionname) : c.extensionname)
           : h('span', { class: 'muted' }, c.hypervisortype === 'External' ? 'not registered' : '—')),
       },
-      { label: 'Allocation', render: (c) => badge(c.allocationstate) },
+      { label: 'Allocation', fit: true, render: (c) => badge(c.allocationstate) },
       { label: 'Arch', key: 'arch' },
       {
         label: 'Actions', render: (c) => h('div', { class: 'row-actions' },
@@ -167,11 +167,11 @@ export async function renderHosts(ctx) {
     command: 'listHosts', key: 'host', caption: 'Hosts', filters: [state],
     empty: 'No hosts yet.',
     columns: [
-      { label: 'Name', render: (x) => h('a', { href: `#/hosts/${x.id}` }, x.name) },
-      { label: 'State', render: (x) => badge(x.state) },
-      { label: 'Resource state', render: (x) => badge(x.resourcestate) },
-      { label: 'Cluster', key: 'clustername' },
-      { label: 'Zone', key: 'zonename' },
+      { label: 'Name', trunc: true, class: 'w-wide', render: (x) => h('a', { href: `#/hosts/${x.id}` }, x.name) },
+      { label: 'State', fit: true, render: (x) => badge(x.state) },
+      { label: 'Resource state', fit: true, render: (x) => badge(x.resourcestate) },
+      { label: 'Cluster', key: 'clustername', trunc: true },
+      { label: 'Zone', key: 'zonename', trunc: true },
       {
         label: 'Extension', render: (x) => (x.extensionid && can('listExtensions')
           ? h('a', { href: `#/extensions/${x.extensionid}` }, x.extensionname) : (x.extensionname || '')),

@@ -5,7 +5,7 @@ import { h, replace, time, mib } from '../dom.js';
 import { call, can, list, listAll, mapParams, isAdmin } from '../api.js';
 import {
   pageHeader, button, badge, code, fieldList, kvTable, listView, formDialog, textField, selectField,
-  checkboxField, kvField, trackJob, toast, created, errText,
+  checkboxField, kvField, trackJob, toast, created, errText, table, yesNo,
 } from '../ui.js';
 import { runActionDialog } from './runaction.js';
 
@@ -141,13 +141,16 @@ export async function renderInstances(ctx) {
     empty: 'No instances yet. Deploy one from a template.',
     rowAttrs: (vm) => ({ dataset: { vm: vm.name } }),
     columns: [
-      { label: 'Name', render: (vm) => h('a', { href: `#/instances/${vm.id}` }, vm.displayname || vm.name) },
-      { label: 'State', render: stateBadge },
-      { label: 'Zone', key: 'zonename' },
-      { label: 'Host', key: 'hostname' },
-      { label: 'Template', key: 'templatename' },
-      { label: 'Extension', key: 'extensionname' },
-      isAdmin() ? { label: 'Account', key: 'account' } : null,
+      {
+        label: 'Name', trunc: (vm) => (vm.displayname && vm.displayname !== vm.name ? `${vm.displayname} (${vm.name})` : vm.name),
+        class: 'w-wide', render: (vm) => h('a', { href: `#/instances/${vm.id}` }, vm.displayname || vm.name),
+      },
+      { label: 'State', fit: true, render: stateBadge },
+      { label: 'Zone', key: 'zonename', trunc: true },
+      { label: 'Host', key: 'hostname', trunc: true, class: 'w-mid' },
+      { label: 'Template', key: 'templatename', trunc: true, class: 'w-mid' },
+      { label: 'Extension', key: 'extensionname', trunc: true },
+      isAdmin() ? { label: 'Account', key: 'account', trunc: true } : null,
       created,
       { label: 'Actions', render: (vm) => vmActions(vm, after, { small: true }) },
     ].filter(Boolean),
@@ -190,5 +193,31 @@ export async function renderInstance(ctx) {
         ['Account', vm.account],
         ['Created', time(vm.created)],
       ])),
+    nicSection(vm),
     h('section', { class: 'panel' }, h('h2', {}, 'Details'), kvTable(vm.details, 'No details.')));
+}
+
+/** The instance's NICs (listVirtualMachines returns them under `nic`), the default one first. */
+function nicSection(vm) {
+  const nics = [...(vm.nic || [])].sort((a, b) => Number(a.deviceid ?? 0) - Number(b.deviceid ?? 0));
+  return h('section', { class: 'panel', id: 'nics', 'aria-labelledby': 'nics-title' },
+    h('h2', { id: 'nics-title' }, `Network interfaces (${nics.length})`),
+    table({
+      caption: 'Network interfaces',
+      rows: nics,
+      empty: 'No network interfaces. The zone had no network when the instance was deployed.',
+      rowAttrs: (n) => ({ dataset: { nic: n.id || '' } }),
+      columns: [
+        { label: 'MAC address', fit: true, class: 'mac', render: (n) => code(n.macaddress) },
+        {
+          label: 'Network', trunc: (n) => [n.networkname, n.networkid].filter(Boolean).join('\n'), class: 'w-wide',
+          render: (n) => [h('span', { class: 'net-name' }, n.networkname || '—'), n.networkid ? h('span', { class: 'sub mono net-id' }, n.networkid) : null],
+        },
+        { label: 'IP address', fit: true, class: 'ip', render: (n) => (n.ipaddress ? code(n.ipaddress) : h('span', { class: 'muted' }, 'none')) },
+        { label: 'Netmask', fit: true, render: (n) => (n.netmask ? code(n.netmask) : '') },
+        { label: 'Gateway', fit: true, render: (n) => (n.gateway ? code(n.gateway) : '') },
+        { label: 'Type', key: 'type', fit: true },
+        { label: 'Default', fit: true, render: (n) => yesNo(n.isdefault) },
+      ],
+    }));
 }

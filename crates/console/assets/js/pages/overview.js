@@ -3,7 +3,7 @@
 
 import { h, replace, time } from '../dom.js';
 import { can, listAll, list, currentSession } from '../api.js';
-import { pageHeader, badge, table, notice } from '../ui.js';
+import { pageHeader, badge, table, notice, code } from '../ui.js';
 
 function card(label, value, href, detail) {
   return h('a', { class: 'card', href },
@@ -42,6 +42,7 @@ export async function renderOverview(ctx) {
 
   const parts = [
     pageHeader('Overview', { subtitle: `Welcome, ${s.firstname || s.username}.` }),
+    zones && !zones.length && can('createZone') ? gettingStarted() : null,
     h('section', { class: 'cards', 'aria-label': 'Summary' }, cards),
   ];
   if (exts) {
@@ -74,6 +75,31 @@ export async function renderOverview(ctx) {
         ' — start, stop and run the actions your administrator made available.')));
   }
   replace(ctx.view, ...parts);
+}
+
+/** For an empty install (no zone yet): the two ways to get to a first instance. */
+function gettingStarted() {
+  const step = (title, ...text) => h('li', {}, h('strong', {}, title), ' ', ...text);
+  return h('section', { class: 'panel getting-started', id: 'getting-started', 'aria-labelledby': 'getting-started-title' },
+    h('h2', { id: 'getting-started-title' }, 'Getting started'),
+    h('p', {}, 'There are no zones yet, so nothing can be deployed. Two ways to a first instance:'),
+    h('div', { class: 'start-ways' },
+      h('div', { class: 'start-way' },
+        h('h3', {}, 'Try it on this machine'),
+        h('p', {}, 'Stop this server and run ', code('trellis quickstart'), ' instead. It starts a server seeded with a zone, a cluster '
+          + 'bound to the built-in Local extension (QEMU on this machine), a host, service offerings, a template and a network, '
+          + 'and prints a ready-to-run deploy command.')),
+      h('div', { class: 'start-way' },
+        h('h3', {}, 'Set it up here'),
+        h('ol', { class: 'start-steps' },
+          step('Add a zone', '— ', h('a', { href: '#/zones', dataset: { action: 'start-add-zone' } }, 'Zones'), '.'),
+          step('Choose an extension', 'that orchestrates your instances — ', h('a', { href: '#/extensions' }, 'Extensions'),
+            ' (built-in ones, or create your own).'),
+          step('Add a cluster and a host', 'bound to that extension — ', h('a', { href: '#/clusters' }, 'Clusters'), ', ',
+            h('a', { href: '#/hosts' }, 'Hosts'), '.'),
+          step('Register a template and a service offering', '— ', h('a', { href: '#/templates' }, 'Templates'), ', ',
+            h('a', { href: '#/offerings' }, 'Service offerings'), '.'),
+          step('Deploy an instance', '— ', h('a', { href: '#/instances' }, 'Instances'), '.')))));
 }
 
 /** A readable name for an alert. */
