@@ -218,7 +218,7 @@ pub struct Connection {
     url: String,
     credentials: Credentials,
     client: Option<Client>,
-    /// The client's session came from a login made by this process.
+    /// The client's session came from a login made during the current call.
     logged_in_here: bool,
     apis: Option<Vec<ApiInfo>>,
     apis_fetched_here: bool,
@@ -351,13 +351,15 @@ impl Connection {
         }
     }
 
-    /// Call `command`; a saved session the server no longer knows (401) is replaced by one new
-    /// login and the call repeated once.
+    /// Call `command`; a session the server no longer knows (401: saved by an earlier process,
+    /// or expired during a long shell) is replaced by one new login and the call repeated once.
     pub async fn call(
         &mut self,
         command: &str,
         params: &[(String, String)],
     ) -> Result<Value, Failure> {
+        // A session from a login made for this very call is not replaced: its 401 is real.
+        self.logged_in_here = false;
         self.open().await?;
         let client = self.client.as_ref().expect("opened");
         match client.call_owned(command, params).await {

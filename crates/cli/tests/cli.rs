@@ -388,6 +388,39 @@ async fn one_login_is_reused_until_logout() {
     let after = current.call("listZones", &[]).await.unwrap_err();
     assert!(after.is_unauthorized(), "{after}");
     assert!(s.ok(&["logout"]).contains("not logged in"));
+    // A shell whose session ends while it runs logs in again once.
+    let mut shell = s
+        .command(&["shell"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = shell.stdin.take().unwrap();
+    let mut stdout = BufReader::new(shell.stdout.take().unwrap());
+    let mut answer = || {
+        let mut text = String::new();
+        loop {
+            let mut line = String::new();
+            assert!(
+                stdout.read_line(&mut line).unwrap() > 0,
+                "shell ended: {text}"
+            );
+            text.push_str(&line);
+            if line == "}\n" {
+                return serde_json::from_str::<Value>(&text).unwrap();
+            }
+        }
+    };
+    stdin.write_all(b"list zones name=reuse\n").unwrap();
+    assert_eq!(answer()["count"], 1);
+    assert_eq!(logins(&keys).await, before + 3);
+    assert!(s.ok(&["logout"]).contains("logged out admin"));
+    // (`exit` makes a failure end the shell instead of leaving the reader waiting.)
+    stdin.write_all(b"list zones name=reuse\nexit\n").unwrap();
+    assert_eq!(answer()["count"], 1);
+    drop(stdin);
+    assert!(shell.wait().unwrap().success());
+    assert_eq!(logins(&keys).await, before + 4);
     // API keys, when set, are used instead of a login.
     let Auth::Keys {
         api_key, secret, ..
@@ -402,7 +435,7 @@ async fn one_login_is_reused_until_logout() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
-    assert_eq!(logins(&keys).await, before + 2);
+    assert_eq!(logins(&keys).await, before + 4);
 }
 
 #[test]
