@@ -540,6 +540,44 @@ COMP_LINE="trellis deploy "; COMP_POINT=${#COMP_LINE}; _trellis; echo "${COMPREP
         "{}",
         stderr_of(&out)
     );
+    // zsh and fish, when installed (compadd is stubbed: zsh runs it only inside a widget).
+    let shell_run = |shell: &str, script: &str| -> Option<String> {
+        let out = Command::new(shell)
+            .arg("-c")
+            .arg(script)
+            .env("PATH", &path)
+            .env("TRELLIS_URL", &s.url)
+            .env("TRELLIS_USERNAME", "admin")
+            .env("TRELLIS_PASSWORD", ADMIN_PASSWORD)
+            .env("HOME", s.dir.path())
+            .env("XDG_CACHE_HOME", s.cache_dir())
+            .env_remove("TRELLIS_API_KEY")
+            .output()
+            .ok()?;
+        Some(String::from_utf8(out.stdout).unwrap())
+    };
+    match shell_run(
+        "zsh",
+        r#"source <(trellis completion zsh); compadd() { print -r -- "compadd $*" }
+words=(trellis list zones na); CURRENT=4; _trellis
+words=(trellis deploy ""); CURRENT=3; _trellis"#,
+    ) {
+        Some(text) => assert_eq!(
+            text.lines().collect::<Vec<_>>(),
+            ["compadd -S  -- name=", "compadd -- virtualmachine"]
+        ),
+        None => eprintln!("zsh not installed: its completion script is not run"),
+    }
+    match shell_run(
+        "fish",
+        r#"trellis completion fish | source; complete -C "trellis list zones na"; complete -C "trellis deploy ""#,
+    ) {
+        Some(text) => assert_eq!(
+            text.lines().collect::<Vec<_>>(),
+            ["name=", "virtualmachine"]
+        ),
+        None => eprintln!("fish not installed: its completion script is not run"),
+    }
     let zsh = s.ok(&["completion", "zsh"]);
     assert!(zsh.starts_with("#compdef trellis") && zsh.contains("trellis __complete --"));
     let fish = s.ok(&["completion", "fish"]);
