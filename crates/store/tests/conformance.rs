@@ -604,3 +604,94 @@ async fn catalog_reads_follow_writes() {
         "the catalog cache served reads on SQLite"
     );
 }
+
+#[tokio::test]
+async fn template_visibility_is_applied_before_paging() {
+    use trellis_model::entity::Template;
+    use trellis_store::{TemplateFilter, TemplateVisibility as V};
+    each_backend(|s| async move {
+        let (alice, bob) = (11, 12);
+        // (name, owner, public, featured, zone)
+        let rows = [
+            ("admin-featured", 1, true, true, None),
+            ("admin-public", 1, true, false, Some(7)),
+            ("admin-private", 1, false, false, None),
+            ("alice-private", alice, false, false, None),
+            ("bob-public", bob, true, false, Some(8)),
+            ("bob-private", bob, false, false, None),
+        ];
+        for (name, owner, public, featured, zone) in rows {
+            s.template_create(&Template {
+                id: 0,
+                uuid: uuid(),
+                name: name.into(),
+                display_text: name.into(),
+                format: "EXTERNAL".into(),
+                hypervisor: "External".into(),
+                os_type: "Other".into(),
+                extension_id: None,
+                arch: "x86_64".into(),
+                is_public: public,
+                is_featured: featured,
+                account_id: owner,
+                zone_id: zone,
+                url: "none".into(),
+                size: 0,
+                state: "Active".into(),
+                created: 1,
+            })
+            .await
+            .unwrap();
+        }
+        let names = |v: V, f: TemplateFilter<'static>| {
+            let s = s.clone();
+            async move {
+                let (items, total) = s.template_list(&f, v, Page::all()).await.unwrap();
+                assert_eq!(total, items.len() as i64);
+                items.into_iter().map(|t| t.name).collect::<Vec<_>>()
+            }
+        };
+        let any = TemplateFilter::default();
+        assert_eq!(names(V::All, any).await.len(), 6);
+        assert_eq!(
+            names(V::UsableBy(alice), any).await,
+            ["admin-featured", "admin-public", "alice-private", "bob-public"]
+        );
+        assert_eq!(names(V::OwnedBy(bob), any).await, ["bob-public", "bob-private"]);
+        assert_eq!(names(V::FeaturedFor(alice), any).await, ["admin-featured"]);
+        assert_eq!(
+            names(V::CommunityFor(alice), any).await,
+            ["admin-public", "bob-public"]
+        );
+        assert_eq!(names(V::CommunityFor(bob), any).await, ["admin-public"]);
+        assert!(names(V::Nothing, any).await.is_empty());
+        // A zone filter keeps the templates of that zone and those of every zone.
+        let zone7 = TemplateFilter {
+            zone_id: Some(7),
+            ..TemplateFilter::default()
+        };
+        assert_eq!(
+            names(V::UsableBy(alice), zone7).await,
+            ["admin-featured", "admin-public", "alice-private"]
+        );
+        let named = TemplateFilter {
+            name: Some("bob-private"),
+            ..TemplateFilter::default()
+        };
+        assert!(names(V::UsableBy(alice), named).await.is_empty());
+        // Paging counts what the viewer may see, not the table.
+        let (page, total) = s
+            .template_list(
+                &any,
+                V::UsableBy(alice),
+                Page {
+                    offset: 0,
+                    limit: Some(1),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!((page.len(), total), (1, 4));
+    })
+    .await;
+}
