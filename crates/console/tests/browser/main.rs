@@ -856,6 +856,22 @@ async fn reload_and_layout(
     page.wait("tr[data-template='debian-12-genericcloud-amd64-20260301']")
         .await?;
     actions_on_screen(page, "Templates", 2, 52.0).await?;
+    // A cut value keeps the whole text in its cell's tooltip.
+    let tips = page
+        .c
+        .execute(
+            "return [...document.querySelectorAll(\"tr[data-template^='debian'] td[title]\")].map((t) => t.title);",
+            vec![],
+        )
+        .await?;
+    let tips = tips.to_string();
+    if !tips.contains("debian-12-genericcloud-amd64-20260301")
+        || !tips.contains("storage = ceph-pool-ssd-replicated")
+    {
+        return fail(format!(
+            "the template row's tooltips lack the whole values: {tips}"
+        ));
+    }
     page.shot("templates-1280").await?;
     page.route(&format!("#/extensions/{recorder_id}?tab=actions"))
         .await?;

@@ -31,10 +31,11 @@ export async function actionsTab(panel, ext) {
       empty: 'No custom actions. Add one to let users run your executable\'s own operations on instances.',
       rowAttrs: (a) => ({ dataset: { action: a.name } }),
       columns: [
-        { label: 'Name', trunc: true, class: 'w-mid', render: (a) => h('strong', {}, a.name) },
+        { label: 'Name', trunc: true, class: 'w-wide', render: (a) => h('strong', {}, a.name) },
         { label: 'Description', key: 'description', trunc: true, class: 'w-mid' },
         { label: 'Enabled', fit: true, render: (a) => (a.enabled ? badge('Enabled', 'good') : badge('Disabled', 'neutral')) },
-        { label: 'Resource', key: 'resourcetype', fit: true },
+        // Every custom action is for instances today; the column appears when one is not.
+        items.some((a) => a.resourcetype && a.resourcetype !== 'VirtualMachine') ? { label: 'Resource', key: 'resourcetype', fit: true } : null,
         { label: 'Roles', trunc: true, render: (a) => (a.allowedroletypes || []).join(', ') },
         { label: 'Parameters', trunc: (a) => paramTip(a.parameters || []), class: 'w-wide', render: (a) => paramSummary(a.parameters || []) },
         { label: 'Timeout', fit: true, render: (a) => `${a.timeout} s` },
@@ -54,7 +55,7 @@ export async function actionsTab(panel, ext) {
               if (ok && await runCall(`Delete ${a.name}`, 'deleteCustomAction', { id: a.id })) reload();
             }, { small: true, kind: 'danger', data: { action: 'delete' } }) : null),
         },
-      ],
+      ].filter(Boolean),
     }));
 }
 

@@ -86,9 +86,9 @@ function gettingStarted() {
     h('div', { class: 'start-ways' },
       h('div', { class: 'start-way' },
         h('h3', {}, 'Try it on this machine'),
-        h('p', {}, 'Stop this server and run ', code('trellis quickstart'), ' instead. It starts a server seeded with a zone, a cluster '
-          + 'bound to the built-in Local extension (QEMU on this machine), a host, service offerings, a template and a network, '
-          + 'and prints a ready-to-run deploy command.')),
+        h('p', {}, 'Run ', code('trellis quickstart'), ' (with its own data directory, or after stopping this server). It starts a '
+          + 'server seeded with a zone, a cluster bound to the built-in Local extension (QEMU on this machine), a host, service '
+          + 'offerings, a template and a network, and prints a ready-to-run deploy command.')),
       h('div', { class: 'start-way' },
         h('h3', {}, 'Set it up here'),
         h('ol', { class: 'start-steps' },
