@@ -191,10 +191,13 @@ export async function renderExtension(ctx) {
           rows: ext.resources || [],
           empty: 'Not registered with any cluster. Register a cluster to deploy instances through this extension.',
           columns: [
-            { label: 'Name', key: 'name' },
-            { label: 'Type', key: 'type' },
-            { label: 'ID', render: (r) => code(r.id) },
-            { label: 'Details', wrap: true, render: (r) => (r.details ? h('ul', { class: 'plain' }, Object.entries(r.details).map(([k, v]) => h('li', {}, code(k), ' = ', v))) : '') },
+            { label: 'Name', key: 'name', trunc: true, class: 'w-mid' },
+            { label: 'Type', key: 'type', fit: true },
+            { label: 'ID', trunc: true, class: 'w-wide', render: (r) => code(r.id) },
+            {
+              label: 'Details', class: 'w-mid', trunc: (r) => Object.entries(r.details || {}).map(([k, v]) => `${k} = ${v}`).join('\n'),
+              render: (r) => h('span', {}, Object.entries(r.details || {}).map(([k, v], i) => [i ? '; ' : '', code(k), ' = ', v])),
+            },
             created,
             {
               label: 'Actions', render: (r) => (can('unregisterExtension')

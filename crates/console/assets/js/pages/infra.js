@@ -21,7 +21,7 @@ export async function renderZones(ctx) {
       { label: 'Network type', key: 'networktype' },
       { label: 'DNS', key: 'dns1' },
       { label: 'Description', key: 'description', trunc: true, class: 'w-mid' },
-      { label: 'ID', trunc: true, render: (z) => code(z.id) },
+      { label: 'ID', trunc: true, class: 'w-wide', render: (z) => code(z.id) },
       {
         label: 'Actions', render: (z) => h('div', { class: 'row-actions' },
           can('updateZone') ? button(z.allocationstate === 'Enabled' ? 'Disable' : 'Enable', async () => {
@@ -95,14 +95,14 @@ export async function renderClusters(ctx) {
     columns: [
       { label: 'Name', trunc: true, class: 'w-mid', render: (c) => h('strong', {}, c.name) },
       { label: 'Zone', key: 'zonename', trunc: true },
-      { label: 'Hypervisor', key: 'hypervisortype' },
+      { label: 'Hypervisor', key: 'hypervisortype', fit: true },
       {
-        label: 'Extension', render: (c) => (c.extensionid
+        label: 'Extension', trunc: true, render: (c) => (c.extensionid
           ? (can('listExtensions') ? h('a', { href: `#/extensions/${c.extensionid}` }, c.extensionname) : c.extensionname)
           : h('span', { class: 'muted' }, c.hypervisortype === 'External' ? 'not registered' : '—')),
       },
       { label: 'Allocation', fit: true, render: (c) => badge(c.allocationstate) },
-      { label: 'Arch', key: 'arch' },
+      { label: 'Arch', key: 'arch', fit: true },
       {
         label: 'Actions', render: (c) => h('div', { class: 'row-actions' },
           can('updateCluster') ? button(c.allocationstate === 'Enabled' ? 'Disable' : 'Enable', async () => {
@@ -173,7 +173,7 @@ export async function renderHosts(ctx) {
       { label: 'Cluster', key: 'clustername', trunc: true },
       { label: 'Zone', key: 'zonename', trunc: true },
       {
-        label: 'Extension', render: (x) => (x.extensionid && can('listExtensions')
+        label: 'Extension', trunc: true, render: (x) => (x.extensionid && can('listExtensions')
           ? h('a', { href: `#/extensions/${x.extensionid}` }, x.extensionname) : (x.extensionname || '')),
       },
       created,
