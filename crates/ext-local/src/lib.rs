@@ -17,24 +17,20 @@
 
 pub mod accel;
 pub mod actions;
-pub mod deadline;
 pub mod error;
 pub mod image;
 pub mod machine;
 pub mod qmp;
 pub mod settings;
 
-use deadline::Deadline;
-use error::ActionError;
-use settings::{Environment, Settings};
-use trellis_ext_protocol::{argv, exit, Payload, ENV_DEADLINE};
+/// The deadline policy shared by the built-in extensions.
+pub use trellis_extkit::deadline;
+pub use trellis_extkit::Reply;
 
-/// What to print and how to exit.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
-    pub exit_code: i32,
-    pub stdout: serde_json::Value,
-}
+use settings::{Environment, Settings};
+
+/// The executable's name, in usage and internal-error messages.
+pub const PROGRAM: &str = "trellis-local";
 
 /// Runs one invocation: `arguments` as in `std::env::args()`, `deadline_variable` the value of
 /// `TRELLIS_DEADLINE` if set.
@@ -43,50 +39,16 @@ pub fn run(
     deadline_variable: Option<&str>,
     environment: &Environment,
 ) -> Reply {
-    match invoke(arguments, deadline_variable, environment) {
-        Ok(stdout) => Reply {
-            exit_code: exit::OK,
-            stdout,
-        },
-        Err(error) => Reply {
-            exit_code: error.exit_code(),
-            stdout: error.reply(),
-        },
-    }
-}
-
-/// The value of `TRELLIS_DEADLINE` in this process.
-pub fn deadline_variable() -> Option<String> {
-    std::env::var(ENV_DEADLINE).ok()
-}
-
-fn invoke(
-    arguments: &[String],
-    deadline_variable: Option<&str>,
-    environment: &Environment,
-) -> Result<serde_json::Value, ActionError> {
-    let (Some(action_name), Some(payload_path)) =
-        (arguments.get(argv::ACTION), arguments.get(argv::PAYLOAD))
-    else {
-        return Err(ActionError::Usage(
-            "usage: trellis-local <action> <payload.json> <timeout-seconds>".into(),
-        ));
-    };
-    let action = actions::parse_action(action_name)?;
-    let deadline = Deadline::from_invocation(
-        arguments.get(argv::TIMEOUT).map(String::as_str),
+    trellis_extkit::run(
+        PROGRAM,
+        arguments,
         deadline_variable,
-    );
-    let text =
-        std::fs::read_to_string(payload_path).map_err(|source| ActionError::PayloadUnreadable {
-            path: payload_path.clone(),
-            source,
-        })?;
-    let payload: Payload =
-        serde_json::from_str(&text).map_err(|source| ActionError::PayloadInvalid {
-            path: payload_path.clone(),
-            source,
-        })?;
-    let settings = Settings::new(payload.details(), environment);
-    actions::perform(action, &payload, &settings, deadline)
+        |invocation| -> Result<serde_json::Value, error::ActionError> {
+            let action = actions::parse_action(&invocation.action)?;
+            let deadline = invocation.deadline();
+            let payload = invocation.read_payload()?;
+            let settings = Settings::new(payload.details(), environment);
+            actions::perform(action, &payload, &settings, deadline)
+        },
+    )
 }

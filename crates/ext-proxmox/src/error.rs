@@ -1,28 +1,17 @@
 //! Why an action failed, and which documented exit code that means.
 
-use std::error::Error as _;
 use trellis_ext_protocol::exit;
+use trellis_extkit::{ActionFailure, PayloadError, UsageError};
 
 /// A failed action. Each variant maps to one exit code of [`trellis_ext_protocol::exit`].
 #[derive(Debug, thiserror::Error)]
 pub enum ActionError {
-    /// The invocation was wrong (arguments, payload, parameters).
+    /// The invocation was wrong (arguments, parameters).
     #[error("{0}")]
     Usage(String),
-    /// The payload file cannot be read.
-    #[error("cannot read the payload file {path}")]
-    PayloadUnreadable {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    /// The payload file does not hold a payload.
-    #[error("the payload file {path} is not a valid payload")]
-    PayloadInvalid {
-        path: String,
-        #[source]
-        source: serde_json::Error,
-    },
+    /// The payload file cannot be read or parsed.
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
     /// Required details are missing or invalid.
     #[error("{0}")]
     Config(String),
@@ -134,9 +123,7 @@ impl ActionError {
     /// The documented exit code (see `trellis_ext_protocol::exit`).
     pub fn exit_code(&self) -> i32 {
         match self.root() {
-            ActionError::Usage(_)
-            | ActionError::PayloadUnreadable { .. }
-            | ActionError::PayloadInvalid { .. } => exit::USAGE,
+            ActionError::Usage(_) | ActionError::Payload(_) => exit::USAGE,
             ActionError::Config(_) => exit::CONFIG,
             ActionError::Unsupported(_) => exit::UNSUPPORTED,
             ActionError::Unreachable { .. } | ActionError::Unauthorized { .. } => exit::UNREACHABLE,
@@ -165,26 +152,14 @@ impl ActionError {
 
     /// The full message: this error and every cause, joined by `: `.
     pub fn full_message(&self) -> String {
-        let mut message = self.to_string();
-        let mut source = self.source();
-        while let Some(cause) = source {
-            let text = cause.to_string();
-            if !text.is_empty() && !message.ends_with(&text) {
-                message.push_str(": ");
-                message.push_str(&text);
-            }
-            source = cause.source();
-        }
-        message
+        trellis_extkit::error_chain(self)
     }
 
     /// The JSON printed on stdout: `{"status":"error","error":…}` plus what helps diagnose it.
     pub fn reply(&self) -> serde_json::Value {
         let mut reply = trellis_ext_protocol::error_reply(&self.full_message());
         let kind = match self.root() {
-            ActionError::Usage(_)
-            | ActionError::PayloadUnreadable { .. }
-            | ActionError::PayloadInvalid { .. } => "usage",
+            ActionError::Usage(_) | ActionError::Payload(_) => "usage",
             ActionError::Config(_) => "config",
             ActionError::Unsupported(_) => "unsupported",
             ActionError::Unreachable { .. } => "unreachable",
@@ -207,5 +182,21 @@ impl ActionError {
             _ => {}
         }
         reply
+    }
+}
+
+impl From<UsageError> for ActionError {
+    fn from(error: UsageError) -> ActionError {
+        ActionError::Usage(error.to_string())
+    }
+}
+
+impl ActionFailure for ActionError {
+    fn exit_code(&self) -> i32 {
+        ActionError::exit_code(self)
+    }
+
+    fn reply(&self) -> serde_json::Value {
+        ActionError::reply(self)
     }
 }

@@ -12,61 +12,28 @@
 
 pub mod actions;
 pub mod client;
-pub mod deadline;
 pub mod error;
 pub mod settings;
 
-use deadline::Deadline;
-use error::ActionError;
-use trellis_ext_protocol::{argv, exit, Payload};
+/// The deadline policy shared by the built-in extensions.
+pub use trellis_extkit::deadline;
+pub use trellis_extkit::Reply;
 
-/// What to print and how to exit.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
-    pub exit_code: i32,
-    pub stdout: serde_json::Value,
-}
+/// The executable's name, in usage and internal-error messages.
+pub const PROGRAM: &str = "trellis-proxmox";
 
 /// Runs one invocation: `arguments` as in `std::env::args()`, `deadline_variable` the value of
 /// `TRELLIS_DEADLINE` if set.
 pub fn run(arguments: &[String], deadline_variable: Option<&str>) -> Reply {
-    match invoke(arguments, deadline_variable) {
-        Ok(stdout) => Reply {
-            exit_code: exit::OK,
-            stdout,
-        },
-        Err(error) => Reply {
-            exit_code: error.exit_code(),
-            stdout: error.reply(),
-        },
-    }
-}
-
-fn invoke(
-    arguments: &[String],
-    deadline_variable: Option<&str>,
-) -> Result<serde_json::Value, ActionError> {
-    let (Some(action_name), Some(payload_path)) =
-        (arguments.get(argv::ACTION), arguments.get(argv::PAYLOAD))
-    else {
-        return Err(ActionError::Usage(
-            "usage: trellis-proxmox <action> <payload.json> <timeout-seconds>".into(),
-        ));
-    };
-    let action = actions::parse_action(action_name)?;
-    let deadline = Deadline::from_invocation(
-        arguments.get(argv::TIMEOUT).map(String::as_str),
+    trellis_extkit::run(
+        PROGRAM,
+        arguments,
         deadline_variable,
-    );
-    let text =
-        std::fs::read_to_string(payload_path).map_err(|source| ActionError::PayloadUnreadable {
-            path: payload_path.clone(),
-            source,
-        })?;
-    let payload: Payload =
-        serde_json::from_str(&text).map_err(|source| ActionError::PayloadInvalid {
-            path: payload_path.clone(),
-            source,
-        })?;
-    actions::perform(action, &payload, deadline)
+        |invocation| -> Result<serde_json::Value, error::ActionError> {
+            let action = actions::parse_action(&invocation.action)?;
+            let deadline = invocation.deadline();
+            let payload = invocation.read_payload()?;
+            actions::perform(action, &payload, deadline)
+        },
+    )
 }
