@@ -97,6 +97,10 @@ pub struct ServeArgs {
     /// Log JSON lines.
     #[arg(long, env = "TRELLIS_JSON_LOGS")]
     json_logs: bool,
+    /// The key that seals job secrets (64 hex characters); default `<data-dir>/secret.key`,
+    /// created on first start. Servers sharing one PostgreSQL database must share it.
+    #[arg(long, env = "TRELLIS_SECRET_KEY_FILE")]
+    secret_key_file: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -123,6 +127,9 @@ impl ServeArgs {
         }
         if self.json_logs {
             cfg.json_logs = true;
+        }
+        if let Some(v) = self.secret_key_file {
+            cfg.secret_key_file = Some(v);
         }
         cfg.admin_password = std::env::var("TRELLIS_ADMIN_PASSWORD")
             .ok()

@@ -22,6 +22,10 @@ pub struct ServerConfig {
     pub admin_password: Option<String>,
     /// Log as JSON lines.
     pub json_logs: bool,
+    /// The key job secrets are sealed with (64 hex characters). Default
+    /// `<data-dir>/secret.key`, created on first start; several servers on one database must
+    /// all point at the same key.
+    pub secret_key_file: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -35,6 +39,7 @@ impl Default for ServerConfig {
             server_name: None,
             admin_password: None,
             json_logs: false,
+            secret_key_file: None,
         }
     }
 }
@@ -44,6 +49,13 @@ impl ServerConfig {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("trellis.db").display()))
+    }
+    /// The secret key file and whether it may be created when missing (only the default one).
+    pub fn secret_key_file(&self) -> (PathBuf, bool) {
+        match &self.secret_key_file {
+            Some(p) => (p.clone(), false),
+            None => (self.data_dir.join("secret.key"), true),
+        }
     }
     pub fn extensions_dir(&self) -> PathBuf {
         self.extensions_dir
@@ -63,6 +75,7 @@ pub struct ConfigFile {
     pub builtin_dir: Option<PathBuf>,
     pub server_name: Option<String>,
     pub json_logs: Option<bool>,
+    pub secret_key_file: Option<PathBuf>,
 }
 
 /// Why the config file could not be used.
@@ -118,6 +131,9 @@ impl ConfigFile {
         }
         if let Some(v) = &self.server_name {
             cfg.server_name = Some(v.clone());
+        }
+        if let Some(v) = &self.secret_key_file {
+            cfg.secret_key_file = Some(v.clone());
         }
         if let Some(v) = self.json_logs {
             cfg.json_logs = v;

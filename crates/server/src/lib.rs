@@ -34,6 +34,8 @@ pub enum StartError {
     },
     #[error("cannot initialise the extension runner")]
     Runner(#[source] trellis_ext_runner::RunnerInitError),
+    #[error("cannot use the secret key")]
+    SecretKey(#[source] jobs::seal::KeyError),
     #[error("bootstrap failed: {0}")]
     Bootstrap(trellis_model::Error),
 }
@@ -124,7 +126,11 @@ pub async fn start(cfg: ServerConfig) -> Result<Running, StartError> {
             tracing::error!(error = %e, "http server failed");
         }
     }));
-    tasks.push(tokio::spawn(jobs::worker(app.clone(), rx.clone())));
+    tasks.push(tokio::spawn(jobs::worker(
+        app.clone(),
+        http::render_job_outcome,
+        rx.clone(),
+    )));
     tasks.extend(reconcile::spawn_all(app.clone(), rx));
     tracing::info!(%addr, server_id = %app.server_id, "trellis is serving");
     Ok(Running {

@@ -32,24 +32,24 @@ const EXTENSION_PASSWORD: &str = "Adm1n-Extension-Pass";
 const HOST_TOKEN: &str = "host-token-0123456789";
 const MAP_SECRET: &str = "cluster-secret-ABCDEF";
 
-struct Env {
-    s: TestServer,
-    admin: Client,
-    ext_id: String,
-    dir: PathBuf,
-    zone: String,
-    offering: String,
+pub(super) struct Env {
+    pub(super) s: TestServer,
+    pub(super) admin: Client,
+    pub(super) ext_id: String,
+    pub(super) dir: PathBuf,
+    pub(super) zone: String,
+    pub(super) offering: String,
     /// Public, registered by the admin, with `External:template_id=9000`.
-    template: String,
-    a: Client,
-    b: Client,
+    pub(super) template: String,
+    pub(super) a: Client,
+    pub(super) b: Client,
 }
 
 fn id(v: &Value) -> String {
     v["id"].as_str().expect("an id").to_string()
 }
 
-async fn setup() -> Env {
+pub(super) async fn setup() -> Env {
     let s = TestServer::start();
     let admin = s.admin().await;
     let e = admin
@@ -173,7 +173,7 @@ async fn setup() -> Env {
 
 impl Env {
     /// Deploy as `who` with extra parameters; the finished job's VM.
-    async fn deploy(
+    pub(super) async fn deploy(
         &self,
         who: &Client,
         name: &str,
@@ -193,7 +193,7 @@ impl Env {
             .map(|v| v["virtualmachine"].clone())
     }
 
-    async fn run(
+    pub(super) async fn run(
         &self,
         who: &Client,
         cmd: &str,

@@ -4,6 +4,7 @@ mod api;
 mod extensions;
 mod instances;
 mod isolation;
+mod jobs;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};

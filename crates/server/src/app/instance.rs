@@ -20,7 +20,7 @@ use trellis_store::{InfraFilter, InstanceFilter, Page};
 use super::custom_action::CustomActionRun;
 use super::infra::{random_mac, strip_prefix, EXTERNAL_PREFIX};
 use super::{setting, App, Caller};
-use crate::jobs::JobContext;
+use crate::jobs::{JobContext, JobStep};
 
 const DETAIL_DEPLOYVM: &str = "deployvm";
 const DETAIL_EXPUNGE: &str = "expunge.external.vm";
@@ -803,7 +803,7 @@ impl App {
             .instance_by_uuid(uuid)
             .await?
             .ok_or_else(|| Error::not_found(format!("Unable to find instance by id {uuid}")))?;
-        let resumed = ctx.resumed_step().map(str::to_string);
+        let resumed = ctx.resumed_step()?;
         let template = self
             .store
             .template_get(inst.template_id)
@@ -837,11 +837,10 @@ impl App {
                 let payload = self.payload(&t, Some(caller), proto::action::START, true).await?;
                 return self.invoke(&t, proto::action::START, &payload, timeout).await?.map(|_| ()).map_err(|e| action_failed("start", &inst, &e));
             }
-            let step = resumed.as_deref().unwrap_or("");
-            if step == "created" {
+            if resumed == Some(JobStep::Created) {
                 return Ok(());
             }
-            if step == "create-pending" {
+            if resumed == Some(JobStep::CreatePending) {
                 // The previous run may or may not have created it: observe first.
                 let payload = self.payload(&t, Some(caller), proto::action::STATUS, false).await?;
                 let observed = match self.invoke(&t, proto::action::STATUS, &payload, Duration::from_secs(60)).await? {
@@ -862,17 +861,17 @@ impl App {
                 Some(eid) => self.store.detail_get(DetailOwner::Extension, eid, DETAIL_REQUIRES_PREPARE).await?.is_some_and(|v| v.eq_ignore_ascii_case("true")),
                 None => false,
             };
-            if requires_prepare && step != "prepared" && step != "create-pending" {
+            if requires_prepare && !matches!(resumed, Some(JobStep::Prepared | JobStep::CreatePending)) {
                 let payload = self.payload(&t, Some(caller), proto::action::PREPARE, true).await?;
                 let out = self.invoke(&t, proto::action::PREPARE, &payload, timeout).await?.map_err(|e| action_failed("prepare", &inst, &e))?;
                 self.apply_prepare(&t, &payload, &out.stdout).await?;
-                ctx.set_step("prepared").await?;
+                ctx.set_step(JobStep::Prepared).await?;
             }
-            ctx.set_step_durable("create-pending").await?;
+            ctx.set_step(JobStep::CreatePending).await?;
             let payload = self.payload(&t, Some(caller), proto::action::CREATE, true).await?;
             match self.invoke(&t, proto::action::CREATE, &payload, timeout).await? {
                 Ok(_) => {
-                    ctx.set_step("created").await?;
+                    ctx.set_step(JobStep::Created).await?;
                     Ok(())
                 }
                 Err(e) => {

@@ -57,6 +57,8 @@ pub struct App {
     /// Per-key locks for operations that must not interleave on one server.
     locks: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     locks_prune_at: std::sync::atomic::AtomicUsize,
+    /// Seals the secrets jobs carry (see `jobs::seal`).
+    secret_key: crate::jobs::seal::SecretKey,
 }
 
 impl std::fmt::Debug for App {
@@ -97,6 +99,12 @@ impl App {
         // Payloads go to the runner's default private tmpfs directory, never to persistent disk.
         let runner_cfg = RunnerConfig::default();
         let runner = Runner::new(runner_cfg).map_err(crate::StartError::Runner)?;
+        let (key_path, create) = cfg.secret_key_file();
+        if create && cfg.database_url().starts_with("postgres") {
+            tracing::warn!(path = %key_path.display(), "no secret_key_file configured: this server seals job secrets with its own key; servers sharing the database cannot run each other's custom-action jobs until they share one key file");
+        }
+        let secret_key = crate::jobs::seal::SecretKey::load_or_create(&key_path, create)
+            .map_err(crate::StartError::SecretKey)?;
         Ok(App {
             cfg,
             store,
@@ -112,6 +120,7 @@ impl App {
             principal_cache: std::sync::Mutex::new(HashMap::new()),
             locks: tokio::sync::Mutex::new(HashMap::new()),
             locks_prune_at: std::sync::atomic::AtomicUsize::new(LOCKS_PRUNE_MIN),
+            secret_key,
         })
     }
 
@@ -127,6 +136,11 @@ impl App {
         self.network_offerings_bootstrap().await?;
         self.extensions_bootstrap().await?;
         Ok(generated)
+    }
+
+    /// The key job secrets are sealed with.
+    pub fn secret_key(&self) -> &crate::jobs::seal::SecretKey {
+        &self.secret_key
     }
 
     /// Remove this server from the live set (graceful shutdown).

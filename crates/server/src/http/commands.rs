@@ -1,6 +1,6 @@
 //! Command handlers: read typed values from validated parameters, call the application, build the
-//! reply. Async commands are checked here and queued; their bodies run in the job worker through
-//! [`run_job`].
+//! reply. Async commands are checked here and queued as a typed [`JobCommand`]; the job worker
+//! executes it through `App`, and [`render_job_outcome`] turns what it produced into the job result.
 
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -11,6 +11,8 @@ use trellis_store::{EventFilter, ExtensionFilter, IdentityFilter, Page};
 use super::views;
 use crate::app::custom_action::CustomActionInput;
 use crate::app::{setting, App, Caller, ExtensionViews};
+use crate::jobs::seal::Secret;
+use crate::jobs::{JobCommand, JobOutcome};
 
 type R = Result<Reply, ApiError>;
 
@@ -39,79 +41,88 @@ pub(super) fn list(object: &'static str, items: Vec<Value>, total: i64) -> Reply
 /// Run a synchronous command, or validate and queue an asynchronous one.
 pub async fn dispatch(app: &App, caller: &Caller, cmd: &Command, p: &Params) -> R {
     if cmd.isasync {
-        let instance = precheck_async(app, caller, cmd, p).await?;
-        let job = app
-            .job_submit(caller, cmd.name, p.pairs(), instance.clone())
-            .await?;
-        let id = instance
-            .filter(|_| cmd.name == "deployVirtualMachine")
-            .map(|(_, u)| u);
-        return Ok(Reply::Async {
-            jobid: job.uuid,
-            id,
-        });
+        let (command, about) = precheck_async(app, caller, cmd, p).await?;
+        let id = match &command {
+            JobCommand::Deploy { instance, .. } => Some(instance.clone()),
+            _ => None,
+        };
+        let job = app.job_submit(caller, &command, about).await?;
+        return Ok(Reply::Async { jobid: job.uuid, id });
     }
     sync(app, caller, cmd, p).await
 }
 
-/// Request-time checks of async commands; returns the instance the job is about.
+/// Request-time checks of async commands: the typed command to queue, and the object the job is
+/// about.
 async fn precheck_async(
     app: &App,
     caller: &Caller,
     cmd: &Command,
     p: &Params,
-) -> Result<Option<(String, String)>, ApiError> {
+) -> Result<(JobCommand, Option<(String, String)>), ApiError> {
     match cmd.name {
         "deleteAccount" => {
             let a = app.account_check_delete(caller, req(p, cmd, "id")?).await?;
-            Ok(Some(("Account".into(), a.uuid)))
+            Ok((
+                JobCommand::DeleteAccount {
+                    account: a.uuid.clone(),
+                },
+                Some(("Account".into(), a.uuid)),
+            ))
         }
-        "runCustomAction" => Ok(Some((
-            "VirtualMachine".into(),
-            req(p, cmd, "resourceid")?.to_string(),
-        ))),
+        "runCustomAction" => {
+            let resource = req(p, cmd, "resourceid")?.to_string();
+            let parameters = app
+                .secret_key()
+                .seal(&Secret::new(p.map_pairs("parameters").unwrap_or_default()))?;
+            Ok((
+                JobCommand::RunCustomAction {
+                    action: req(p, cmd, "customactionid")?.to_string(),
+                    resource_type: s(p, "resourcetype"),
+                    resource: resource.clone(),
+                    parameters,
+                },
+                Some(("VirtualMachine".into(), resource)),
+            ))
+        }
         other => super::instances::precheck(app, caller, other, p).await,
     }
 }
 
-/// Execute the body of an async command inside a job.
-pub async fn run_job(
+/// The job result of a finished job (CloudStack's `jobresult`), given to the job worker.
+pub fn render_job_outcome(
     app: &App,
-    caller: &Caller,
-    cmd_name: &str,
-    p: &Params,
-    ctx: &crate::jobs::JobContext,
-) -> R {
-    let cmd =
-        trellis_api::catalog::find(cmd_name).ok_or_else(|| ApiError::unsupported(cmd_name))?;
-    match cmd.name {
-        "deleteAccount" => {
-            app.account_delete(caller, req(p, cmd, "id")?).await?;
-            Ok(Reply::Success { displaytext: None })
-        }
-        "runCustomAction" => {
-            let params = p.map_pairs("parameters").unwrap_or_default();
-            let run = app
-                .custom_action_run(
-                    caller,
-                    req(p, cmd, "customactionid")?,
-                    p.str("resourcetype"),
-                    req(p, cmd, "resourceid")?,
-                    params,
-                )
-                .await?;
-            let mut result = serde_json::Map::new();
-            result.insert("message".into(), Value::String(run.message));
-            if let Some(d) = run.details {
-                result.insert("details".into(), Value::String(d));
+    outcome: JobOutcome,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, ApiError>> + Send + '_>> {
+    Box::pin(async move {
+        let reply = match outcome {
+            JobOutcome::Instance(inst) => Reply::Object {
+                object: "virtualmachine",
+                value: super::instances::vm_view(app, &inst).await?,
+            },
+            JobOutcome::Expunged { uuid } => Reply::Object {
+                object: "virtualmachine",
+                value: json!({"id": uuid, "state": "Expunged"}),
+            },
+            JobOutcome::Host(h) => Reply::Object {
+                object: "host",
+                value: super::instances::host_view(app, &h).await?,
+            },
+            JobOutcome::CustomAction(run) => {
+                let mut result = serde_json::Map::new();
+                result.insert("message".into(), Value::String(run.message));
+                if let Some(d) = run.details {
+                    result.insert("details".into(), Value::String(d));
+                }
+                Reply::Object {
+                    object: "customactionresult",
+                    value: json!({"id": run.action_uuid, "name": run.action_name, "success": run.success, "result": result}),
+                }
             }
-            Ok(Reply::Object {
-                object: "customactionresult",
-                value: json!({"id": run.action_uuid, "name": run.action_name, "success": run.success, "result": result}),
-            })
-        }
-        other => super::instances::run_job(app, caller, other, p, ctx).await,
-    }
+            JobOutcome::Done => Reply::Success { displaytext: None },
+        };
+        Ok(reply.job_result())
+    })
 }
 
 async fn sync(app: &App, caller: &Caller, cmd: &Command, p: &Params) -> R {

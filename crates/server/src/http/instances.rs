@@ -13,7 +13,7 @@ use super::commands::{list, page_of, req, s};
 use crate::app::infra::NetworkInput;
 use crate::app::instance::{DeployInput, Op};
 use crate::app::{App, Caller};
-use crate::jobs::JobContext;
+use crate::jobs::JobCommand;
 
 type R = Result<Reply, ApiError>;
 
@@ -53,17 +53,21 @@ fn e(x: trellis_store::StoreError) -> ApiError {
     ApiError::from(Error::from(x))
 }
 
-/// Request-time checks of async instance commands; returns the object the job is about.
+/// Request-time checks of async instance commands: the typed command to queue and the object
+/// the job is about.
 pub async fn precheck(
     app: &App,
     caller: &Caller,
     name: &str,
     p: &Params,
-) -> Result<Option<(String, String)>, ApiError> {
+) -> Result<(JobCommand, Option<(String, String)>), ApiError> {
     let c = cmd(name)?;
     refuse(app, caller, c, p).await?;
     let vm = |u: &str| Some(("VirtualMachine".to_string(), u.to_string()));
-    match c.name {
+    let checked = |op: Op| async move {
+        Ok::<String, ApiError>(app.instance_check(caller, req(p, c, "id")?, op).await?.uuid)
+    };
+    Ok(match c.name {
         "deployVirtualMachine" => {
             let input = DeployInput {
                 zone_uuid: req(p, c, "zoneid")?.into(),
@@ -78,39 +82,72 @@ pub async fn precheck(
                 host_uuid: s(p, "hostid"),
             };
             let inst = app.instance_allocate(caller, input).await?;
-            Ok(vm(&inst.uuid))
+            (
+                JobCommand::Deploy {
+                    instance: inst.uuid.clone(),
+                    start: p.bool_or("startvm", true),
+                    host: s(p, "hostid"),
+                },
+                vm(&inst.uuid),
+            )
         }
-        "startVirtualMachine" => Ok(vm(&app
-            .instance_check(caller, req(p, c, "id")?, Op::Start)
-            .await?
-            .uuid)),
-        "stopVirtualMachine" => Ok(vm(&app
-            .instance_check(caller, req(p, c, "id")?, Op::Stop)
-            .await?
-            .uuid)),
-        "rebootVirtualMachine" => Ok(vm(&app
-            .instance_check(caller, req(p, c, "id")?, Op::Reboot)
-            .await?
-            .uuid)),
-        "destroyVirtualMachine" => Ok(vm(&app
-            .instance_check(caller, req(p, c, "id")?, Op::Destroy)
-            .await?
-            .uuid)),
-        "expungeVirtualMachine" => Ok(vm(&app
-            .instance_check(caller, req(p, c, "id")?, Op::Expunge)
-            .await?
-            .uuid)),
+        "startVirtualMachine" => {
+            let u = checked(Op::Start).await?;
+            (
+                JobCommand::Start {
+                    instance: u.clone(),
+                    host: s(p, "hostid"),
+                },
+                vm(&u),
+            )
+        }
+        "stopVirtualMachine" => {
+            let u = checked(Op::Stop).await?;
+            (
+                JobCommand::Stop {
+                    instance: u.clone(),
+                    forced: p.bool_or("forced", false),
+                },
+                vm(&u),
+            )
+        }
+        "rebootVirtualMachine" => {
+            let u = checked(Op::Reboot).await?;
+            (JobCommand::Reboot { instance: u.clone() }, vm(&u))
+        }
+        "destroyVirtualMachine" => {
+            let u = checked(Op::Destroy).await?;
+            (
+                JobCommand::Destroy {
+                    instance: u.clone(),
+                    expunge: p.bool_or("expunge", false),
+                },
+                vm(&u),
+            )
+        }
+        "expungeVirtualMachine" => {
+            let u = checked(Op::Expunge).await?;
+            (JobCommand::Expunge { instance: u.clone() }, vm(&u))
+        }
         "prepareHostForMaintenance" | "cancelHostMaintenance" => {
             crate::app::require_admin(caller)?;
-            Ok(Some((
-                "Host".into(),
-                app.host_by_uuid(req(p, c, "id")?).await?.uuid,
-            )))
+            let host = app.host_by_uuid(req(p, c, "id")?).await?.uuid;
+            let about = Some(("Host".to_string(), host.clone()));
+            if c.name == "prepareHostForMaintenance" {
+                (JobCommand::HostMaintenance { host }, about)
+            } else {
+                (JobCommand::HostCancelMaintenance { host }, about)
+            }
         }
-        "deleteTemplate" => Ok(Some((
-            "Template".into(),
-            app.template_by_uuid(req(p, c, "id")?).await?.uuid,
-        ))),
+        "deleteTemplate" => {
+            let t = app.template_by_uuid(req(p, c, "id")?).await?.uuid;
+            (
+                JobCommand::DeleteTemplate {
+                    template: t.clone(),
+                },
+                Some(("Template".into(), t)),
+            )
+        }
         "deleteNetwork" => {
             let u = req(p, c, "id")?;
             app.store
@@ -122,107 +159,15 @@ pub async fn precheck(
                         "Unable to find network by id {u}"
                     )))
                 })?;
-            Ok(Some(("Network".into(), u.into())))
+            (
+                JobCommand::DeleteNetwork {
+                    network: u.to_string(),
+                },
+                Some(("Network".into(), u.into())),
+            )
         }
-        other => Err(ApiError::unsupported(other)),
-    }
-}
-
-/// Bodies of async instance commands.
-pub async fn run_job(app: &App, caller: &Caller, name: &str, p: &Params, ctx: &JobContext) -> R {
-    let c = cmd(name)?;
-    match c.name {
-        "deployVirtualMachine" => {
-            let uuid =
-                ctx.job.instance_uuid.clone().ok_or_else(|| {
-                    ApiError::from(Error::internal("deploy job without instance"))
-                })?;
-            let inst = if p.bool_or("startvm", true) {
-                app.instance_start(ctx, caller, &uuid, p.str("hostid"))
-                    .await?
-            } else {
-                app.store
-                    .instance_by_uuid(&uuid)
-                    .await
-                    .map_err(e)?
-                    .ok_or_else(|| ApiError::from(Error::not_found("instance vanished")))?
-            };
-            Ok(Reply::Object {
-                object: "virtualmachine",
-                value: vm_view(app, &inst).await?,
-            })
-        }
-        "startVirtualMachine" => {
-            let inst = app
-                .instance_start(ctx, caller, req(p, c, "id")?, p.str("hostid"))
-                .await?;
-            Ok(Reply::Object {
-                object: "virtualmachine",
-                value: vm_view(app, &inst).await?,
-            })
-        }
-        "stopVirtualMachine" => {
-            let inst = app
-                .instance_stop(caller, req(p, c, "id")?, p.bool_or("forced", false))
-                .await?;
-            Ok(Reply::Object {
-                object: "virtualmachine",
-                value: vm_view(app, &inst).await?,
-            })
-        }
-        "rebootVirtualMachine" => {
-            let inst = app.instance_reboot(caller, req(p, c, "id")?).await?;
-            Ok(Reply::Object {
-                object: "virtualmachine",
-                value: vm_view(app, &inst).await?,
-            })
-        }
-        "destroyVirtualMachine" => {
-            let id = req(p, c, "id")?;
-            match app
-                .instance_destroy(caller, id, p.bool_or("expunge", false))
-                .await?
-            {
-                Some(inst) => Ok(Reply::Object {
-                    object: "virtualmachine",
-                    value: vm_view(app, &inst).await?,
-                }),
-                None => Ok(Reply::Object {
-                    object: "virtualmachine",
-                    value: json!({"id": id, "state": "Expunged"}),
-                }),
-            }
-        }
-        "expungeVirtualMachine" => {
-            app.instance_expunge(caller, req(p, c, "id")?).await?;
-            Ok(Reply::Success { displaytext: None })
-        }
-        "prepareHostForMaintenance" => {
-            let h = app.host_maintenance(caller, req(p, c, "id")?).await?;
-            Ok(Reply::Object {
-                object: "host",
-                value: host_view(app, &h).await?,
-            })
-        }
-        "cancelHostMaintenance" => {
-            let h = app
-                .host_cancel_maintenance(caller, req(p, c, "id")?)
-                .await?;
-            Ok(Reply::Object {
-                object: "host",
-                value: host_view(app, &h).await?,
-            })
-        }
-        "deleteTemplate" => {
-            app.template_delete(caller, req(p, c, "id")?).await?;
-            Ok(Reply::Success { displaytext: None })
-        }
-        "deleteNetwork" => {
-            app.network_delete(caller, req(p, c, "id")?).await?;
-            Ok(Reply::Success { displaytext: None })
-        }
-        other => Err(ApiError::unsupported(other)),
-    }
+        other => return Err(ApiError::unsupported(other)),
+    })
 }
 
 async fn zone_filter(app: &App, p: &Params) -> Result<Option<i64>, ApiError> {

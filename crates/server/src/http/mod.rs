@@ -5,6 +5,7 @@
 pub mod commands;
 mod instances;
 pub mod views;
+pub use commands::render_job_outcome;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};

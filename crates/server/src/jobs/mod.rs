@@ -1,16 +1,36 @@
 //! The job worker: claims durable jobs (never twice, leases fenced on this server's id), runs
 //! them with bounded concurrency, renews leases while they run, and records results exactly as
 //! CloudStack clients expect (`jobstatus`, `jobresultcode`, `jobresult`).
+//!
+//! A job carries typed intent ([`JobCommand`], built by the request handler after its checks),
+//! its secrets sealed ([`seal`]), and the steps it reached ([`JobStep`]). The worker executes
+//! the command through `App` and hands the [`JobOutcome`] to the renderer the server was started
+//! with (the HTTP layer's), so this module never names the HTTP layer.
 
+pub mod command;
+pub mod seal;
+pub mod step;
+
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Semaphore};
-use trellis_api::{ApiError, Params};
+use trellis_api::ApiError;
 use trellis_model::entity::{Job, JobStatus};
 use trellis_model::{ids, time::now_millis, Error, Result};
 use trellis_store::{NewJob, Page};
 
+pub use command::{JobCommand, JobOutcome};
+pub use step::JobStep;
+
 use crate::app::{App, Caller};
+
+/// Turns a job's outcome into its CloudStack job result (the HTTP layer provides it).
+pub type Renderer = for<'a> fn(
+    &'a App,
+    JobOutcome,
+) -> Pin<Box<dyn Future<Output = std::result::Result<serde_json::Value, ApiError>> + Send + 'a>>;
 
 /// How long a claim lasts without renewal.
 pub const LEASE_MS: i64 = 60_000;
@@ -26,27 +46,24 @@ pub struct JobContext {
 }
 
 impl JobContext {
-    /// The step recorded by an earlier run of this job (after a crash), if any.
-    pub fn resumed_step(&self) -> Option<&str> {
-        self.job.step.as_deref()
+    /// The step recorded by an earlier run of this job (after a crash), if any. A step name
+    /// this server does not know is an error, never silently ignored.
+    pub fn resumed_step(&self) -> Result<Option<JobStep>> {
+        match self.job.step.as_deref() {
+            None | Some("") => Ok(None),
+            Some(s) => JobStep::parse(s).map(Some).ok_or_else(|| {
+                Error::internal(format!("job {} recorded an unknown step {s:?}", self.job.uuid))
+            }),
+        }
     }
 
-    /// Record the step reached, before and after each side effect.
-    pub async fn set_step(&self, step: &str) -> Result<()> {
-        self.record_step(step, false).await
-    }
-
-    /// Record a step that must survive a power loss: the one written just before an external
-    /// side effect that must not be repeated blindly (see `Store::job_set_step`).
-    pub async fn set_step_durable(&self, step: &str) -> Result<()> {
-        self.record_step(step, true).await
-    }
-
-    async fn record_step(&self, step: &str, durable: bool) -> Result<()> {
+    /// Record the step reached, before and after each side effect; steps whose undo is "observe
+    /// first" are synced to disk (see `Store::job_set_step`).
+    pub async fn set_step(&self, step: JobStep) -> Result<()> {
         if !self
             .app
             .store
-            .job_set_step(self.job.id, &self.owner, step, durable)
+            .job_set_step(self.job.id, &self.owner, step.as_str(), step.durable())
             .await?
         {
             return Err(Error::conflict("the job is no longer owned by this server"));
@@ -56,33 +73,22 @@ impl JobContext {
 }
 
 impl App {
-    /// Queue an async command.
+    /// Queue an async command. `about` names the object the job is about (`instancetype`,
+    /// `instanceid`).
     pub async fn job_submit(
         &self,
         caller: &Caller,
-        cmd: &str,
-        pairs: &[(String, String)],
-        instance: Option<(String, String)>,
+        command: &JobCommand,
+        about: Option<(String, String)>,
     ) -> Result<Job> {
-        let stored: Vec<&(String, String)> = pairs
-            .iter()
-            .filter(|(k, _)| {
-                let k = k.to_lowercase();
-                !matches!(
-                    k.as_str(),
-                    "signature" | "apikey" | "sessionkey" | "expires" | "signatureversion"
-                )
-            })
-            .collect();
-        let params = serde_json::to_string(&stored).map_err(|e| Error::internal(e.to_string()))?;
         let new = NewJob {
             uuid: ids::new_uuid(),
             user_id: caller.user.id,
             account_id: caller.account.id,
-            cmd: cmd.to_string(),
-            params,
-            instance_type: instance.as_ref().map(|i| i.0.clone()),
-            instance_uuid: instance.map(|i| i.1),
+            cmd: command.api_name().to_string(),
+            params: command.to_stored()?,
+            instance_type: about.as_ref().map(|i| i.0.clone()),
+            instance_uuid: about.map(|i| i.1),
         };
         let job = self.store.job_create(&new, now_millis()).await?;
         self.job_notify.notify_one();
@@ -149,7 +155,7 @@ impl App {
 }
 
 /// The worker loop: runs until shutdown, then waits (bounded) for running jobs.
-pub async fn worker(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+pub async fn worker(app: Arc<App>, render: Renderer, mut shutdown: watch::Receiver<bool>) {
     match app.store.job_release_all(&app.server_id).await {
         Ok(n) if n > 0 => tracing::info!(
             jobs = n,
@@ -200,7 +206,7 @@ pub async fn worker(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
             Ok(Some(job)) => {
                 let app = app.clone();
                 tokio::spawn(async move {
-                    run_one(app, job).await;
+                    run_one(app, render, job).await;
                     drop(permit);
                 });
                 continue;
@@ -227,9 +233,12 @@ pub async fn worker(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
     renewer.abort();
 }
 
-async fn run_one(app: Arc<App>, job: Job) {
+async fn run_one(app: Arc<App>, render: Renderer, job: Job) {
     tracing::info!(job_id = %job.uuid, cmd = %job.cmd, attempt = job.attempts, "job started");
-    let outcome = execute(&app, &job).await;
+    let outcome = match execute(&app, &job).await {
+        Ok(o) => render(&app, o).await,
+        Err(e) => Err(e),
+    };
     let (status, code, result) = match outcome {
         Ok(v) => (JobStatus::Succeeded, 0, v),
         Err(e) => {
@@ -264,24 +273,17 @@ async fn run_one(app: Arc<App>, job: Job) {
     }
 }
 
-async fn execute(app: &Arc<App>, job: &Job) -> std::result::Result<serde_json::Value, ApiError> {
-    let pairs: Vec<(String, String)> = serde_json::from_str(&job.params)
-        .map_err(|e| ApiError::from(Error::internal(format!("job parameters unreadable: {e}"))))?;
-    let params = Params::from_pairs(pairs)?;
-    let caller = app
-        .principal_cached(job.user_id)
-        .await
-        .map_err(ApiError::from)?
-        .ok_or_else(|| {
-            ApiError::from(Error::denied(
-                "the user who submitted the job no longer exists",
-            ))
-        })?;
+async fn execute(app: &Arc<App>, job: &Job) -> std::result::Result<JobOutcome, ApiError> {
+    let command = JobCommand::of_job(job, app.secret_key())?;
+    let caller = app.principal_cached(job.user_id).await?.ok_or_else(|| {
+        ApiError::from(Error::denied(
+            "the user who submitted the job no longer exists",
+        ))
+    })?;
     let ctx = JobContext {
         job: job.clone(),
         owner: app.server_id.clone(),
         app: app.clone(),
     };
-    let reply = crate::http::commands::run_job(app, &caller, &job.cmd, &params, &ctx).await?;
-    Ok(reply.job_result())
+    Ok(command.execute(app, &caller, &ctx).await?)
 }
