@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 use std::time::Duration;
 use tokio::time::Instant;
 use trellis_ext_protocol::{exit, Payload, PowerState};
+use trellis_extkit::{error_chain, ActionFailure, PayloadError, UsageError};
 use trellis_winrm::{CommandOutput, Shell, WinrmClient, WinrmError};
 
 /// A failed action: the exit code and the message for the error reply.
@@ -25,6 +26,32 @@ impl Failure {
     }
 }
 
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+impl ActionFailure for Failure {
+    fn exit_code(&self) -> i32 {
+        self.code
+    }
+}
+
+impl From<UsageError> for Failure {
+    fn from(error: UsageError) -> Failure {
+        Failure::new(exit::USAGE, error.to_string())
+    }
+}
+
+impl From<PayloadError> for Failure {
+    fn from(error: PayloadError) -> Failure {
+        Failure::new(exit::USAGE, error_chain(&error))
+    }
+}
+
 impl From<Invalid> for Failure {
     fn from(invalid: Invalid) -> Failure {
         match invalid {
@@ -32,18 +59,6 @@ impl From<Invalid> for Failure {
             Invalid::Usage(message) => Failure::new(exit::USAGE, message),
         }
     }
-}
-
-/// The error and its causes, joined by ": ".
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 impl From<WinrmError> for Failure {
@@ -56,7 +71,7 @@ impl From<WinrmError> for Failure {
             }
             _ => exit::FAILED,
         };
-        Failure::new(code, chain(&error))
+        Failure::new(code, error_chain(&error))
     }
 }
 
@@ -371,7 +386,7 @@ async fn roll_back(session: &mut Session, cleanup: &str, failure: Failure) -> Fa
         ),
         Err(error) => format!(
             "removing the partly created instance failed too: {}",
-            chain(&error)
+            error_chain(&error)
         ),
     };
     Failure {

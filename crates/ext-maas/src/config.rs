@@ -2,14 +2,14 @@
 //! the poll interval, and the deadline the extension must finish by.
 
 use std::fmt;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use url::Url;
 
 /// The port MAAS listens on when the endpoint names none.
 pub const DEFAULT_MAAS_PORT: u16 = 5240;
 
 /// Seconds upstream CloudStack waits when the timeout argument is 0.
-const DEFAULT_TIMEOUT_SECS: u64 = 1800;
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
 
 /// Seconds between polls of a transition, unless the `poll_interval` detail says otherwise.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
@@ -108,54 +108,9 @@ impl ApiKey {
     }
 }
 
-/// The moment the extension must have answered by.
-#[derive(Debug, Clone, Copy)]
-pub struct Deadline {
-    at: Instant,
-}
-
-impl Deadline {
-    /// From the timeout argument (seconds; 0 means upstream's 1800) less a small margin to print
-    /// the answer, and the `TRELLIS_DEADLINE` epoch seconds if Trellis set it: whichever is first.
-    pub fn new(timeout_secs: u64, env_deadline: Option<&str>) -> Deadline {
-        let now = Instant::now();
-        let timeout = Duration::from_secs(if timeout_secs == 0 {
-            DEFAULT_TIMEOUT_SECS
-        } else {
-            timeout_secs
-        });
-        let margin = (timeout / 10).min(Duration::from_secs(2));
-        let mut at = now + (timeout - margin);
-        if let Some(epoch) = env_deadline
-            .and_then(|text| text.trim().parse::<f64>().ok())
-            .filter(|e| e.is_finite())
-        {
-            let since_epoch = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs_f64())
-                .unwrap_or(0.0);
-            let left = Duration::from_secs_f64((epoch - since_epoch).max(0.0));
-            at = at.min(now + left);
-        }
-        Deadline { at }
-    }
-
-    /// A deadline `left` from now.
-    pub fn after(left: Duration) -> Deadline {
-        Deadline {
-            at: Instant::now() + left,
-        }
-    }
-
-    /// Time left (zero once passed).
-    pub fn remaining(&self) -> Duration {
-        self.at.saturating_duration_since(Instant::now())
-    }
-
-    pub fn passed(&self) -> bool {
-        self.remaining().is_zero()
-    }
-}
+/// The moment the extension must have answered by: the kit's policy, with
+/// [`DEFAULT_TIMEOUT`] when neither the timeout argument nor `TRELLIS_DEADLINE` says anything.
+pub use trellis_extkit::Deadline;
 
 /// Parse the `poll_interval` detail: seconds, fractions allowed, between 10 ms and 10 minutes.
 pub fn poll_interval(text: Option<&str>) -> Result<Duration, String> {
@@ -238,17 +193,21 @@ mod tests {
 
     #[test]
     fn deadlines() {
-        let deadline = Deadline::new(10, None);
-        assert!(deadline.remaining() <= Duration::from_secs(9));
-        assert!(deadline.remaining() > Duration::from_secs(8));
+        use std::time::{SystemTime, UNIX_EPOCH};
+        let deadline = |timeout: &str, environment: Option<&str>| {
+            Deadline::from_invocation_or(Some(timeout), environment, DEFAULT_TIMEOUT)
+        };
+        let ten = deadline("10", None);
+        assert!(ten.remaining() <= Duration::from_secs(9));
+        assert!(ten.remaining() > Duration::from_secs(8));
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_secs();
-        let deadline = Deadline::new(600, Some(&(now + 3).to_string()));
-        assert!(deadline.remaining() <= Duration::from_secs(3));
-        assert!(Deadline::new(600, Some(&(now - 5).to_string())).passed());
-        assert!(Deadline::new(0, None).remaining() > Duration::from_secs(1700));
+        let soon = deadline("600", Some(&(now + 3).to_string()));
+        assert!(soon.remaining() <= Duration::from_secs(3));
+        assert!(deadline("600", Some(&(now - 5).to_string())).has_passed());
+        assert!(deadline("0", None).remaining() > Duration::from_secs(1700));
     }
 
     #[test]

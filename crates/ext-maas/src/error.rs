@@ -1,28 +1,18 @@
 //! What can go wrong in an action, and the exit code and JSON reply each failure maps to.
 
 use serde_json::{json, Value};
-use std::error::Error as _;
 use trellis_ext_protocol::exit;
+use trellis_extkit::{ActionFailure, PayloadError, UsageError};
 
 /// A failed action. Each variant maps to one documented exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum ActionError {
-    #[error("usage: trellis-maas <action> <payload.json> <timeout-seconds>")]
-    Usage,
+    #[error(transparent)]
+    Usage(#[from] UsageError),
     #[error("timeout must be a whole number of seconds, got '{given}'")]
     BadTimeout { given: String },
-    #[error("cannot read the payload file {path}")]
-    ReadPayload {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("the payload file {path} is not a valid payload")]
-    ParsePayload {
-        path: String,
-        #[source]
-        source: serde_json::Error,
-    },
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
     #[error("unknown action '{action}'")]
     UnknownAction { action: String },
     #[error("action '{action}' is not supported by the maas extension")]
@@ -87,10 +77,9 @@ impl ActionError {
     /// The process exit code (see `trellis_ext_protocol::exit`).
     pub fn exit_code(&self) -> i32 {
         match self {
-            ActionError::Usage
+            ActionError::Usage(_)
             | ActionError::BadTimeout { .. }
-            | ActionError::ReadPayload { .. }
-            | ActionError::ParsePayload { .. }
+            | ActionError::Payload(_)
             | ActionError::UnknownAction { .. }
             | ActionError::NoInstance => exit::USAGE,
             ActionError::MissingDetail { .. }
@@ -116,14 +105,7 @@ impl ActionError {
     /// The JSON printed on stdout: `{"status":"error","error":…}` plus MAAS's status and text
     /// when MAAS answered.
     pub fn reply(&self) -> Value {
-        let mut message = self.to_string();
-        let mut source = self.source();
-        while let Some(cause) = source {
-            message.push_str(": ");
-            message.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        let mut reply = trellis_ext_protocol::error_reply(&message);
+        let mut reply = trellis_ext_protocol::error_reply(&trellis_extkit::error_chain(self));
         let maas = match self {
             ActionError::Api {
                 status, message, ..
@@ -137,5 +119,15 @@ impl ActionError {
             object.insert("maas_error".into(), json!(text));
         }
         reply
+    }
+}
+
+impl ActionFailure for ActionError {
+    fn exit_code(&self) -> i32 {
+        ActionError::exit_code(self)
+    }
+
+    fn reply(&self) -> Value {
+        ActionError::reply(self)
     }
 }

@@ -20,43 +20,32 @@ use client::MaasClient;
 use config::{ApiKey, Deadline};
 use error::ActionError;
 use serde_json::Value;
-use trellis_ext_protocol::{action, argv, exit, Payload};
+use trellis_ext_protocol::{action, Payload};
+use trellis_extkit::Invocation;
 
-/// What the process prints and how it exits.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
-    pub exit_code: i32,
-    pub stdout: Value,
-}
+pub use trellis_extkit::Reply;
+
+/// The executable's name, in usage and internal-error messages.
+pub const PROGRAM: &str = "trellis-maas";
 
 /// Run one invocation. `args` is the full argv; `env_deadline` the value of
 /// [`trellis_ext_protocol::ENV_DEADLINE`], if set.
 pub fn run(args: &[String], env_deadline: Option<&str>) -> Reply {
-    match run_action(args, env_deadline) {
-        Ok(stdout) => Reply {
-            exit_code: exit::OK,
-            stdout,
-        },
-        Err(error) => Reply {
-            exit_code: error.exit_code(),
-            stdout: error.reply(),
-        },
-    }
+    trellis_extkit::run(PROGRAM, args, env_deadline, run_action)
 }
 
-fn run_action(args: &[String], env_deadline: Option<&str>) -> Result<Value, ActionError> {
-    let (Some(action_name), Some(payload_path)) = (args.get(argv::ACTION), args.get(argv::PAYLOAD))
-    else {
-        return Err(ActionError::Usage);
-    };
-    let timeout_secs = match args.get(argv::TIMEOUT).map(|t| t.trim()) {
-        None | Some("") => 0,
-        Some(text) => text.parse::<u64>().map_err(|_| ActionError::BadTimeout {
-            given: text.to_string(),
-        })?,
-    };
-    let deadline = Deadline::new(timeout_secs, env_deadline);
-    let action_name = action_name.to_ascii_lowercase();
+fn run_action(invocation: Invocation) -> Result<Value, ActionError> {
+    // The timeout argument must be a whole number of seconds when given.
+    match invocation.timeout_argument.as_deref().map(str::trim) {
+        None | Some("") => {}
+        Some(text) => {
+            text.parse::<u64>().map_err(|_| ActionError::BadTimeout {
+                given: text.to_string(),
+            })?;
+        }
+    }
+    let deadline = invocation.deadline_or(config::DEFAULT_TIMEOUT);
+    let action_name = invocation.action.to_ascii_lowercase();
     let handler: fn(&Context<'_>) -> Result<Value, ActionError> = match action_name.as_str() {
         action::PREPARE => actions::prepare,
         action::CREATE => actions::create,
@@ -77,20 +66,9 @@ fn run_action(args: &[String], env_deadline: Option<&str>) -> Result<Value, Acti
             })
         }
     };
-    let payload = read_payload(payload_path)?;
+    let payload = invocation.read_payload()?;
     let context = connect(&payload, deadline)?;
     handler(&context)
-}
-
-fn read_payload(path: &str) -> Result<Payload, ActionError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ActionError::ReadPayload {
-        path: path.to_string(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|source| ActionError::ParsePayload {
-        path: path.to_string(),
-        source,
-    })
 }
 
 fn connect(payload: &Payload, deadline: Deadline) -> Result<Context<'_>, ActionError> {
