@@ -303,7 +303,6 @@ fn the_method_scanner_sees_every_kind_of_definition() {
 }
 
 #[test]
-#[ignore = "coverage being completed"]
 fn every_public_store_method_is_called_by_the_conformance_suite() {
     let methods = public_store_methods();
     let suite: String = rust_files(&crate_dir().join("tests"), "conformance")
