@@ -640,7 +640,7 @@ async fn events_filters_and_alerts() {
                 ..Default::default()
             })
             .await,
-            [e2.uuid.clone()]
+            vec![e2.uuid.clone()]
         );
         assert_eq!(
             el(EventFilter {
@@ -656,7 +656,7 @@ async fn events_filters_and_alerts() {
                 ..Default::default()
             })
             .await,
-            [e2.uuid.clone()]
+            vec![e2.uuid.clone()]
         );
         assert_eq!(
             el(EventFilter {
@@ -664,7 +664,7 @@ async fn events_filters_and_alerts() {
                 ..Default::default()
             })
             .await,
-            [e3.uuid.clone()]
+            vec![e3.uuid.clone()]
         );
         assert_eq!(
             el(EventFilter {
@@ -680,7 +680,7 @@ async fn events_filters_and_alerts() {
                 ..Default::default()
             })
             .await,
-            [e1.uuid.clone()]
+            vec![e1.uuid.clone()]
         );
         let (page, total) = s
             .event_list(
@@ -736,7 +736,7 @@ async fn events_filters_and_alerts() {
             .alert_list(Some(&alerts[1].uuid), None, None, Page::all())
             .await
             .unwrap();
-        assert_eq!(one, [alerts[1].clone()]);
+        assert_eq!(one, vec![alerts[1].clone()]);
         let (kw, n) = s
             .alert_list(None, None, Some("DOWN"), Page::all())
             .await
@@ -1078,7 +1078,7 @@ async fn extensions_paths_mappings_and_custom_action_lookups() {
             )
             .await
             .unwrap();
-        assert_eq!(list, [got.clone()]);
+        assert_eq!(list, vec![got.clone()]);
         s.custom_action_delete(a.id, 8).await.unwrap();
         assert!(s.custom_action_by_uuid(&a.uuid).await.unwrap().is_none());
         assert!(s
