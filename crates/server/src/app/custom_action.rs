@@ -349,3 +349,167 @@ impl App {
         Ok((out, total))
     }
 }
+
+/// Running a custom action on an instance (the job body of `runCustomAction`).
+mod run {
+    use std::time::Duration;
+
+    use super::CustomActionRun;
+    use crate::app::{App, Caller};
+    use trellis_model::extension::ExtensionState;
+    use trellis_model::{Error, Result};
+
+    impl App {
+        /// `runCustomAction` (spec §8.4). Extension failures give `success=false`, not a job error.
+        pub async fn custom_action_run(
+            &self,
+            caller: &Caller,
+            action_uuid: &str,
+            resource_type: Option<&str>,
+            resource_uuid: &str,
+            supplied: Vec<(String, String)>,
+        ) -> Result<CustomActionRun> {
+            let a = self
+                .store
+                .custom_action_by_uuid(action_uuid)
+                .await?
+                .ok_or_else(|| {
+                    Error::not_found(format!("Custom action {action_uuid} not found"))
+                })?;
+            if !caller.is_root_admin() && a.allowed_role_types & caller.role_type().mask() == 0 {
+                return Err(Error::invalid_param(format!(
+                    "Custom action {} is not allowed for role type {}",
+                    a.name,
+                    caller.role_type().as_str()
+                )));
+            }
+            if !a.enabled {
+                return Err(Error::invalid_param(format!(
+                    "Custom action {} is not enabled",
+                    a.name
+                )));
+            }
+            let e = self
+                .store
+                .extension_get(a.extension_id)
+                .await?
+                .ok_or_else(|| Error::invalid_state("the action's extension no longer exists"))?;
+            if e.state != ExtensionState::Enabled.as_str() {
+                return Err(Error::invalid_state(format!(
+                    "Extension {} is disabled",
+                    e.name
+                )));
+            }
+            match (a.resource_type.as_deref(), resource_type) {
+                (None, None) => {
+                    return Err(Error::invalid_param(
+                        "Resource type not specified for the action",
+                    ))
+                }
+                (Some(at), Some(rt)) if !at.eq_ignore_ascii_case(rt) => {
+                    return Err(Error::invalid_param(format!(
+                        "Invalid resource type {rt} for action {}: it applies to {at}",
+                        a.name
+                    )))
+                }
+                (None, Some(rt))
+                    if !rt.eq_ignore_ascii_case(trellis_model::extension::RESOURCE_TYPE_VM) =>
+                {
+                    return Err(Error::invalid_state(format!("Invalid resource type {rt}")))
+                }
+                _ => {}
+            }
+            let inst = self
+                .store
+                .instance_by_uuid(resource_uuid)
+                .await?
+                .ok_or_else(|| {
+                    Error::invalid_state(format!("Unable to find instance by id {resource_uuid}"))
+                })?;
+            let inst = self.instance_for(caller, &inst.uuid).await?;
+            let host = self.instance_host(&inst).await?.ok_or_else(|| {
+                Error::invalid_state(format!(
+                    "Instance {} has never been placed on a host",
+                    inst.instance_name
+                ))
+            })?;
+            let t = self.target(&inst, &host).await.map_err(|_| {
+                Error::invalid_state(format!(
+                    "The cluster of instance {} is not registered with an extension",
+                    inst.instance_name
+                ))
+            })?;
+            if t.extension.id != e.id {
+                return Err(Error::invalid_state(format!(
+                    "Custom action {} belongs to extension {}, but instance {} runs on extension {}",
+                    a.name, e.name, inst.instance_name, t.extension.name
+                )));
+            }
+            let view = self.custom_action_view(&a).await?;
+            let params = trellis_model::validate::validate_values(
+                view.parameters.as_deref().unwrap_or(&[]),
+                &supplied,
+            )?;
+            let mut payload = self.payload(&t, Some(caller), &a.name, false).await?;
+            if let Some(d) = payload.externaldetails.as_mut() {
+                d.action = if view.details.is_empty() {
+                    None
+                } else {
+                    Some(view.details.clone())
+                };
+            }
+            payload.action = Some(a.name.clone());
+            payload.parameters = params.filter(|p| !p.is_empty());
+            let timeout = Duration::from_secs(a.timeout.max(1) as u64);
+            // The result is shown to the user who ran the action: mask every secret the payload
+            // carried, PASSWORD-typed parameters included.
+            let password_params: Vec<&str> = view
+                .parameters
+                .as_deref()
+                .unwrap_or(&[])
+                .iter()
+                .filter(|d| {
+                    d.validationformat == trellis_model::validate::ValidationFormat::Password
+                })
+                .map(|d| d.name.as_str())
+                .collect();
+            let redactor = crate::app::secrets::Redactor::for_payload(&payload)
+                .with_parameters(&payload, password_params);
+            let (success, details) = match self.invoke(&t, &a.name, &payload, timeout).await {
+                Ok(Ok(out)) => (true, Some(redactor.redact(out.stdout.trim()))),
+                Ok(Err(err)) => (false, Some(redactor.redact(&err.details()))),
+                Err(gate) => (false, Some(gate.external_message().to_string())),
+            };
+            let template = if success {
+                a.success_message.as_deref()
+            } else {
+                a.error_message.as_deref()
+            };
+            let message = trellis_model::validate::render_message(
+                template,
+                success,
+                &a.name,
+                &e.name,
+                &inst.instance_name,
+            );
+            let level = if success { "INFO" } else { "WARN" };
+            self.event_level(
+                level,
+                "CUSTOM.ACTION",
+                &format!(
+                    "Custom action {} on instance {}: {message}",
+                    a.name, inst.instance_name
+                ),
+                Some(("VirtualMachine", &inst.uuid)),
+            )
+            .await;
+            Ok(CustomActionRun {
+                action_uuid: a.uuid,
+                action_name: a.name,
+                success,
+                message,
+                details,
+            })
+        }
+    }
+}

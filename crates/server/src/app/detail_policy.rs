@@ -117,16 +117,25 @@ impl App {
             note(d, "cluster", false);
         }
         for host in self.store.host_list_for_extension(extension.id).await? {
-            let d = self.store.details_visible(DetailOwner::Host, host.id).await?;
+            let d = self
+                .store
+                .details_visible(DetailOwner::Host, host.id)
+                .await?;
             note(d, "host", true);
         }
         if let Some(o) = offering {
-            let d = self.store.details_visible(DetailOwner::Offering, o.id).await?;
+            let d = self
+                .store
+                .details_visible(DetailOwner::Offering, o.id)
+                .await?;
             note(d, "service offering", true);
         }
         if let Some(t) = template {
             if self.template_is_admin_owned(t).await? {
-                let d = self.store.details_visible(DetailOwner::Template, t.id).await?;
+                let d = self
+                    .store
+                    .details_visible(DetailOwner::Template, t.id)
+                    .await?;
                 note(d, "template", true);
             }
         }

@@ -2,11 +2,16 @@
 //! layer calls these; they use the store and the runner and never know about HTTP.
 
 pub mod custom_action;
+pub mod deploy;
 pub mod detail_policy;
 mod extension;
+mod host_maintenance;
 pub(crate) mod identity;
 pub mod infra;
 pub mod instance;
+mod invoke;
+mod placement;
+mod power_sync;
 mod readiness;
 pub mod secrets;
 mod settings;
@@ -21,7 +26,7 @@ use trellis_store::Store;
 pub use custom_action::CustomActionRun;
 pub use extension::{ExtensionView, ExtensionViews};
 pub use identity::{paginate, LoginOutcome, SESSION_COOKIE};
-pub use instance::power_sync_loop;
+pub use power_sync::power_sync_loop;
 pub use settings::{setting, SETTINGS};
 
 use crate::config::ServerConfig;

@@ -51,9 +51,15 @@ impl Redactor {
     pub fn for_payload(payload: &Payload) -> Redactor {
         let mut r = Redactor::default();
         if let Some(d) = &payload.externaldetails {
-            for map in [&d.extension, &d.resourcemap, &d.host, &d.virtualmachine, &d.action]
-                .into_iter()
-                .flatten()
+            for map in [
+                &d.extension,
+                &d.resourcemap,
+                &d.host,
+                &d.virtualmachine,
+                &d.action,
+            ]
+            .into_iter()
+            .flatten()
             {
                 for (k, v) in map {
                     if is_secret_key(k) {
@@ -181,7 +187,13 @@ mod tests {
 
     #[test]
     fn secret_names() {
-        for k in ["password", "API_KEY", "token_secret", "winrm_passwd", "ca_private_key"] {
+        for k in [
+            "password",
+            "API_KEY",
+            "token_secret",
+            "winrm_passwd",
+            "ca_private_key",
+        ] {
             assert!(is_secret_key(k), "{k}");
         }
         for k in ["url", "username", "node", "template_id", "vhd_path"] {

@@ -47,7 +47,10 @@ pub async fn dispatch(app: &App, caller: &Caller, cmd: &Command, p: &Params) -> 
             _ => None,
         };
         let job = app.job_submit(caller, &command, about).await?;
-        return Ok(Reply::Async { jobid: job.uuid, id });
+        return Ok(Reply::Async {
+            jobid: job.uuid,
+            id,
+        });
     }
     sync(app, caller, cmd, p).await
 }

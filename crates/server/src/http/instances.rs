@@ -10,8 +10,9 @@ use trellis_model::Error;
 use trellis_store::{InfraFilter, InstanceFilter, TemplateFilter};
 
 use super::commands::{list, page_of, req, s};
+use crate::app::deploy::DeployInput;
 use crate::app::infra::NetworkInput;
-use crate::app::instance::{DeployInput, Op};
+use crate::app::instance::Op;
 use crate::app::{App, Caller};
 use crate::jobs::JobCommand;
 
@@ -113,7 +114,12 @@ pub async fn precheck(
         }
         "rebootVirtualMachine" => {
             let u = checked(Op::Reboot).await?;
-            (JobCommand::Reboot { instance: u.clone() }, vm(&u))
+            (
+                JobCommand::Reboot {
+                    instance: u.clone(),
+                },
+                vm(&u),
+            )
         }
         "destroyVirtualMachine" => {
             let u = checked(Op::Destroy).await?;
@@ -127,7 +133,12 @@ pub async fn precheck(
         }
         "expungeVirtualMachine" => {
             let u = checked(Op::Expunge).await?;
-            (JobCommand::Expunge { instance: u.clone() }, vm(&u))
+            (
+                JobCommand::Expunge {
+                    instance: u.clone(),
+                },
+                vm(&u),
+            )
         }
         "prepareHostForMaintenance" | "cancelHostMaintenance" => {
             crate::app::require_admin(caller)?;

@@ -75,7 +75,9 @@ pub enum JobCommand {
 pub enum JobOutcome {
     Instance(Instance),
     /// The instance is gone (destroyed with expunge).
-    Expunged { uuid: String },
+    Expunged {
+        uuid: String,
+    },
     Host(Host),
     CustomAction(CustomActionRun),
     Done,
@@ -184,9 +186,8 @@ impl JobCommand {
                 action: need("customactionid")?,
                 resource_type: opt("resourcetype"),
                 resource: need("resourceid")?,
-                parameters: key.seal(&Secret::new(
-                    p.map_pairs("parameters").unwrap_or_default(),
-                ))?,
+                parameters: key
+                    .seal(&Secret::new(p.map_pairs("parameters").unwrap_or_default()))?,
             },
             "deleteTemplate" => JobCommand::DeleteTemplate {
                 template: need("id")?,
@@ -327,7 +328,10 @@ mod tests {
                 resource_type: None,
                 resource: "vm".into(),
                 parameters: key
-                    .seal(&Secret::new(vec![("pw".to_string(), "Hunter2-Hunter2".to_string())]))
+                    .seal(&Secret::new(vec![(
+                        "pw".to_string(),
+                        "Hunter2-Hunter2".to_string(),
+                    )]))
                     .unwrap(),
             },
         ];
@@ -360,7 +364,11 @@ mod tests {
             &vec![("pw".to_string(), "Hunter2-Hunter2".to_string())]
         );
         let deploy = JobCommand::of_job(
-            &job("deployVirtualMachine", r#"[["startvm","false"]]"#, Some("vm-1")),
+            &job(
+                "deployVirtualMachine",
+                r#"[["startvm","false"]]"#,
+                Some("vm-1"),
+            ),
             &key,
         )
         .unwrap();
@@ -376,6 +384,10 @@ mod tests {
         let err = JobCommand::of_job(&job("rebootVirtualMachine", "[]", None), &key).unwrap_err();
         assert!(err.to_string().contains("missing parameter id"), "{err}");
         assert!(JobCommand::of_job(&job("frobnicate", "[]", None), &key).is_err());
-        assert!(JobCommand::of_job(&job("stopVirtualMachine", r#"{"format":9,"op":"stop"}"#, None), &key).is_err());
+        assert!(JobCommand::of_job(
+            &job("stopVirtualMachine", r#"{"format":9,"op":"stop"}"#, None),
+            &key
+        )
+        .is_err());
     }
 }

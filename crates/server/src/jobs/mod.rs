@@ -30,7 +30,9 @@ use crate::app::{App, Caller};
 pub type Renderer = for<'a> fn(
     &'a App,
     JobOutcome,
-) -> Pin<Box<dyn Future<Output = std::result::Result<serde_json::Value, ApiError>> + Send + 'a>>;
+) -> Pin<
+    Box<dyn Future<Output = std::result::Result<serde_json::Value, ApiError>> + Send + 'a>,
+>;
 
 /// How long a claim lasts without renewal.
 pub const LEASE_MS: i64 = 60_000;
@@ -52,7 +54,10 @@ impl JobContext {
         match self.job.step.as_deref() {
             None | Some("") => Ok(None),
             Some(s) => JobStep::parse(s).map(Some).ok_or_else(|| {
-                Error::internal(format!("job {} recorded an unknown step {s:?}", self.job.uuid))
+                Error::internal(format!(
+                    "job {} recorded an unknown step {s:?}",
+                    self.job.uuid
+                ))
             }),
         }
     }

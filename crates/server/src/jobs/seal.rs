@@ -160,7 +160,9 @@ impl SecretKey {
                 Aad::from(fingerprint.as_bytes()),
                 &mut data,
             )
-            .map_err(|_| Error::internal("a sealed job value does not verify (altered, or another key)"))?;
+            .map_err(|_| {
+                Error::internal("a sealed job value does not verify (altered, or another key)")
+            })?;
         serde_json::from_slice(plain)
             .map(Secret)
             .map_err(|e| Error::internal(format!("a sealed job value is unreadable: {e}")))

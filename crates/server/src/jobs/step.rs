@@ -67,7 +67,10 @@ mod tests {
             assert_eq!(JobStep::parse(s.as_str()), Some(s));
         }
         // The names rows written by earlier versions carry.
-        assert_eq!(JobStep::parse("create-pending"), Some(JobStep::CreatePending));
+        assert_eq!(
+            JobStep::parse("create-pending"),
+            Some(JobStep::CreatePending)
+        );
         assert_eq!(JobStep::parse("bogus"), None);
         assert!(JobStep::CreatePending.durable());
         assert!(!JobStep::Created.durable());

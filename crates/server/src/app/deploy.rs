@@ -1,0 +1,462 @@
+//! The deploy saga. The request allocates the instance and its NICs (checks, tenant detail
+//! policy, IP allocation) and queues a job; the job starts it: placement, `prepare` (applied as a
+//! patch), `create` recorded around durable steps so a crash never leads to a second create, and
+//! the declared undo (`delete`) when `create` fails.
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use trellis_ext_protocol as proto;
+use trellis_model::entity::{DetailOwner, Instance, Nic};
+use trellis_model::extension::DETAIL_REQUIRES_PREPARE;
+use trellis_model::instance::VmState;
+use trellis_model::{ids, time::now_millis, Error, Result};
+use trellis_store::Page;
+
+use super::infra::{random_mac, EXTERNAL_PREFIX};
+use super::instance::DETAIL_DEPLOYVM;
+use super::invoke::{action_failed, Target};
+use super::{App, Caller};
+use crate::jobs::{JobContext, JobStep};
+
+/// Input of `deployVirtualMachine`.
+#[derive(Debug, Clone, Default)]
+pub struct DeployInput {
+    pub zone_uuid: String,
+    pub offering_uuid: String,
+    pub template_uuid: String,
+    pub name: Option<String>,
+    pub display_name: Option<String>,
+    pub network_uuids: Vec<String>,
+    pub details: BTreeMap<String, String>,
+    pub external_details: BTreeMap<String, String>,
+    pub user_data: Option<String>,
+    pub host_uuid: Option<String>,
+}
+
+fn is_valid_hostname(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+impl App {
+    /// `deployVirtualMachine`, request part: validate, allocate the instance and its NICs.
+    pub async fn instance_allocate(&self, caller: &Caller, input: DeployInput) -> Result<Instance> {
+        let zone = self.zone_by_uuid(&input.zone_uuid).await?;
+        if zone.allocation_state != "Enabled" && !caller.is_root_admin() {
+            return Err(Error::invalid_state(format!(
+                "Zone {} is disabled",
+                zone.name
+            )));
+        }
+        let offering = self.offering_by_uuid(&input.offering_uuid).await?;
+        let template = self.template_by_uuid(&input.template_uuid).await?;
+        if !template.is_public
+            && template.account_id != caller.account.id
+            && !caller.is_root_admin()
+        {
+            return Err(Error::denied(format!(
+                "Account {} does not have access to template {}",
+                caller.account.name, template.uuid
+            )));
+        }
+        // Tenants may set only the external details the extension declares user-settable, and
+        // never one an administrator set (detail_policy).
+        if !caller.is_root_admin() {
+            let mut keys = self.template_user_keys(&template).await?;
+            keys.extend(input.external_details.keys().cloned());
+            keys.extend(super::detail_policy::external_keys_of_details(
+                &input.details,
+            ));
+            let extension = match template.extension_id {
+                Some(id) => self.store.extension_get(id).await?,
+                None => None,
+            };
+            self.user_details_check(
+                caller,
+                extension.as_ref(),
+                Some(&template),
+                Some(&offering),
+                &keys,
+            )
+            .await?;
+        }
+        if let Some(h) = &input.host_uuid {
+            if !caller.is_root_admin() {
+                return Err(Error::denied(
+                    "only root administrators may choose the host",
+                ));
+            }
+            self.host_by_uuid(h).await?;
+        }
+        let name = match &input.name {
+            Some(n) => {
+                if !is_valid_hostname(n) {
+                    return Err(Error::invalid_param(format!("Invalid name {n}: use letters, digits and hyphens, at most 63 characters, not starting or ending with a hyphen")));
+                }
+                n.clone()
+            }
+            None => format!("VM-{}", ids::new_uuid()),
+        };
+        // Networks: the ones asked for, else the zone's first usable network (if any).
+        let mut networks = Vec::new();
+        for u in &input.network_uuids {
+            let n = self
+                .store
+                .network_by_uuid(u)
+                .await?
+                .ok_or_else(|| Error::not_found(format!("Unable to find network by id {u}")))?;
+            if n.zone_id != zone.id {
+                return Err(Error::invalid_param(format!(
+                    "Network {} is not in zone {}",
+                    n.name, zone.name
+                )));
+            }
+            if n.guest_type != "Shared"
+                && n.account_id != caller.account.id
+                && !caller.is_root_admin()
+            {
+                return Err(Error::denied(format!(
+                    "Account {} does not have access to network {}",
+                    caller.account.name, n.uuid
+                )));
+            }
+            networks.push(n);
+        }
+        if networks.is_empty() {
+            let scope = if caller.is_root_admin() {
+                None
+            } else {
+                Some(caller.account.id)
+            };
+            if let Some(n) = self
+                .store
+                .network_list(
+                    None,
+                    Some(zone.id),
+                    scope,
+                    None,
+                    Page {
+                        offset: 0,
+                        limit: Some(1),
+                    },
+                )
+                .await?
+                .0
+                .into_iter()
+                .next()
+            {
+                networks.push(n);
+            }
+        }
+        let now = now_millis();
+        let lock = self.lock_for("ip-allocation").await;
+        let _guard = lock.lock().await;
+        let mut nics = Vec::new();
+        let mut taken = Vec::new();
+        for (i, n) in networks.iter().enumerate() {
+            let ip = if n.guest_type == "Shared" {
+                self.network_allocate_ip(n, &taken).await?
+            } else {
+                None
+            };
+            if let Some(ip) = &ip {
+                taken.push(ip.clone());
+            }
+            nics.push(Nic {
+                id: 0,
+                uuid: ids::new_uuid(),
+                instance_id: 0,
+                network_id: n.id,
+                device_id: i as i64,
+                mac: random_mac(),
+                ip,
+                netmask: n.netmask.clone(),
+                gateway: n.gateway.clone(),
+                is_default: i == 0,
+                broadcast_uri: n.broadcast_uri.clone(),
+                created: now,
+            });
+        }
+        let mut vnc = [0u8; 12];
+        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut vnc);
+        let inst = Instance {
+            id: 0,
+            uuid: ids::new_uuid(),
+            name: name.clone(),
+            instance_name: String::new(),
+            display_name: input.display_name.clone().unwrap_or(name),
+            account_id: caller.account.id,
+            domain_id: caller.domain.id,
+            user_id: caller.user.id,
+            zone_id: zone.id,
+            host_id: None,
+            last_host_id: None,
+            template_id: template.id,
+            service_offering_id: offering.id,
+            state: VmState::Stopped.as_str().into(),
+            power_state: "PowerOff".into(),
+            power_state_updated: None,
+            generation: 1,
+            vnc_password: vnc.iter().map(|b| format!("{b:02x}")).collect(),
+            ha_enabled: false,
+            user_data: input.user_data.clone(),
+            started_once: false,
+            created: now,
+            removed: None,
+        };
+        // Details: template external details, then deploy-time details and external details.
+        let mut details: BTreeMap<String, String> = self
+            .store
+            .details_visible(DetailOwner::Template, template.id)
+            .await?;
+        details.extend(input.details.clone());
+        details.extend(
+            input
+                .external_details
+                .iter()
+                .map(|(k, v)| (format!("{EXTERNAL_PREFIX}{k}"), v.clone())),
+        );
+        details.insert(DETAIL_DEPLOYVM.into(), "true".into());
+        let event = Self::new_event(
+            Some(caller),
+            "VM.CREATE",
+            &format!("Instance {} allocated", inst.display_name),
+            Some(("VirtualMachine", &inst.uuid)),
+        );
+        let inst = loop {
+            match self
+                .store
+                .instance_create(&inst, &nics, &details, Some(&event))
+                .await
+            {
+                Ok(i) => break i,
+                Err(e) if e.is_unique_violation() => {
+                    for n in &mut nics {
+                        n.mac = random_mac();
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        drop(_guard);
+        Ok(inst)
+    }
+
+    /// Apply a `prepare` reply: merge into the TO, then take back VNC password, details and NIC
+    /// MAC/IP (matched on the NIC `uuid`, which upstream fails to do).
+    pub(crate) async fn apply_prepare(
+        &self,
+        t: &Target,
+        payload: &proto::Payload,
+        stdout: &str,
+    ) -> Result<()> {
+        let text = stdout.trim();
+        if text.is_empty() {
+            return Ok(());
+        }
+        let patch: Value = serde_json::from_str(text).map_err(|e| {
+            Error::internal_with(
+                format!(
+                    "Failed to prepare instance {}: the extension's prepare output is not JSON",
+                    t.instance.instance_name
+                ),
+                e.to_string(),
+            )
+        })?;
+        if !patch.is_object() {
+            return Err(Error::internal_with(format!("Failed to prepare instance {}: the extension's prepare output is not a JSON object", t.instance.instance_name), text.to_string()));
+        }
+        let mut to = serde_json::to_value(payload.vm.as_ref())
+            .map_err(|e| Error::internal(e.to_string()))?;
+        let before = to.clone();
+        trellis_model::merge::merge(&mut to, &patch);
+        if let Some(p) = to.get("vncPassword").and_then(Value::as_str) {
+            if Some(p) != before.get("vncPassword").and_then(Value::as_str) {
+                self.store
+                    .instance_set_vnc_password(t.instance.id, p)
+                    .await?;
+            }
+        }
+        if let (Some(new), Some(old)) = (
+            to.get("details").and_then(Value::as_object),
+            before.get("details").and_then(Value::as_object),
+        ) {
+            for (k, v) in new {
+                let v = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Null => continue,
+                    other => other.to_string(),
+                };
+                if old.get(k).and_then(Value::as_str) != Some(v.as_str()) {
+                    self.store
+                        .detail_upsert(DetailOwner::Instance, t.instance.id, k, &v, true)
+                        .await?;
+                }
+            }
+        }
+        if let Some(nics) = to.get("nics").and_then(Value::as_array) {
+            let db = self.store.nic_list(t.instance.id).await?;
+            for n in nics {
+                let Some(uuid) = n.get("uuid").and_then(Value::as_str) else {
+                    continue;
+                };
+                let Some(row) = db.iter().find(|r| r.uuid == uuid) else {
+                    continue;
+                };
+                let mac = n.get("mac").and_then(Value::as_str).unwrap_or(&row.mac);
+                let ip = n.get("ip").and_then(Value::as_str).or(row.ip.as_deref());
+                if mac != row.mac || ip != row.ip.as_deref() {
+                    self.store.nic_update(row.id, mac, ip).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Start (or first-start = deploy) an instance. Step-wise and resumable: after a crash in
+    /// `create`, the extension is asked for `status` before anything is repeated.
+    pub async fn instance_start(
+        &self,
+        ctx: &JobContext,
+        caller: &Caller,
+        uuid: &str,
+        host_uuid: Option<&str>,
+    ) -> Result<Instance> {
+        let lock = self.lock_for(&format!("instance-{uuid}")).await;
+        let _guard = lock.lock().await;
+        let mut inst = self
+            .store
+            .instance_by_uuid(uuid)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("Unable to find instance by id {uuid}")))?;
+        let resumed = ctx.resumed_step()?;
+        let template = self
+            .store
+            .template_get(inst.template_id)
+            .await?
+            .ok_or_else(|| Error::internal("instance without template"))?;
+        let host = if inst.state != VmState::Starting.as_str() || inst.host_id.is_none() {
+            VmState::parse(&inst.state)
+                .ok_or_else(|| Error::internal("bad state"))?
+                .begin_start()?;
+            let host = match host_uuid {
+                Some(h) => self.host_by_uuid(h).await?,
+                None => self.place(&inst, &template).await?,
+            };
+            inst = self
+                .set_state(&inst, VmState::Starting, Some(host.id))
+                .await?;
+            host
+        } else {
+            // Resuming a start that had already chosen its host.
+            self.store
+                .host_get(inst.host_id.unwrap_or_default())
+                .await?
+                .ok_or_else(|| Error::unavailable("the instance's host no longer exists"))?
+        };
+        let t = self.target_with(&inst, &host, template).await?;
+        let template = &t.template;
+        let first = !inst.started_once;
+        let timeout = self.lifecycle_timeout();
+        let outcome: Result<()> = async {
+            if !first {
+                let payload = self.payload(&t, Some(caller), proto::action::START, true).await?;
+                return self.invoke(&t, proto::action::START, &payload, timeout).await?.map(|_| ()).map_err(|e| action_failed("start", &inst, &e));
+            }
+            if resumed == Some(JobStep::Created) {
+                return Ok(());
+            }
+            if resumed == Some(JobStep::CreatePending) {
+                // The previous run may or may not have created it: observe first.
+                let payload = self.payload(&t, Some(caller), proto::action::STATUS, false).await?;
+                let observed = match self.invoke(&t, proto::action::STATUS, &payload, Duration::from_secs(60)).await? {
+                    Ok(o) => proto::parse_status_output(&o.stdout),
+                    Err(_) => proto::PowerState::PowerUnknown,
+                };
+                tracing::info!(instance = %inst.instance_name, ?observed, "resuming an interrupted create: observed the instance first");
+                match observed {
+                    proto::PowerState::PowerOn => return Ok(()),
+                    proto::PowerState::PowerOff => {
+                        let payload = self.payload(&t, Some(caller), proto::action::START, true).await?;
+                        return self.invoke(&t, proto::action::START, &payload, timeout).await?.map(|_| ()).map_err(|e| action_failed("start", &inst, &e));
+                    }
+                    proto::PowerState::PowerUnknown => {}
+                }
+            }
+            let requires_prepare = match template.extension_id {
+                Some(eid) => self.store.detail_get(DetailOwner::Extension, eid, DETAIL_REQUIRES_PREPARE).await?.is_some_and(|v| v.eq_ignore_ascii_case("true")),
+                None => false,
+            };
+            if requires_prepare && !matches!(resumed, Some(JobStep::Prepared | JobStep::CreatePending)) {
+                let payload = self.payload(&t, Some(caller), proto::action::PREPARE, true).await?;
+                let out = self.invoke(&t, proto::action::PREPARE, &payload, timeout).await?.map_err(|e| action_failed("prepare", &inst, &e))?;
+                self.apply_prepare(&t, &payload, &out.stdout).await?;
+                ctx.set_step(JobStep::Prepared).await?;
+            }
+            ctx.set_step(JobStep::CreatePending).await?;
+            let payload = self.payload(&t, Some(caller), proto::action::CREATE, true).await?;
+            match self.invoke(&t, proto::action::CREATE, &payload, timeout).await? {
+                Ok(_) => {
+                    ctx.set_step(JobStep::Created).await?;
+                    Ok(())
+                }
+                Err(e) => {
+                    // Undo: remove whatever the failed create left behind.
+                    let del = self.payload(&t, Some(caller), proto::action::DELETE, false).await?;
+                    if let Ok(Err(err)) = self.invoke(&t, proto::action::DELETE, &del, timeout).await {
+                        tracing::warn!(instance = %inst.instance_name, error = %err, "cleanup after a failed create also failed");
+                    }
+                    Err(action_failed("create", &inst, &e))
+                }
+            }
+        }
+        .await;
+        let inst = self.reload(&inst).await?;
+        match outcome {
+            Ok(()) => {
+                let inst = self
+                    .store
+                    .instance_mark_running(inst.id, inst.generation, host.id, now_millis())
+                    .await?
+                    .ok_or_else(|| {
+                        Error::conflict(format!(
+                            "Instance {} was changed by another operation; try again",
+                            inst.display_name
+                        ))
+                    })?;
+                if first {
+                    self.store
+                        .detail_delete(DetailOwner::Instance, inst.id, DETAIL_DEPLOYVM)
+                        .await?;
+                }
+                self.event(
+                    Some(caller),
+                    "VM.START",
+                    &format!("Instance {} started", inst.instance_name),
+                    Some(("VirtualMachine", &inst.uuid)),
+                )
+                .await;
+                Ok(inst)
+            }
+            Err(e) => {
+                let _ = self.set_state(&inst, VmState::Stopped, None).await;
+                self.event_level(
+                    "ERROR",
+                    "VM.START",
+                    &format!(
+                        "Instance {} failed to start: {}",
+                        inst.instance_name,
+                        e.external_message()
+                    ),
+                    Some(("VirtualMachine", &inst.uuid)),
+                )
+                .await;
+                Err(e)
+            }
+        }
+    }
+}

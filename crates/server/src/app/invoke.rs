@@ -1,0 +1,282 @@
+//! The one way to run an extension action for an instance: load its target (host, extension,
+//! cluster registration, offering, template), build the payload byte-compatible with upstream,
+//! pass the extension gate (disabled or not-ready extensions refuse), call `Runner::run`, log the
+//! outcome and mask the payload's secrets in a failure's output. Nothing else in the server
+//! calls the runner for an instance.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+use trellis_ext_protocol as proto;
+use trellis_ext_runner::{Invocation, RunError, RunOutput};
+use trellis_model::entity::{
+    DetailOwner, Extension, Host, Instance, ResourceMap, ServiceOffering, Template,
+};
+use trellis_model::extension::ExtensionState;
+use trellis_model::{Error, Result};
+
+use super::infra::strip_prefix;
+use super::{setting, App, Caller};
+
+/// Everything needed to run an action for an instance, loaded once per operation.
+pub(crate) struct Target {
+    pub(crate) instance: Instance,
+    pub(crate) host: Host,
+    pub(crate) extension: Extension,
+    pub(crate) map: ResourceMap,
+    pub(crate) offering: ServiceOffering,
+    pub(crate) template: Template,
+}
+
+pub(crate) fn action_failed(what: &str, inst: &Instance, e: &RunError) -> Error {
+    Error::internal_with(
+        format!(
+            "Failed to {what} instance {}: {}",
+            inst.instance_name,
+            e.details()
+        ),
+        e.to_string(),
+    )
+}
+
+impl App {
+    pub(crate) async fn target(&self, inst: &Instance, host: &Host) -> Result<Target> {
+        let template = self
+            .store
+            .template_get(inst.template_id)
+            .await?
+            .ok_or_else(|| Error::internal("instance without template"))?;
+        self.target_with(inst, host, template).await
+    }
+
+    pub(crate) async fn target_with(
+        &self,
+        inst: &Instance,
+        host: &Host,
+        template: Template,
+    ) -> Result<Target> {
+        let (extension, map) = self.cluster_extension(host.cluster_id).await?.ok_or_else(|| Error::unavailable(format!("Extension not connected: the cluster of host {} is not registered with an extension", host.name)))?;
+        let offering = self
+            .store
+            .offering_get(inst.service_offering_id)
+            .await?
+            .ok_or_else(|| Error::internal("instance without offering"))?;
+        Ok(Target {
+            instance: inst.clone(),
+            host: host.clone(),
+            extension,
+            map,
+            offering,
+            template,
+        })
+    }
+
+    /// The host an instance's actions go to (current, else last).
+    pub(crate) async fn instance_host(&self, inst: &Instance) -> Result<Option<Host>> {
+        match inst.host_id.or(inst.last_host_id) {
+            Some(id) => Ok(self.store.host_get(id).await?),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn caller_block(caller: &Caller) -> proto::Caller {
+        proto::Caller {
+            id: caller.account.uuid.clone(),
+            name: caller.account.name.clone(),
+            account_type: caller.role_type().account_type_name().into(),
+            roleid: caller.role.uuid.clone(),
+            rolename: caller.role.name.clone(),
+            roletype: caller.role_type().as_str().into(),
+        }
+    }
+
+    /// Build the payload of `action` (spec §4).
+    pub(crate) async fn payload(
+        &self,
+        t: &Target,
+        caller: Option<&Caller>,
+        action: &str,
+        with_nics: bool,
+    ) -> Result<proto::Payload> {
+        let inst = &t.instance;
+        let (offering, template) = (&t.offering, &t.template);
+        // Every details level the payload carries, in one query.
+        let [offering_details, instance_details, extension_details, map_details, host_details] =
+            self.store
+                .details_visible_of(&[
+                    (DetailOwner::Offering, offering.id),
+                    (DetailOwner::Instance, inst.id),
+                    (DetailOwner::Extension, t.extension.id),
+                    (DetailOwner::ResourceMap, t.map.id),
+                    (DetailOwner::Host, t.host.id),
+                ])
+                .await?;
+        let mut to_details = offering_details;
+        to_details.extend(instance_details);
+        let mut vm_ext = strip_prefix(to_details.clone());
+        let mut nics = Vec::new();
+        if with_nics {
+            for n in self.store.nic_list(inst.id).await? {
+                let net = self.store.network_get(n.network_id).await?;
+                nics.push(proto::Nic {
+                    uuid: n.uuid.clone(),
+                    device_id: n.device_id,
+                    default_nic: n.is_default,
+                    mac: Some(n.mac.clone()),
+                    ip: n.ip.clone(),
+                    netmask: n.netmask.clone(),
+                    gateway: n.gateway.clone(),
+                    dns1: net.as_ref().and_then(|x| x.dns1.clone()),
+                    dns2: net.as_ref().and_then(|x| x.dns2.clone()),
+                    broadcast_type: Some(
+                        if n.broadcast_uri.is_some() {
+                            "Vlan"
+                        } else {
+                            "Native"
+                        }
+                        .into(),
+                    ),
+                    broadcast_uri: n.broadcast_uri.clone(),
+                    isolation_uri: n.broadcast_uri.clone(),
+                    traffic_type: Some("Guest".into()),
+                    network_rate_mbps: Some(200),
+                    mtu: Some(1500),
+                    network_id: Some(n.network_id),
+                    network_segment_name: Some(format!(
+                        "D{}-A{}-Z{}-S{}",
+                        inst.domain_id, inst.account_id, inst.zone_id, n.network_id
+                    )),
+                    security_group_enabled: false,
+                    pxe_disable: false,
+                    dpdk_enabled: false,
+                    details: Some(
+                        [
+                            ("PromiscuousMode", "false"),
+                            ("MacAddressChanges", "false"),
+                            ("ForgedTransmits", "false"),
+                            ("MacLearning", "false"),
+                        ]
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                    ),
+                });
+            }
+            if matches!(action, proto::action::CREATE | proto::action::START) {
+                if let Some(vlan) = nics.iter().find(|n| n.default_nic).and_then(|n| n.vlan()) {
+                    vm_ext.insert("cloudstack.vlan".into(), vlan.to_string());
+                }
+            }
+        }
+        let state = match action {
+            proto::action::STOP => "Stopping",
+            proto::action::DELETE => "Expunging",
+            proto::action::PREPARE | proto::action::CREATE | proto::action::START => "Starting",
+            _ => inst.state.as_str(),
+        };
+        let full = with_nics;
+        let vm = proto::VirtualMachine {
+            id: inst.id,
+            uuid: inst.uuid.clone(),
+            name: inst.instance_name.clone(),
+            vm_type: "User".into(),
+            state: state.into(),
+            cpus: offering.cpu_number,
+            min_speed: Some(offering.cpu_speed),
+            max_speed: Some(offering.cpu_speed),
+            min_ram: offering.memory * 1024 * 1024,
+            max_ram: offering.memory * 1024 * 1024,
+            arch: Some(template.arch.clone()),
+            enable_ha: inst.ha_enabled,
+            limit_cpu_use: false,
+            enable_dynamically_scale_vm: false,
+            enter_hardware_setup: false,
+            vnc_password: Some(inst.vnc_password.clone()),
+            boot_type: None,
+            boot_mode: None,
+            details: to_details,
+            nics,
+            disks: Vec::new(),
+            guest_os_details: full.then(BTreeMap::new),
+            extra_config: full.then(BTreeMap::new),
+            network_id_to_network_name_map: full.then(BTreeMap::new),
+            config_drive_location: Some("SECONDARY".into()),
+            user_data: inst.user_data.clone(),
+        };
+        let non_empty = |m: BTreeMap<String, String>| if m.is_empty() { None } else { Some(m) };
+        let details = proto::ExternalDetails {
+            extension: non_empty(extension_details),
+            resourcemap: non_empty(map_details),
+            host: non_empty(strip_prefix(host_details)),
+            virtualmachine: if action == proto::action::STATUS {
+                Some(vm_ext)
+            } else {
+                non_empty(vm_ext)
+            },
+            action: None,
+        };
+        Ok(proto::Payload {
+            externaldetails: Some(details),
+            caller: caller.map(Self::caller_block),
+            virtualmachineid: Some(inst.uuid.clone()),
+            virtualmachinename: Some(inst.instance_name.clone()),
+            vm: Some(vm),
+            ..Default::default()
+        })
+    }
+
+    /// Refuse actions of disabled or not-ready extensions (status polling excepted).
+    pub(crate) fn extension_gate(e: &Extension, action: &str) -> Result<()> {
+        if action == proto::action::STATUS || action == proto::action::STATUSES {
+            return Ok(());
+        }
+        if e.state != ExtensionState::Enabled.as_str() {
+            return Err(Error::unavailable(format!(
+                "Extension {} is disabled",
+                e.name
+            )));
+        }
+        if !e.path_ready {
+            return Err(Error::unavailable(format!("Extension {} is not ready: its executable is missing, not executable, or differs between servers", e.name)));
+        }
+        Ok(())
+    }
+
+    /// Run one action through the runner.
+    pub(crate) async fn invoke(
+        &self,
+        t: &Target,
+        action: &str,
+        payload: &proto::Payload,
+        timeout: Duration,
+    ) -> Result<std::result::Result<RunOutput, RunError>> {
+        Self::extension_gate(&t.extension, action)?;
+        let bytes = serde_json::to_vec(payload).map_err(|e| Error::internal(e.to_string()))?;
+        let inv = Invocation {
+            extension: t.extension.name.clone(),
+            executable: self.extension_path(&t.extension),
+            action: action.to_string(),
+            payload: bytes,
+            timeout,
+            host_key: Some(t.host.uuid.clone()),
+        };
+        let mut out = self.runner.run(inv).await;
+        if let Err(e) = &mut out {
+            // A failure's output reaches users (job results): no secret of the payload in it.
+            let redactor = super::secrets::Redactor::for_payload(payload);
+            e.redact_output(|text| redactor.redact(text));
+        }
+        match &out {
+            Ok(o) => {
+                tracing::info!(extension = %t.extension.name, action, instance = %t.instance.instance_name, elapsed_ms = o.elapsed.as_millis() as u64, "extension action succeeded")
+            }
+            Err(e) => {
+                tracing::warn!(extension = %t.extension.name, action, instance = %t.instance.instance_name, error = %e, "extension action failed")
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn lifecycle_timeout(&self) -> Duration {
+        Duration::from_secs(self.setting_i64(setting::WAIT).max(1) as u64)
+    }
+}

@@ -1,0 +1,119 @@
+//! Placement: which host an instance starts on (spec §9.5): its last host when still usable,
+//! else a host of a cluster registered with the template's extension.
+
+use trellis_model::entity::{Host, Instance, Template};
+use trellis_model::extension::ExtensionState;
+use trellis_model::{Error, Result};
+
+use trellis_store::{InfraFilter, Page};
+
+use super::App;
+
+impl App {
+    /// Choose a host (spec §9.5): last host, else clusters of the template's extension.
+    pub(crate) async fn place(&self, inst: &Instance, template: &Template) -> Result<Host> {
+        if let Some(hid) = inst.last_host_id {
+            if let Some(h) = self.store.host_get(hid).await? {
+                return Ok(h);
+            }
+        }
+        let no_destination = |why: String| {
+            Error::capacity(format!(
+                "Unable to create a deployment for instance {}: {why}",
+                inst.instance_name
+            ))
+        };
+        let wanted_ext = match template.extension_id {
+            Some(eid) => {
+                let e = self.store.extension_get(eid).await?.ok_or_else(|| {
+                    no_destination("the template's extension no longer exists".into())
+                })?;
+                if e.state != ExtensionState::Enabled.as_str() {
+                    return Err(no_destination(format!("extension {} is disabled", e.name)));
+                }
+                if !e.path_ready {
+                    return Err(no_destination(format!(
+                        "the path of extension {} is not ready",
+                        e.name
+                    )));
+                }
+                Some(e.id)
+            }
+            None => None,
+        };
+        let offering = self
+            .store
+            .offering_get(inst.service_offering_id)
+            .await?
+            .ok_or_else(|| Error::internal("instance without offering"))?;
+        let tag = offering
+            .host_tags
+            .as_deref()
+            .and_then(|t| t.split(',').map(str::trim).find(|t| !t.is_empty()))
+            .map(str::to_string);
+        let (clusters, _) = self
+            .store
+            .cluster_list(
+                &InfraFilter {
+                    zone_id: Some(inst.zone_id),
+                    ..Default::default()
+                },
+                Page::all(),
+            )
+            .await?;
+        let mut tagged: Option<Host> = None;
+        for c in clusters
+            .iter()
+            .filter(|c| c.allocation_state == "Enabled" && c.arch == template.arch)
+        {
+            let Some((e, _)) = self.cluster_extension(c.id).await? else {
+                continue;
+            };
+            let matches = match wanted_ext {
+                Some(w) => e.id == w,
+                None => e.state == ExtensionState::Enabled.as_str() && e.path_ready,
+            };
+            if !matches {
+                continue;
+            }
+            let (hosts, _) = self
+                .store
+                .host_list(
+                    &InfraFilter {
+                        cluster_id: Some(c.id),
+                        ..Default::default()
+                    },
+                    Page::all(),
+                )
+                .await?;
+            let usable: Vec<Host> = hosts
+                .into_iter()
+                .filter(|h| h.status == "Up" && h.resource_state == "Enabled")
+                .collect();
+            match &tag {
+                Some(t) => {
+                    if let Some(h) = usable.into_iter().find(|h| {
+                        h.host_tags
+                            .as_deref()
+                            .is_some_and(|ht| ht.split(',').any(|x| x.trim() == t))
+                    }) {
+                        tagged = Some(h);
+                    }
+                }
+                None if !usable.is_empty() => {
+                    let i = rand::Rng::gen_range(&mut rand::thread_rng(), 0..usable.len());
+                    return Ok(usable[i].clone());
+                }
+                None => {}
+            }
+        }
+        tagged.ok_or_else(|| {
+            no_destination(match tag {
+                Some(t) => format!(
+                    "no enabled host with tag {t} in a cluster bound to the template's extension"
+                ),
+                None => "no enabled host in a cluster bound to the template's extension".into(),
+            })
+        })
+    }
+}
