@@ -17,7 +17,6 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -29,66 +28,13 @@ use tokio_rustls::TlsAcceptor;
 
 const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
-/// The listener's certificate material.
-pub(crate) struct Certificates {
-    pub ca_pem: String,
-    pub leaf_der: Vec<u8>,
-    pub acceptor: TlsAcceptor,
-}
+/// The listener's certificate material: a throw-away CA and a server certificate it signed.
+pub(crate) use trellis_simkit::tls::CaSigned as Certificates;
 
 /// A throw-away CA and a server certificate it signed, for `names` (DNS names or IPs).
 pub(crate) fn certificates(names: &[String]) -> anyhow::Result<Certificates> {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-        KeyUsagePurpose,
-    };
-    let mut ca_params =
-        CertificateParams::new(Vec::<String>::new()).context("ca certificate parameters")?;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "Trellis Hyper-V simulator CA");
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_key = KeyPair::generate().context("ca key")?;
-    let ca = ca_params.self_signed(&ca_key).context("ca certificate")?;
-
-    let mut leaf_params =
-        CertificateParams::new(names.to_vec()).context("server certificate parameters")?;
-    leaf_params
-        .distinguished_name
-        .push(DnType::CommonName, "hyperv-sim");
-    leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    leaf_params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
-    let leaf_key = KeyPair::generate().context("server key")?;
-    let leaf = leaf_params
-        .signed_by(&leaf_key, &ca, &ca_key)
-        .context("server certificate")?;
-
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
-    let chain = vec![
-        CertificateDer::from(leaf.der().to_vec()),
-        CertificateDer::from(ca.der().to_vec()),
-    ];
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .context("tls protocol versions")?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .context("tls server configuration")?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Certificates {
-        ca_pem: ca.pem(),
-        leaf_der: leaf.der().to_vec(),
-        acceptor: TlsAcceptor::from(Arc::new(config)),
-    })
+    trellis_simkit::tls::ca_signed(names, "Trellis Hyper-V simulator CA", "hyperv-sim")
+        .context("generating the tls certificates")
 }
 
 /// The subject alternative names for a listener on `addr`.

@@ -148,13 +148,9 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let latency = shared.faults().latency;
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
-    let mut unresponsive = shared.unresponsive.subscribe();
-    // Hang while the "unresponsive" fault is on; the runtime is dropped at shutdown.
-    let _ = unresponsive.wait_for(|hanging| !*hanging).await;
+    // Hang while the "unresponsive" fault is on (shutdown drops hanging connections), then wait
+    // out the latency.
+    shared.transport.gate().await;
 
     let path = uri.path().to_string();
     let Some(below) = path.strip_prefix(API_PREFIX) else {

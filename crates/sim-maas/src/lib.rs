@@ -112,16 +112,6 @@ pub struct MaasSim {
 impl MaasSim {
     /// Bind, then serve on a dedicated thread until dropped.
     pub fn start(config: SimConfig) -> Result<MaasSim, StartError> {
-        let listener = std::net::TcpListener::bind(config.listen)
-            .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
-            .map_err(|source| StartError::Bind {
-                addr: config.listen,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: config.listen,
-            source,
-        })?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -136,20 +126,24 @@ impl MaasSim {
         let keys = vec![(config.api_key.clone(), SIM_USER.to_string())];
         let shared = Arc::new(Shared::new(behaviour, keys, config.machines));
         let app = http::router(shared.clone());
+        // Bound here, served on the thread below (the accept loop runs on this runtime).
+        let server = runtime
+            .block_on(trellis_simkit::serve(app, config.listen, false))
+            .map_err(|source| StartError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = server.addr();
         let (shutdown, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name(format!("maas-sim-{}", addr.port()))
             .spawn(move || {
                 runtime.block_on(async move {
-                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = axum::serve(listener, app) => {}
-                        _ = stopped => {}
-                    }
+                    // A send or a dropped sender both mean: stop.
+                    let _ = stopped.await;
+                    // Drops the connections still in flight (hanging ones too).
+                    server.shutdown().await;
                 });
-                // Dropping the runtime here cancels connections still in flight (hanging ones too).
             })
             .map_err(StartError::Runtime)?;
         Ok(MaasSim {
@@ -215,12 +209,12 @@ impl MaasSim {
 
     /// Delay every answer by `latency`.
     pub fn set_latency(&self, latency: Duration) {
-        self.shared.faults().latency = latency;
+        self.shared.transport.set_delay(latency);
     }
 
     /// While set, requests are accepted but never answered.
     pub fn set_unresponsive(&self, unresponsive: bool) {
-        self.shared.unresponsive.send_replace(unresponsive);
+        self.shared.transport.set_unresponsive(unresponsive);
     }
 
     /// Complete the machine's pending transitions now. `false` if there is no such machine.

@@ -4,8 +4,6 @@ use crate::machine::{Machine, MachineStatus, PowerState};
 use crate::oauth::{ApiKey, SignatureMethod};
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
-use tokio::sync::watch;
 
 /// How pending transitions (deploying, releasing, power changes) complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,7 +33,6 @@ pub(crate) struct Faults {
     pub(crate) fail_status: u16,
     /// The op whose next answer is lost, and the status sent instead.
     pub(crate) lose_answer: Option<(String, u16)>,
-    pub(crate) latency: Duration,
 }
 
 /// One request as the simulator saw it.
@@ -115,7 +112,8 @@ pub(crate) struct Shared {
     machines: Mutex<Vec<Machine>>,
     faults: Mutex<Faults>,
     requests: Mutex<Vec<RecordedRequest>>,
-    pub(crate) unresponsive: watch::Sender<bool>,
+    /// The transport-level knobs: latency and unresponsiveness.
+    pub(crate) transport: trellis_simkit::Faults,
 }
 
 /// Lock a mutex, recovering the data if a panicking thread poisoned it (the state stays usable
@@ -138,7 +136,7 @@ impl Shared {
             machines: Mutex::new((0..machine_count).map(Machine::new).collect()),
             faults: Mutex::new(Faults::default()),
             requests: Mutex::new(Vec::new()),
-            unresponsive: watch::channel(false).0,
+            transport: trellis_simkit::Faults::new(),
         }
     }
 

@@ -157,3 +157,42 @@ async fn wait_for_polls_until_the_condition_holds() {
         None
     );
 }
+
+#[tokio::test]
+async fn ca_signed_certificates_verify_against_their_ca() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    let material = trellis_simkit::tls::ca_signed(&names, "Test CA", "test-server").unwrap();
+    assert!(material.ca_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(!material.leaf_der.is_empty());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let acceptor = material.acceptor.clone();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut tls = acceptor.accept(stream).await.unwrap();
+        let mut request = Vec::new();
+        let mut buffer = [0u8; 1024];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let read = tls.read(&mut buffer).await.unwrap();
+            assert!(read > 0);
+            request.extend_from_slice(&buffer[..read]);
+        }
+        tls.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+            .await
+            .unwrap();
+        tls.shutdown().await.unwrap();
+    });
+    let client = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(material.ca_pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let answer = client
+        .get(format!("https://localhost:{port}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.text().await.unwrap(), "ok");
+    server.await.unwrap();
+}
