@@ -2,10 +2,17 @@
 //! knows axum. Every request follows: parse → authenticate → validate against the catalog →
 //! authorize by role type → call the application → render the envelope.
 
-pub mod commands;
+mod custom_actions;
+mod extensions;
+pub mod handlers;
+mod identity;
+mod infrastructure;
 mod instances;
+mod jobs;
+mod meta;
+mod settings;
 pub mod views;
-pub use commands::render_job_outcome;
+pub use jobs::render_job_outcome;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -207,7 +214,7 @@ async fn api(
     if let Err(e) = params.validate(cmd) {
         return error_response(&response_name, &e);
     }
-    let result = commands::dispatch(&app, &caller, cmd, &params).await;
+    let result = handlers::dispatch(&app, &caller, cmd, &params).await;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     match result {
         Ok(reply) => {

@@ -2,7 +2,16 @@
 //! `yyyy-MM-dd'T'HH:mm:ssZ`; nulls are dropped by the envelope).
 
 use serde_json::{json, Value};
-use trellis_api::format_date;
+use std::collections::HashMap;
+use trellis_api::{format_date, ApiError};
+use trellis_model::entity::{
+    Cluster, DetailOwner, Host, Instance, Network, Pod, ServiceOffering, Template, Zone,
+};
+use trellis_model::Error;
+use trellis_store::{IdentityFilter, InfraFilter, Page};
+
+use super::handlers::e;
+use crate::app::{App, Caller};
 use trellis_model::entity::{Account, Alert, Configuration, Domain, Event, Job, Role, User};
 
 use crate::app::custom_action::{role_names, CustomActionView};
@@ -132,5 +141,391 @@ pub fn custom_action(v: &CustomActionView) -> Value {
         "errormessage": a.error_message, "timeout": a.timeout, "enabled": a.enabled, "details": v.details,
         "parameters": v.parameters.as_ref().map(|p| serde_json::to_value(p).unwrap_or(Value::Null)),
         "created": format_date(a.created),
+    })
+}
+
+pub(super) async fn account_view(
+    app: &App,
+    a: &trellis_model::entity::Account,
+) -> Result<Value, ApiError> {
+    let d = app
+        .store
+        .domain_get(a.domain_id)
+        .await
+        .map_err(Error::from)?
+        .ok_or_else(|| Error::internal("account without domain"))?;
+    let r = app
+        .store
+        .role_get(a.role_id)
+        .await
+        .map_err(Error::from)?
+        .ok_or_else(|| Error::internal("account without role"))?;
+    let (users, _) = app
+        .store
+        .user_list(
+            &IdentityFilter {
+                account_id: Some(a.id),
+                ..Default::default()
+            },
+            Page::all(),
+        )
+        .await
+        .map_err(Error::from)?;
+    let uv = users.iter().map(|u| user(u, a, &d, &r)).collect();
+    Ok(account(a, &d, &r, uv))
+}
+
+pub(super) async fn user_view(
+    app: &App,
+    u: &trellis_model::entity::User,
+) -> Result<Value, ApiError> {
+    let a = app
+        .store
+        .account_get(u.account_id)
+        .await
+        .map_err(Error::from)?
+        .ok_or_else(|| Error::internal("user without account"))?;
+    let d = app
+        .store
+        .domain_get(a.domain_id)
+        .await
+        .map_err(Error::from)?
+        .ok_or_else(|| Error::internal("account without domain"))?;
+    let r = app
+        .store
+        .role_get(a.role_id)
+        .await
+        .map_err(Error::from)?
+        .ok_or_else(|| Error::internal("account without role"))?;
+    Ok(user(u, &a, &d, &r))
+}
+
+pub(super) async fn job_view(
+    app: &App,
+    caller: &Caller,
+    j: &trellis_model::entity::Job,
+) -> Result<Value, ApiError> {
+    // The common case (polling one's own job) needs no lookups.
+    if j.user_id == caller.user.id {
+        return Ok(job(
+            j,
+            Some(&caller.account),
+            Some(&caller.user.uuid),
+            &app.server_name,
+        ));
+    }
+    let account = app
+        .store
+        .account_get(j.account_id)
+        .await
+        .map_err(Error::from)?;
+    let user = app.store.user_get(j.user_id).await.map_err(Error::from)?;
+    Ok(job(
+        j,
+        account.as_ref(),
+        user.as_ref().map(|u| u.uuid.as_str()),
+        &app.server_name,
+    ))
+}
+
+pub(super) fn date(ms: i64) -> String {
+    trellis_api::format_date(ms)
+}
+
+pub fn zone_view(z: &Zone) -> Value {
+    json!({"id": z.uuid, "name": z.name, "description": z.description, "dns1": z.dns1, "dns2": z.dns2, "internaldns1": z.internal_dns1,
+           "networktype": z.network_type, "allocationstate": z.allocation_state, "securitygroupsenabled": false, "localstorageenabled": false,
+           "zonetoken": z.uuid, "tags": [], "created": date(z.created)})
+}
+
+pub(super) async fn pod_view(app: &App, x: &Pod) -> Result<Value, ApiError> {
+    let z = app.store.zone_get(x.zone_id).await.map_err(e)?;
+    Ok(
+        json!({"id": x.uuid, "name": x.name, "zoneid": z.as_ref().map(|z| z.uuid.clone()), "zonename": z.map(|z| z.name), "gateway": x.gateway, "netmask": x.netmask,
+              "startip": x.start_ip.as_ref().map(|s| vec![s.clone()]), "endip": x.end_ip.as_ref().map(|s| vec![s.clone()]), "allocationstate": x.allocation_state}),
+    )
+}
+
+pub async fn cluster_view(app: &App, x: &Cluster) -> Result<Value, ApiError> {
+    let z = app.store.zone_get(x.zone_id).await.map_err(e)?;
+    let pod = app.store.pod_get(x.pod_id).await.map_err(e)?;
+    let ext = app.cluster_extension(x.id).await?;
+    Ok(
+        json!({"id": x.uuid, "name": x.name, "zoneid": z.as_ref().map(|z| z.uuid.clone()), "zonename": z.map(|z| z.name), "podid": pod.as_ref().map(|p| p.uuid.clone()),
+              "podname": pod.map(|p| p.name), "hypervisortype": x.hypervisor, "clustertype": x.cluster_type, "allocationstate": x.allocation_state, "managedstate": "Managed",
+              "arch": x.arch, "extensionid": ext.as_ref().map(|(e, _)| e.uuid.clone()), "extensionname": ext.map(|(e, _)| e.name)}),
+    )
+}
+
+pub async fn host_view(app: &App, x: &Host) -> Result<Value, ApiError> {
+    let z = app.store.zone_get(x.zone_id).await.map_err(e)?;
+    let pod = app.store.pod_get(x.pod_id).await.map_err(e)?;
+    let cl = app.store.cluster_get(x.cluster_id).await.map_err(e)?;
+    let ext = app.cluster_extension(x.cluster_id).await?;
+    let details = app.host_external_details(x.id).await?;
+    Ok(
+        json!({"id": x.uuid, "name": x.name, "state": x.status, "type": "Routing", "ipaddress": "External", "zoneid": z.as_ref().map(|z| z.uuid.clone()),
+              "zonename": z.map(|z| z.name), "podid": pod.as_ref().map(|p| p.uuid.clone()), "podname": pod.map(|p| p.name), "clusterid": cl.as_ref().map(|c| c.uuid.clone()),
+              "clustername": cl.map(|c| c.name), "hypervisor": x.hypervisor, "resourcestate": x.resource_state, "hosttags": x.host_tags,
+              "cpunumber": 0, "memorytotal": 0, "capabilities": "hvm", "arch": "x86_64",
+              "details": details, "extensionid": ext.as_ref().map(|(e, _)| e.uuid.clone()), "extensionname": ext.map(|(e, _)| e.name), "created": date(x.created)}),
+    )
+}
+
+pub(super) async fn offering_view(app: &App, o: &ServiceOffering) -> Result<Value, ApiError> {
+    let details = app
+        .store
+        .details_visible(DetailOwner::Offering, o.id)
+        .await
+        .map_err(e)?;
+    Ok(
+        json!({"id": o.uuid, "name": o.name, "displaytext": o.display_text, "cpunumber": o.cpu_number, "cpuspeed": o.cpu_speed, "memory": o.memory,
+              "hosttags": o.host_tags, "storagetype": "shared", "offerha": false, "limitcpuuse": false, "isvolatile": false, "iscustomized": false,
+              "serviceofferingdetails": if details.is_empty() { Value::Null } else { json!(details) }, "state": o.state, "created": date(o.created)}),
+    )
+}
+
+pub(super) async fn template_view(app: &App, t: &Template) -> Result<Value, ApiError> {
+    let ext = match t.extension_id {
+        Some(id) => app.store.extension_get(id).await.map_err(e)?,
+        None => None,
+    };
+    let zone = match t.zone_id {
+        Some(z) => app.store.zone_get(z).await.map_err(e)?,
+        None => None,
+    };
+    let details = app
+        .store
+        .details_visible(DetailOwner::Template, t.id)
+        .await
+        .map_err(e)?;
+    let account = app.store.account_get(t.account_id).await.map_err(e)?;
+    Ok(
+        json!({"id": t.uuid, "name": t.name, "displaytext": t.display_text, "format": t.format, "hypervisor": t.hypervisor, "ostypename": t.os_type,
+              "ostypeid": "00000000-0000-0000-0000-000000000000", "size": t.size, "isready": t.state == "Active", "status": "Download Complete",
+              "ispublic": t.is_public, "isfeatured": t.is_featured, "zoneid": zone.as_ref().map(|z| z.uuid.clone()), "zonename": zone.map(|z| z.name),
+              "templatetype": "USER", "arch": t.arch, "account": account.map(|a| a.name), "passwordenabled": false, "crossZones": t.zone_id.is_none(),
+              "extensionid": ext.as_ref().map(|x| x.uuid.clone()), "extensionname": ext.map(|x| x.name),
+              "details": if details.is_empty() { Value::Null } else { json!(details) }, "created": date(t.created)}),
+    )
+}
+
+pub(super) async fn network_view(app: &App, n: &Network) -> Result<Value, ApiError> {
+    let z = app.store.zone_get(n.zone_id).await.map_err(e)?;
+    let o = app
+        .store
+        .network_offering_get(n.network_offering_id)
+        .await
+        .map_err(e)?;
+    Ok(
+        json!({"id": n.uuid, "name": n.name, "displaytext": n.display_text, "zoneid": z.as_ref().map(|z| z.uuid.clone()), "zonename": z.map(|z| z.name),
+              "networkofferingid": o.as_ref().map(|o| o.uuid.clone()), "networkofferingname": o.map(|o| o.name), "type": n.guest_type,
+              "broadcasturi": n.broadcast_uri, "vlan": n.broadcast_uri.as_deref().and_then(|b| b.strip_prefix("vlan://")), "gateway": n.gateway, "netmask": n.netmask,
+              "dns1": n.dns1, "dns2": n.dns2, "state": n.state, "traffictype": "Guest", "acltype": if n.guest_type == "Shared" { "Domain" } else { "Account" },
+              "restartrequired": false, "created": date(n.created)}),
+    )
+}
+
+/// Lookup tables for rendering many instances with a fixed number of queries.
+pub struct VmCtx {
+    zones: HashMap<i64, Zone>,
+    hosts: HashMap<i64, Host>,
+    templates: HashMap<i64, Template>,
+    offerings: HashMap<i64, ServiceOffering>,
+    accounts: HashMap<i64, trellis_model::entity::Account>,
+    domains: HashMap<i64, trellis_model::entity::Domain>,
+    networks: HashMap<i64, Network>,
+    extensions: HashMap<i64, trellis_model::entity::Extension>,
+    nics: HashMap<i64, Vec<trellis_model::entity::Nic>>,
+    details: HashMap<i64, std::collections::BTreeMap<String, String>>,
+}
+
+impl VmCtx {
+    pub async fn load(app: &App, instances: &[Instance]) -> Result<VmCtx, ApiError> {
+        let ids: Vec<i64> = instances.iter().map(|i| i.id).collect();
+        let all = trellis_store::Page::all();
+        let f = InfraFilter::default();
+        let mut templates: HashMap<i64, Template> = HashMap::new();
+        let mut offerings: HashMap<i64, ServiceOffering> = HashMap::new();
+        for i in instances {
+            if !templates.contains_key(&i.template_id) {
+                if let Some(t) = app.store.template_get(i.template_id).await.map_err(e)? {
+                    templates.insert(t.id, t);
+                }
+            }
+            if !offerings.contains_key(&i.service_offering_id) {
+                if let Some(o) = app
+                    .store
+                    .offering_get(i.service_offering_id)
+                    .await
+                    .map_err(e)?
+                {
+                    offerings.insert(o.id, o);
+                }
+            }
+        }
+        if instances.len() <= 20 {
+            // A few instances (single-object replies): fetch just what they reference.
+            let nics = app.store.nic_list_for(&ids).await.map_err(e)?;
+            let details = app
+                .store
+                .details_visible_for(DetailOwner::Instance, &ids)
+                .await
+                .map_err(e)?;
+            let mut ctx = VmCtx {
+                zones: HashMap::new(),
+                hosts: HashMap::new(),
+                templates,
+                offerings,
+                accounts: HashMap::new(),
+                domains: HashMap::new(),
+                networks: HashMap::new(),
+                extensions: HashMap::new(),
+                nics,
+                details,
+            };
+            for i in instances {
+                if let Some(z) = app.store.zone_get(i.zone_id).await.map_err(e)? {
+                    ctx.zones.insert(z.id, z);
+                }
+                if let Some(h) = i.host_id {
+                    if let Some(h) = app.store.host_get(h).await.map_err(e)? {
+                        ctx.hosts.insert(h.id, h);
+                    }
+                }
+                if let Some(a) = app.store.account_get(i.account_id).await.map_err(e)? {
+                    ctx.accounts.insert(a.id, a);
+                }
+                if let Some(d) = app.store.domain_get(i.domain_id).await.map_err(e)? {
+                    ctx.domains.insert(d.id, d);
+                }
+            }
+            let network_ids: Vec<i64> = ctx.nics.values().flatten().map(|n| n.network_id).collect();
+            for nid in network_ids {
+                if let Some(n) = app.store.network_get(nid).await.map_err(e)? {
+                    ctx.networks.insert(n.id, n);
+                }
+            }
+            let ext_ids: Vec<i64> = ctx
+                .templates
+                .values()
+                .filter_map(|t| t.extension_id)
+                .collect();
+            for xid in ext_ids {
+                if let Some(x) = app.store.extension_get(xid).await.map_err(e)? {
+                    ctx.extensions.insert(x.id, x);
+                }
+            }
+            return Ok(ctx);
+        }
+        Ok(VmCtx {
+            zones: app
+                .store
+                .zone_list(&f, all)
+                .await
+                .map_err(e)?
+                .0
+                .into_iter()
+                .map(|x| (x.id, x))
+                .collect(),
+            hosts: app
+                .store
+                .host_list(&f, all)
+                .await
+                .map_err(e)?
+                .0
+                .into_iter()
+                .map(|x| (x.id, x))
+                .collect(),
+            templates,
+            offerings,
+            accounts: app
+                .store
+                .account_list(&Default::default(), all)
+                .await
+                .map_err(e)?
+                .0
+                .into_iter()
+                .map(|x| (x.id, x))
+                .collect(),
+            domains: app
+                .store
+                .domain_list(None, None, None, all)
+                .await
+                .map_err(e)?
+                .0
+                .into_iter()
+                .map(|x| (x.id, x))
+                .collect(),
+            networks: app
+                .store
+                .network_all()
+                .await
+                .map_err(e)?
+                .into_iter()
+                .map(|x| (x.id, x))
+                .collect(),
+            extensions: app
+                .store
+                .extension_all()
+                .await
+                .map_err(e)?
+                .into_iter()
+                .map(|x| (x.id, x))
+                .collect(),
+            nics: app.store.nic_list_for(&ids).await.map_err(e)?,
+            details: app
+                .store
+                .details_visible_for(DetailOwner::Instance, &ids)
+                .await
+                .map_err(e)?,
+        })
+    }
+}
+
+/// The `virtualmachine` view of one instance.
+pub async fn vm_view(app: &App, i: &Instance) -> Result<Value, ApiError> {
+    let ctx = VmCtx::load(app, std::slice::from_ref(i)).await?;
+    Ok(vm_json(&ctx, i))
+}
+
+/// The `virtualmachine` view with the keys libcloud and Ansible read.
+pub fn vm_json(ctx: &VmCtx, i: &Instance) -> Value {
+    let z = ctx.zones.get(&i.zone_id);
+    let host = i.host_id.and_then(|h| ctx.hosts.get(&h));
+    let t = ctx.templates.get(&i.template_id);
+    let o = ctx.offerings.get(&i.service_offering_id);
+    let account = ctx.accounts.get(&i.account_id);
+    let domain = ctx.domains.get(&i.domain_id);
+    let nics: Vec<Value> = ctx
+        .nics
+        .get(&i.id)
+        .map(|v| v.as_slice())
+        .unwrap_or(&[])
+        .iter()
+        .map(|n| {
+            let net = ctx.networks.get(&n.network_id);
+            json!({"id": n.uuid, "networkid": net.map(|x| x.uuid.clone()), "networkname": net.map(|x| x.name.clone()),
+                   "macaddress": n.mac, "ipaddress": n.ip, "netmask": n.netmask, "gateway": n.gateway, "isdefault": n.is_default,
+                   "broadcasturi": n.broadcast_uri, "isolationuri": n.broadcast_uri, "traffictype": "Guest", "type": net.map(|x| x.guest_type.clone()), "deviceid": n.device_id.to_string()})
+        })
+        .collect();
+    let details = ctx.details.get(&i.id).cloned().unwrap_or_default();
+    let ext = t
+        .and_then(|t| t.extension_id)
+        .and_then(|id| ctx.extensions.get(&id));
+    json!({
+        "id": i.uuid, "name": i.name, "displayname": i.display_name, "instancename": i.instance_name, "state": i.state,
+        "account": account.map(|a| a.name.clone()), "domainid": domain.map(|d| d.uuid.clone()), "domain": domain.map(|d| d.name.clone()),
+        "zoneid": z.map(|z| z.uuid.clone()), "zonename": z.map(|z| z.name.clone()),
+        "hostid": host.map(|h| h.uuid.clone()), "hostname": host.map(|h| h.name.clone()),
+        "templateid": t.map(|t| t.uuid.clone()), "templatename": t.map(|t| t.name.clone()), "templatedisplaytext": t.map(|t| t.display_text.clone()),
+        "serviceofferingid": o.map(|o| o.uuid.clone()), "serviceofferingname": o.map(|o| o.name.clone()),
+        "cpunumber": o.map(|o| o.cpu_number), "cpuspeed": o.map(|o| o.cpu_speed), "memory": o.map(|o| o.memory),
+        "hypervisor": "External", "guestosid": "00000000-0000-0000-0000-000000000000", "ostypename": t.map(|t| t.os_type.clone()),
+        "nic": nics, "tags": [], "affinitygroup": [], "securitygroup": [], "details": details, "powerstate": i.power_state,
+        "haenable": i.ha_enabled, "passwordenabled": false, "isdynamicallyscalable": false,
+        "extensionid": ext.map(|x| x.uuid.clone()), "extensionname": ext.map(|x| x.name.clone()),
+        "created": date(i.created),
     })
 }

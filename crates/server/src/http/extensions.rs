@@ -1,0 +1,128 @@
+//! Extensions and their registration with clusters: `createExtension`, `listExtensions`, `updateExtension`, `deleteExtension`, `registerExtension`, `unregisterExtension`.
+
+use trellis_api::Reply;
+use trellis_store::ExtensionFilter;
+
+use super::handlers::*;
+use super::views;
+use crate::app::ExtensionViews;
+
+/// `createExtension`.
+pub(super) async fn create_extension(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let caller = cx.caller;
+    let cmd = cx.cmd;
+    let p = cx.p;
+    let v = app
+        .extension_create(
+            caller,
+            req(p, cmd, "name")?,
+            p.str("description"),
+            req(p, cmd, "type")?,
+            p.str("path"),
+            p.bool("orchestratorrequirespreparevm"),
+            p.str("state"),
+            p.map_flat("details").unwrap_or_default(),
+        )
+        .await?;
+    Ok(Reply::Object {
+        object: "extension",
+        value: views::extension(&v),
+    })
+}
+
+/// `listExtensions`.
+pub(super) async fn list_extensions(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let caller = cx.caller;
+    let p = cx.p;
+    let views_sel = ExtensionViews::parse(p.list("details").as_deref())?;
+    let f = ExtensionFilter {
+        uuid: s(p, "id"),
+        name: s(p, "name"),
+        keyword: s(p, "keyword"),
+    };
+    let (items, total) = app
+        .extension_list(caller, &f, views_sel, page_of(app, p)?)
+        .await?;
+    Ok(list(
+        "extension",
+        items.iter().map(views::extension).collect(),
+        total,
+    ))
+}
+
+/// `updateExtension`.
+pub(super) async fn update_extension(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let caller = cx.caller;
+    let cmd = cx.cmd;
+    let p = cx.p;
+    let v = app
+        .extension_update(
+            caller,
+            req(p, cmd, "id")?,
+            p.str("description"),
+            p.bool("orchestratorrequirespreparevm"),
+            p.str("state"),
+            p.map_flat("details"),
+            p.bool_or("cleanupdetails", false),
+        )
+        .await?;
+    Ok(Reply::Object {
+        object: "extension",
+        value: views::extension(&v),
+    })
+}
+
+/// `deleteExtension`.
+pub(super) async fn delete_extension(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let caller = cx.caller;
+    let cmd = cx.cmd;
+    let p = cx.p;
+    app.extension_delete(caller, req(p, cmd, "id")?, p.bool_or("cleanup", false))
+        .await?;
+    Ok(Reply::Success { displaytext: None })
+}
+
+/// `registerExtension`.
+pub(super) async fn register_extension(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let caller = cx.caller;
+    let cmd = cx.cmd;
+    let p = cx.p;
+    let v = app
+        .extension_register(
+            Some(caller),
+            req(p, cmd, "extensionid")?,
+            req(p, cmd, "resourceid")?,
+            req(p, cmd, "resourcetype")?,
+            p.map_flat("details").unwrap_or_default(),
+        )
+        .await?;
+    Ok(Reply::Object {
+        object: "extension",
+        value: views::extension(&v),
+    })
+}
+
+/// `unregisterExtension`.
+pub(super) async fn unregister_extension(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let caller = cx.caller;
+    let cmd = cx.cmd;
+    let p = cx.p;
+    let v = app
+        .extension_unregister(
+            Some(caller),
+            req(p, cmd, "extensionid")?,
+            req(p, cmd, "resourceid")?,
+            req(p, cmd, "resourcetype")?,
+        )
+        .await?;
+    Ok(Reply::Object {
+        object: "extension",
+        value: views::extension(&v),
+    })
+}

@@ -1,0 +1,560 @@
+//! Zones, pods, clusters, hosts (incl. maintenance), service offerings, templates, network offerings and networks.
+
+use serde_json::{json, Value};
+use trellis_api::{ApiError, Reply};
+use trellis_model::Error;
+use trellis_store::{InfraFilter, TemplateFilter};
+
+use super::handlers::*;
+use super::views::*;
+use crate::app::infra::NetworkInput;
+use crate::jobs::JobCommand;
+
+/// `listZones`.
+pub(super) async fn list_zones(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let p = cx.p;
+    let f = InfraFilter {
+        uuid: s(p, "id"),
+        name: s(p, "name"),
+        keyword: s(p, "keyword"),
+        ..Default::default()
+    };
+    let (items, total) = app.store.zone_list(&f, page_of(app, p)?).await.map_err(e)?;
+    let ids = p.list("ids");
+    let items: Vec<Value> = items
+        .iter()
+        .filter(|z| ids.as_ref().is_none_or(|ids| ids.contains(&z.uuid)))
+        .map(zone_view)
+        .collect();
+    let total = if ids.is_some() {
+        items.len() as i64
+    } else {
+        total
+    };
+    Ok(list("zone", items, total))
+}
+
+/// `createZone`.
+pub(super) async fn create_zone(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let caller = cx.caller;
+    let c = cx.cmd;
+    let p = cx.p;
+    let z = app
+        .zone_create(
+            caller,
+            req(p, c, "name")?,
+            p.str("description"),
+            p.str("dns1"),
+            p.str("dns2"),
+            p.str("internaldns1"),
+            p.str("networktype"),
+        )
+        .await?;
+    Ok(Reply::Object {
+        object: "zone",
+        value: zone_view(&z),
+    })
+}
+
+/// `updateZone`.
+pub(super) async fn update_zone(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let caller = cx.caller;
+    let c = cx.cmd;
+    let p = cx.p;
+    let z = app
+        .zone_update(
+            caller,
+            req(p, c, "id")?,
+            p.str("name"),
+            p.str("description"),
+            p.str("dns1"),
+            p.str("allocationstate"),
+        )
+        .await?;
+    Ok(Reply::Object {
+        object: "zone",
+        value: zone_view(&z),
+    })
+}
+
+/// `deleteZone`.
+pub(super) async fn delete_zone(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let caller = cx.caller;
+    let c = cx.cmd;
+    let p = cx.p;
+    app.zone_delete(caller, req(p, c, "id")?).await?;
+    Ok(Reply::Success { displaytext: None })
+}
+
+/// `createPod`.
+pub(super) async fn create_pod(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let caller = cx.caller;
+    let c = cx.cmd;
+    let p = cx.p;
+    let pod = app
+        .pod_create(
+            caller,
+            req(p, c, "zoneid")?,
+            req(p, c, "name")?,
+            p.str("gateway"),
+            p.str("netmask"),
+            p.str("startip"),
+            p.str("endip"),
+        )
+        .await?;
+    Ok(Reply::Object {
+        object: "pod",
+        value: pod_view(app, &pod).await?,
+    })
+}
+
+/// `listPods`.
+pub(super) async fn list_pods(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let p = cx.p;
+    let f = InfraFilter {
+        uuid: s(p, "id"),
+        name: s(p, "name"),
+        zone_id: zone_filter(app, p).await?,
+        keyword: s(p, "keyword"),
+        ..Default::default()
+    };
+    let (items, total) = app.store.pod_list(&f, page_of(app, p)?).await.map_err(e)?;
+    let mut out = Vec::new();
+    for x in &items {
+        out.push(pod_view(app, x).await?);
+    }
+    Ok(list("pod", out, total))
+}
+
+/// `deletePod`.
+pub(super) async fn delete_pod(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let caller = cx.caller;
+    let c = cx.cmd;
+    let p = cx.p;
+    app.pod_delete(caller, req(p, c, "id")?).await?;
+    Ok(Reply::Success { displaytext: None })
+}
+
+/// `addCluster`.
+pub(super) async fn add_cluster(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let caller = cx.caller;
+    let c = cx.cmd;
+    let p = cx.p;
+    let cl = app
+        .cluster_add(
+            caller,
+            req(p, c, "zoneid")?,
+            p.str("podid"),
+            req(p, c, "clustername")?,
+            req(p, c, "hypervisor")?,
+            p.str("extensionid"),
+            p.map_flat("externaldetails"),
+            p.str("arch"),
+        )
+        .await?;
+    Ok(list("cluster", vec![cluster_view(app, &cl).await?], 1))
+}
+
+/// `listClusters`.
+pub(super) async fn list_clusters(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let p = cx.p;
+    let pod_id = filter_id(p, "podid", |u| app.store.pod_by_uuid(u)).await?;
+    let f = InfraFilter {
+        uuid: s(p, "id"),
+        name: s(p, "name"),
+        zone_id: zone_filter(app, p).await?,
+        pod_id,
+        keyword: s(p, "keyword"),
+        ..Default::default()
+    };
+    let (items, total) = app
+        .store
+        .cluster_list(&f, page_of(app, p)?)
+        .await
+        .map_err(e)?;
+    let mut out = Vec::new();
+    for x in &items {
+        out.push(cluster_view(app, x).await?);
+    }
+    Ok(list("cluster", out, total))
+}
+
+/// `updateCluster`.
+pub(super) async fn update_cluster(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let caller = cx.caller;
+    let c = cx.cmd;
+    let p = cx.p;
+    let cl = app
+        .cluster_update(
+            caller,
+            req(p, c, "id")?,
+            p.str("clustername"),
+            p.str("allocationstate"),
+            p.map_flat("externaldetails"),
+        )
+        .await?;
+    Ok(Reply::Object {
+        object: "cluster",
+        value: cluster_view(app, &cl).await?,
+    })
+}
+
+/// `deleteCluster`.
+pub(super) async fn delete_cluster(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let caller = cx.caller;
+    let c = cx.cmd;
+    let p = cx.p;
+    app.cluster_delete(caller, req(p, c, "id")?).await?;
+    Ok(Reply::Success { displaytext: None })
+}
+
+/// `addHost`.
+pub(super) async fn add_host(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let caller = cx.caller;
+    let c = cx.cmd;
+    let p = cx.p;
+    let h = app
+        .host_add(
+            caller,
+            req(p, c, "zoneid")?,
+            p.str("podid"),
+            req(p, c, "clusterid")?,
+            req(p, c, "url")?,
+            req(p, c, "hypervisor")?,
+            p.str("hosttags"),
+            p.map_flat("externaldetails").unwrap_or_default(),
+        )
+        .await?;
+    Ok(list("host", vec![host_view(app, &h).await?], 1))
+}
+
+/// `listHosts`.
+pub(super) async fn list_hosts(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let p = cx.p;
+    let cluster_id = filter_id(p, "clusterid", |u| app.store.cluster_by_uuid(u)).await?;
+    let f = InfraFilter {
+        uuid: s(p, "id"),
+        name: s(p, "name"),
+        zone_id: zone_filter(app, p).await?,
+        cluster_id,
+        keyword: s(p, "keyword"),
+        ..Default::default()
+    };
+    let (items, total) = app.store.host_list(&f, page_of(app, p)?).await.map_err(e)?;
+    let mut out = Vec::new();
+    for x in &items {
+        out.push(host_view(app, x).await?);
+    }
+    Ok(list("host", out, total))
+}
+
+/// `updateHost`.
+pub(super) async fn update_host(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let caller = cx.caller;
+    let c = cx.cmd;
+    let p = cx.p;
+    let h = app
+        .host_update(
+            caller,
+            req(p, c, "id")?,
+            p.str("name"),
+            p.str("hosttags"),
+            p.str("allocationstate"),
+            p.map_flat("externaldetails"),
+            p.bool_or("cleanupexternaldetails", false),
+        )
+        .await?;
+    Ok(Reply::Object {
+        object: "host",
+        value: host_view(app, &h).await?,
+    })
+}
+
+/// `deleteHost`.
+pub(super) async fn delete_host(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let caller = cx.caller;
+    let c = cx.cmd;
+    let p = cx.p;
+    app.host_delete(caller, req(p, c, "id")?, p.bool_or("forced", false))
+        .await?;
+    Ok(Reply::Success { displaytext: None })
+}
+
+/// `createServiceOffering`.
+pub(super) async fn create_service_offering(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let caller = cx.caller;
+    let c = cx.cmd;
+    let p = cx.p;
+    let o = app
+        .offering_create(
+            caller,
+            req(p, c, "name")?,
+            p.str("displaytext"),
+            p.int("cpunumber").unwrap_or(1),
+            p.int("cpuspeed").unwrap_or(1000),
+            p.int("memory").unwrap_or(512),
+            p.str("hosttags"),
+            p.map_flat("externaldetails").unwrap_or_default(),
+        )
+        .await?;
+    Ok(Reply::Object {
+        object: "serviceoffering",
+        value: offering_view(app, &o).await?,
+    })
+}
+
+/// `updateServiceOffering`.
+pub(super) async fn update_service_offering(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let caller = cx.caller;
+    let c = cx.cmd;
+    let p = cx.p;
+    let o = app
+        .offering_update(
+            caller,
+            req(p, c, "id")?,
+            p.str("name"),
+            p.str("displaytext"),
+            p.map_flat("externaldetails"),
+            p.bool_or("cleanupexternaldetails", false),
+        )
+        .await?;
+    Ok(Reply::Object {
+        object: "serviceoffering",
+        value: offering_view(app, &o).await?,
+    })
+}
+
+/// `deleteServiceOffering`.
+pub(super) async fn delete_service_offering(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let caller = cx.caller;
+    let c = cx.cmd;
+    let p = cx.p;
+    app.offering_delete(caller, req(p, c, "id")?).await?;
+    Ok(Reply::Success { displaytext: None })
+}
+
+/// `listServiceOfferings`.
+pub(super) async fn list_service_offerings(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let p = cx.p;
+    let (items, total) = app
+        .store
+        .offering_list(
+            p.str("id"),
+            p.str("name"),
+            p.str("keyword"),
+            page_of(app, p)?,
+        )
+        .await
+        .map_err(e)?;
+    let mut out = Vec::new();
+    for x in &items {
+        out.push(offering_view(app, x).await?);
+    }
+    Ok(list("serviceoffering", out, total))
+}
+
+/// `registerTemplate`.
+pub(super) async fn register_template(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let caller = cx.caller;
+    let c = cx.cmd;
+    let p = cx.p;
+    let zone = p
+        .str("zoneid")
+        .map(str::to_string)
+        .or_else(|| p.list("zoneids").and_then(|z| z.into_iter().next()));
+    let t = app
+        .template_register(
+            caller,
+            req(p, c, "name")?,
+            p.str("displaytext"),
+            req(p, c, "format")?,
+            req(p, c, "hypervisor")?,
+            req(p, c, "url")?,
+            zone.as_deref(),
+            p.str("extensionid"),
+            p.map_flat("externaldetails").unwrap_or_default(),
+            p.str("arch"),
+            None,
+            p.bool("ispublic"),
+            p.bool("isfeatured"),
+        )
+        .await?;
+    Ok(list("template", vec![template_view(app, &t).await?], 1))
+}
+
+/// `listTemplates`.
+pub(super) async fn list_templates(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let caller = cx.caller;
+    let p = cx.p;
+    let ext = filter_id(p, "extensionid", |u| app.store.extension_by_uuid(u)).await?;
+    let zone = filter_id(p, "zoneid", |u| app.store.zone_by_uuid(u)).await?;
+    let filter = TemplateFilter {
+        uuid: p.str("id"),
+        name: p.str("name"),
+        extension_id: ext,
+        keyword: p.str("keyword"),
+        zone_id: zone,
+    };
+    let (items, total) = app
+        .template_list(
+            caller,
+            p.str("templatefilter").unwrap_or("executable"),
+            &filter,
+            page_of(app, p)?,
+        )
+        .await?;
+    let mut out = Vec::new();
+    for t in &items {
+        out.push(template_view(app, t).await?);
+    }
+    Ok(list("template", out, total))
+}
+
+/// `listNetworkOfferings`.
+pub(super) async fn list_network_offerings(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let p = cx.p;
+    let items = app.store.network_offering_list().await.map_err(e)?;
+    let items: Vec<Value> = items
+            .iter()
+            .filter(|o| p.str("id").is_none_or(|u| u == o.uuid) && p.str("guestiptype").is_none_or(|g| g.eq_ignore_ascii_case(&o.guest_ip_type)) && p.str("name").is_none_or(|n| n == o.name))
+            .map(|o| json!({"id": o.uuid, "name": o.name, "displaytext": o.display_text, "guestiptype": o.guest_ip_type, "specifyvlan": o.specify_vlan, "state": o.state, "isdefault": o.is_default, "traffictype": "Guest", "created": trellis_api::format_date(o.created)}))
+            .collect();
+    let n = items.len() as i64;
+    Ok(list("networkoffering", items, n))
+}
+
+/// `createNetwork`.
+pub(super) async fn create_network(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let caller = cx.caller;
+    let c = cx.cmd;
+    let p = cx.p;
+    let input = NetworkInput {
+        name: req(p, c, "name")?.into(),
+        display_text: s(p, "displaytext"),
+        offering_uuid: req(p, c, "networkofferingid")?.into(),
+        zone_uuid: req(p, c, "zoneid")?.into(),
+        vlan: s(p, "vlan"),
+        gateway: s(p, "gateway"),
+        netmask: s(p, "netmask"),
+        start_ip: s(p, "startip"),
+        end_ip: s(p, "endip"),
+    };
+    let n = app.network_create(caller, input).await?;
+    Ok(Reply::Object {
+        object: "network",
+        value: network_view(app, &n).await?,
+    })
+}
+
+/// `listNetworks`.
+pub(super) async fn list_networks(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let caller = cx.caller;
+    let p = cx.p;
+    if p.bool("restartrequired") == Some(true) {
+        return Ok(list("network", vec![], 0));
+    }
+    let scope = if caller.is_root_admin() {
+        None
+    } else {
+        Some(caller.account.id)
+    };
+    let (items, total) = app
+        .store
+        .network_list(
+            p.str("id"),
+            zone_filter(app, p).await?,
+            scope,
+            p.str("keyword"),
+            page_of(app, p)?,
+        )
+        .await
+        .map_err(e)?;
+    let mut out = Vec::new();
+    for x in &items {
+        out.push(network_view(app, x).await?);
+    }
+    Ok(list("network", out, total))
+}
+
+/// `prepareHostForMaintenance`, `cancelHostMaintenance`.
+pub(super) async fn prepare_host_for_maintenance(cx: &Cx<'_>) -> Q {
+    let app = cx.app;
+    let caller = cx.caller;
+    let c = cx.cmd;
+    let p = cx.p;
+    Ok({
+        crate::app::require_admin(caller)?;
+        let host = app.host_by_uuid(req(p, c, "id")?).await?.uuid;
+        let about = Some(("Host".to_string(), host.clone()));
+        if c.name == "prepareHostForMaintenance" {
+            (JobCommand::HostMaintenance { host }, about)
+        } else {
+            (JobCommand::HostCancelMaintenance { host }, about)
+        }
+    })
+}
+
+/// `deleteTemplate`.
+pub(super) async fn delete_template(cx: &Cx<'_>) -> Q {
+    let app = cx.app;
+    let c = cx.cmd;
+    let p = cx.p;
+    Ok({
+        let t = app.template_by_uuid(req(p, c, "id")?).await?.uuid;
+        (
+            JobCommand::DeleteTemplate {
+                template: t.clone(),
+            },
+            Some(("Template".into(), t)),
+        )
+    })
+}
+
+/// `deleteNetwork`.
+pub(super) async fn delete_network(cx: &Cx<'_>) -> Q {
+    let app = cx.app;
+    let c = cx.cmd;
+    let p = cx.p;
+    Ok({
+        let u = req(p, c, "id")?;
+        app.store
+            .network_by_uuid(u)
+            .await
+            .map_err(e)?
+            .ok_or_else(|| {
+                ApiError::from(Error::not_found(format!(
+                    "Unable to find network by id {u}"
+                )))
+            })?;
+        (
+            JobCommand::DeleteNetwork {
+                network: u.to_string(),
+            },
+            Some(("Network".into(), u.into())),
+        )
+    })
+}

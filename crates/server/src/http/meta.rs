@@ -1,0 +1,187 @@
+//! The API about itself and the platform: `listApis`, `listCapabilities`, `listHypervisors`, events and alerts, and the list commands of resources Trellis does not have yet (they answer empty lists, as a CloudStack without such resources would).
+
+use serde_json::{json, Value};
+use trellis_api::{ApiError, Reply};
+use trellis_model::{Error, RoleType};
+use trellis_store::EventFilter;
+
+use super::handlers::*;
+use super::views;
+
+/// `listCapabilities`.
+pub(super) async fn list_capabilities(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let caller = cx.caller;
+    let mut cap = json!({
+        "cloudstackversion": "4.22.0-trellis", "securitygroupsenabled": false, "userpublictemplateenabled": true,
+        "supportELB": "false", "customdiskofferingmaxsize": 1024, "customdiskofferingminsize": 1,
+        "allowusercreateprojects": false, "apilimitinterval": 1, "apilimitmax": 0,
+        "defaultuipagesize": 20, "customhypervisordisplayname": "External", "kvmsnapshotenabled": false,
+        "allowuserviewdestroyedvm": true, "allowuserexpungerecovervm": true, "dynamicrolesenabled": true,
+        "projectinviterequired": false, "regionsecondaryenabled": false, "kubernetesserviceenabled": false,
+        "kubernetesclusterexperimentalfeaturesenabled": false, "sharedfsvmmincpucount": 0, "sharedfsvmminramsize": 0,
+        "instancesstatsretentiontime": 0, "instancesstatsuseronly": false, "instancesdisksstatsretentionenabled": false,
+        "instancesdisksstatsretentiontime": 0, "allowuserforcestopvm": true,
+    });
+    if caller.is_root_admin() {
+        cap["extensionspath"] = Value::String(app.extensions_root().to_string_lossy().into_owned());
+    }
+    Ok(Reply::Object {
+        object: "capability",
+        value: cap,
+    })
+}
+
+/// `listEvents`.
+pub(super) async fn list_events(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let caller = cx.caller;
+    let p = cx.p;
+    let mut f = EventFilter {
+        uuid: s(p, "id"),
+        event_type: s(p, "type"),
+        level: s(p, "level"),
+        account_id: None,
+        resource_uuid: s(p, "resourceid"),
+        keyword: s(p, "keyword"),
+    };
+    if caller.role_type() != RoleType::Admin {
+        f.account_id = Some(caller.account.id);
+    }
+    let (items, total) = app
+        .store
+        .event_list(&f, page_of(app, p)?)
+        .await
+        .map_err(Error::from)?;
+    let mut out = Vec::with_capacity(items.len());
+    for e in &items {
+        let user = match e.user_id {
+            Some(uid) => app.store.user_get(uid).await.map_err(Error::from)?,
+            None => None,
+        };
+        let account = match e.account_id {
+            Some(aid) => app.store.account_get(aid).await.map_err(Error::from)?,
+            None => None,
+        };
+        let domain = match e.domain_id {
+            Some(did) => app.store.domain_get(did).await.map_err(Error::from)?,
+            None => None,
+        };
+        out.push(views::event(
+            e,
+            user.as_ref()
+                .map(|u| u.username.as_str())
+                .or(Some("system")),
+            account.as_ref().map(|a| a.name.as_str()).or(Some("system")),
+            domain.as_ref(),
+        ));
+    }
+    Ok(list("event", out, total))
+}
+
+/// `listAlerts`.
+pub(super) async fn list_alerts(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let p = cx.p;
+    let type_id = p.str("type").and_then(|t| t.parse().ok());
+    let (items, total) = app
+        .store
+        .alert_list(
+            p.str("id"),
+            type_id,
+            p.str("keyword").or(p.str("name")),
+            page_of(app, p)?,
+        )
+        .await
+        .map_err(Error::from)?;
+    Ok(list(
+        "alert",
+        items.iter().map(views::alert).collect(),
+        total,
+    ))
+}
+
+/// `listHypervisors`.
+pub(super) async fn list_hypervisors(_cx: &Cx<'_>) -> R {
+    Ok(list("hypervisor", vec![json!({"name": "External"})], 1))
+}
+
+/// `listPublicIpAddresses`.
+pub(super) async fn list_public_ip_addresses(_cx: &Cx<'_>) -> R {
+    Ok(list("publicipaddress", vec![], 0))
+}
+
+/// `listPortForwardingRules`.
+pub(super) async fn list_port_forwarding_rules(_cx: &Cx<'_>) -> R {
+    Ok(list("portforwardingrule", vec![], 0))
+}
+
+/// `listIpForwardingRules`.
+pub(super) async fn list_ip_forwarding_rules(_cx: &Cx<'_>) -> R {
+    Ok(list("ipforwardingrule", vec![], 0))
+}
+
+/// `listVolumes`.
+pub(super) async fn list_volumes(_cx: &Cx<'_>) -> R {
+    Ok(list("volume", vec![], 0))
+}
+
+/// `listSSHKeyPairs`.
+pub(super) async fn list_ssh_key_pairs(_cx: &Cx<'_>) -> R {
+    Ok(list("sshkeypair", vec![], 0))
+}
+
+/// `listDiskOfferings`.
+pub(super) async fn list_disk_offerings(_cx: &Cx<'_>) -> R {
+    Ok(list("diskoffering", vec![], 0))
+}
+
+/// `listVPCs`.
+pub(super) async fn list_vpcs(_cx: &Cx<'_>) -> R {
+    Ok(list("vpc", vec![], 0))
+}
+
+/// `listNetworkServiceProviders`.
+pub(super) async fn list_network_service_providers(_cx: &Cx<'_>) -> R {
+    Ok(list("networkserviceprovider", vec![], 0))
+}
+
+/// `listProjects`.
+pub(super) async fn list_projects(_cx: &Cx<'_>) -> R {
+    Ok(list("project", vec![], 0))
+}
+
+/// `listTags`.
+pub(super) async fn list_tags(_cx: &Cx<'_>) -> R {
+    Ok(list("tag", vec![], 0))
+}
+
+/// `listIsos`.
+pub(super) async fn list_isos(_cx: &Cx<'_>) -> R {
+    Ok(list("iso", vec![], 0))
+}
+
+/// `listApis`: the whole catalog for the caller's role (pre-rendered), or one API by name.
+pub(super) async fn list_apis(cx: &Cx<'_>) -> R {
+    let (caller, p) = (cx.caller, cx.p);
+    if p.str("name").is_none() {
+        return Ok(Reply::Rendered(trellis_api::catalog::list_apis_body(
+            caller.role_type(),
+        )));
+    }
+    let items: Vec<Value> = trellis_api::catalog::COMMANDS
+        .iter()
+        .filter(|c| c.allows(caller.role_type()))
+        .filter(|c| p.str("name").is_none_or(|n| c.name.eq_ignore_ascii_case(n)))
+        .map(|c| c.api_json())
+        .collect();
+    if let Some(n) = p.str("name") {
+        if items.is_empty() {
+            return Err(ApiError::param(format!(
+                "The API {n} does not exist or is not available for this account"
+            )));
+        }
+    }
+    let n = items.len() as i64;
+    Ok(list("api", items, n))
+}
