@@ -171,19 +171,14 @@ impl App {
         Ok(changed)
     }
 
-    /// One sweep over every host, hosts in parallel (bounded), each with its own time limit.
-    pub async fn power_sync_all(self: &Arc<Self>) {
-        let hosts = match self
+    /// One sweep over every host, hosts in parallel (bounded), each with its own time limit. A
+    /// host whose sync failed or timed out is logged here and counted; a failure to list the
+    /// hosts is returned.
+    pub async fn power_sync_all(self: &Arc<Self>) -> Result<PowerSyncSweep> {
+        let (hosts, _) = self
             .store
             .host_list(&InfraFilter::default(), Page::all())
-            .await
-        {
-            Ok((h, _)) => h,
-            Err(e) => {
-                tracing::warn!(error = %e, "power sync could not list hosts");
-                return;
-            }
-        };
+            .await?;
         let started = std::time::Instant::now();
         let host_count = hosts.len();
         let sem = Arc::new(tokio::sync::Semaphore::new(16));
@@ -194,17 +189,29 @@ impl App {
             set.spawn(async move {
                 let _p = sem.acquire_owned().await;
                 let busy = app.lock_for(&format!("power-sync-{}", h.id)).await;
-                let Ok(_guard) = busy.try_lock() else { return };
+                let Ok(_guard) = busy.try_lock() else { return true };
                 let limit = Duration::from_secs(app.setting_i64(setting::POWER_SYNC_INTERVAL).max(5) as u64 * 2);
                 match tokio::time::timeout(limit, app.power_sync_host(&h)).await {
                     Ok(Ok(n)) if n > 0 => tracing::info!(host = %h.name, changed = n, "power sync corrected instance states"),
                     Ok(Ok(_)) => {}
-                    Ok(Err(e)) => tracing::warn!(host = %h.name, error = %e.internal_message(), "power sync failed"),
-                    Err(_) => tracing::warn!(host = %h.name, "power sync of host timed out"),
+                    Ok(Err(e)) => {
+                        tracing::warn!(host = %h.name, error = %e.internal_message(), "power sync failed");
+                        return false;
+                    }
+                    Err(_) => {
+                        tracing::warn!(host = %h.name, "power sync of host timed out");
+                        return false;
+                    }
                 }
+                true
             });
         }
-        while set.join_next().await.is_some() {}
+        let mut failed = 0;
+        while let Some(done) = set.join_next().await {
+            if !matches!(done, Ok(true)) {
+                failed += 1;
+            }
+        }
         let elapsed = started.elapsed();
         self.power_sweep_millis.store(
             elapsed.as_millis() as u64,
@@ -215,22 +222,31 @@ impl App {
             elapsed_ms = elapsed.as_millis() as u64,
             "power sync sweep finished"
         );
+        Ok(PowerSyncSweep {
+            hosts: host_count,
+            failed,
+        })
     }
 }
 
-/// The power-state reconciler. It ticks every second so a changed interval applies at once.
-pub async fn power_sync_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
-    let mut last = std::time::Instant::now();
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = shutdown.wait_for(|v| *v) => return,
-        }
-        let every =
-            Duration::from_secs(app.setting_i64(setting::POWER_SYNC_INTERVAL).max(1) as u64);
-        if last.elapsed() >= every {
-            app.power_sync_all().await;
-            last = std::time::Instant::now();
-        }
-    }
+/// What one power-sync sweep did (for the reconciler's status).
+#[derive(Debug, Clone, Copy)]
+pub struct PowerSyncSweep {
+    pub hosts: usize,
+    /// Hosts whose sync failed or timed out (each logged where it failed).
+    pub failed: usize,
+}
+
+/// Run the power-state reconciler alone under the one reconciler driver (`reconcile::spawn_all`
+/// starts it with the others; this stays for callers of the old loop).
+pub async fn power_sync_loop(app: Arc<App>, shutdown: watch::Receiver<bool>) {
+    let status = Arc::new(crate::reconcile::TaskStatus::new("power-sync"));
+    crate::reconcile::run(
+        app,
+        Arc::new(crate::reconcile::PowerSync),
+        status,
+        crate::reconcile::Activator::default(),
+        shutdown,
+    )
+    .await;
 }

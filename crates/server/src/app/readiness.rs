@@ -16,6 +16,14 @@ const ALERT_NAME: &str = "ALERT.TYPE.EXTENSION.PATH.NOT.READY";
 /// How recent a heartbeat must be for a server to count as live.
 pub const LIVE_WINDOW_MS: i64 = 30_000;
 
+/// What one pass of readiness checks did (for the reconciler's status).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReadinessPass {
+    pub checked: usize,
+    /// Checks that failed (each logged where it failed).
+    pub failed: usize,
+}
+
 impl App {
     /// Check one extension on this server and update its flag; returns the new readiness.
     pub async fn readiness_check(&self, e: &Extension) -> Result<bool> {
@@ -98,20 +106,23 @@ impl App {
         Ok(ready)
     }
 
-    /// Check every extension (the reconciler's sweep).
-    pub async fn readiness_check_all(&self) {
-        let all = match self.store.extension_all().await {
-            Ok(a) => a,
-            Err(err) => {
-                tracing::warn!(error = %err, "readiness sweep could not list extensions");
-                return;
-            }
-        };
-        for e in all {
+    /// Check every extension (the reconciler's sweep). A failed check is logged here and counted;
+    /// a failure to list the extensions is returned.
+    pub async fn readiness_check_all(&self) -> Result<ReadinessPass> {
+        let all = self.store.extension_all().await?;
+        Ok(self.readiness_check_each(all).await)
+    }
+
+    async fn readiness_check_each(&self, extensions: Vec<Extension>) -> ReadinessPass {
+        let mut pass = ReadinessPass::default();
+        for e in extensions {
+            pass.checked += 1;
             if let Err(err) = self.readiness_check(&e).await {
+                pass.failed += 1;
                 tracing::warn!(extension = %e.name, error = %err.internal_message(), "readiness check failed");
             }
         }
+        pass
     }
 }
 
@@ -119,19 +130,9 @@ impl App {
     /// Check the extensions this server has not checked yet (created through another server,
     /// or before this one started): run on every heartbeat, so a peer's new extension gets this
     /// server's verdict within seconds rather than at the next full sweep.
-    pub async fn readiness_check_unchecked(&self) {
-        let unchecked = match self.store.extensions_unchecked_by(&self.server_id).await {
-            Ok(u) => u,
-            Err(err) => {
-                tracing::warn!(error = %err, "could not list extensions this server has not checked");
-                return;
-            }
-        };
-        for e in unchecked {
-            if let Err(err) = self.readiness_check(&e).await {
-                tracing::warn!(extension = %e.name, error = %err.internal_message(), "readiness check failed");
-            }
-        }
+    pub async fn readiness_check_unchecked(&self) -> Result<ReadinessPass> {
+        let unchecked = self.store.extensions_unchecked_by(&self.server_id).await?;
+        Ok(self.readiness_check_each(unchecked).await)
     }
 }
 

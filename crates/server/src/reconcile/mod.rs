@@ -1,84 +1,321 @@
 //! Reconcilers: periodic, input-free, idempotent background work — server heartbeats and settings
 //! refresh, extension path readiness, payload and session sweeps, instance power-state sync.
+//!
+//! Each is a [`Reconciler`] (in the style of omicron's `BackgroundTask`), and one driver
+//! ([`run`]) runs each of them: a tick every [`Reconciler::period`] (re-read at least every
+//! second, so a changed setting applies at once), a tick at once on explicit activation
+//! ([`Activator`], or the task's own [`Reconciler::activation`] `Notify`), never two ticks of one
+//! task at a time, and a stop on shutdown. Every tick's outcome is logged with the task name and
+//! recorded in the task's [`TaskStatus`], which `/metrics` exports ([`metrics_text`]).
 
-use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::watch;
+mod heartbeat;
+mod power_sync;
+mod readiness;
+mod sweeps;
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, SystemTime};
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
-use trellis_model::time::now_millis;
+use tokio::time::Instant;
 
-use crate::app::{setting, App};
+use crate::app::App;
 
-/// Start every reconciler; each stops when `shutdown` turns true.
-pub fn spawn_all(app: Arc<App>, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-    vec![
-        tokio::spawn(heartbeat(app.clone(), shutdown.clone())),
-        tokio::spawn(readiness(app.clone(), shutdown.clone())),
-        tokio::spawn(sweeps(app.clone(), shutdown.clone())),
-        tokio::spawn(crate::app::power_sync_loop(app, shutdown)),
-    ]
+pub use heartbeat::Heartbeat;
+pub use power_sync::PowerSync;
+pub use readiness::Readiness;
+pub use sweeps::Sweeps;
+
+/// How often the driver re-reads a task's period while it waits.
+const PERIOD_RECHECK: Duration = Duration::from_secs(1);
+
+/// How one tick ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TickStatus {
+    /// The work was done; the summary (possibly empty) is logged at debug level.
+    Ok(String),
+    /// Some or all of the work failed; the message is logged once, by the driver, and counted.
+    /// The task keeps running and ticks again after its period.
+    Error(String),
 }
 
-async fn heartbeat(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-            _ = shutdown.wait_for(|v| *v) => return,
-        }
-        if let Err(e) = app
-            .store
-            .server_heartbeat(&app.server_id, now_millis())
-            .await
-        {
-            tracing::warn!(error = %e, "heartbeat failed");
-        }
-        if let Err(e) = app.settings_refresh().await {
-            tracing::warn!(error = %e.internal_message(), "settings refresh failed");
-        }
-        app.readiness_check_unchecked().await;
+/// One periodic, input-free, idempotent task. `C` is what it works on (the [`App`], or a test
+/// context).
+pub trait Reconciler<C = App>: Send + Sync + 'static
+where
+    C: Send + Sync + 'static,
+{
+    /// A short stable name, used in logs and as the `task` label in metrics.
+    fn name(&self) -> &'static str;
+
+    /// The time from the end of one tick to the start of the next; read again while waiting.
+    fn period(&self, ctx: &C) -> Duration;
+
+    /// A `Notify` owned by the context that also activates this task (for callers that cannot
+    /// hold an [`Activator`]).
+    fn activation<'a>(&self, _ctx: &'a C) -> Option<&'a Notify> {
+        None
+    }
+
+    /// Do the work once.
+    fn tick(&self, ctx: &Arc<C>) -> impl Future<Output = TickStatus> + Send;
+}
+
+/// Asks a running task to tick at once ("run now"). Activations during a tick coalesce into one
+/// tick right after it.
+#[derive(Debug, Clone, Default)]
+pub struct Activator(Arc<Notify>);
+
+impl Activator {
+    pub fn activate(&self) {
+        self.0.notify_one();
     }
 }
 
-async fn readiness(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
-    let mut last = std::time::Instant::now();
+/// What a task's last ticks did, kept for `/metrics`.
+#[derive(Debug)]
+pub struct TaskStatus {
+    name: &'static str,
+    inner: Mutex<StatusSnapshot>,
+}
+
+/// A copy of a task's status.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StatusSnapshot {
+    /// A tick is running now.
+    pub running: bool,
+    /// When the last tick started.
+    pub last_started: Option<SystemTime>,
+    /// When the last tick finished.
+    pub last_finished: Option<SystemTime>,
+    /// How long the last finished tick took.
+    pub last_duration: Duration,
+    /// How the last finished tick ended.
+    pub last_outcome: Option<TickStatus>,
+    pub runs_ok: u64,
+    pub runs_error: u64,
+}
+
+impl TaskStatus {
+    pub fn new(name: &'static str) -> TaskStatus {
+        TaskStatus {
+            name,
+            inner: Mutex::new(StatusSnapshot::default()),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    pub fn snapshot(&self) -> StatusSnapshot {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, StatusSnapshot> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn started(&self) {
+        let mut s = self.lock();
+        s.running = true;
+        s.last_started = Some(SystemTime::now());
+    }
+
+    fn finished(&self, duration: Duration, outcome: TickStatus) {
+        let mut s = self.lock();
+        s.running = false;
+        s.last_finished = Some(SystemTime::now());
+        s.last_duration = duration;
+        match outcome {
+            TickStatus::Ok(_) => s.runs_ok += 1,
+            TickStatus::Error(_) => s.runs_error += 1,
+        }
+        s.last_outcome = Some(outcome);
+    }
+}
+
+/// A task started by [`spawn`]: its status, a way to activate it, and its join handle.
+#[derive(Debug)]
+pub struct Spawned {
+    pub status: Arc<TaskStatus>,
+    pub activator: Activator,
+    pub handle: JoinHandle<()>,
+}
+
+/// Start one task under the driver.
+pub fn spawn<C, R>(ctx: Arc<C>, task: R, shutdown: watch::Receiver<bool>) -> Spawned
+where
+    C: Send + Sync + 'static,
+    R: Reconciler<C>,
+{
+    let status = Arc::new(TaskStatus::new(task.name()));
+    let activator = Activator::default();
+    let handle = tokio::spawn(run(
+        ctx,
+        Arc::new(task),
+        status.clone(),
+        activator.clone(),
+        shutdown,
+    ));
+    Spawned {
+        status,
+        activator,
+        handle,
+    }
+}
+
+/// The driver: wait for the period (or an activation), tick, record, repeat until `shutdown`
+/// turns true (or its sender is gone). A tick that has started is finished before stopping.
+pub async fn run<C, R>(
+    ctx: Arc<C>,
+    task: Arc<R>,
+    status: Arc<TaskStatus>,
+    activator: Activator,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    C: Send + Sync + 'static,
+    R: Reconciler<C>,
+{
+    let name = task.name();
+    let mut last_end = Instant::now();
     loop {
-        // Wake every second so a changed interval (possibly changed through another server)
-        // applies at once rather than after the old interval has run out.
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {
-                let interval =
-                    Duration::from_secs(app.setting_i64(setting::PATH_CHECK_INTERVAL).max(1) as u64);
-                if last.elapsed() < interval {
-                    continue;
+        let now = Instant::now();
+        let due = last_end + task.period(&ctx);
+        let activated = {
+            let external = task.activation(&ctx);
+            let external = async {
+                match external {
+                    Some(notify) => notify.notified().await,
+                    None => std::future::pending().await,
                 }
+            };
+            tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|stop| *stop) => return,
+                _ = activator.0.notified() => true,
+                _ = external => true,
+                _ = tokio::time::sleep_until(due.min(now + PERIOD_RECHECK)) => false,
             }
-            _ = app.readiness_notify.notified() => {}
-            _ = shutdown.wait_for(|v| *v) => return,
+        };
+        if !activated && Instant::now() < last_end + task.period(&ctx) {
+            continue;
         }
-        last = std::time::Instant::now();
-        app.readiness_check_all().await;
+        tracing::debug!(task = name, activated, "reconciler tick starting");
+        status.started();
+        let started = Instant::now();
+        let outcome = {
+            let (ctx, task) = (ctx.clone(), task.clone());
+            // Its own tokio task, so that a panic is counted as a failed tick, not the end of
+            // the reconciler.
+            match tokio::spawn(async move { task.tick(&ctx).await }).await {
+                Ok(outcome) => outcome,
+                Err(join_error) => TickStatus::Error(format!("tick panicked: {join_error}")),
+            }
+        };
+        let elapsed = started.elapsed();
+        match &outcome {
+            TickStatus::Ok(summary) => tracing::debug!(
+                task = name,
+                elapsed_ms = elapsed.as_millis() as u64,
+                %summary,
+                "reconciler tick finished"
+            ),
+            TickStatus::Error(error) => tracing::warn!(
+                task = name,
+                elapsed_ms = elapsed.as_millis() as u64,
+                %error,
+                "reconciler tick failed"
+            ),
+        }
+        status.finished(elapsed, outcome);
+        last_end = Instant::now();
     }
 }
 
-async fn sweeps(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(300)) => {}
-            _ = shutdown.wait_for(|v| *v) => return,
-        }
-        let hours = app.setting_i64(setting::PAYLOAD_RETENTION_HOURS).max(1) as u64;
-        let runner = app.runner.clone();
-        let swept = tokio::task::spawn_blocking(move || {
-            runner.sweep_retained(Duration::from_secs(hours * 3600))
-        })
-        .await;
-        if let Ok(Ok(n)) = swept {
-            if n > 0 {
-                tracing::info!(files = n, "removed retained payload files");
-            }
-        }
-        if let Err(e) = app.store.session_sweep(now_millis()).await {
-            tracing::warn!(error = %e, "session sweep failed");
-        }
+/// The statuses of each running server's reconcilers, found by its `App` (the `App` itself has
+/// no place for them). Entries of dropped `App`s are pruned on registration.
+type Registry = Vec<(Weak<App>, Vec<Arc<TaskStatus>>)>;
+static REGISTRY: Mutex<Registry> = Mutex::new(Vec::new());
+
+fn registry() -> std::sync::MutexGuard<'static, Registry> {
+    REGISTRY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Start every reconciler of this server; each stops when `shutdown` turns true.
+pub fn spawn_all(app: Arc<App>, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    let spawned = vec![
+        spawn(app.clone(), Heartbeat, shutdown.clone()),
+        spawn(app.clone(), Readiness, shutdown.clone()),
+        spawn(app.clone(), Sweeps, shutdown.clone()),
+        spawn(app.clone(), PowerSync, shutdown),
+    ];
+    let statuses = spawned.iter().map(|s| s.status.clone()).collect();
+    let mut registry = registry();
+    registry.retain(|(owner, _)| owner.strong_count() > 0 && !owner.ptr_eq(&Arc::downgrade(&app)));
+    registry.push((Arc::downgrade(&app), statuses));
+    spawned.into_iter().map(|s| s.handle).collect()
+}
+
+/// The statuses of `app`'s reconcilers (empty if they were not started).
+pub fn statuses(app: &Arc<App>) -> Vec<Arc<TaskStatus>> {
+    registry()
+        .iter()
+        .find(|(owner, _)| std::ptr::eq(owner.as_ptr(), Arc::as_ptr(app)))
+        .map(|(_, statuses)| statuses.clone())
+        .unwrap_or_default()
+}
+
+/// Prometheus lines for `app`'s reconcilers.
+pub fn metrics_text(app: &Arc<App>) -> String {
+    render_metrics(&statuses(app))
+}
+
+fn render_metrics(statuses: &[Arc<TaskStatus>]) -> String {
+    let snapshots: Vec<(&str, StatusSnapshot)> =
+        statuses.iter().map(|s| (s.name(), s.snapshot())).collect();
+    let seconds = |t: Option<SystemTime>| {
+        t.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0)
+    };
+    let mut out = String::from(
+        "# HELP trellis_reconciler_last_run_timestamp_seconds When the reconciler's last tick finished (0: never)\n\
+         # TYPE trellis_reconciler_last_run_timestamp_seconds gauge\n",
+    );
+    for (task, s) in &snapshots {
+        out.push_str(&format!(
+            "trellis_reconciler_last_run_timestamp_seconds{{task=\"{task}\"}} {}\n",
+            seconds(s.last_finished)
+        ));
     }
+    out.push_str(
+        "# HELP trellis_reconciler_last_duration_seconds How long the reconciler's last tick took\n\
+         # TYPE trellis_reconciler_last_duration_seconds gauge\n",
+    );
+    for (task, s) in &snapshots {
+        out.push_str(&format!(
+            "trellis_reconciler_last_duration_seconds{{task=\"{task}\"}} {}\n",
+            s.last_duration.as_secs_f64()
+        ));
+    }
+    out.push_str(
+        "# HELP trellis_reconciler_runs_total Reconciler ticks by outcome\n\
+         # TYPE trellis_reconciler_runs_total counter\n",
+    );
+    for (task, s) in &snapshots {
+        out.push_str(&format!(
+            "trellis_reconciler_runs_total{{task=\"{task}\",outcome=\"ok\"}} {}\n\
+             trellis_reconciler_runs_total{{task=\"{task}\",outcome=\"error\"}} {}\n",
+            s.runs_ok, s.runs_error
+        ));
+    }
+    out
 }
