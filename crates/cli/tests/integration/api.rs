@@ -676,3 +676,37 @@ async fn postgres_backend_serves_the_same_api() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn metrics_report_each_reconciler() {
+    let s = TestServer::start();
+    let url = format!("http://{}/metrics", s.addr);
+    let text = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    assert!(
+        text.contains("trellis_power_sync_last_sweep_seconds "),
+        "{text}"
+    );
+    for task in ["heartbeat", "readiness", "sweeps", "power-sync"] {
+        for line in [
+            format!("trellis_reconciler_last_run_timestamp_seconds{{task=\"{task}\"}} "),
+            format!("trellis_reconciler_last_duration_seconds{{task=\"{task}\"}} "),
+            format!("trellis_reconciler_runs_total{{task=\"{task}\",outcome=\"ok\"}} "),
+            format!("trellis_reconciler_runs_total{{task=\"{task}\",outcome=\"error\"}} "),
+        ] {
+            assert!(text.contains(&line), "{line} missing from\n{text}");
+        }
+    }
+    // The heartbeat ticks every 5 s; its first tick shows up as a successful run.
+    wait_for(
+        Duration::from_secs(30),
+        "a heartbeat tick in /metrics",
+        || async {
+            let text = reqwest::get(&url).await.ok()?.text().await.ok()?;
+            let runs = text.lines().find_map(|l| {
+                l.strip_prefix("trellis_reconciler_runs_total{task=\"heartbeat\",outcome=\"ok\"} ")
+            })?;
+            (runs.parse::<u64>().ok()? >= 1).then_some(())
+        },
+    )
+    .await;
+}
