@@ -33,9 +33,10 @@ pub struct RunnerConfig {
     pub stderr_cap: usize,
     /// Time between SIGTERM and SIGKILL to the process group once the timeout has passed.
     pub kill_grace: Duration,
-    /// How much earlier than the SIGTERM the extension is told its deadline is; never more than a
-    /// quarter of the timeout.
-    pub deadline_headroom: Duration,
+    /// Time the extension is given after the deadline it is told (argv\[3\], which is the
+    /// configured timeout unchanged as upstream, and `TRELLIS_DEADLINE`) before the SIGTERM;
+    /// never more than a quarter of the timeout.
+    pub deadline_grace: Duration,
     /// Environment variables copied from the server's environment (read once, when the runner is
     /// created); everything else is cleared.
     pub env_allowlist: Vec<String>,
@@ -53,7 +54,7 @@ impl Default for RunnerConfig {
             stdout_cap: 8 * 1024 * 1024,
             stderr_cap: 64 * 1024,
             kill_grace: Duration::from_secs(5),
-            deadline_headroom: Duration::from_secs(3),
+            deadline_grace: Duration::from_secs(3),
             env_allowlist: DEFAULT_ENV_ALLOWLIST
                 .iter()
                 .map(|name| (*name).to_owned())
@@ -64,11 +65,10 @@ impl Default for RunnerConfig {
 }
 
 impl RunnerConfig {
-    /// The time the extension is told it has: the timeout minus the headroom, where the headroom
-    /// is at most a quarter of the timeout.
-    pub fn told_timeout(&self, timeout: Duration) -> Duration {
-        let headroom = self.deadline_headroom.min(timeout / 4);
-        timeout.saturating_sub(headroom)
+    /// When the process group gets its SIGTERM: the timeout the extension was told plus the
+    /// grace period, where the grace period is at most a quarter of the timeout.
+    pub fn terminate_after(&self, timeout: Duration) -> Duration {
+        timeout.saturating_add(self.deadline_grace.min(timeout / 4))
     }
 }
 
@@ -91,20 +91,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn headroom_is_capped_at_a_quarter_of_the_timeout() {
+    fn grace_follows_the_timeout_and_is_capped_at_a_quarter_of_it() {
         let config = RunnerConfig::default();
         assert_eq!(
-            config.told_timeout(Duration::from_secs(1800)),
-            Duration::from_secs(1797)
+            config.terminate_after(Duration::from_secs(1800)),
+            Duration::from_secs(1803)
         );
         assert_eq!(
-            config.told_timeout(Duration::from_secs(8)),
-            Duration::from_secs(6)
+            config.terminate_after(Duration::from_secs(8)),
+            Duration::from_secs(10)
         );
         assert_eq!(
-            config.told_timeout(Duration::from_secs(3)),
-            Duration::from_millis(2250)
+            config.terminate_after(Duration::from_secs(3)),
+            Duration::from_millis(3750)
         );
-        assert_eq!(config.told_timeout(Duration::ZERO), Duration::ZERO);
+        assert_eq!(config.terminate_after(Duration::ZERO), Duration::ZERO);
     }
 }

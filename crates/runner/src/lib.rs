@@ -11,8 +11,10 @@
 //!   `TRELLIS_DEADLINE`, stdin closed, in the executable's directory, in its own process group;
 //! - stdout and stderr are read concurrently: stdout is kept up to a cap, stderr is logged line by
 //!   line (target `trellis::extension`) and its tail kept, never parsed;
-//! - at the timeout the whole group gets SIGTERM, then SIGKILL after a grace period; when the
-//!   extension exits, whatever is left of its group is killed.
+//! - the extension is told the configured timeout unchanged (argv\[3\] and `TRELLIS_DEADLINE`,
+//!   as upstream); a grace period after it (at most a quarter of it) the whole group gets SIGTERM,
+//!   then SIGKILL after the kill grace; when the extension exits, whatever is left of its group
+//!   is killed.
 //!
 //! The [`check`] module drives an executable through every standard action and reports whether
 //! Trellis can use its replies.

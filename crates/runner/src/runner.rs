@@ -133,7 +133,7 @@ impl Runner {
     }
 
     /// Run one action: pre-flight check, wait for a slot (per host, per extension, global), write
-    /// the payload file, spawn `[exe, action, payload, told-timeout]`, drain the output, enforce
+    /// the payload file, spawn `[exe, action, payload, timeout-seconds]`, drain the output, enforce
     /// the timeout on the whole process group, remove the payload file.
     ///
     /// Success means exit code 0; stdout is returned verbatim.
@@ -225,10 +225,11 @@ impl Runner {
         };
         drop(payload);
 
-        let told = inner.config.told_timeout(timeout);
-        let told_seconds = told.as_secs().max(1);
+        // The extension is told the configured timeout, as upstream; the grace period before the
+        // SIGTERM comes after it.
+        let told_seconds = timeout.as_secs().max(1);
         let deadline_epoch = SystemTime::now()
-            .checked_add(told)
+            .checked_add(timeout)
             .and_then(|deadline| deadline.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |since_epoch| since_epoch.as_secs());
 
@@ -542,7 +543,7 @@ async fn supervise(
     let mut kills = 0;
 
     let mut phase = Phase::Running {
-        terminate_at: later(Instant::now(), timeout),
+        terminate_at: later(Instant::now(), config.terminate_after(timeout)),
     };
     let timer = tokio::time::sleep_until(phase.deadline());
     tokio::pin!(timer);

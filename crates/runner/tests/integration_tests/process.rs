@@ -28,11 +28,11 @@ async fn argv_deadline_and_working_directory() {
         payload_path.extension().and_then(|e| e.to_str()),
         Some("json")
     );
-    // 20 s timeout minus the default 3 s headroom.
-    assert_eq!(lines[3], "17");
+    // The configured timeout, unchanged (upstream passes it as is).
+    assert_eq!(lines[3], "20");
     let deadline: u64 = lines[4].parse().expect("deadline is epoch seconds");
     assert!(
-        deadline >= before + 16 && deadline <= before + 20,
+        deadline >= before + 20 && deadline <= before + 21,
         "deadline {deadline}, started at {before}"
     );
     assert_eq!(
@@ -44,15 +44,33 @@ async fn argv_deadline_and_working_directory() {
 }
 
 #[tokio::test]
-async fn short_timeouts_keep_a_quarter_as_headroom() {
+async fn the_timeout_is_passed_unchanged() {
     let sandbox = Sandbox::new();
     let script = sandbox.script("ext.sh", r#"echo "$3""#);
+    for (timeout, told) in [
+        (3000, "3\n"),
+        (8000, "8\n"),
+        (1800_000, "1800\n"),
+        (1200, "1\n"),
+    ] {
+        let mut run = invocation(&script, "status");
+        run.timeout = Duration::from_millis(timeout);
+        assert_eq!(
+            sandbox.runner.run(run).await.unwrap().stdout,
+            told,
+            "{timeout} ms"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_grace_period_comes_after_the_told_timeout() {
+    let sandbox = Sandbox::with(|config| config.deadline_grace = Duration::from_secs(3));
+    // Told 4 s, it takes 4.4 s: within the grace period (a quarter of 4 s), so it completes.
+    let script = sandbox.script("ext.sh", r#"sleep 4.4; echo "done $3""#);
     let mut run = invocation(&script, "status");
-    run.timeout = Duration::from_secs(8);
-    assert_eq!(sandbox.runner.run(run).await.unwrap().stdout, "6\n");
-    let mut run = invocation(&script, "status");
-    run.timeout = Duration::from_millis(1200);
-    assert_eq!(sandbox.runner.run(run).await.unwrap().stdout, "1\n");
+    run.timeout = Duration::from_secs(4);
+    assert_eq!(sandbox.runner.run(run).await.unwrap().stdout, "done 4\n");
 }
 
 #[tokio::test]
