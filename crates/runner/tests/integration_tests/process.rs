@@ -50,7 +50,7 @@ async fn the_timeout_is_passed_unchanged() {
     for (timeout, told) in [
         (3000, "3\n"),
         (8000, "8\n"),
-        (1800_000, "1800\n"),
+        (1_800_000, "1800\n"),
         (1200, "1\n"),
     ] {
         let mut run = invocation(&script, "status");
