@@ -143,3 +143,61 @@ impl Error {
         }
     }
 }
+
+/// Shows an error with all its causes, `top: cause: root cause`, for logs: `Display` alone
+/// prints the top only ("database operation X failed"), which loses why.
+///
+/// `tracing::warn!(error = %ErrorChain(&e), "…")`, or `%e.chain()` through [`Chain`].
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'a));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        let mut last = self.0.to_string();
+        while let Some(c) = cause {
+            let text = c.to_string();
+            // Some errors repeat their source's text in their own; print each text once.
+            if !last.contains(&text) {
+                write!(f, ": {text}")?;
+            }
+            last = text;
+            cause = c.source();
+        }
+        Ok(())
+    }
+}
+
+/// `.chain()` on any error: its [`ErrorChain`].
+pub trait Chain {
+    fn chain(&self) -> ErrorChain<'_>;
+}
+
+impl<E: std::error::Error> Chain for E {
+    fn chain(&self) -> ErrorChain<'_> {
+        ErrorChain(self)
+    }
+}
+
+#[cfg(test)]
+mod chain_tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("database operation job_claim failed")]
+    struct Top(#[source] std::io::Error);
+
+    #[test]
+    fn every_cause_is_shown_once() {
+        let e = Top(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "connection refused",
+        ));
+        assert_eq!(
+            e.chain().to_string(),
+            "database operation job_claim failed: connection refused"
+        );
+        let single = std::io::Error::other("plain");
+        assert_eq!(ErrorChain(&single).to_string(), "plain");
+    }
+}

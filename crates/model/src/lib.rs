@@ -11,5 +11,5 @@ pub mod role;
 pub mod time;
 pub mod validate;
 
-pub use error::{Error, Result};
+pub use error::{Chain, Error, ErrorChain, Result};
 pub use role::RoleType;

@@ -19,6 +19,9 @@ use super::invoke::{action_failed, Target};
 use super::{App, Caller};
 use crate::jobs::{JobContext, JobStep};
 
+/// The job command of a deployment (`async_jobs.cmd`).
+const DEPLOY_COMMAND: &str = "deployVirtualMachine";
+
 /// Input of `deployVirtualMachine`.
 #[derive(Debug, Clone, Default)]
 pub struct DeployInput {
@@ -408,7 +411,7 @@ impl App {
                     // Undo: remove whatever the failed create left behind.
                     let del = self.payload(&t, Some(caller), proto::action::DELETE, false).await?;
                     if let Ok(Err(err)) = self.invoke(&t, proto::action::DELETE, &del, timeout).await {
-                        tracing::warn!(instance = %inst.instance_name, error = %err, "cleanup after a failed create also failed");
+                        tracing::warn!(instance = %inst.instance_name, error = %trellis_model::ErrorChain(&err), "cleanup after a failed create also failed");
                     }
                     Err(action_failed("create", &inst, &e))
                 }
@@ -443,7 +446,14 @@ impl App {
                 Ok(inst)
             }
             Err(e) => {
-                let _ = self.set_state(&inst, VmState::Stopped, None).await;
+                // As upstream: a failed deployment leaves the instance in Error (destroy, then
+                // recover or expunge it); a failed later start leaves it Stopped.
+                let failed_state = if first && ctx.job.cmd == DEPLOY_COMMAND {
+                    VmState::Error
+                } else {
+                    VmState::Stopped
+                };
+                let _ = self.set_state(&inst, failed_state, None).await;
                 self.event_level(
                     "ERROR",
                     "VM.START",

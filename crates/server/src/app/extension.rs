@@ -201,7 +201,7 @@ impl App {
     pub(super) async fn extensions_bootstrap(&self) -> Result<()> {
         let root = self.extensions_root();
         if let Err(e) = std::fs::create_dir_all(&root) {
-            tracing::error!(path = %root.display(), error = %e, "extensions directory cannot be created; scaffolding will fail");
+            tracing::error!(path = %root.display(), error = %trellis_model::ErrorChain(&e), "extensions directory cannot be created; scaffolding will fail");
         }
         let now = now_millis();
         for b in BUILTINS {
@@ -298,7 +298,7 @@ impl App {
                 true
             }
             Err(err) => {
-                tracing::warn!(extension = b.name, path = %dst.display(), error = %err, "could not install built-in extension binary");
+                tracing::warn!(extension = b.name, path = %dst.display(), error = %trellis_model::ErrorChain(&err), "could not install built-in extension binary");
                 false
             }
         }

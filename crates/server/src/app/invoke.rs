@@ -270,7 +270,7 @@ impl App {
                 tracing::info!(extension = %t.extension.name, action, instance = %t.instance.instance_name, elapsed_ms = o.elapsed.as_millis() as u64, "extension action succeeded")
             }
             Err(e) => {
-                tracing::warn!(extension = %t.extension.name, action, instance = %t.instance.instance_name, error = %e, "extension action failed")
+                tracing::warn!(extension = %t.extension.name, action, instance = %t.instance.instance_name, error = %trellis_model::ErrorChain(&e), "extension action failed")
             }
         }
         Ok(out)

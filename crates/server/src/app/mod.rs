@@ -10,11 +10,14 @@ pub(crate) mod identity;
 pub mod infra;
 pub mod instance;
 mod invoke;
+pub mod networks;
+mod offerings;
 mod placement;
 mod power_sync;
 mod readiness;
 pub mod secrets;
 mod settings;
+mod templates;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -151,7 +154,7 @@ impl App {
     /// Remove this server from the live set (graceful shutdown).
     pub async fn server_leave(&self) {
         if let Err(e) = self.store.server_remove(&self.server_id).await {
-            tracing::warn!(error = %e, "could not deregister server");
+            tracing::warn!(error = %trellis_model::ErrorChain(&e), "could not deregister server");
         }
     }
 
@@ -194,7 +197,7 @@ impl App {
     ) {
         let e = Self::new_event(caller, event_type, description, resource);
         if let Err(err) = self.store.event_create(&e).await {
-            tracing::warn!(error = %err, event_type, "could not record event");
+            tracing::warn!(error = %trellis_model::ErrorChain(&err), event_type, "could not record event");
         }
     }
 
@@ -221,7 +224,7 @@ impl App {
             created: now_millis(),
         };
         if let Err(err) = self.store.event_create(&e).await {
-            tracing::warn!(error = %err, event_type, "could not record event");
+            tracing::warn!(error = %trellis_model::ErrorChain(&err), event_type, "could not record event");
         }
     }
 

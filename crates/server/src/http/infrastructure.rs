@@ -7,7 +7,7 @@ use trellis_store::{InfraFilter, TemplateFilter};
 
 use super::handlers::*;
 use super::views::*;
-use crate::app::infra::NetworkInput;
+use crate::app::networks::NetworkInput;
 use crate::jobs::JobCommand;
 
 /// `listZones`.

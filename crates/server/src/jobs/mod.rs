@@ -167,7 +167,7 @@ pub async fn worker(app: Arc<App>, render: Renderer, mut shutdown: watch::Receiv
             "resuming jobs this server owned before it stopped"
         ),
         Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "could not release own jobs"),
+        Err(e) => tracing::warn!(error = %trellis_model::ErrorChain(&e), "could not release own jobs"),
     }
     let slots = Arc::new(Semaphore::new(MAX_RUNNING));
     let renewer = {
@@ -184,7 +184,7 @@ pub async fn worker(app: Arc<App>, render: Renderer, mut shutdown: watch::Receiv
                     .job_renew_leases(&app.server_id, now_millis() + LEASE_MS)
                     .await
                 {
-                    tracing::warn!(error = %e, "lease renewal failed");
+                    tracing::warn!(error = %trellis_model::ErrorChain(&e), "lease renewal failed");
                 }
                 if let Ok(c) = app.store.job_counts().await {
                     if let Ok(mut cache) = app.jobs_counts_cache.lock() {
@@ -219,7 +219,7 @@ pub async fn worker(app: Arc<App>, render: Renderer, mut shutdown: watch::Receiv
             Ok(None) => drop(permit),
             Err(e) => {
                 drop(permit);
-                tracing::warn!(error = %e, "job claim failed");
+                tracing::warn!(error = %trellis_model::ErrorChain(&e), "job claim failed");
             }
         }
         tokio::select! {
@@ -274,7 +274,7 @@ async fn run_one(app: Arc<App>, render: Renderer, job: Job) {
         Ok(false) => {
             tracing::warn!(job_id = %job.uuid, "job result discarded: the job is no longer owned by this server")
         }
-        Err(e) => tracing::error!(job_id = %job.uuid, error = %e, "could not record job result"),
+        Err(e) => tracing::error!(job_id = %job.uuid, error = %trellis_model::ErrorChain(&e), "could not record job result"),
     }
 }
 

@@ -1,0 +1,209 @@
+//! Guest networks: network offerings (seeded), L2 and Shared networks, IP allocation.
+
+use std::net::Ipv4Addr;
+use trellis_model::entity::{Network, NetworkOffering};
+use trellis_model::{ids, time::now_millis, Error, Result};
+
+use super::{App, Caller};
+
+/// Input of `createNetwork`.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkInput {
+    pub name: String,
+    pub display_text: Option<String>,
+    pub offering_uuid: String,
+    pub zone_uuid: String,
+    pub vlan: Option<String>,
+    pub gateway: Option<String>,
+    pub netmask: Option<String>,
+    pub start_ip: Option<String>,
+    pub end_ip: Option<String>,
+}
+
+fn parse_ip(s: &str, what: &str) -> Result<Ipv4Addr> {
+    s.parse()
+        .map_err(|_| Error::invalid_param(format!("Invalid {what}: {s}")))
+}
+
+impl App {
+    /// Seed the default network offerings.
+    pub(super) async fn network_offerings_bootstrap(&self) -> Result<()> {
+        let existing = self.store.network_offering_list().await?;
+        for (name, text, ty) in [
+            ("DefaultL2NetworkOffering", "Offering for L2 networks", "L2"),
+            (
+                "DefaultSharedNetworkOffering",
+                "Offering for Shared networks",
+                "Shared",
+            ),
+        ] {
+            if existing.iter().any(|o| o.name == name) {
+                continue;
+            }
+            self.store
+                .network_offering_create(&NetworkOffering {
+                    id: 0,
+                    uuid: ids::new_uuid(),
+                    name: name.into(),
+                    display_text: text.into(),
+                    guest_ip_type: ty.into(),
+                    specify_vlan: true,
+                    state: "Enabled".into(),
+                    is_default: true,
+                    created: now_millis(),
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn network_create(&self, caller: &Caller, input: NetworkInput) -> Result<Network> {
+        let offering = self
+            .store
+            .network_offering_by_uuid(&input.offering_uuid)
+            .await?
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "Unable to find network offering by id {}",
+                    input.offering_uuid
+                ))
+            })?;
+        let zone = self.zone_by_uuid(&input.zone_uuid).await?;
+        let broadcast = match input.vlan.as_deref() {
+            None | Some("") | Some("untagged") => None,
+            Some(v) => {
+                let n: u32 = v
+                    .trim_start_matches("vlan://")
+                    .parse()
+                    .map_err(|_| Error::invalid_param(format!("Invalid VLAN {v}")))?;
+                if !(1..=4094).contains(&n) {
+                    return Err(Error::invalid_param(format!(
+                        "Invalid VLAN {v}: expected 1 to 4094"
+                    )));
+                }
+                Some(format!("vlan://{n}"))
+            }
+        };
+        let shared = offering.guest_ip_type == "Shared";
+        if shared {
+            if !caller.is_root_admin() {
+                return Err(Error::denied(
+                    "only root administrators may create shared networks",
+                ));
+            }
+            let (Some(gw), Some(nm), Some(s), Some(e)) = (
+                &input.gateway,
+                &input.netmask,
+                &input.start_ip,
+                &input.end_ip,
+            ) else {
+                return Err(Error::invalid_param(
+                    "Shared networks need gateway, netmask, startip and endip",
+                ));
+            };
+            let (gw, nm, s, e) = (
+                parse_ip(gw, "gateway")?,
+                parse_ip(nm, "netmask")?,
+                parse_ip(s, "startip")?,
+                parse_ip(e, "endip")?,
+            );
+            let mask = u32::from(nm);
+            if u32::from(s) > u32::from(e)
+                || (u32::from(s) & mask) != (u32::from(gw) & mask)
+                || (u32::from(e) & mask) != (u32::from(gw) & mask)
+            {
+                return Err(Error::invalid_param(
+                    "The IP range must lie within the gateway's subnet, start before end",
+                ));
+            }
+        }
+        let n = Network {
+            id: 0,
+            uuid: ids::new_uuid(),
+            name: input.name.clone(),
+            display_text: input
+                .display_text
+                .clone()
+                .unwrap_or_else(|| input.name.clone()),
+            zone_id: zone.id,
+            network_offering_id: offering.id,
+            guest_type: offering.guest_ip_type.clone(),
+            broadcast_uri: broadcast,
+            gateway: input.gateway.filter(|_| shared),
+            netmask: input.netmask.filter(|_| shared),
+            start_ip: input.start_ip.filter(|_| shared),
+            end_ip: input.end_ip.filter(|_| shared),
+            dns1: zone.dns1.clone(),
+            dns2: zone.dns2.clone(),
+            account_id: caller.account.id,
+            domain_id: caller.domain.id,
+            state: "Implemented".into(),
+            created: now_millis(),
+        };
+        let n = self.store.network_create(&n).await?;
+        self.event(
+            Some(caller),
+            "NETWORK.CREATE",
+            &format!("Network {} created", n.name),
+            Some(("Network", &n.uuid)),
+        )
+        .await;
+        Ok(n)
+    }
+
+    pub async fn network_delete(&self, caller: &Caller, uuid: &str) -> Result<()> {
+        let n = self
+            .store
+            .network_by_uuid(uuid)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("Unable to find network by id {uuid}")))?;
+        if !caller.is_root_admin() && n.account_id != caller.account.id {
+            return Err(Error::denied(format!(
+                "Account {} does not own network {}",
+                caller.account.name, n.uuid
+            )));
+        }
+        if self.store.network_nic_count(n.id).await? > 0 {
+            return Err(Error::in_use(format!(
+                "Network {} still has instances attached",
+                n.name
+            )));
+        }
+        self.store.network_delete(n.id, now_millis()).await?;
+        self.event(
+            Some(caller),
+            "NETWORK.DELETE",
+            &format!("Network {} deleted", n.name),
+            Some(("Network", &n.uuid)),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Allocate a free IP of a shared network.
+    pub async fn network_allocate_ip(
+        &self,
+        n: &Network,
+        taken: &[String],
+    ) -> Result<Option<String>> {
+        let (Some(s), Some(e)) = (&n.start_ip, &n.end_ip) else {
+            return Ok(None);
+        };
+        let (s, e) = (
+            u32::from(parse_ip(s, "startip")?),
+            u32::from(parse_ip(e, "endip")?),
+        );
+        let mut used = self.store.network_used_ips(n.id).await?;
+        used.extend(taken.iter().cloned());
+        for candidate in s..=e {
+            let ip = Ipv4Addr::from(candidate).to_string();
+            if Some(&ip) != n.gateway.as_ref() && !used.contains(&ip) {
+                return Ok(Some(ip));
+            }
+        }
+        Err(Error::capacity(format!(
+            "Insufficient address capacity: no free IP address left in network {}",
+            n.name
+        )))
+    }
+}

@@ -1,0 +1,121 @@
+//! Service offerings (with their `External:` details).
+
+use std::collections::BTreeMap;
+use trellis_model::entity::{DetailOwner, ServiceOffering};
+use trellis_model::{ids, time::now_millis, Error, Result};
+
+use super::infra::EXTERNAL_PREFIX;
+use super::{require_admin, App, Caller};
+
+impl App {
+    #[allow(clippy::too_many_arguments)]
+    pub async fn offering_create(
+        &self,
+        caller: &Caller,
+        name: &str,
+        display_text: Option<&str>,
+        cpu_number: i64,
+        cpu_speed: i64,
+        memory: i64,
+        host_tags: Option<&str>,
+        external_details: BTreeMap<String, String>,
+    ) -> Result<ServiceOffering> {
+        require_admin(caller)?;
+        if cpu_number < 1 || memory < 1 || cpu_speed < 0 {
+            return Err(Error::invalid_param(
+                "cpunumber and memory must be positive, cpuspeed not negative",
+            ));
+        }
+        let o = ServiceOffering {
+            id: 0,
+            uuid: ids::new_uuid(),
+            name: name.into(),
+            display_text: display_text.unwrap_or(name).into(),
+            cpu_number,
+            cpu_speed,
+            memory,
+            host_tags: host_tags.map(str::to_string),
+            state: "Active".into(),
+            created: now_millis(),
+        };
+        let o = self.store.offering_create(&o).await?;
+        self.store
+            .details_replace_visible(
+                DetailOwner::Offering,
+                o.id,
+                EXTERNAL_PREFIX,
+                &external_details,
+            )
+            .await?;
+        self.event(
+            Some(caller),
+            "SERVICE.OFFERING.CREATE",
+            &format!("Service offering {name} created"),
+            Some(("ServiceOffering", &o.uuid)),
+        )
+        .await;
+        Ok(o)
+    }
+
+    pub async fn offering_by_uuid(&self, uuid: &str) -> Result<ServiceOffering> {
+        self.store.offering_by_uuid(uuid).await?.ok_or_else(|| {
+            Error::not_found(format!("Unable to find service offering by id {uuid}"))
+        })
+    }
+
+    pub async fn offering_update(
+        &self,
+        caller: &Caller,
+        uuid: &str,
+        name: Option<&str>,
+        display_text: Option<&str>,
+        external_details: Option<BTreeMap<String, String>>,
+        cleanup: bool,
+    ) -> Result<ServiceOffering> {
+        require_admin(caller)?;
+        let mut o = self.offering_by_uuid(uuid).await?;
+        if let Some(n) = name {
+            o.name = n.into();
+        }
+        if let Some(d) = display_text {
+            o.display_text = d.into();
+        }
+        self.store.offering_update(&o).await?;
+        if cleanup {
+            self.store
+                .details_replace_visible(
+                    DetailOwner::Offering,
+                    o.id,
+                    EXTERNAL_PREFIX,
+                    &BTreeMap::new(),
+                )
+                .await?;
+        } else if let Some(d) = external_details {
+            self.store
+                .details_replace_visible(DetailOwner::Offering, o.id, EXTERNAL_PREFIX, &d)
+                .await?;
+        }
+        self.event(
+            Some(caller),
+            "SERVICE.OFFERING.EDIT",
+            &format!("Service offering {} updated", o.name),
+            Some(("ServiceOffering", &o.uuid)),
+        )
+        .await;
+        Ok(o)
+    }
+
+    pub async fn offering_delete(&self, caller: &Caller, uuid: &str) -> Result<()> {
+        require_admin(caller)?;
+        let o = self.offering_by_uuid(uuid).await?;
+        self.store.offering_delete(o.id, now_millis()).await?;
+        self.event(
+            Some(caller),
+            "SERVICE.OFFERING.DELETE",
+            &format!("Service offering {} deleted", o.name),
+            Some(("ServiceOffering", &o.uuid)),
+        )
+        .await;
+        Ok(())
+    }
+}
