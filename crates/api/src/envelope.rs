@@ -1,5 +1,6 @@
 //! Response envelopes: `{"<cmd>response": …}` for objects, lists, async submissions, success and
-//! errors; compact JSON with null fields omitted; dates as `yyyy-MM-dd'T'HH:mm:ssZ`.
+//! errors; compact JSON with null fields omitted; dates as `yyyy-MM-dd'T'HH:mm:ssZ`. With
+//! `response=xml` the same envelopes are written as XML ([`crate::xml`]).
 
 use serde_json::{json, Map, Value};
 
@@ -111,14 +112,66 @@ pub fn render(response_name: &str, reply: Reply) -> String {
     Value::Object(m).to_string()
 }
 
+/// The body of the error envelope.
+fn error_body(e: &ApiError) -> Value {
+    json!({"uuidList": [], "errorcode": e.code, "cserrorcode": e.cs_code, "errortext": e.text})
+}
+
 /// Render the error envelope.
 pub fn render_error(response_name: &str, e: &ApiError) -> String {
     let mut m = Map::new();
-    m.insert(
-        response_name.to_string(),
-        json!({"uuidList": [], "errorcode": e.code, "cserrorcode": e.cs_code, "errortext": e.text}),
-    );
+    m.insert(response_name.to_string(), error_body(e));
     Value::Object(m).to_string()
+}
+
+/// The answer format a request asked for with `response=`.
+///
+/// Upstream answers XML when `response` is absent, but every real client sends `response=json`
+/// and the web console and `trellis api` rely on JSON, so JSON stays the default here; only
+/// `response=xml` (any case) selects XML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Json,
+    Xml,
+}
+
+impl Format {
+    /// The format named by the last `response` parameter among `pairs`.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Format {
+        match pairs
+            .into_iter()
+            .filter(|(key, _)| key.eq_ignore_ascii_case("response"))
+            .last()
+        {
+            Some((_, value)) if value.eq_ignore_ascii_case("xml") => Format::Xml,
+            _ => Format::Json,
+        }
+    }
+
+    /// The `Content-Type` of answers in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Json => "application/json; charset=UTF-8",
+            Format::Xml => crate::xml::CONTENT_TYPE,
+        }
+    }
+}
+
+/// Render a successful response in `format`.
+pub fn render_as(format: Format, response_name: &str, reply: Reply) -> String {
+    match format {
+        Format::Json => render(response_name, reply),
+        Format::Xml => crate::xml::render(response_name, &reply.body()),
+    }
+}
+
+/// Render the error envelope in `format`.
+pub fn render_error_as(format: Format, response_name: &str, e: &ApiError) -> String {
+    match format {
+        Format::Json => render_error(response_name, e),
+        Format::Xml => crate::xml::render(response_name, &error_body(e)),
+    }
 }
 
 /// Milliseconds since the epoch as CloudStack renders dates (`2026-11-22T22:27:33+0000`).
@@ -159,6 +212,25 @@ mod tests {
             },
         );
         assert_eq!(s, r#"{"listxresponse":{"count":7,"x":[{"a":1}]}}"#);
+    }
+
+    #[test]
+    fn xml_is_chosen_only_by_response_xml() {
+        assert_eq!(Format::from_pairs([]), Format::Json);
+        assert_eq!(Format::from_pairs([("response", "json")]), Format::Json);
+        assert_eq!(Format::from_pairs([("response", "XML")]), Format::Xml);
+        let e = ApiError::unauthorized();
+        let xml = render_error_as(Format::Xml, "errorresponse", &e);
+        assert!(xml.contains("<errorcode>401</errorcode><cserrorcode>9999</cserrorcode>"));
+        let xml = render_as(
+            Format::Xml,
+            "deployvirtualmachineresponse",
+            Reply::Async {
+                jobid: "j".into(),
+                id: Some("i".into()),
+            },
+        );
+        assert!(xml.ends_with("<id>i</id><jobid>j</jobid></deployvirtualmachineresponse>"));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod envelope;
 pub mod error;
 pub mod params;
 pub mod signature;
+pub mod xml;
 
 pub use catalog::{Command, Param, ParamType};
 pub use envelope::{format_date, Reply};

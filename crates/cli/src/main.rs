@@ -76,10 +76,10 @@ enum SimCommand {
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServeArgs {
-    /// Address to listen on.
+    /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "TRELLIS_LISTEN")]
     listen: Option<SocketAddr>,
-    /// Where state lives (SQLite database, extensions directory).
+    /// Where state lives (SQLite database, extensions directory) [default: ./trellis-data].
     #[arg(long, env = "TRELLIS_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// `sqlite://PATH` or `postgres://...`; default SQLite in the data directory.
@@ -91,16 +91,23 @@ pub struct ServeArgs {
     /// Directory holding the built-in extension binaries; default: next to this executable.
     #[arg(long, env = "TRELLIS_BUILTIN_DIR")]
     builtin_dir: Option<PathBuf>,
-    /// A TOML configuration file (flags and environment override it).
+    /// A TOML configuration file (flags and environment override it) [default: none].
     #[arg(long, env = "TRELLIS_CONFIG")]
     config: Option<PathBuf>,
-    /// Log JSON lines.
+    /// Log JSON lines instead of text (text has colours only on a terminal; the log filter is
+    /// TRELLIS_LOG) [default: text, filter info,sqlx=warn].
     #[arg(long, env = "TRELLIS_JSON_LOGS")]
     json_logs: bool,
     /// The key that seals job secrets (64 hex characters); default `<data-dir>/secret.key`,
     /// created on first start. Servers sharing one PostgreSQL database must share it.
     #[arg(long, env = "TRELLIS_SECRET_KEY_FILE")]
     secret_key_file: Option<PathBuf>,
+    /// Serve https with this PEM certificate chain (needs --tls-key) [default: plain http].
+    #[arg(long, env = "TRELLIS_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "TRELLIS_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -131,6 +138,12 @@ impl ServeArgs {
         if let Some(v) = self.secret_key_file {
             cfg.secret_key_file = Some(v);
         }
+        if let Some(v) = self.tls_cert {
+            cfg.tls_cert = Some(v);
+        }
+        if let Some(v) = self.tls_key {
+            cfg.tls_key = Some(v);
+        }
         cfg.admin_password = std::env::var("TRELLIS_ADMIN_PASSWORD")
             .ok()
             .filter(|s| !s.is_empty());
@@ -138,11 +151,18 @@ impl ServeArgs {
     }
 }
 
+/// Whether log lines may carry ANSI colours: only on a terminal, and never with `NO_COLOR` set.
+pub fn log_colours() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 fn init_logs(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TRELLIS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(log_colours())
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();
@@ -154,13 +174,22 @@ fn init_logs(json: bool) {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let cfg = args.into_config()?;
     init_logs(cfg.json_logs);
+    let scheme = if cfg.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let running = trellis_server::start(cfg)
         .await
         .map_err(|e| anyhow::anyhow!(error_chain(&e)))?;
     let mut out = std::io::stdout();
-    writeln!(out, "Trellis is listening on http://{}", running.addr)?;
-    writeln!(out, "  CloudStack API: http://{}/client/api", running.addr)?;
-    writeln!(out, "  Web console:    http://{}/", running.addr)?;
+    writeln!(out, "Trellis is listening on {scheme}://{}", running.addr)?;
+    writeln!(
+        out,
+        "  CloudStack API: {scheme}://{}/client/api",
+        running.addr
+    )?;
+    writeln!(out, "  Web console:    {scheme}://{}/", running.addr)?;
     writeln!(out, "  New here? `trellis quickstart` seeds a ready zone whose instances run as local QEMU VMs.")?;
     if let Some(p) = &running.generated_admin_password {
         writeln!(

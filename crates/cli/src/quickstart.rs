@@ -117,6 +117,7 @@ fn init_logs() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(crate::log_colours())
         .with_writer(std::io::stderr)
         .init();
 }

@@ -26,6 +26,11 @@ pub struct ServerConfig {
     /// `<data-dir>/secret.key`, created on first start; several servers on one database must
     /// all point at the same key.
     pub secret_key_file: Option<PathBuf>,
+    /// PEM certificate chain for HTTPS; with [`ServerConfig::tls_key`] the listener speaks
+    /// HTTPS only (rustls), else plain HTTP.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of [`ServerConfig::tls_cert`].
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -40,6 +45,8 @@ impl Default for ServerConfig {
             admin_password: None,
             json_logs: false,
             secret_key_file: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -76,6 +83,8 @@ pub struct ConfigFile {
     pub server_name: Option<String>,
     pub json_logs: Option<bool>,
     pub secret_key_file: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Why the config file could not be used.
@@ -135,6 +144,12 @@ impl ConfigFile {
         if let Some(v) = &self.secret_key_file {
             cfg.secret_key_file = Some(v.clone());
         }
+        if let Some(v) = &self.tls_cert {
+            cfg.tls_cert = Some(v.clone());
+        }
+        if let Some(v) = &self.tls_key {
+            cfg.tls_key = Some(v.clone());
+        }
         if let Some(v) = self.json_logs {
             cfg.json_logs = v;
         }
@@ -153,6 +168,18 @@ mod tests {
         let mut cfg = ServerConfig::default();
         f.apply(Path::new("example"), &mut cfg).unwrap();
         assert_eq!(cfg.listen.port(), 8080);
+    }
+
+    #[test]
+    fn tls_keys_are_read() {
+        let f: ConfigFile = toml::from_str(
+            "tls_cert = \"/etc/trellis/cert.pem\"\ntls_key = \"/etc/trellis/key.pem\"",
+        )
+        .expect("tls keys parse");
+        let mut cfg = ServerConfig::default();
+        f.apply(Path::new("t"), &mut cfg).unwrap();
+        assert_eq!(cfg.tls_cert, Some(PathBuf::from("/etc/trellis/cert.pem")));
+        assert_eq!(cfg.tls_key, Some(PathBuf::from("/etc/trellis/key.pem")));
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot set up https")]
+    Tls(#[source] http::tls::LoadTlsError),
     #[error("cannot initialise the extension runner")]
     Runner(#[source] trellis_ext_runner::RunnerInitError),
     #[error("cannot use the secret key")]
@@ -91,15 +93,21 @@ async fn wait_for_signal() {
     }
 }
 
-/// Open the store, bootstrap, bind and start serving, jobs and reconcilers.
+/// Open the store, bind, bootstrap and start serving, jobs and reconcilers.
 pub async fn start(cfg: ServerConfig) -> Result<Running, StartError> {
+    let tls_acceptor = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(cert), Some(key)) => Some(http::tls::acceptor(cert, key).map_err(StartError::Tls)?),
+        (None, None) => None,
+        _ => return Err(StartError::Tls(http::tls::LoadTlsError::Incomplete)),
+    };
     std::fs::create_dir_all(&cfg.data_dir).map_err(|source| StartError::DataDir {
         path: cfg.data_dir.clone(),
         source,
     })?;
     let store = trellis_store::Store::open(&cfg.database_url()).await?;
     let app = Arc::new(App::new(cfg.clone(), store)?);
-    let generated_admin_password = app.bootstrap().await.map_err(StartError::Bootstrap)?;
+    // Bind before bootstrap: a first start that cannot bind (port in use) must not create the
+    // admin with a generated password nobody will ever see.
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| StartError::Bind {
@@ -110,29 +118,48 @@ pub async fn start(cfg: ServerConfig) -> Result<Running, StartError> {
         addr: cfg.listen,
         source,
     })?;
+    let generated_admin_password = app.bootstrap().await.map_err(StartError::Bootstrap)?;
     let (tx, rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     let router = http::router(app.clone());
     let mut http_rx = rx.clone();
-    tasks.push(tokio::spawn(async move {
-        let serve = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = http_rx.wait_for(|v| *v).await;
-        });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "http server failed");
+    let stopped = async move {
+        let _ = http_rx.wait_for(|v| *v).await;
+    };
+    match tls_acceptor {
+        Some(acceptor) => {
+            let listener = http::tls::TlsListener::new(listener, acceptor).map_err(|source| {
+                StartError::Bind {
+                    addr: cfg.listen,
+                    source,
+                }
+            })?;
+            tasks.push(tokio::spawn(async move {
+                let serve = axum::serve(listener, router.into_make_service())
+                    .with_graceful_shutdown(stopped);
+                if let Err(e) = serve.await {
+                    tracing::error!(error = %e, "https server failed");
+                }
+            }));
         }
-    }));
+        None => tasks.push(tokio::spawn(async move {
+            let serve = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(stopped);
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "http server failed");
+            }
+        })),
+    }
     tasks.push(tokio::spawn(jobs::worker(
         app.clone(),
         http::render_job_outcome,
         rx.clone(),
     )));
     tasks.extend(reconcile::spawn_all(app.clone(), rx));
-    tracing::info!(%addr, server_id = %app.server_id, "trellis is serving");
+    tracing::info!(%addr, server_id = %app.server_id, https = cfg.tls_cert.is_some(), "trellis is serving");
     Ok(Running {
         app,
         addr,

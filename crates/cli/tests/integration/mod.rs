@@ -5,6 +5,7 @@ mod extensions;
 mod instances;
 mod isolation;
 mod jobs;
+mod operations;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};

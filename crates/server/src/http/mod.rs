@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
-use trellis_api::envelope::{render, render_error};
+use trellis_api::envelope::{render_as, render_error_as, Format};
 use trellis_api::{catalog, ApiError, Params, Reply};
 use trellis_model::entity::Principal;
 
@@ -53,12 +53,13 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
-fn json_response(status: u16, body: String, description: Option<&str>) -> Response {
+/// An API answer in `format` (JSON, or XML for `response=xml`).
+fn api_response(format: Format, status: u16, body: String, description: Option<&str>) -> Response {
     let mut resp = Response::new(axum::body::Body::from(body));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=UTF-8"),
+        HeaderValue::from_static(format.content_type()),
     );
     if let Some(d) = description {
         let clean: String = d
@@ -72,8 +73,13 @@ fn json_response(status: u16, body: String, description: Option<&str>) -> Respon
     resp
 }
 
-fn error_response(response_name: &str, e: &ApiError) -> Response {
-    json_response(e.code, render_error(response_name, e), Some(&e.text))
+fn error_response(format: Format, response_name: &str, e: &ApiError) -> Response {
+    api_response(
+        format,
+        e.code,
+        render_error_as(format, response_name, e),
+        Some(&e.text),
+    )
 }
 
 fn cookies(headers: &HeaderMap) -> Vec<(String, String)> {
@@ -140,9 +146,10 @@ async fn api(
     if method == Method::POST {
         pairs.extend(url_decode_pairs(&body));
     }
+    let format = Format::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let params = match Params::from_pairs(pairs) {
         Ok(p) => p,
-        Err(e) => return error_response("errorresponse", &e),
+        Err(e) => return error_response(format, "errorresponse", &e),
     };
     let command_name = params.command().unwrap_or("").to_string();
     let cmd = catalog::find(&command_name);
@@ -162,7 +169,7 @@ async fn api(
                 )
                     .into_response();
             }
-            return login(&app, &params, &response_name).await;
+            return login(&app, &params, &response_name, format).await;
         }
         if c.name == "logout" {
             if let Some(key) = params.str("sessionkey").map(str::to_string).or_else(|| {
@@ -173,9 +180,11 @@ async fn api(
             }) {
                 let _ = app.logout(&key).await;
             }
-            let mut resp = json_response(
+            let mut resp = api_response(
+                format,
                 200,
-                render(
+                render_as(
+                    format,
                     &response_name,
                     Reply::Bare(serde_json::json!({"description": "success"})),
                 ),
@@ -195,36 +204,40 @@ async fn api(
 
     let (caller, by_session) = match authenticate(&app, &params, &cookie_list).await {
         Ok(p) => p,
-        Err(e) => return error_response(&response_name, &e),
+        Err(e) => return error_response(format, &response_name, &e),
     };
     let Some(cmd) = cmd else {
         // Unknown commands: 401 for signed requests (as CloudStack's verifier), 432 in a session.
         return if by_session {
-            error_response("errorresponse", &ApiError::unsupported(&command_name))
+            error_response(
+                format,
+                "errorresponse",
+                &ApiError::unsupported(&command_name),
+            )
         } else {
-            error_response("errorresponse", &ApiError::unauthorized())
+            error_response(format, "errorresponse", &ApiError::unauthorized())
         };
     };
     if !cmd.allows(caller.role_type()) {
         return if by_session {
-            error_response("errorresponse", &ApiError::unsupported(cmd.name))
+            error_response(format, "errorresponse", &ApiError::unsupported(cmd.name))
         } else {
-            error_response(&response_name, &ApiError::unauthorized())
+            error_response(format, &response_name, &ApiError::unauthorized())
         };
     }
     if let Err(e) = params.validate(cmd) {
-        return error_response(&response_name, &e);
+        return error_response(format, &response_name, &e);
     }
     let result = handlers::dispatch(&app, &caller, cmd, &params).await;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     match result {
         Ok(reply) => {
             tracing::debug!(command = cmd.name, elapsed_ms, "api request served");
-            json_response(200, render(&response_name, reply), None)
+            api_response(format, 200, render_as(format, &response_name, reply), None)
         }
         Err(e) => {
             tracing::info!(command = cmd.name, code = e.code, error = %e.text, elapsed_ms, "api request failed");
-            error_response(&response_name, &e)
+            error_response(format, &response_name, &e)
         }
     }
 }
@@ -272,9 +285,10 @@ async fn authenticate(
     }
 }
 
-async fn login(app: &App, params: &Params, response_name: &str) -> Response {
+async fn login(app: &App, params: &Params, response_name: &str, format: Format) -> Response {
     let (Some(username), Some(password)) = (params.str("username"), params.str("password")) else {
         return error_response(
+            format,
             response_name,
             &ApiError::missing_param(
                 "login",
@@ -314,7 +328,12 @@ async fn login(app: &App, params: &Params, response_name: &str) -> Response {
             if p.is_root_admin() {
                 body["managementserverid"] = serde_json::Value::String(app.server_id.clone());
             }
-            let mut resp = json_response(200, render(response_name, Reply::Bare(body)), None);
+            let mut resp = api_response(
+                format,
+                200,
+                render_as(format, response_name, Reply::Bare(body)),
+                None,
+            );
             let secure = if app.setting_bool(setting::SECURE_COOKIE) {
                 "; Secure"
             } else {
@@ -338,7 +357,172 @@ async fn login(app: &App, params: &Params, response_name: &str) -> Response {
         }
         Err(e) => {
             let text = e.external_message().to_string();
-            error_response(response_name, &ApiError::new(531, 4365, text))
+            error_response(format, response_name, &ApiError::new(531, 4365, text))
+        }
+    }
+}
+
+/// HTTPS: the same router behind rustls (ring provider), with the certificate chain and key read
+/// from PEM files.
+pub mod tls {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use std::io;
+    use std::net::SocketAddr;
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::sync::mpsc;
+    use tokio_rustls::server::TlsStream;
+    use tokio_rustls::TlsAcceptor;
+
+    /// How long a client may take to finish its TLS handshake.
+    const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// Why the TLS certificate or key cannot be used.
+    #[derive(Debug, thiserror::Error)]
+    pub enum LoadTlsError {
+        #[error("set both tls_cert and tls_key (--tls-cert, --tls-key) to serve https")]
+        Incomplete,
+        #[error("cannot read the TLS certificate {path}")]
+        Certificate {
+            path: PathBuf,
+            #[source]
+            source: rustls::pki_types::pem::Error,
+        },
+        #[error("no certificate in {path}")]
+        NoCertificate { path: PathBuf },
+        #[error("cannot read the TLS private key {path}")]
+        Key {
+            path: PathBuf,
+            #[source]
+            source: rustls::pki_types::pem::Error,
+        },
+        #[error("cannot use the TLS certificate {cert} with the key {key}")]
+        Config {
+            cert: PathBuf,
+            key: PathBuf,
+            #[source]
+            source: rustls::Error,
+        },
+    }
+
+    /// An acceptor presenting the PEM certificate chain `cert` with the PEM private key `key`,
+    /// offering `http/1.1`.
+    pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, LoadTlsError> {
+        let chain = CertificateDer::pem_file_iter(cert)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|source| LoadTlsError::Certificate {
+                path: cert.to_path_buf(),
+                source,
+            })?;
+        if chain.is_empty() {
+            return Err(LoadTlsError::NoCertificate {
+                path: cert.to_path_buf(),
+            });
+        }
+        let private_key =
+            PrivateKeyDer::from_pem_file(key).map_err(|source| LoadTlsError::Key {
+                path: key.to_path_buf(),
+                source,
+            })?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .and_then(|builder| {
+                builder
+                    .with_no_client_auth()
+                    .with_single_cert(chain, private_key)
+            })
+            .map_err(|source| LoadTlsError::Config {
+                cert: cert.to_path_buf(),
+                key: key.to_path_buf(),
+                source,
+            })?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(TlsAcceptor::from(Arc::new(config)))
+    }
+
+    /// A listener that hands axum connections whose TLS handshake has finished. Handshakes run
+    /// concurrently (each bounded by [`HANDSHAKE_TIMEOUT`]), so a slow client holds up no other.
+    /// Dropping it closes the socket.
+    pub struct TlsListener {
+        local_addr: SocketAddr,
+        ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+        accept_task: tokio::task::JoinHandle<()>,
+    }
+
+    impl TlsListener {
+        pub fn new(listener: TcpListener, acceptor: TlsAcceptor) -> io::Result<TlsListener> {
+            let local_addr = listener.local_addr()?;
+            let (sender, ready) = mpsc::channel(64);
+            let accept_task = tokio::spawn(accept_loop(listener, acceptor, sender));
+            Ok(TlsListener {
+                local_addr,
+                ready,
+                accept_task,
+            })
+        }
+    }
+
+    impl Drop for TlsListener {
+        fn drop(&mut self) {
+            self.accept_task.abort();
+        }
+    }
+
+    async fn accept_loop(
+        listener: TcpListener,
+        acceptor: TlsAcceptor,
+        sender: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
+    ) {
+        loop {
+            let accepted = tokio::select! {
+                _ = sender.closed() => return,
+                accepted = listener.accept() => accepted,
+            };
+            match accepted {
+                Ok((stream, peer)) => {
+                    let acceptor = acceptor.clone();
+                    let sender = sender.clone();
+                    tokio::spawn(async move {
+                        let handshake =
+                            tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
+                        match handshake {
+                            Ok(Ok(tls_stream)) => {
+                                let _ = sender.send((tls_stream, peer)).await;
+                            }
+                            Ok(Err(error)) => {
+                                tracing::debug!(%peer, %error, "tls handshake failed");
+                            }
+                            Err(_) => tracing::debug!(%peer, "tls handshake timed out"),
+                        }
+                    });
+                }
+                // Out of descriptors and the like: back off briefly instead of spinning.
+                Err(error) => {
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    impl axum::serve::Listener for TlsListener {
+        type Io = TlsStream<TcpStream>;
+        type Addr = SocketAddr;
+
+        async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+            match self.ready.recv().await {
+                Some(connection) => connection,
+                // The accept loop only ends when this listener is dropped.
+                None => std::future::pending().await,
+            }
+        }
+
+        fn local_addr(&self) -> io::Result<Self::Addr> {
+            Ok(self.local_addr)
         }
     }
 }
