@@ -112,6 +112,17 @@ pub struct MaasSim {
 impl MaasSim {
     /// Bind, then serve on a dedicated thread until dropped.
     pub fn start(config: SimConfig) -> Result<MaasSim, StartError> {
+        // Bound here, so that a busy port is reported to the caller (also from within a runtime).
+        let listener = std::net::TcpListener::bind(config.listen)
+            .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+            .map_err(|source| StartError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -126,19 +137,17 @@ impl MaasSim {
         let keys = vec![(config.api_key.clone(), SIM_USER.to_string())];
         let shared = Arc::new(Shared::new(behaviour, keys, config.machines));
         let app = http::router(shared.clone());
-        // Bound here, served on the thread below (the accept loop runs on this runtime).
-        let server = runtime
-            .block_on(trellis_simkit::serve(app, config.listen, false))
-            .map_err(|source| StartError::Bind {
-                addr: config.listen,
-                source,
-            })?;
-        let addr = server.addr();
         let (shutdown, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name(format!("maas-sim-{}", addr.port()))
             .spawn(move || {
                 runtime.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    let Ok(server) = trellis_simkit::serve_listener(app, listener, false) else {
+                        return;
+                    };
                     // A send or a dropped sender both mean: stop.
                     let _ = stopped.await;
                     // Drops the connections still in flight (hanging ones too).
@@ -386,5 +395,29 @@ mod tests {
         assert_eq!(sim.machine(&id).unwrap().status, MachineStatus::Broken);
         assert!(!sim.advance("nosuch"));
         drop(sim);
+    }
+
+    #[tokio::test]
+    async fn starts_and_serves_from_within_a_runtime() {
+        let sim = MaasSim::start(SimConfig::default()).unwrap();
+        let url = format!("{}/api/version/", sim.url());
+        let answer = tokio::task::spawn_blocking(move || {
+            use std::io::{Read as _, Write as _};
+            let mut stream = std::net::TcpStream::connect(sim.addr()).unwrap();
+            let path = url.split_once("/MAAS").unwrap().1;
+            write!(
+                stream,
+                "GET /MAAS{path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n"
+            )
+            .unwrap();
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).unwrap();
+            drop(sim);
+            answer
+        })
+        .await
+        .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.ends_with("2.0"), "{answer}");
     }
 }

@@ -21,7 +21,7 @@ mod server;
 pub mod tls;
 
 pub use faults::{fault_middleware, with_faults, Faults, InjectedResponse};
-pub use server::{serve, ServerHandle};
+pub use server::{serve, serve_listener, ServerHandle};
 
 use std::time::Duration;
 

@@ -65,13 +65,23 @@ impl ServerHandle {
 /// Serves `router` on `listen` (port 0 picks a free port), over HTTPS with a throw-away
 /// self-signed certificate when `tls` is set.
 pub async fn serve(router: Router, listen: SocketAddr, tls: bool) -> io::Result<ServerHandle> {
+    let listener = TcpListener::bind(listen).await?;
+    serve_listener(router, listener, tls)
+}
+
+/// Serves `router` on a listener bound already (by a caller that binds synchronously, say);
+/// like [`serve`] otherwise. Must be called within a Tokio runtime, which runs the server.
+pub fn serve_listener(
+    router: Router,
+    listener: TcpListener,
+    tls: bool,
+) -> io::Result<ServerHandle> {
     let (acceptor, certificate_pem) = if tls {
         let (acceptor, pem) = self_signed_acceptor()?;
         (Some(acceptor), Some(pem))
     } else {
         (None, None)
     };
-    let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let (shutdown_sender, shutdown_receiver) = watch::channel(false);
     let accept_task = tokio::spawn(accept_loop(listener, acceptor, router, shutdown_receiver));
