@@ -138,7 +138,7 @@ pub async fn start(cfg: ServerConfig) -> Result<Running, StartError> {
                 let serve = axum::serve(listener, router.into_make_service())
                     .with_graceful_shutdown(stopped);
                 if let Err(e) = serve.await {
-                    tracing::error!(error = %e, "https server failed");
+                    tracing::error!(error = %trellis_model::ErrorChain(&e), "https server failed");
                 }
             }));
         }
