@@ -96,3 +96,18 @@ fn no_source_file_is_over_the_size_limit() {
     }
     assert!(big.is_empty(), "files over {LIMIT} lines: {big:?}");
 }
+
+#[test]
+fn http_never_names_the_store() {
+    let mut offenders = Vec::new();
+    for (path, text) in sources(&src().join("http")) {
+        let code = code(&text);
+        if code.contains("trellis_store") || code.contains(".store.") || code.contains(".store\n") {
+            offenders.push(path);
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "the HTTP layer reads through App (app.reads(), view models), never the store: {offenders:?}"
+    );
+}

@@ -15,6 +15,7 @@ mod offerings;
 mod placement;
 mod power_sync;
 mod readiness;
+pub mod reads;
 pub mod secrets;
 mod settings;
 mod templates;

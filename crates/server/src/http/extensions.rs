@@ -1,7 +1,7 @@
 //! Extensions and their registration with clusters: `createExtension`, `listExtensions`, `updateExtension`, `deleteExtension`, `registerExtension`, `unregisterExtension`.
 
+use crate::app::reads::ExtensionFilter;
 use trellis_api::Reply;
-use trellis_store::ExtensionFilter;
 
 use super::handlers::*;
 use super::views;

@@ -8,6 +8,7 @@
 //! typed [`JobCommand`] to queue; the job worker runs it and [`super::jobs::render_job_outcome`]
 //! renders what it produced. A test keeps this table and the catalog in step.
 
+use crate::app::reads::Page;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -15,8 +16,6 @@ use std::pin::Pin;
 use std::sync::OnceLock;
 use trellis_api::{catalog::Command, ApiError, Params, Reply};
 use trellis_model::entity::{Cluster, Host, Pod, Zone};
-use trellis_model::Error;
-use trellis_store::Page;
 
 use super::{
     custom_actions, extensions, identity, infrastructure, instances, jobs, meta, settings,
@@ -337,10 +336,9 @@ pub fn details_of(p: &Params, name: &str) -> BTreeMap<String, String> {
 pub(super) async fn domain_id_of(app: &App, p: &Params) -> Result<Option<i64>, ApiError> {
     match p.str("domainid") {
         Some(u) => Ok(Some(
-            app.store
+            app.reads()
                 .domain_by_uuid(u)
-                .await
-                .map_err(Error::from)?
+                .await?
                 .map(|d| d.id)
                 .unwrap_or(-2),
         )),
@@ -348,12 +346,8 @@ pub(super) async fn domain_id_of(app: &App, p: &Params) -> Result<Option<i64>, A
     }
 }
 
-pub(super) fn e(x: trellis_store::StoreError) -> ApiError {
-    ApiError::from(Error::from(x))
-}
-
 pub(super) async fn zone_filter(app: &App, p: &Params) -> Result<Option<i64>, ApiError> {
-    filter_id(p, "zoneid", |u| app.store.zone_by_uuid(u)).await
+    filter_id(p, "zoneid", |u| app.reads().zone_by_uuid(u)).await
 }
 
 /// An id no row has: a list filtered on an unknown object comes back empty, as in CloudStack.
@@ -368,14 +362,12 @@ pub(super) async fn filter_id<'a, T, Fut>(
 ) -> Result<Option<i64>, ApiError>
 where
     T: HasId,
-    Fut: std::future::Future<Output = Result<Option<T>, trellis_store::StoreError>>,
+    Fut: std::future::Future<Output = trellis_model::Result<Option<T>>>,
 {
     let Some(u) = p.str(name) else {
         return Ok(None);
     };
-    Ok(Some(
-        lookup(u).await.map_err(e)?.map_or(NO_MATCH, |x| x.id()),
-    ))
+    Ok(Some(lookup(u).await?.map_or(NO_MATCH, |x| x.id())))
 }
 
 /// Rows with an internal id.

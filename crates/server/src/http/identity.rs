@@ -2,8 +2,8 @@
 
 use serde_json::{json, Value};
 use trellis_api::Reply;
-use trellis_model::Error;
-use trellis_store::{IdentityFilter, Page};
+
+use crate::app::reads::{IdentityFilter, Page};
 
 use super::handlers::*;
 use super::views::{self, *};
@@ -25,10 +25,9 @@ pub(super) async fn list_domains(cx: &Cx<'_>) -> R {
         .await?;
     let mut out = Vec::with_capacity(items.len());
     let (all, _) = app
-        .store
+        .reads()
         .domain_list(None, None, None, Page::all())
-        .await
-        .map_err(Error::from)?;
+        .await?;
     for d in &items {
         let parent = d.parent_id.and_then(|pid| all.iter().find(|x| x.id == pid));
         let has_child = all.iter().any(|x| x.parent_id == Some(d.id));
@@ -47,7 +46,7 @@ pub(super) async fn create_domain(cx: &Cx<'_>) -> R {
         .domain_create(caller, req(p, cmd, "name")?, p.str("parentdomainid"))
         .await?;
     let parent = match d.parent_id {
-        Some(pid) => app.store.domain_get(pid).await.map_err(Error::from)?,
+        Some(pid) => app.reads().domain_get(pid).await?,
         None => None,
     };
     Ok(Reply::Object {
@@ -111,10 +110,9 @@ pub(super) async fn list_users(cx: &Cx<'_>) -> R {
     let p = cx.p;
     let account_id = match (p.str("account"), domain_id_of(app, p).await?) {
         (Some(name), Some(did)) => app
-            .store
+            .reads()
             .account_by_name(did, name)
-            .await
-            .map_err(Error::from)?
+            .await?
             .map(|a| a.id)
             .or(Some(-2)),
         _ => None,

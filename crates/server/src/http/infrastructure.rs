@@ -1,9 +1,9 @@
 //! Zones, pods, clusters, hosts (incl. maintenance), service offerings, templates, network offerings and networks.
 
+use crate::app::reads::{InfraFilter, TemplateFilter};
 use serde_json::{json, Value};
 use trellis_api::{ApiError, Reply};
 use trellis_model::Error;
-use trellis_store::{InfraFilter, TemplateFilter};
 
 use super::handlers::*;
 use super::views::*;
@@ -20,7 +20,7 @@ pub(super) async fn list_zones(cx: &Cx<'_>) -> R {
         keyword: s(p, "keyword"),
         ..Default::default()
     };
-    let (items, total) = app.store.zone_list(&f, page_of(app, p)?).await.map_err(e)?;
+    let (items, total) = app.reads().zone_list(&f, page_of(app, p)?).await?;
     let ids = p.list("ids");
     let items: Vec<Value> = items
         .iter()
@@ -124,7 +124,7 @@ pub(super) async fn list_pods(cx: &Cx<'_>) -> R {
         keyword: s(p, "keyword"),
         ..Default::default()
     };
-    let (items, total) = app.store.pod_list(&f, page_of(app, p)?).await.map_err(e)?;
+    let (items, total) = app.reads().pod_list(&f, page_of(app, p)?).await?;
     let mut out = Vec::new();
     for x in &items {
         out.push(pod_view(app, x).await?);
@@ -167,7 +167,7 @@ pub(super) async fn add_cluster(cx: &Cx<'_>) -> R {
 pub(super) async fn list_clusters(cx: &Cx<'_>) -> R {
     let app = cx.app;
     let p = cx.p;
-    let pod_id = filter_id(p, "podid", |u| app.store.pod_by_uuid(u)).await?;
+    let pod_id = filter_id(p, "podid", |u| app.reads().pod_by_uuid(u)).await?;
     let f = InfraFilter {
         uuid: s(p, "id"),
         name: s(p, "name"),
@@ -176,11 +176,7 @@ pub(super) async fn list_clusters(cx: &Cx<'_>) -> R {
         keyword: s(p, "keyword"),
         ..Default::default()
     };
-    let (items, total) = app
-        .store
-        .cluster_list(&f, page_of(app, p)?)
-        .await
-        .map_err(e)?;
+    let (items, total) = app.reads().cluster_list(&f, page_of(app, p)?).await?;
     let mut out = Vec::new();
     for x in &items {
         out.push(cluster_view(app, x).await?);
@@ -244,7 +240,7 @@ pub(super) async fn add_host(cx: &Cx<'_>) -> R {
 pub(super) async fn list_hosts(cx: &Cx<'_>) -> R {
     let app = cx.app;
     let p = cx.p;
-    let cluster_id = filter_id(p, "clusterid", |u| app.store.cluster_by_uuid(u)).await?;
+    let cluster_id = filter_id(p, "clusterid", |u| app.reads().cluster_by_uuid(u)).await?;
     let f = InfraFilter {
         uuid: s(p, "id"),
         name: s(p, "name"),
@@ -253,7 +249,7 @@ pub(super) async fn list_hosts(cx: &Cx<'_>) -> R {
         keyword: s(p, "keyword"),
         ..Default::default()
     };
-    let (items, total) = app.store.host_list(&f, page_of(app, p)?).await.map_err(e)?;
+    let (items, total) = app.reads().host_list(&f, page_of(app, p)?).await?;
     let mut out = Vec::new();
     for x in &items {
         out.push(host_view(app, x).await?);
@@ -356,15 +352,14 @@ pub(super) async fn list_service_offerings(cx: &Cx<'_>) -> R {
     let app = cx.app;
     let p = cx.p;
     let (items, total) = app
-        .store
+        .reads()
         .offering_list(
             p.str("id"),
             p.str("name"),
             p.str("keyword"),
             page_of(app, p)?,
         )
-        .await
-        .map_err(e)?;
+        .await?;
     let mut out = Vec::new();
     for x in &items {
         out.push(offering_view(app, x).await?);
@@ -407,8 +402,8 @@ pub(super) async fn list_templates(cx: &Cx<'_>) -> R {
     let app = cx.app;
     let caller = cx.caller;
     let p = cx.p;
-    let ext = filter_id(p, "extensionid", |u| app.store.extension_by_uuid(u)).await?;
-    let zone = filter_id(p, "zoneid", |u| app.store.zone_by_uuid(u)).await?;
+    let ext = filter_id(p, "extensionid", |u| app.reads().extension_by_uuid(u)).await?;
+    let zone = filter_id(p, "zoneid", |u| app.reads().zone_by_uuid(u)).await?;
     let filter = TemplateFilter {
         uuid: p.str("id"),
         name: p.str("name"),
@@ -435,7 +430,7 @@ pub(super) async fn list_templates(cx: &Cx<'_>) -> R {
 pub(super) async fn list_network_offerings(cx: &Cx<'_>) -> R {
     let app = cx.app;
     let p = cx.p;
-    let items = app.store.network_offering_list().await.map_err(e)?;
+    let items = app.reads().network_offering_list().await?;
     let items: Vec<Value> = items
             .iter()
             .filter(|o| p.str("id").is_none_or(|u| u == o.uuid) && p.str("guestiptype").is_none_or(|g| g.eq_ignore_ascii_case(&o.guest_ip_type)) && p.str("name").is_none_or(|n| n == o.name))
@@ -483,7 +478,7 @@ pub(super) async fn list_networks(cx: &Cx<'_>) -> R {
         Some(caller.account.id)
     };
     let (items, total) = app
-        .store
+        .reads()
         .network_list(
             p.str("id"),
             zone_filter(app, p).await?,
@@ -491,8 +486,7 @@ pub(super) async fn list_networks(cx: &Cx<'_>) -> R {
             p.str("keyword"),
             page_of(app, p)?,
         )
-        .await
-        .map_err(e)?;
+        .await?;
     let mut out = Vec::new();
     for x in &items {
         out.push(network_view(app, x).await?);
@@ -541,15 +535,11 @@ pub(super) async fn delete_network(cx: &Cx<'_>) -> Q {
     let p = cx.p;
     Ok({
         let u = req(p, c, "id")?;
-        app.store
-            .network_by_uuid(u)
-            .await
-            .map_err(e)?
-            .ok_or_else(|| {
-                ApiError::from(Error::not_found(format!(
-                    "Unable to find network by id {u}"
-                )))
-            })?;
+        app.reads().network_by_uuid(u).await?.ok_or_else(|| {
+            ApiError::from(Error::not_found(format!(
+                "Unable to find network by id {u}"
+            )))
+        })?;
         (
             JobCommand::DeleteNetwork {
                 network: u.to_string(),

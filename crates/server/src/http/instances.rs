@@ -1,9 +1,9 @@
 //! Instances: deploy and the lifecycle verbs (queued as jobs after their checks), listing, update, recover, console endpoints. The commands CloudStack refuses for External instances are refused by the table (`Handler::Refused`).
 
+use crate::app::reads::InstanceFilter;
 use serde_json::{json, Value};
 use trellis_api::{ApiError, Reply};
 use trellis_model::entity::Instance;
-use trellis_store::InstanceFilter;
 
 use super::handlers::*;
 use super::views::*;
@@ -16,8 +16,8 @@ pub(super) async fn list_virtual_machines(cx: &Cx<'_>) -> R {
     let app = cx.app;
     let caller = cx.caller;
     let p = cx.p;
-    let host_id = filter_id(p, "hostid", |u| app.store.host_by_uuid(u)).await?;
-    let extension_id = filter_id(p, "extensionid", |u| app.store.extension_by_uuid(u)).await?;
+    let host_id = filter_id(p, "hostid", |u| app.reads().host_by_uuid(u)).await?;
+    let extension_id = filter_id(p, "extensionid", |u| app.reads().extension_by_uuid(u)).await?;
     let f = InstanceFilter {
         uuid: s(p, "id"),
         name: s(p, "name"),
@@ -40,7 +40,7 @@ pub(super) async fn list_virtual_machines(cx: &Cx<'_>) -> R {
         .into_iter()
         .filter(|i| ids.as_ref().is_none_or(|ids| ids.contains(&i.uuid)))
         .collect();
-    let ctx = VmCtx::load(app, &items).await?;
+    let ctx = app.instance_refs(&items).await?;
     let out: Vec<Value> = items.iter().map(|i| vm_json(&ctx, i)).collect();
     let total = if ids.is_some() {
         out.len() as i64

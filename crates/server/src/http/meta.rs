@@ -1,9 +1,9 @@
 //! The API about itself and the platform: `listApis`, `listCapabilities`, `listHypervisors`, events and alerts, and the list commands of resources Trellis does not have yet (they answer empty lists, as a CloudStack without such resources would).
 
+use crate::app::reads::EventFilter;
 use serde_json::{json, Value};
 use trellis_api::{ApiError, Reply};
-use trellis_model::{Error, RoleType};
-use trellis_store::EventFilter;
+use trellis_model::RoleType;
 
 use super::handlers::*;
 use super::views;
@@ -48,23 +48,19 @@ pub(super) async fn list_events(cx: &Cx<'_>) -> R {
     if caller.role_type() != RoleType::Admin {
         f.account_id = Some(caller.account.id);
     }
-    let (items, total) = app
-        .store
-        .event_list(&f, page_of(app, p)?)
-        .await
-        .map_err(Error::from)?;
+    let (items, total) = app.reads().event_list(&f, page_of(app, p)?).await?;
     let mut out = Vec::with_capacity(items.len());
     for e in &items {
         let user = match e.user_id {
-            Some(uid) => app.store.user_get(uid).await.map_err(Error::from)?,
+            Some(uid) => app.reads().user_get(uid).await?,
             None => None,
         };
         let account = match e.account_id {
-            Some(aid) => app.store.account_get(aid).await.map_err(Error::from)?,
+            Some(aid) => app.reads().account_get(aid).await?,
             None => None,
         };
         let domain = match e.domain_id {
-            Some(did) => app.store.domain_get(did).await.map_err(Error::from)?,
+            Some(did) => app.reads().domain_get(did).await?,
             None => None,
         };
         out.push(views::event(
@@ -85,15 +81,14 @@ pub(super) async fn list_alerts(cx: &Cx<'_>) -> R {
     let p = cx.p;
     let type_id = p.str("type").and_then(|t| t.parse().ok());
     let (items, total) = app
-        .store
+        .reads()
         .alert_list(
             p.str("id"),
             type_id,
             p.str("keyword").or(p.str("name")),
             page_of(app, p)?,
         )
-        .await
-        .map_err(Error::from)?;
+        .await?;
     Ok(list(
         "alert",
         items.iter().map(views::alert).collect(),

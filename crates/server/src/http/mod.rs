@@ -39,7 +39,7 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 async fn healthz(State(app): State<Arc<App>>) -> Response {
-    if app.store.ping().await {
+    if app.reads().ping().await {
         (StatusCode::OK, "ok\n").into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()

@@ -1,16 +1,15 @@
 //! JSON views of entities as CloudStack responses show them (lowercase field names, dates as
 //! `yyyy-MM-dd'T'HH:mm:ssZ`; nulls are dropped by the envelope).
 
+use crate::app::reads::{IdentityFilter, Page};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use trellis_api::{format_date, ApiError};
 use trellis_model::entity::{
     Cluster, DetailOwner, Host, Instance, Network, Pod, ServiceOffering, Template, Zone,
 };
 use trellis_model::Error;
-use trellis_store::{IdentityFilter, InfraFilter, Page};
 
-use super::handlers::e;
+use crate::app::reads::InstanceRefs;
 use crate::app::{App, Caller};
 use trellis_model::entity::{Account, Alert, Configuration, Domain, Event, Job, Role, User};
 
@@ -149,19 +148,17 @@ pub(super) async fn account_view(
     a: &trellis_model::entity::Account,
 ) -> Result<Value, ApiError> {
     let d = app
-        .store
+        .reads()
         .domain_get(a.domain_id)
-        .await
-        .map_err(Error::from)?
+        .await?
         .ok_or_else(|| Error::internal("account without domain"))?;
     let r = app
-        .store
+        .reads()
         .role_get(a.role_id)
-        .await
-        .map_err(Error::from)?
+        .await?
         .ok_or_else(|| Error::internal("account without role"))?;
     let (users, _) = app
-        .store
+        .reads()
         .user_list(
             &IdentityFilter {
                 account_id: Some(a.id),
@@ -169,8 +166,7 @@ pub(super) async fn account_view(
             },
             Page::all(),
         )
-        .await
-        .map_err(Error::from)?;
+        .await?;
     let uv = users.iter().map(|u| user(u, a, &d, &r)).collect();
     Ok(account(a, &d, &r, uv))
 }
@@ -180,22 +176,19 @@ pub(super) async fn user_view(
     u: &trellis_model::entity::User,
 ) -> Result<Value, ApiError> {
     let a = app
-        .store
+        .reads()
         .account_get(u.account_id)
-        .await
-        .map_err(Error::from)?
+        .await?
         .ok_or_else(|| Error::internal("user without account"))?;
     let d = app
-        .store
+        .reads()
         .domain_get(a.domain_id)
-        .await
-        .map_err(Error::from)?
+        .await?
         .ok_or_else(|| Error::internal("account without domain"))?;
     let r = app
-        .store
+        .reads()
         .role_get(a.role_id)
-        .await
-        .map_err(Error::from)?
+        .await?
         .ok_or_else(|| Error::internal("account without role"))?;
     Ok(user(u, &a, &d, &r))
 }
@@ -214,12 +207,8 @@ pub(super) async fn job_view(
             &app.server_name,
         ));
     }
-    let account = app
-        .store
-        .account_get(j.account_id)
-        .await
-        .map_err(Error::from)?;
-    let user = app.store.user_get(j.user_id).await.map_err(Error::from)?;
+    let account = app.reads().account_get(j.account_id).await?;
+    let user = app.reads().user_get(j.user_id).await?;
     Ok(job(
         j,
         account.as_ref(),
@@ -239,7 +228,7 @@ pub fn zone_view(z: &Zone) -> Value {
 }
 
 pub(super) async fn pod_view(app: &App, x: &Pod) -> Result<Value, ApiError> {
-    let z = app.store.zone_get(x.zone_id).await.map_err(e)?;
+    let z = app.reads().zone_get(x.zone_id).await?;
     Ok(
         json!({"id": x.uuid, "name": x.name, "zoneid": z.as_ref().map(|z| z.uuid.clone()), "zonename": z.map(|z| z.name), "gateway": x.gateway, "netmask": x.netmask,
               "startip": x.start_ip.as_ref().map(|s| vec![s.clone()]), "endip": x.end_ip.as_ref().map(|s| vec![s.clone()]), "allocationstate": x.allocation_state}),
@@ -247,8 +236,8 @@ pub(super) async fn pod_view(app: &App, x: &Pod) -> Result<Value, ApiError> {
 }
 
 pub async fn cluster_view(app: &App, x: &Cluster) -> Result<Value, ApiError> {
-    let z = app.store.zone_get(x.zone_id).await.map_err(e)?;
-    let pod = app.store.pod_get(x.pod_id).await.map_err(e)?;
+    let z = app.reads().zone_get(x.zone_id).await?;
+    let pod = app.reads().pod_get(x.pod_id).await?;
     let ext = app.cluster_extension(x.id).await?;
     Ok(
         json!({"id": x.uuid, "name": x.name, "zoneid": z.as_ref().map(|z| z.uuid.clone()), "zonename": z.map(|z| z.name), "podid": pod.as_ref().map(|p| p.uuid.clone()),
@@ -258,9 +247,9 @@ pub async fn cluster_view(app: &App, x: &Cluster) -> Result<Value, ApiError> {
 }
 
 pub async fn host_view(app: &App, x: &Host) -> Result<Value, ApiError> {
-    let z = app.store.zone_get(x.zone_id).await.map_err(e)?;
-    let pod = app.store.pod_get(x.pod_id).await.map_err(e)?;
-    let cl = app.store.cluster_get(x.cluster_id).await.map_err(e)?;
+    let z = app.reads().zone_get(x.zone_id).await?;
+    let pod = app.reads().pod_get(x.pod_id).await?;
+    let cl = app.reads().cluster_get(x.cluster_id).await?;
     let ext = app.cluster_extension(x.cluster_id).await?;
     let details = app.host_external_details(x.id).await?;
     Ok(
@@ -274,10 +263,9 @@ pub async fn host_view(app: &App, x: &Host) -> Result<Value, ApiError> {
 
 pub(super) async fn offering_view(app: &App, o: &ServiceOffering) -> Result<Value, ApiError> {
     let details = app
-        .store
+        .reads()
         .details_visible(DetailOwner::Offering, o.id)
-        .await
-        .map_err(e)?;
+        .await?;
     Ok(
         json!({"id": o.uuid, "name": o.name, "displaytext": o.display_text, "cpunumber": o.cpu_number, "cpuspeed": o.cpu_speed, "memory": o.memory,
               "hosttags": o.host_tags, "storagetype": "shared", "offerha": false, "limitcpuuse": false, "isvolatile": false, "iscustomized": false,
@@ -287,19 +275,18 @@ pub(super) async fn offering_view(app: &App, o: &ServiceOffering) -> Result<Valu
 
 pub(super) async fn template_view(app: &App, t: &Template) -> Result<Value, ApiError> {
     let ext = match t.extension_id {
-        Some(id) => app.store.extension_get(id).await.map_err(e)?,
+        Some(id) => app.reads().extension_get(id).await?,
         None => None,
     };
     let zone = match t.zone_id {
-        Some(z) => app.store.zone_get(z).await.map_err(e)?,
+        Some(z) => app.reads().zone_get(z).await?,
         None => None,
     };
     let details = app
-        .store
+        .reads()
         .details_visible(DetailOwner::Template, t.id)
-        .await
-        .map_err(e)?;
-    let account = app.store.account_get(t.account_id).await.map_err(e)?;
+        .await?;
+    let account = app.reads().account_get(t.account_id).await?;
     Ok(
         json!({"id": t.uuid, "name": t.name, "displaytext": t.display_text, "format": t.format, "hypervisor": t.hypervisor, "ostypename": t.os_type,
               "ostypeid": "00000000-0000-0000-0000-000000000000", "size": t.size, "isready": t.state == "Active", "status": "Download Complete",
@@ -311,12 +298,11 @@ pub(super) async fn template_view(app: &App, t: &Template) -> Result<Value, ApiE
 }
 
 pub(super) async fn network_view(app: &App, n: &Network) -> Result<Value, ApiError> {
-    let z = app.store.zone_get(n.zone_id).await.map_err(e)?;
+    let z = app.reads().zone_get(n.zone_id).await?;
     let o = app
-        .store
+        .reads()
         .network_offering_get(n.network_offering_id)
-        .await
-        .map_err(e)?;
+        .await?;
     Ok(
         json!({"id": n.uuid, "name": n.name, "displaytext": n.display_text, "zoneid": z.as_ref().map(|z| z.uuid.clone()), "zonename": z.map(|z| z.name),
               "networkofferingid": o.as_ref().map(|o| o.uuid.clone()), "networkofferingname": o.map(|o| o.name), "type": n.guest_type,
@@ -326,171 +312,14 @@ pub(super) async fn network_view(app: &App, n: &Network) -> Result<Value, ApiErr
     )
 }
 
-/// Lookup tables for rendering many instances with a fixed number of queries.
-pub struct VmCtx {
-    zones: HashMap<i64, Zone>,
-    hosts: HashMap<i64, Host>,
-    templates: HashMap<i64, Template>,
-    offerings: HashMap<i64, ServiceOffering>,
-    accounts: HashMap<i64, trellis_model::entity::Account>,
-    domains: HashMap<i64, trellis_model::entity::Domain>,
-    networks: HashMap<i64, Network>,
-    extensions: HashMap<i64, trellis_model::entity::Extension>,
-    nics: HashMap<i64, Vec<trellis_model::entity::Nic>>,
-    details: HashMap<i64, std::collections::BTreeMap<String, String>>,
-}
-
-impl VmCtx {
-    pub async fn load(app: &App, instances: &[Instance]) -> Result<VmCtx, ApiError> {
-        let ids: Vec<i64> = instances.iter().map(|i| i.id).collect();
-        let all = trellis_store::Page::all();
-        let f = InfraFilter::default();
-        let mut templates: HashMap<i64, Template> = HashMap::new();
-        let mut offerings: HashMap<i64, ServiceOffering> = HashMap::new();
-        for i in instances {
-            if !templates.contains_key(&i.template_id) {
-                if let Some(t) = app.store.template_get(i.template_id).await.map_err(e)? {
-                    templates.insert(t.id, t);
-                }
-            }
-            if !offerings.contains_key(&i.service_offering_id) {
-                if let Some(o) = app
-                    .store
-                    .offering_get(i.service_offering_id)
-                    .await
-                    .map_err(e)?
-                {
-                    offerings.insert(o.id, o);
-                }
-            }
-        }
-        if instances.len() <= 20 {
-            // A few instances (single-object replies): fetch just what they reference.
-            let nics = app.store.nic_list_for(&ids).await.map_err(e)?;
-            let details = app
-                .store
-                .details_visible_for(DetailOwner::Instance, &ids)
-                .await
-                .map_err(e)?;
-            let mut ctx = VmCtx {
-                zones: HashMap::new(),
-                hosts: HashMap::new(),
-                templates,
-                offerings,
-                accounts: HashMap::new(),
-                domains: HashMap::new(),
-                networks: HashMap::new(),
-                extensions: HashMap::new(),
-                nics,
-                details,
-            };
-            for i in instances {
-                if let Some(z) = app.store.zone_get(i.zone_id).await.map_err(e)? {
-                    ctx.zones.insert(z.id, z);
-                }
-                if let Some(h) = i.host_id {
-                    if let Some(h) = app.store.host_get(h).await.map_err(e)? {
-                        ctx.hosts.insert(h.id, h);
-                    }
-                }
-                if let Some(a) = app.store.account_get(i.account_id).await.map_err(e)? {
-                    ctx.accounts.insert(a.id, a);
-                }
-                if let Some(d) = app.store.domain_get(i.domain_id).await.map_err(e)? {
-                    ctx.domains.insert(d.id, d);
-                }
-            }
-            let network_ids: Vec<i64> = ctx.nics.values().flatten().map(|n| n.network_id).collect();
-            for nid in network_ids {
-                if let Some(n) = app.store.network_get(nid).await.map_err(e)? {
-                    ctx.networks.insert(n.id, n);
-                }
-            }
-            let ext_ids: Vec<i64> = ctx
-                .templates
-                .values()
-                .filter_map(|t| t.extension_id)
-                .collect();
-            for xid in ext_ids {
-                if let Some(x) = app.store.extension_get(xid).await.map_err(e)? {
-                    ctx.extensions.insert(x.id, x);
-                }
-            }
-            return Ok(ctx);
-        }
-        Ok(VmCtx {
-            zones: app
-                .store
-                .zone_list(&f, all)
-                .await
-                .map_err(e)?
-                .0
-                .into_iter()
-                .map(|x| (x.id, x))
-                .collect(),
-            hosts: app
-                .store
-                .host_list(&f, all)
-                .await
-                .map_err(e)?
-                .0
-                .into_iter()
-                .map(|x| (x.id, x))
-                .collect(),
-            templates,
-            offerings,
-            accounts: app
-                .store
-                .account_list(&Default::default(), all)
-                .await
-                .map_err(e)?
-                .0
-                .into_iter()
-                .map(|x| (x.id, x))
-                .collect(),
-            domains: app
-                .store
-                .domain_list(None, None, None, all)
-                .await
-                .map_err(e)?
-                .0
-                .into_iter()
-                .map(|x| (x.id, x))
-                .collect(),
-            networks: app
-                .store
-                .network_all()
-                .await
-                .map_err(e)?
-                .into_iter()
-                .map(|x| (x.id, x))
-                .collect(),
-            extensions: app
-                .store
-                .extension_all()
-                .await
-                .map_err(e)?
-                .into_iter()
-                .map(|x| (x.id, x))
-                .collect(),
-            nics: app.store.nic_list_for(&ids).await.map_err(e)?,
-            details: app
-                .store
-                .details_visible_for(DetailOwner::Instance, &ids)
-                .await
-                .map_err(e)?,
-        })
-    }
-}
-
 /// The `virtualmachine` view of one instance.
 pub async fn vm_view(app: &App, i: &Instance) -> Result<Value, ApiError> {
-    let ctx = VmCtx::load(app, std::slice::from_ref(i)).await?;
+    let ctx = app.instance_refs(std::slice::from_ref(i)).await?;
     Ok(vm_json(&ctx, i))
 }
 
 /// The `virtualmachine` view with the keys libcloud and Ansible read.
-pub fn vm_json(ctx: &VmCtx, i: &Instance) -> Value {
+pub fn vm_json(ctx: &InstanceRefs, i: &Instance) -> Value {
     let z = ctx.zones.get(&i.zone_id);
     let host = i.host_id.and_then(|h| ctx.hosts.get(&h));
     let t = ctx.templates.get(&i.template_id);
