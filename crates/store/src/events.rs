@@ -97,25 +97,17 @@ impl Store {
         subject: &str,
         now: i64,
     ) -> StoreResult<()> {
-        let updated =
-            sqlx::query("UPDATE alerts SET last_sent = $3 WHERE type_id = $1 AND subject = $2")
-                .bind(type_id)
-                .bind(subject)
-                .bind(now)
-                .execute(&self.writer)
-                .await
-                .map_err(StoreError::query("alert_raise"))?;
-        if updated.rows_affected() == 0 {
-            sqlx::query("INSERT INTO alerts (uuid, type_id, name, subject, created, last_sent) VALUES ($1, $2, $3, $4, $5, $5)")
-                .bind(uuid)
-                .bind(type_id)
-                .bind(name)
-                .bind(subject)
-                .bind(now)
-                .execute(&self.writer)
-                .await
-                .map_err(StoreError::query("alert_raise"))?;
-        }
+        // One statement on the unique (type_id, subject) index: concurrent raisers of the same
+        // alert (several servers) refresh one row instead of each inserting their own.
+        sqlx::query("INSERT INTO alerts (uuid, type_id, name, subject, created, last_sent) VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (type_id, subject) DO UPDATE SET last_sent = excluded.last_sent")
+            .bind(uuid)
+            .bind(type_id)
+            .bind(name)
+            .bind(subject)
+            .bind(now)
+            .execute(&self.writer)
+            .await
+            .map_err(StoreError::query("alert_raise"))?;
         Ok(())
     }
 

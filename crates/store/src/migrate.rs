@@ -10,6 +10,7 @@ const SQLITE: &[(i64, &str)] = &[
         2,
         include_str!("../migrations/sqlite/0002_infrastructure.sql"),
     ),
+    (3, include_str!("../migrations/sqlite/0003_alert_once.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (
@@ -20,6 +21,7 @@ const POSTGRES: &[(i64, &str)] = &[
         2,
         include_str!("../migrations/postgres/0002_infrastructure.sql"),
     ),
+    (3, include_str!("../migrations/postgres/0003_alert_once.sql")),
 ];
 
 /// The migrations of a backend, in order.

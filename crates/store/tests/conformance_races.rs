@@ -6,13 +6,10 @@ mod common;
 use common::{each_backend, uuid};
 use trellis_store::Page;
 
-/// `alert_raise` promises one alert per type and subject, refreshed rather than repeated. It
-/// updates, then inserts when nothing was updated, in two statements outside a transaction and
-/// with no unique constraint on (type_id, subject); concurrent raisers of a new alert all see
-/// nothing to update and all insert. Fails today on both backends (measured: 16 rows for 16
-/// raisers on SQLite, 4 on PostgreSQL).
+/// `alert_raise` promises one alert per type and subject, refreshed rather than repeated, also
+/// when many raise it at once (it used to update-then-insert: 16 rows for 16 raisers on SQLite,
+/// 4 on PostgreSQL; now one upsert on a unique index).
 #[tokio::test]
-#[ignore = "store bug: concurrent alert_raise inserts duplicates (update-then-insert race, no unique (type_id, subject))"]
 async fn concurrent_alert_raises_keep_one_alert() {
     each_backend(|s| async move {
         let mut tasks = Vec::new();
