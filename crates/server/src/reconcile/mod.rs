@@ -12,8 +12,6 @@ mod heartbeat;
 mod power_sync;
 mod readiness;
 mod sweeps;
-#[cfg(test)]
-mod tests;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, Weak};
@@ -21,6 +19,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::app::App;
 
@@ -212,8 +211,10 @@ pub async fn run<C, R>(
         let outcome = {
             let (ctx, task) = (ctx.clone(), task.clone());
             // Its own tokio task, so that a panic is counted as a failed tick, not the end of
-            // the reconciler.
-            match tokio::spawn(async move { task.tick(&ctx).await }).await {
+            // the reconciler; in a span, so that what the tick logs carries the task name.
+            let tick = async move { task.tick(&ctx).await }
+                .instrument(tracing::info_span!("reconciler", task = name));
+            match tokio::spawn(tick).await {
                 Ok(outcome) => outcome,
                 Err(join_error) => TickStatus::Error(format!("tick panicked: {join_error}")),
             }
@@ -319,3 +320,6 @@ fn render_metrics(statuses: &[Arc<TaskStatus>]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;
