@@ -11,14 +11,14 @@ pub mod infra;
 pub mod instance;
 mod invoke;
 pub mod networks;
-mod offerings;
+pub mod offerings;
 mod placement;
 mod power_sync;
 mod readiness;
 pub mod reads;
 pub mod secrets;
 mod settings;
-mod templates;
+pub mod templates;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

@@ -7,19 +7,35 @@ use trellis_model::{ids, time::now_millis, Error, Result};
 use super::infra::EXTERNAL_PREFIX;
 use super::{require_admin, App, Caller};
 
+/// Input of `createServiceOffering`.
+#[derive(Debug, Clone, Default)]
+pub struct OfferingInput {
+    pub name: String,
+    pub display_text: Option<String>,
+    pub cpu_number: i64,
+    pub cpu_speed: i64,
+    pub memory: i64,
+    pub host_tags: Option<String>,
+    pub external_details: BTreeMap<String, String>,
+}
+
 impl App {
-    #[allow(clippy::too_many_arguments)]
     pub async fn offering_create(
         &self,
         caller: &Caller,
-        name: &str,
-        display_text: Option<&str>,
-        cpu_number: i64,
-        cpu_speed: i64,
-        memory: i64,
-        host_tags: Option<&str>,
-        external_details: BTreeMap<String, String>,
+        input: OfferingInput,
     ) -> Result<ServiceOffering> {
+        let OfferingInput {
+            name,
+            display_text,
+            cpu_number,
+            cpu_speed,
+            memory,
+            host_tags,
+            external_details,
+        } = input;
+        let (name, display_text, host_tags) =
+            (&*name, display_text.as_deref(), host_tags.as_deref());
         require_admin(caller)?;
         if cpu_number < 1 || memory < 1 || cpu_speed < 0 {
             return Err(Error::invalid_param(

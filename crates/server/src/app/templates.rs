@@ -9,25 +9,51 @@ use trellis_store::{Page, TemplateFilter, TemplateVisibility};
 use super::infra::{EXTERNAL_PREFIX, HYPERVISOR_EXTERNAL};
 use super::{setting, App, Caller};
 
+/// Input of `registerTemplate`.
+#[derive(Debug, Clone, Default)]
+pub struct TemplateInput {
+    pub name: String,
+    pub display_text: Option<String>,
+    pub format: String,
+    pub hypervisor: String,
+    pub url: String,
+    pub zone_uuid: Option<String>,
+    pub extension_uuid: Option<String>,
+    pub external_details: BTreeMap<String, String>,
+    pub arch: Option<String>,
+    pub os_type: Option<String>,
+    pub is_public: Option<bool>,
+    pub is_featured: Option<bool>,
+}
+
 impl App {
     /// `registerTemplate` for External: no download, Active at once, bound to an extension.
-    #[allow(clippy::too_many_arguments)]
     pub async fn template_register(
         &self,
         caller: &Caller,
-        name: &str,
-        display_text: Option<&str>,
-        format: &str,
-        hypervisor: &str,
-        url: &str,
-        zone_uuid: Option<&str>,
-        extension_uuid: Option<&str>,
-        external_details: BTreeMap<String, String>,
-        arch: Option<&str>,
-        os_type: Option<&str>,
-        is_public: Option<bool>,
-        is_featured: Option<bool>,
+        input: TemplateInput,
     ) -> Result<Template> {
+        let TemplateInput {
+            name,
+            display_text,
+            format,
+            hypervisor,
+            url,
+            zone_uuid,
+            extension_uuid,
+            external_details,
+            arch,
+            os_type,
+            is_public,
+            is_featured,
+        } = input;
+        let (name, format, hypervisor, url) = (&*name, &*format, &*hypervisor, &*url);
+        let (display_text, zone_uuid, extension_uuid) = (
+            display_text.as_deref(),
+            zone_uuid.as_deref(),
+            extension_uuid.as_deref(),
+        );
+        let (arch, os_type) = (arch.as_deref(), os_type.as_deref());
         if !hypervisor.eq_ignore_ascii_case(HYPERVISOR_EXTERNAL) {
             return Err(Error::invalid_param(format!("Hypervisor type {hypervisor} is not supported: Trellis registers templates of hypervisor type External")));
         }

@@ -8,6 +8,8 @@ use trellis_model::Error;
 use super::handlers::*;
 use super::views::*;
 use crate::app::networks::NetworkInput;
+use crate::app::offerings::OfferingInput;
+use crate::app::templates::TemplateInput;
 use crate::jobs::JobCommand;
 
 /// `listZones`.
@@ -297,18 +299,16 @@ pub(super) async fn create_service_offering(cx: &Cx<'_>) -> R {
     let caller = cx.caller;
     let c = cx.cmd;
     let p = cx.p;
-    let o = app
-        .offering_create(
-            caller,
-            req(p, c, "name")?,
-            p.str("displaytext"),
-            p.int("cpunumber").unwrap_or(1),
-            p.int("cpuspeed").unwrap_or(1000),
-            p.int("memory").unwrap_or(512),
-            p.str("hosttags"),
-            p.map_flat("externaldetails").unwrap_or_default(),
-        )
-        .await?;
+    let input = OfferingInput {
+        name: req(p, c, "name")?.into(),
+        display_text: s(p, "displaytext"),
+        cpu_number: p.int("cpunumber").unwrap_or(1),
+        cpu_speed: p.int("cpuspeed").unwrap_or(1000),
+        memory: p.int("memory").unwrap_or(512),
+        host_tags: s(p, "hosttags"),
+        external_details: p.map_flat("externaldetails").unwrap_or_default(),
+    };
+    let o = app.offering_create(caller, input).await?;
     Ok(Reply::Object {
         object: "serviceoffering",
         value: offering_view(app, &o).await?,
@@ -377,23 +377,21 @@ pub(super) async fn register_template(cx: &Cx<'_>) -> R {
         .str("zoneid")
         .map(str::to_string)
         .or_else(|| p.list("zoneids").and_then(|z| z.into_iter().next()));
-    let t = app
-        .template_register(
-            caller,
-            req(p, c, "name")?,
-            p.str("displaytext"),
-            req(p, c, "format")?,
-            req(p, c, "hypervisor")?,
-            req(p, c, "url")?,
-            zone.as_deref(),
-            p.str("extensionid"),
-            p.map_flat("externaldetails").unwrap_or_default(),
-            p.str("arch"),
-            None,
-            p.bool("ispublic"),
-            p.bool("isfeatured"),
-        )
-        .await?;
+    let input = TemplateInput {
+        name: req(p, c, "name")?.into(),
+        display_text: s(p, "displaytext"),
+        format: req(p, c, "format")?.into(),
+        hypervisor: req(p, c, "hypervisor")?.into(),
+        url: req(p, c, "url")?.into(),
+        zone_uuid: zone,
+        extension_uuid: s(p, "extensionid"),
+        external_details: p.map_flat("externaldetails").unwrap_or_default(),
+        arch: s(p, "arch"),
+        os_type: None,
+        is_public: p.bool("ispublic"),
+        is_featured: p.bool("isfeatured"),
+    };
+    let t = app.template_register(caller, input).await?;
     Ok(list("template", vec![template_view(app, &t).await?], 1))
 }
 
