@@ -5,8 +5,10 @@
 //! `Local` extension (QEMU/KVM on this machine) with one host, a small and a medium offering, a
 //! template bound to `Local`, and an L2 network. It prints the web console URL, the admin
 //! credentials and a `trellis api deployVirtualMachine …` line that works as printed, then serves
-//! until Ctrl-C. `--with-sims` also starts the Proxmox VE, MAAS and Hyper-V simulators and seeds a
-//! cluster, host and template for each of those built-ins.
+//! until Ctrl-C. `--with-sims` also starts the Proxmox VE, MAAS and Hyper-V simulators (on free
+//! ports unless `--proxmox-port`, `--maas-port` or `--hyperv-port` pin them) and seeds a cluster,
+//! host and template for each of those built-ins. `--vnc-port-base` sets where the VNC ports of
+//! Local instances start (the `vnc_port_base` detail of the seeded host).
 //!
 //! Running it again on the same data directory seeds nothing twice: every seed is looked up by
 //! name first, and the admin password is kept in `<data-dir>/quickstart.json` (mode 0600).
@@ -49,6 +51,27 @@ pub struct QuickstartArgs {
     /// Also start the Proxmox VE, MAAS and Hyper-V simulators and seed a cluster for each.
     #[arg(long)]
     with_sims: bool,
+    /// Port of the Proxmox VE simulator (with --with-sims) [default: a free port].
+    #[arg(long, value_name = "PORT", requires = "with_sims")]
+    proxmox_port: Option<u16>,
+    /// Port of the MAAS simulator (with --with-sims) [default: a free port].
+    #[arg(long, value_name = "PORT", requires = "with_sims")]
+    maas_port: Option<u16>,
+    /// Port of the Hyper-V (WinRM) simulator (with --with-sims) [default: a free port].
+    #[arg(long, value_name = "PORT", requires = "with_sims")]
+    hyperv_port: Option<u16>,
+    /// First port the VNC servers of Local instances may take (sets the `vnc_port_base` detail
+    /// of the seeded host; at least 5900) [default: 5900].
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(5900..))]
+    vnc_port_base: Option<u16>,
+}
+
+/// The simulators' ports asked for on the command line (`None`: a free port).
+#[derive(Debug, Clone, Copy, Default)]
+struct SimPorts {
+    proxmox: Option<u16>,
+    maas: Option<u16>,
+    hyperv: Option<u16>,
 }
 
 /// The admin credentials quickstart uses, kept in the data directory.
@@ -163,7 +186,19 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<u8> {
     };
     let base = format!("http://{host}:{}", running.addr.port());
     let api_url = format!("{base}/client/api");
-    let prepared = prepare(&api_url, &credentials, &data_dir, args.with_sims).await;
+    let sim_ports = args.with_sims.then_some(SimPorts {
+        proxmox: args.proxmox_port,
+        maas: args.maas_port,
+        hyperv: args.hyperv_port,
+    });
+    let prepared = prepare(
+        &api_url,
+        &credentials,
+        &data_dir,
+        sim_ports,
+        args.vnc_port_base,
+    )
+    .await;
     let (seeded, sims) = match prepared {
         Ok(ready) => ready,
         Err(error) => {
@@ -195,7 +230,8 @@ async fn prepare(
     api_url: &str,
     credentials: &Credentials,
     data_dir: &Path,
-    with_sims: bool,
+    sim_ports: Option<SimPorts>,
+    vnc_port_base: Option<u16>,
 ) -> anyhow::Result<(Seeded, Option<Sims>)> {
     let client = Client::login(api_url, &credentials.username, &credentials.password, None)
         .await
@@ -207,12 +243,11 @@ async fn prepare(
             )
         })?;
     credentials.save(data_dir)?;
-    let sims = if with_sims {
-        Some(Sims::start().await?)
-    } else {
-        None
+    let sims = match sim_ports {
+        Some(ports) => Some(Sims::start(ports).await?),
+        None => None,
     };
-    let seeded = seed(&client, sims.as_ref()).await?;
+    let seeded = seed(&client, sims.as_ref(), vnc_port_base).await?;
     Ok((seeded, sims))
 }
 
@@ -415,7 +450,11 @@ async fn ensure_template(
     id_in(&answer, "template")
 }
 
-async fn seed(client: &Client, sims: Option<&Sims>) -> anyhow::Result<Seeded> {
+async fn seed(
+    client: &Client,
+    sims: Option<&Sims>,
+    vnc_port_base: Option<u16>,
+) -> anyhow::Result<Seeded> {
     let zone = ensure(
         client,
         ("listZones", &[("name", ZONE)], "zone"),
@@ -423,7 +462,19 @@ async fn seed(client: &Client, sims: Option<&Sims>) -> anyhow::Result<Seeded> {
         ("createZone", &[("name", ZONE)], "zone"),
     )
     .await?;
-    ensure_cluster_with_host(client, &zone, "Local", LOCAL_CLUSTER, LOCAL_HOST, &[]).await?;
+    let local_details: Vec<(&str, String)> = vnc_port_base
+        .map(|port| ("vnc_port_base", port.to_string()))
+        .into_iter()
+        .collect();
+    ensure_cluster_with_host(
+        client,
+        &zone,
+        "Local",
+        LOCAL_CLUSTER,
+        LOCAL_HOST,
+        &local_details,
+    )
+    .await?;
     let small = ensure(
         client,
         (
@@ -587,18 +638,27 @@ struct SimPlan {
 }
 
 impl Sims {
-    async fn start() -> anyhow::Result<Sims> {
-        let proxmox = tokio::task::spawn_blocking(|| {
-            trellis_sim_proxmox::ProxmoxSim::start(trellis_sim_proxmox::SimConfig::default())
+    async fn start(ports: SimPorts) -> anyhow::Result<Sims> {
+        let mut proxmox_config = trellis_sim_proxmox::SimConfig::default();
+        proxmox_config.listen.set_port(ports.proxmox.unwrap_or(0));
+        let proxmox_listen = proxmox_config.listen;
+        let proxmox = tokio::task::spawn_blocking(move || {
+            trellis_sim_proxmox::ProxmoxSim::start(proxmox_config)
         })
         .await
         .context("cannot start the proxmox simulator")?
-        .context("cannot start the proxmox simulator")?;
-        let maas = trellis_sim_maas::MaasSim::start(trellis_sim_maas::SimConfig::default())
-            .context("cannot start the maas simulator")?;
-        let hyperv = trellis_sim_hyperv::HyperVSim::start(trellis_sim_hyperv::SimConfig::default())
+        .with_context(|| format!("cannot start the proxmox simulator on {proxmox_listen}"))?;
+        let mut maas_config = trellis_sim_maas::SimConfig::default();
+        maas_config.listen.set_port(ports.maas.unwrap_or(0));
+        let maas_listen = maas_config.listen;
+        let maas = trellis_sim_maas::MaasSim::start(maas_config)
+            .with_context(|| format!("cannot start the maas simulator on {maas_listen}"))?;
+        let mut hyperv_config = trellis_sim_hyperv::SimConfig::default();
+        hyperv_config.listen.set_port(ports.hyperv.unwrap_or(0));
+        let hyperv_listen = hyperv_config.listen;
+        let hyperv = trellis_sim_hyperv::HyperVSim::start(hyperv_config)
             .await
-            .context("cannot start the hyper-v simulator")?;
+            .with_context(|| format!("cannot start the hyper-v simulator on {hyperv_listen}"))?;
         Ok(Sims {
             proxmox,
             maas,

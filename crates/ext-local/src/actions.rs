@@ -242,6 +242,7 @@ impl Context<'_> {
             machine: self.settings.machine_type()?,
             network: self.settings.network()?,
             vnc_listen: self.settings.vnc_listen()?,
+            vnc_port_base: self.settings.vnc_port_base()?,
         };
         let decision = match self.machine.launch(record, &plan, self.deadline) {
             Ok(()) => decision,

@@ -45,8 +45,11 @@ pub const QMP_WAIT: Duration = Duration::from_secs(5);
 /// How often waits poll.
 const POLL: Duration = Duration::from_millis(50);
 
-/// The VNC displays QEMU may pick from (ports 5900 to 5999).
-pub const VNC_DISPLAYS: (u16, u16) = (0, 99);
+/// QEMU numbers VNC displays from this port: display `n` listens on `5900 + n`.
+pub const VNC_DISPLAY_ZERO_PORT: u16 = 5900;
+
+/// How many consecutive VNC ports QEMU may pick from, starting at the plan's `vnc_port_base`.
+pub const VNC_PORT_SPAN: u16 = 100;
 
 /// The persistent description of a VM.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,6 +83,20 @@ pub struct LaunchPlan {
     pub machine: String,
     pub network: NetworkMode,
     pub vnc_listen: String,
+    /// The first TCP port QEMU may give the VNC server (at least 5900; the `vnc_port_base`
+    /// detail, default 5900); it takes the first free one of the next 100.
+    pub vnc_port_base: u16,
+}
+
+impl LaunchPlan {
+    /// The first and last VNC display numbers QEMU may pick from.
+    pub fn vnc_displays(&self) -> (u16, u16) {
+        let first = self.vnc_port_base.saturating_sub(VNC_DISPLAY_ZERO_PORT);
+        let last = first
+            .saturating_add(VNC_PORT_SPAN - 1)
+            .min(u16::MAX - VNC_DISPLAY_ZERO_PORT);
+        (first, last)
+    }
 }
 
 /// The power state as observed, with what QEMU said.
@@ -349,8 +366,8 @@ impl Machine {
                 } else {
                     plan.vnc_listen.clone()
                 },
-                VNC_DISPLAYS.0,
-                VNC_DISPLAYS.1
+                plan.vnc_displays().0,
+                plan.vnc_displays().1
             ),
             "-drive".into(),
             format!(
@@ -565,7 +582,9 @@ fn launch_error(name: &str, plan: &LaunchPlan, stderr: &str, status: String) -> 
     if lower.contains("failed to find an available port") {
         return ActionError::InsufficientCapacity(format!(
             "no free vnc display from :{} to :{} on {} for vm {name}: {message}",
-            VNC_DISPLAYS.0, VNC_DISPLAYS.1, plan.vnc_listen
+            plan.vnc_displays().0,
+            plan.vnc_displays().1,
+            plan.vnc_listen
         ));
     }
     if lower.contains("failed to get \"write\" lock") {
@@ -699,6 +718,7 @@ mod tests {
             machine: "pc".into(),
             network: NetworkMode::Isolated,
             vnc_listen: "127.0.0.1".into(),
+            vnc_port_base: 5900,
         };
         let arguments: Vec<String> = machine
             .arguments(&record(), &plan)
@@ -731,6 +751,31 @@ mod tests {
     }
 
     #[test]
+    fn the_vnc_port_base_moves_the_displays() {
+        let machine = Machine::new(Path::new("/srv/state"), "vm");
+        let mut plan = LaunchPlan {
+            qemu: "/usr/bin/qemu-system-x86_64".into(),
+            accel: Accel::Tcg,
+            machine: "pc".into(),
+            network: NetworkMode::Isolated,
+            vnc_listen: "::1".into(),
+            vnc_port_base: 6100,
+        };
+        let vnc = |plan: &LaunchPlan| -> String {
+            let arguments: Vec<String> = machine
+                .arguments(&record(), plan)
+                .into_iter()
+                .map(|a| a.into_string().unwrap())
+                .collect();
+            let at = arguments.iter().position(|a| a == "-vnc").unwrap();
+            arguments[at + 1].clone()
+        };
+        assert_eq!(vnc(&plan), "[::1]:200,to=299,password=on");
+        plan.vnc_port_base = 65500;
+        assert_eq!(vnc(&plan), "[::1]:59600,to=59635,password=on");
+    }
+
+    #[test]
     fn long_socket_paths_become_relative() {
         let deep = format!("/tmp/{}", "d".repeat(120));
         let machine = Machine::new(Path::new(&deep), "vm");
@@ -756,6 +801,7 @@ mod tests {
             machine: "pc".into(),
             network: NetworkMode::User,
             vnc_listen: "127.0.0.1".into(),
+            vnc_port_base: 5900,
         };
         let memory = launch_error(
             "vm",

@@ -4,7 +4,7 @@
 //!
 //! - **machine keys** come from the host's details, else the extension's: `state_dir`,
 //!   `qemu_binary`, `qemu_img_binary`, `accel`, `machine`, `network`, `bridge`, `vnc_listen`,
-//!   `console_host`, `image_dirs`, `max_disk_size_gb`. They choose programs, paths and host
+//!   `vnc_port_base`, `console_host`, `image_dirs`, `max_disk_size_gb`. They choose programs, paths and host
 //!   resources, so an instance cannot override them.
 //! - **instance keys** come from the instance (`externaldetails.virtualmachine`: template,
 //!   offering and instance details), else the host, else the extension: `image`,
@@ -258,6 +258,22 @@ impl Settings {
         Ok(listen.to_string())
     }
 
+    /// The first port QEMU may give a VM's VNC server: the `vnc_port_base` detail, default
+    /// 5900. QEMU takes the first free port of the 100 from there.
+    pub fn vnc_port_base(&self) -> Result<u16, ActionError> {
+        let Some(text) = self.machine("vnc_port_base") else {
+            return Ok(crate::machine::VNC_DISPLAY_ZERO_PORT);
+        };
+        text.parse::<u16>()
+            .ok()
+            .filter(|port| *port >= crate::machine::VNC_DISPLAY_ZERO_PORT)
+            .ok_or_else(|| {
+                ActionError::Config(format!(
+                    "invalid vnc_port_base detail '{text}': use a port from 5900 to 65535 (QEMU numbers VNC displays from 5900)"
+                ))
+            })
+    }
+
     /// The host a console client should connect to.
     pub fn console_host(&self) -> Option<String> {
         self.machine("console_host").map(str::to_string)
@@ -464,6 +480,35 @@ mod tests {
             })
         ));
         assert_eq!(settings.disk_size_gb().unwrap(), Some(3));
+    }
+
+    #[test]
+    fn the_vnc_port_base_is_a_machine_detail_from_5900() {
+        let dir = Path::new("/opt/ext/local");
+        let plain = Settings::new(ExternalDetails::default(), &environment(dir));
+        assert_eq!(plain.vnc_port_base().unwrap(), 5900);
+        let on_host = |value: &str| {
+            Settings::new(
+                ExternalDetails {
+                    host: map(&[("vnc_port_base", value)]),
+                    virtualmachine: map(&[("vnc_port_base", "7000")]),
+                    ..Default::default()
+                },
+                &environment(dir),
+            )
+        };
+        assert_eq!(on_host("6100").vnc_port_base().unwrap(), 6100);
+        for bad in ["5899", "70000", "x"] {
+            assert!(on_host(bad).vnc_port_base().is_err(), "{bad}");
+        }
+        let instance_only = Settings::new(
+            ExternalDetails {
+                virtualmachine: map(&[("vnc_port_base", "7000")]),
+                ..Default::default()
+            },
+            &environment(dir),
+        );
+        assert_eq!(instance_only.vnc_port_base().unwrap(), 5900);
     }
 
     #[test]

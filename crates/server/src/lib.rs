@@ -37,7 +37,7 @@ pub enum StartError {
     #[error("cannot initialise the extension runner")]
     Runner(#[source] trellis_ext_runner::RunnerInitError),
     #[error("cannot use the secret key")]
-    SecretKey(#[source] jobs::seal::KeyError),
+    SecretKey(#[source] app::job::seal::KeyError),
     #[error("bootstrap failed: {0}")]
     Bootstrap(trellis_model::Error),
 }
@@ -149,7 +149,7 @@ pub async fn start(cfg: ServerConfig) -> Result<Running, StartError> {
             )
             .with_graceful_shutdown(stopped);
             if let Err(e) = serve.await {
-                tracing::error!(error = %e, "http server failed");
+                tracing::error!(error = %trellis_model::ErrorChain(&e), "http server failed");
             }
         })),
     }

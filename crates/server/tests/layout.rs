@@ -71,14 +71,32 @@ fn jobs_and_reconcilers_never_name_the_http_layer() {
 }
 
 #[test]
+fn the_application_never_names_the_worker() {
+    // The worker (crate::jobs) depends on the application's job module, never the reverse: no
+    // import circle between app and jobs.
+    let mut offenders = Vec::new();
+    for (path, text) in sources(&src().join("app")) {
+        if code(&text).contains("crate::jobs") {
+            offenders.push(path);
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "these name crate::jobs: {offenders:?}"
+    );
+}
+
+#[test]
 fn job_commands_are_not_matched_by_name_in_the_worker() {
-    for (path, text) in sources(&src().join("jobs")) {
-        let code = code(&text);
-        assert!(
-            !code.contains("catalog::find"),
-            "{} looks commands up in the catalog",
-            path.display()
-        );
+    for dir in ["jobs", "app/job"] {
+        for (path, text) in sources(&src().join(dir)) {
+            let code = code(&text);
+            assert!(
+                !code.contains("catalog::find"),
+                "{} looks commands up in the catalog",
+                path.display()
+            );
+        }
     }
 }
 

@@ -6,6 +6,7 @@ mod instances;
 mod isolation;
 mod jobs;
 mod operations;
+mod quickstart_ports;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};

@@ -17,7 +17,7 @@ use super::infra::{random_mac, EXTERNAL_PREFIX};
 use super::instance::DETAIL_DEPLOYVM;
 use super::invoke::{action_failed, Target};
 use super::{App, Caller};
-use crate::jobs::{JobContext, JobStep};
+use super::job::{JobContext, JobStep};
 
 /// The job command of a deployment (`async_jobs.cmd`).
 const DEPLOY_COMMAND: &str = "deployVirtualMachine";

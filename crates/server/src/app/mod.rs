@@ -10,6 +10,7 @@ pub(crate) mod identity;
 pub mod infra;
 pub mod instance;
 mod invoke;
+pub mod job;
 pub mod networks;
 pub mod offerings;
 mod placement;
@@ -66,8 +67,8 @@ pub struct App {
     /// Per-key locks for operations that must not interleave on one server.
     locks: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     locks_prune_at: std::sync::atomic::AtomicUsize,
-    /// Seals the secrets jobs carry (see `jobs::seal`).
-    secret_key: crate::jobs::seal::SecretKey,
+    /// Seals the secrets jobs carry (see `job::seal`).
+    secret_key: crate::app::job::seal::SecretKey,
 }
 
 impl std::fmt::Debug for App {
@@ -112,7 +113,7 @@ impl App {
         if create && cfg.database_url().starts_with("postgres") {
             tracing::warn!(path = %key_path.display(), "no secret_key_file configured: this server seals job secrets with its own key; servers sharing the database cannot run each other's custom-action jobs until they share one key file");
         }
-        let secret_key = crate::jobs::seal::SecretKey::load_or_create(&key_path, create)
+        let secret_key = crate::app::job::seal::SecretKey::load_or_create(&key_path, create)
             .map_err(crate::StartError::SecretKey)?;
         Ok(App {
             cfg,
@@ -148,7 +149,7 @@ impl App {
     }
 
     /// The key job secrets are sealed with.
-    pub fn secret_key(&self) -> &crate::jobs::seal::SecretKey {
+    pub fn secret_key(&self) -> &crate::app::job::seal::SecretKey {
         &self.secret_key
     }
 

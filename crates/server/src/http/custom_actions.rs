@@ -5,8 +5,8 @@ use trellis_api::{Params, Reply};
 use super::handlers::*;
 use super::views;
 use crate::app::custom_action::CustomActionInput;
-use crate::jobs::seal::Secret;
-use crate::jobs::JobCommand;
+use crate::app::job::seal::Secret;
+use crate::app::job::JobCommand;
 
 /// `addCustomAction`.
 pub(super) async fn add_custom_action(cx: &Cx<'_>) -> R {

@@ -21,7 +21,7 @@ use super::{
     custom_actions, extensions, identity, infrastructure, instances, jobs, meta, settings,
 };
 use crate::app::{setting, App, Caller};
-use crate::jobs::JobCommand;
+use crate::app::job::JobCommand;
 
 /// What a synchronous handler returns.
 pub(super) type R = Result<Reply, ApiError>;

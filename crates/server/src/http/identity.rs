@@ -7,7 +7,7 @@ use crate::app::reads::{IdentityFilter, Page};
 
 use super::handlers::*;
 use super::views::{self, *};
-use crate::jobs::JobCommand;
+use crate::app::job::JobCommand;
 
 /// `listDomains`.
 pub(super) async fn list_domains(cx: &Cx<'_>) -> R {

@@ -10,7 +10,7 @@ use super::views::*;
 use crate::app::networks::NetworkInput;
 use crate::app::offerings::OfferingInput;
 use crate::app::templates::TemplateInput;
-use crate::jobs::JobCommand;
+use crate::app::job::JobCommand;
 
 /// `listZones`.
 pub(super) async fn list_zones(cx: &Cx<'_>) -> R {

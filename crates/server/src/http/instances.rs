@@ -9,7 +9,7 @@ use super::handlers::*;
 use super::views::*;
 use crate::app::deploy::DeployInput;
 use crate::app::instance::Op;
-use crate::jobs::JobCommand;
+use crate::app::job::JobCommand;
 
 /// `listVirtualMachines`.
 pub(super) async fn list_virtual_machines(cx: &Cx<'_>) -> R {

@@ -6,7 +6,7 @@ use trellis_api::{ApiError, Reply};
 use super::handlers::*;
 use super::views::*;
 use crate::app::App;
-use crate::jobs::JobOutcome;
+use crate::app::job::JobOutcome;
 
 /// `queryAsyncJobResult`.
 pub(super) async fn query_async_job_result(cx: &Cx<'_>) -> R {
