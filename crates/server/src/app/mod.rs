@@ -31,7 +31,6 @@ use trellis_store::Store;
 pub use custom_action::CustomActionRun;
 pub use extension::{ExtensionView, ExtensionViews};
 pub use identity::{paginate, LoginOutcome, SESSION_COOKIE};
-pub use power_sync::power_sync_loop;
 pub use settings::{setting, SETTINGS};
 
 use crate::config::ServerConfig;

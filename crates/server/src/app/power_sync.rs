@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
 use trellis_ext_protocol as proto;
 use trellis_model::entity::Host;
 use trellis_model::instance::VmState;
@@ -235,18 +234,4 @@ pub struct PowerSyncSweep {
     pub hosts: usize,
     /// Hosts whose sync failed or timed out (each logged where it failed).
     pub failed: usize,
-}
-
-/// Run the power-state reconciler alone under the one reconciler driver (`reconcile::spawn_all`
-/// starts it with the others; this stays for callers of the old loop).
-pub async fn power_sync_loop(app: Arc<App>, shutdown: watch::Receiver<bool>) {
-    let status = Arc::new(crate::reconcile::TaskStatus::new("power-sync"));
-    crate::reconcile::run(
-        app,
-        Arc::new(crate::reconcile::PowerSync),
-        status,
-        crate::reconcile::Activator::default(),
-        shutdown,
-    )
-    .await;
 }
