@@ -884,7 +884,7 @@ pub static COMMANDS: &[Command] = &[
         params: &[p("id", T::Uuid, true, "The ID of the extension"), long_text("description", false, "Description of the extension"), p("orchestratorrequirespreparevm", T::Boolean, false, "Only honored when type is Orchestrator. Whether prepare VM is needed or not"), p("state", T::String, false, "State of the extension"), EXT_DETAILS, p("cleanupdetails", T::Boolean, false, "Optional boolean field, which indicates if details should be cleaned up or not (If set to true, details removed for this resource, details field ignored; if false or not set, no action)")],
         response: EXTENSION_FIELDS, related: "listExtensions", response_name: None },
     Command { name: "deleteExtension", description: "Delete the extensions", since: "4.21.0", isasync: false, roles: roles::ADMIN,
-        params: &[p("id", T::Uuid, true, "ID of the extension"), p("cleanup", T::Boolean, false, "Whether cleanup entry-point files for the extension")],
+        params: &[p("id", T::Uuid, false, "ID of the extension"), p("cleanup", T::Boolean, false, "Whether cleanup entry-point files for the extension")],
         response: SUCCESS, related: "createExtension", response_name: None },
     Command { name: "registerExtension", description: "Register an extension with a resource", since: "4.21.0", isasync: false, roles: roles::ADMIN,
         params: &[p("extensionid", T::Uuid, true, "ID of the extension"), p("resourceid", T::String, true, "ID of the resource to register the extension with"), p("resourcetype", T::String, true, "Type of the resource"), EXT_DETAILS],
@@ -902,7 +902,7 @@ pub static COMMANDS: &[Command] = &[
         params: &[p("id", T::Uuid, true, "ID of the custom action"), long_text("description", false, "The description of the command"), p("resourcetype", T::String, false, "Type of the resource for actions"), p("allowedroletypes", T::List, false, "List of role types allowed for the action"), p("enabled", T::Boolean, false, "Whether the action is enabled or not"), CA_PARAMETERS, p("cleanupparameters", T::Boolean, false, "Optional boolean field, which indicates if parameters should be cleaned up or not (If set to true, parameters will be removed for this action, parameters field ignored; if false or not set, no action)"), long_text("successmessage", false, "Success message that will be used on successful execution of the action. Name of the action, extension, resource can be used as variables."), long_text("errormessage", false, "Error message that will be used on failure during execution of the action. Name of the action, extension, resource can be used as variables."), p("timeout", T::Integer, false, "Specifies the timeout in seconds to wait for the action to complete before failing"), EXT_DETAILS, p("cleanupdetails", T::Boolean, false, "Optional boolean field, which indicates if details should be cleaned up or not (If set to true, details removed for this action, details field ignored; if false or not set, no action)")],
         response: CUSTOM_ACTION_FIELDS, related: "listCustomActions", response_name: None },
     Command { name: "deleteCustomAction", description: "Delete the custom action", since: "4.21.0", isasync: false, roles: roles::ADMIN,
-        params: &[p("id", T::Uuid, true, "uuid of the custom action")], response: SUCCESS, related: "addCustomAction", response_name: None },
+        params: &[p("id", T::Uuid, false, "uuid of the custom action")], response: SUCCESS, related: "addCustomAction", response_name: None },
     Command { name: "runCustomAction", description: "Run the custom action", since: "4.21.0", isasync: true, roles: roles::ALL,
         params: &[p("customactionid", T::Uuid, true, "the ID of the custom action"), p("resourcetype", T::String, false, "Type of the resource"), p("resourceid", T::String, true, "ID of the instance"), Param { name: "parameters", ty: T::Map, required: false, description: "Parameters in key/value pairs using format parameters[i].keyname=keyvalue. Example: parameters[0].endpoint.url=urlvalue", length: 0 }],
         response: CUSTOM_ACTION_RESULT_FIELDS, related: "listCustomActions", response_name: None },
@@ -1096,6 +1096,16 @@ pub fn async_fields() -> &'static [Field] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delete_commands_take_an_optional_id_as_upstream() {
+        for name in ["deleteExtension", "deleteCustomAction"] {
+            let id = find(name)
+                .and_then(|c| c.params.iter().find(|p| p.name == "id"))
+                .unwrap_or_else(|| panic!("{name} id"));
+            assert!(!id.required, "{name}");
+        }
+    }
 
     #[test]
     fn catalog_is_consistent() {

@@ -1,8 +1,9 @@
 //! `trellis`: the management server (`serve`), a CloudStack API client (`api`, the verb-noun
 //! forms such as `trellis list zones`, `shell`, `logout`, `completion`), the extension
-//! conformance checker (`extension check`), the simulators (`sim`) and a one-command demo
-//! (`quickstart`).
+//! conformance checker (`extension check`), offline maintenance (`admin reset-password`), the
+//! simulators (`sim`) and a one-command demo (`quickstart`).
 
+mod admin;
 mod api;
 mod apis;
 mod cache;
@@ -45,6 +46,9 @@ enum Command {
     /// Completion candidates for the words typed so far (used by the completion scripts).
     #[command(name = "__complete", hide = true)]
     Complete(completion::CompleteArgs),
+    /// Offline maintenance with the server stopped: `trellis admin reset-password`.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
     /// Extension author kit.
     #[command(subcommand)]
     Extension(ExtensionCommand),
@@ -190,7 +194,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         running.addr
     )?;
     writeln!(out, "  Web console:    {scheme}://{}/", running.addr)?;
-    writeln!(out, "  New here? `trellis quickstart` seeds a ready zone whose instances run as local QEMU VMs.")?;
     if let Some(p) = &running.generated_admin_password {
         writeln!(
             out,
@@ -198,9 +201,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         )?;
         writeln!(
             out,
-            "  (shown once; set TRELLIS_ADMIN_PASSWORD before the first start to choose it)"
+            "  (shown once; set TRELLIS_ADMIN_PASSWORD before the first start to choose it;"
+        )?;
+        writeln!(
+            out,
+            "  lost it? stop the server and run `trellis admin reset-password --data-dir ...`)"
         )?;
     }
+    writeln!(out, "  New here? `trellis quickstart` seeds a ready zone whose instances run as local QEMU VMs.")?;
     out.flush()?;
     running.run_until_signal().await;
     Ok(())
@@ -286,6 +294,7 @@ fn main() -> std::process::ExitCode {
                     None => api::run_words(words).await,
                 },
             },
+            Command::Admin(a) => admin::run(a).await,
             Command::Extension(ExtensionCommand::Check(a)) => check::run(a).await,
             Command::Quickstart(a) => quickstart::run(a).await,
             Command::Sim(s) => {

@@ -161,4 +161,16 @@ mod tests {
         assert_eq!(VmState::Starting.after_power_report(false), None);
         assert_eq!(VmState::parse("running"), Some(VmState::Running));
     }
+
+    #[test]
+    fn an_error_instance_is_destroyed_then_recovered_or_expunged() {
+        assert!(VmState::Error.begin_start().is_err());
+        assert_eq!(VmState::Error.begin_destroy().unwrap(), VmState::Destroyed);
+        assert_eq!(
+            VmState::Destroyed.begin_recover().unwrap(),
+            VmState::Stopped
+        );
+        assert!(VmState::Error.begin_recover().is_err());
+        assert!(!VmState::Error.is_stable(), "power sync leaves Error alone");
+    }
 }

@@ -480,7 +480,7 @@ async fn custom_action_definitions() {
     let a = &r["extensioncustomaction"];
     assert_eq!(a["enabled"], false);
     assert_eq!(a["allowedroletypes"], serde_json::json!(["Admin"]));
-    assert_eq!(a["timeout"], 5, "one consistent default timeout");
+    assert_eq!(a["timeout"], 3, "one default timeout, upstream's 3 s");
     assert_eq!(a["resourcetype"], "VirtualMachine");
     assert_eq!(a["details"]["abc"], "xyz");
     assert_eq!(

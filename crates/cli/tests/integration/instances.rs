@@ -585,9 +585,24 @@ async fn failed_create_is_cleaned_up_and_retried_as_create() {
         .call("listVirtualMachines", &[("name", "fail-1")])
         .await
         .unwrap();
-    assert_eq!(l["virtualmachine"][0]["state"], "Stopped");
+    // As upstream, a failed deployment leaves the instance in Error: it cannot be started, it
+    // can be destroyed, then recovered (or expunged).
+    assert_eq!(l["virtualmachine"][0]["state"], "Error");
     std::fs::remove_file(env.dir.join("create.fail")).unwrap();
     let id = l["virtualmachine"][0]["id"].as_str().unwrap().to_string();
+    let refused = text_of(env.run("startVirtualMachine", &[("id", &id)]).await);
+    assert!(refused.contains("in state Error"), "{refused}");
+    let destroyed = env
+        .run("destroyVirtualMachine", &[("id", &id)])
+        .await
+        .unwrap();
+    assert_eq!(destroyed["virtualmachine"]["state"], "Destroyed");
+    let recovered = env
+        .c
+        .call("recoverVirtualMachine", &[("id", &id)])
+        .await
+        .unwrap();
+    assert_eq!(recovered["virtualmachine"]["state"], "Stopped");
     env.run("startVirtualMachine", &[("id", &id)])
         .await
         .unwrap();
@@ -611,6 +626,70 @@ async fn failed_create_is_cleaned_up_and_retried_as_create() {
         .await
         .unwrap();
     assert_eq!(forced["virtualmachine"]["state"], "Stopped");
+    // A failed start of an instance that was deployed without starting leaves it Stopped; only
+    // the deployment's own start goes to Error.
+    std::fs::remove_file(env.dir.join("stop.fail")).unwrap();
+    std::fs::write(env.dir.join("create.fail"), "").unwrap();
+    let r = env
+        .c
+        .call(
+            "deployVirtualMachine",
+            &[
+                ("zoneid", &env.zone),
+                ("serviceofferingid", &env.offering),
+                ("templateid", &env.template),
+                ("networkids", &env.network),
+                ("name", "later-1"),
+                ("startvm", "false"),
+            ],
+        )
+        .await
+        .unwrap();
+    let later = env
+        .c
+        .wait_job(
+            r["jobid"].as_str().unwrap(),
+            Duration::from_secs(120),
+            |_| {},
+        )
+        .await
+        .unwrap()["virtualmachine"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(env
+        .run("startVirtualMachine", &[("id", &later)])
+        .await
+        .is_err());
+    assert_eq!(
+        env.c
+            .call("listVirtualMachines", &[("id", &later)])
+            .await
+            .unwrap()["virtualmachine"][0]["state"],
+        "Stopped"
+    );
+    // An Error instance is expunged directly with destroy expunge=true.
+    let err = env.deploy("fail-2").await.unwrap_err();
+    assert!(err.to_string().contains("create refused by test"), "{err}");
+    let l = env
+        .c
+        .call("listVirtualMachines", &[("name", "fail-2")])
+        .await
+        .unwrap();
+    assert_eq!(l["virtualmachine"][0]["state"], "Error");
+    let id = l["virtualmachine"][0]["id"].as_str().unwrap().to_string();
+    env.run("destroyVirtualMachine", &[("id", &id), ("expunge", "true")])
+        .await
+        .unwrap();
+    assert_eq!(
+        env.c
+            .call("listVirtualMachines", &[("id", &id)])
+            .await
+            .unwrap()["count"]
+            .as_i64()
+            .unwrap_or(0),
+        0
+    );
 }
 
 #[tokio::test]

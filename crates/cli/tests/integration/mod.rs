@@ -2,6 +2,7 @@
 
 mod api;
 mod extensions;
+mod first_hour;
 mod instances;
 mod isolation;
 mod jobs;

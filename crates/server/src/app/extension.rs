@@ -171,6 +171,32 @@ fn builtin_relative_path(b: &Builtin) -> String {
     format!("{}/{}", ext::directory_name(b.name), b.binary)
 }
 
+/// An absolute `path` must lie in the extensions directory (or start with the extension's own
+/// directory name, read as relative to it); the refusal names the directory.
+fn refuse_absolute_path_outside(name: &str, path: Option<&str>, root: &Path) -> Result<()> {
+    let Some(raw) = path.filter(|p| p.starts_with('/') || p.starts_with('\\')) else {
+        return Ok(());
+    };
+    let unified = raw.replace('\\', "/");
+    let root_text = root.to_string_lossy();
+    let root_text = root_text.trim_end_matches('/');
+    let inside = !root_text.is_empty() && unified.starts_with(&format!("{root_text}/"));
+    let first = unified
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("");
+    if inside || first == ext::directory_name(name) {
+        return Ok(());
+    }
+    Err(Error::invalid_param(format!(
+        "path {raw} is outside the extensions directory {root_text}; give a path relative to it \
+         (for example {}/{}.sh) or an absolute path inside it",
+        ext::directory_name(name),
+        ext::directory_name(name)
+    )))
+}
+
 /// Write `content` to `path` atomically with the given mode (temp file + rename).
 fn write_executable(path: &Path, content: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
@@ -304,9 +330,17 @@ impl App {
         }
     }
 
-    /// Create the default script for a user-defined extension whose executable is missing.
+    /// Create the default script for a user-defined extension whose executable is missing, when
+    /// the extension uses the default path (`<name>/<name>.sh`, what `createExtension` without a
+    /// `path` gives). A path the user chose is never filled with the scaffold: a missing file
+    /// there stays not ready, so nobody takes the scaffold for their own script.
     fn extension_scaffold(&self, e: &Extension) -> Result<()> {
         if !e.is_user_defined {
+            return Ok(());
+        }
+        let root = self.extensions_root();
+        let default_path = ext::normalize_relative_path(&e.name, None, &root.to_string_lossy())?;
+        if e.relative_path != default_path {
             return Ok(());
         }
         let path = self.extension_path(e);
@@ -379,6 +413,8 @@ impl App {
             return Err(Error::invalid_param("Extension name must not be empty"));
         }
         let root = self.extensions_root();
+        let given_path = path.map(str::trim).filter(|p| !p.is_empty());
+        refuse_absolute_path_outside(name, given_path, &root)?;
         let relative = ext::normalize_relative_path(name, path, &root.to_string_lossy())?;
         let lock = self.lock_for("extension-name").await;
         let _guard = lock.lock().await;
@@ -412,8 +448,13 @@ impl App {
             Some(("Extension", &e.uuid)),
         )
         .await;
-        if state == ExtensionState::Enabled {
-            self.extension_enable_path(&e).await?;
+        match (state, given_path) {
+            (ExtensionState::Enabled, None) => self.extension_enable_path(&e).await?,
+            // The user's own file: registered as given, ready once it is there.
+            (ExtensionState::Enabled, Some(_)) if !self.readiness_check(&e).await? => {
+                tracing::info!(extension = %e.name, path = %self.extension_path(&e).display(), "extension registered; its executable is not there yet (not ready)");
+            }
+            _ => {}
         }
         let e = self
             .store

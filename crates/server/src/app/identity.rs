@@ -49,6 +49,23 @@ fn verify_password(password: &str, stored: &str) -> bool {
     }
 }
 
+/// Why `trellis admin reset-password` could not reset a password.
+#[derive(Debug, thiserror::Error)]
+pub enum ResetPasswordError {
+    #[error("cannot open the database")]
+    Store(#[source] trellis_store::StoreError),
+    #[error("no user {username} in the ROOT domain")]
+    NoSuchUser { username: String },
+    #[error("cannot store the password")]
+    Update(#[source] Error),
+}
+
+impl From<trellis_store::StoreError> for ResetPasswordError {
+    fn from(source: trellis_store::StoreError) -> Self {
+        ResetPasswordError::Store(source)
+    }
+}
+
 /// What a successful login returns.
 #[derive(Debug, Clone)]
 pub struct LoginOutcome {
@@ -107,6 +124,18 @@ impl App {
             .await?
             .is_some()
         {
+            if self
+                .cfg
+                .admin_password
+                .as_deref()
+                .is_some_and(|p| !p.is_empty())
+            {
+                tracing::warn!(
+                    "TRELLIS_ADMIN_PASSWORD is set but the admin account already exists: it is \
+                     ignored (it only applies to the first start); to change the password, stop \
+                     the server and run `trellis admin reset-password`"
+                );
+            }
             return Ok(None);
         }
         let admin_role = self.default_role(RoleType::Admin).await?;
@@ -134,6 +163,36 @@ impl App {
             )
             .await?;
         tracing::info!("created the admin account");
+        Ok(generated)
+    }
+
+    /// Offline password reset of a ROOT-domain user (`trellis admin reset-password`): opens the
+    /// database itself (a SQLite database a running server holds is refused by the store's lock
+    /// on it), sets `password` or a generated one, and returns the generated one.
+    pub async fn admin_password_reset_offline(
+        database_url: &str,
+        username: &str,
+        password: Option<&str>,
+    ) -> std::result::Result<Option<String>, ResetPasswordError> {
+        let store = trellis_store::Store::open(database_url).await?;
+        let no_such_user = || ResetPasswordError::NoSuchUser {
+            username: username.to_string(),
+        };
+        let root = store.domain_by_path("/").await?.ok_or_else(no_such_user)?;
+        let user = store
+            .user_by_username(root.id, username)
+            .await?
+            .ok_or_else(no_such_user)?;
+        let (password, generated) = match password.filter(|p| !p.is_empty()) {
+            Some(p) => (p.to_string(), None),
+            None => {
+                let p = random_b64url(15);
+                (p.clone(), Some(p))
+            }
+        };
+        let hash = hash_password(&password).map_err(ResetPasswordError::Update)?;
+        store.user_set_password(user.id, &hash).await?;
+        store.close().await;
         Ok(generated)
     }
 
