@@ -1,4 +1,5 @@
-//! Custom actions: define, list, change, delete, and run them on instances (`runCustomAction` is queued as a job).
+//! Custom actions: define, list, change, delete, and run them on instances (`runCustomAction` is
+//! queued as a job).
 
 use trellis_api::{Params, Reply};
 

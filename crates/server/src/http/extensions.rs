@@ -1,10 +1,11 @@
-//! Extensions and their registration with clusters: `createExtension`, `listExtensions`, `updateExtension`, `deleteExtension`, `registerExtension`, `unregisterExtension`.
+//! Extensions and their registration with clusters: `createExtension`, `listExtensions`,
+//! `updateExtension`, `deleteExtension`, `registerExtension`, `unregisterExtension`.
 
-use crate::app::reads::ExtensionFilter;
 use trellis_api::Reply;
 
 use super::handlers::*;
 use super::views;
+use crate::app::reads::ExtensionFilter;
 use crate::app::ExtensionViews;
 
 /// `createExtension`.

@@ -8,7 +8,6 @@
 //! typed [`JobCommand`] to queue; the job worker runs it and [`super::jobs::render_job_outcome`]
 //! renders what it produced. A test keeps this table and the catalog in step.
 
-use crate::app::reads::Page;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -20,8 +19,9 @@ use trellis_model::entity::{Cluster, Host, Pod, Zone};
 use super::{
     custom_actions, extensions, identity, infrastructure, instances, jobs, meta, settings,
 };
-use crate::app::{setting, App, Caller};
 use crate::app::job::JobCommand;
+use crate::app::reads::Page;
+use crate::app::{setting, App, Caller};
 
 /// What a synchronous handler returns.
 pub(super) type R = Result<Reply, ApiError>;

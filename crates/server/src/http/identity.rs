@@ -1,4 +1,5 @@
-//! Domains, accounts, users, roles and API keys (`login`/`logout` are answered by the router before authentication).
+//! Domains, accounts, users, roles and API keys (`login`/`logout` are answered by the router before
+//! authentication).
 
 use serde_json::{json, Value};
 use trellis_api::Reply;

@@ -1,16 +1,17 @@
-//! Zones, pods, clusters, hosts (incl. maintenance), service offerings, templates, network offerings and networks.
+//! Zones, pods, clusters, hosts (incl. maintenance), service offerings, templates, network
+//! offerings and networks.
 
-use crate::app::reads::{InfraFilter, TemplateFilter};
 use serde_json::{json, Value};
 use trellis_api::{ApiError, Reply};
 use trellis_model::Error;
 
 use super::handlers::*;
 use super::views::*;
+use crate::app::job::JobCommand;
 use crate::app::networks::NetworkInput;
 use crate::app::offerings::OfferingInput;
+use crate::app::reads::{InfraFilter, TemplateFilter};
 use crate::app::templates::TemplateInput;
-use crate::app::job::JobCommand;
 
 /// `listZones`.
 pub(super) async fn list_zones(cx: &Cx<'_>) -> R {

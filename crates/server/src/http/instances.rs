@@ -1,6 +1,7 @@
-//! Instances: deploy and the lifecycle verbs (queued as jobs after their checks), listing, update, recover, console endpoints. The commands CloudStack refuses for External instances are refused by the table (`Handler::Refused`).
+//! Instances: deploy and the lifecycle verbs (queued as jobs after their checks), listing, update,
+//! recover, console endpoints. The commands CloudStack refuses for External instances are refused
+//! by the table (`Handler::Refused`).
 
-use crate::app::reads::InstanceFilter;
 use serde_json::{json, Value};
 use trellis_api::{ApiError, Reply};
 use trellis_model::entity::Instance;
@@ -10,6 +11,7 @@ use super::views::*;
 use crate::app::deploy::DeployInput;
 use crate::app::instance::Op;
 use crate::app::job::JobCommand;
+use crate::app::reads::InstanceFilter;
 
 /// `listVirtualMachines`.
 pub(super) async fn list_virtual_machines(cx: &Cx<'_>) -> R {

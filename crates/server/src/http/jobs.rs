@@ -1,12 +1,13 @@
-//! Async jobs: `queryAsyncJobResult`, `listAsyncJobs`, and the rendering of a finished job's result.
+//! Async jobs: `queryAsyncJobResult`, `listAsyncJobs`, and the rendering of a finished job's
+//! result.
 
 use serde_json::{json, Value};
 use trellis_api::{ApiError, Reply};
 
 use super::handlers::*;
 use super::views::*;
-use crate::app::App;
 use crate::app::job::JobOutcome;
+use crate::app::App;
 
 /// `queryAsyncJobResult`.
 pub(super) async fn query_async_job_result(cx: &Cx<'_>) -> R {

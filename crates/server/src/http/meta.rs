@@ -1,12 +1,14 @@
-//! The API about itself and the platform: `listApis`, `listCapabilities`, `listHypervisors`, events and alerts, and the list commands of resources Trellis does not have yet (they answer empty lists, as a CloudStack without such resources would).
+//! The API about itself and the platform: `listApis`, `listCapabilities`, `listHypervisors`, events
+//! and alerts, and the list commands of resources Trellis does not have yet (they answer empty
+//! lists, as a CloudStack without such resources would).
 
-use crate::app::reads::EventFilter;
 use serde_json::{json, Value};
 use trellis_api::{ApiError, Reply};
 use trellis_model::RoleType;
 
 use super::handlers::*;
 use super::views;
+use crate::app::reads::EventFilter;
 
 /// `listCapabilities`.
 pub(super) async fn list_capabilities(cx: &Cx<'_>) -> R {

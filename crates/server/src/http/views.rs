@@ -1,7 +1,6 @@
 //! JSON views of entities as CloudStack responses show them (lowercase field names, dates as
 //! `yyyy-MM-dd'T'HH:mm:ssZ`; nulls are dropped by the envelope).
 
-use crate::app::reads::{IdentityFilter, Page};
 use serde_json::{json, Value};
 use trellis_api::{format_date, ApiError};
 use trellis_model::entity::{
@@ -10,6 +9,7 @@ use trellis_model::entity::{
 use trellis_model::Error;
 
 use crate::app::reads::InstanceRefs;
+use crate::app::reads::{IdentityFilter, Page};
 use crate::app::{App, Caller};
 use trellis_model::entity::{Account, Alert, Configuration, Domain, Event, Job, Role, User};
 
