@@ -371,3 +371,32 @@ fn serve_help_shows_the_defaults() {
         assert!(help.contains(expected), "{expected} missing from:\n{help}");
     }
 }
+
+#[test]
+fn https_refuses_a_key_that_does_not_match_the_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, _key, _) = self_signed_files(dir.path());
+    let other = dir.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let (_, other_key, _) = self_signed_files(&other);
+    let output = Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&other_key)
+        .env("TRELLIS_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot set up https") && stderr.contains("key.pem"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("data").exists(),
+        "the data directory was created before the certificate was checked"
+    );
+}
