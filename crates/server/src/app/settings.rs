@@ -61,8 +61,29 @@ pub static SETTINGS: &[SettingDef] = &[
     SettingDef { name: setting::SIGNATURE_LENIENT_TILDE, default: "true", category: "Advanced", description: "Also accept signatures computed with '~' left unescaped, as Python's and Go's URL encoders produce (CloudStack's Java canonical form escapes it)", dynamic: true, kind: Kind::Boolean },
 ];
 
+/// Settings whose default changed, with the old default: `extension.custom.action.default.timeout`
+/// went from 5 to upstream's 3 s.
+const CHANGED_DEFAULTS: &[(&str, &str)] = &[(setting::CUSTOM_ACTION_TIMEOUT, "5")];
+
 impl App {
     pub(super) async fn settings_seed(&self) -> Result<()> {
+        // Defaults that changed: a value still at the old default follows the new one.
+        for (name, old_default) in CHANGED_DEFAULTS {
+            if let Some(c) = self.store.config_get(name).await? {
+                let untouched = c.value.as_deref() == Some(old_default)
+                    && c.default_value.as_deref() == Some(old_default);
+                let new_default = SETTINGS.iter().find(|d| d.name == *name).map(|d| d.default);
+                if let (true, Some(new_default)) = (untouched, new_default) {
+                    self.store.config_set(name, Some(new_default)).await?;
+                    tracing::info!(
+                        setting = name,
+                        old_default,
+                        new_default,
+                        "setting left at its old default follows the new default"
+                    );
+                }
+            }
+        }
         for d in SETTINGS {
             self.store
                 .config_seed(&Configuration {
@@ -185,5 +206,51 @@ impl App {
             value: value.map(str::to_string),
             ..current
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn app_on(dir: &std::path::Path) -> App {
+        let cfg = crate::ServerConfig {
+            data_dir: dir.to_path_buf(),
+            ..Default::default()
+        };
+        let store = trellis_store::Store::open(&format!("sqlite://{}", dir.join("t.db").display()))
+            .await
+            .unwrap();
+        App::new(cfg, store).unwrap()
+    }
+
+    #[tokio::test]
+    async fn custom_action_timeout_defaults_to_three_seconds_and_old_default_follows() {
+        let fresh = tempfile::tempdir().unwrap();
+        let app = app_on(fresh.path()).await;
+        app.settings_seed().await.unwrap();
+        assert_eq!(app.setting_i64(setting::CUSTOM_ACTION_TIMEOUT), 3);
+
+        // A database seeded with the old default (5), never changed: it follows the new one.
+        let old = tempfile::tempdir().unwrap();
+        let app = app_on(old.path()).await;
+        let seeded_before = |value: &str| Configuration {
+            name: setting::CUSTOM_ACTION_TIMEOUT.into(),
+            value: Some(value.into()),
+            default_value: Some("5".into()),
+            category: "Advanced".into(),
+            description: String::new(),
+            is_dynamic: true,
+        };
+        app.store.config_seed(&seeded_before("5")).await.unwrap();
+        app.settings_seed().await.unwrap();
+        assert_eq!(app.setting_i64(setting::CUSTOM_ACTION_TIMEOUT), 3);
+
+        // A value the operator chose stays.
+        let chosen = tempfile::tempdir().unwrap();
+        let app = app_on(chosen.path()).await;
+        app.store.config_seed(&seeded_before("7")).await.unwrap();
+        app.settings_seed().await.unwrap();
+        assert_eq!(app.setting_i64(setting::CUSTOM_ACTION_TIMEOUT), 7);
     }
 }
