@@ -8,6 +8,7 @@ pub mod app;
 pub mod config;
 pub mod http;
 pub mod jobs;
+pub mod metrics;
 pub mod reconcile;
 
 use std::sync::Arc;

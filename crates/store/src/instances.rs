@@ -787,6 +787,23 @@ impl Store {
             .collect::<Result<_, _>>()
             .map_err(StoreError::query("network_all"))
     }
+
+    /// Instances not expunged, counted by state (for metrics), ordered by state.
+    pub async fn instance_count_by_state(&self) -> StoreResult<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) AS n FROM vm_instances WHERE removed IS NULL GROUP BY state ORDER BY state",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query("instance_count_by_state"))?;
+        rows.iter()
+            .map(|r| {
+                use sqlx::Row as _;
+                Ok((r.try_get::<String, _>("state")?, r.try_get::<i64, _>("n")?))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::query("instance_count_by_state"))
+    }
 }
 
 impl Store {

@@ -647,3 +647,42 @@ async fn nic_update_changes_mac_and_ip() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn instances_are_counted_by_state_without_the_expunged() {
+    each_backend(|s| async move {
+        let p = place(&s).await;
+        assert!(s.instance_count_by_state().await.unwrap().is_empty());
+        let mut vms = Vec::new();
+        for (i, state) in ["Running", "Running", "Stopped", "Error"]
+            .iter()
+            .enumerate()
+        {
+            let vm = s
+                .instance_create(
+                    &instance(&format!("c{i}"), 5, p.zone, p.template),
+                    &[],
+                    &BTreeMap::new(),
+                    None,
+                )
+                .await
+                .unwrap();
+            let vm = s
+                .instance_update_state(vm.id, vm.generation, state, None)
+                .await
+                .unwrap()
+                .unwrap();
+            vms.push(vm);
+        }
+        let expunged = &vms[3];
+        assert!(s
+            .instance_expunge(expunged.id, expunged.generation, 9)
+            .await
+            .unwrap());
+        assert_eq!(
+            s.instance_count_by_state().await.unwrap(),
+            vec![("Running".to_string(), 2), ("Stopped".to_string(), 1)]
+        );
+    })
+    .await;
+}

@@ -6,6 +6,7 @@ mod first_hour;
 mod instances;
 mod isolation;
 mod jobs;
+mod metrics;
 mod operations;
 mod quickstart_ports;
 

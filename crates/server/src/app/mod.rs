@@ -66,6 +66,8 @@ pub struct App {
     /// Per-key locks for operations that must not interleave on one server.
     locks: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     locks_prune_at: std::sync::atomic::AtomicUsize,
+    /// API request counts and latencies, build info, uptime (for `/metrics`).
+    pub api_metrics: crate::metrics::ApiMetrics,
     /// Seals the secrets jobs carry (see `job::seal`).
     secret_key: crate::app::job::seal::SecretKey,
 }
@@ -130,6 +132,7 @@ impl App {
             locks: tokio::sync::Mutex::new(HashMap::new()),
             locks_prune_at: std::sync::atomic::AtomicUsize::new(LOCKS_PRUNE_MIN),
             secret_key,
+            api_metrics: crate::metrics::ApiMetrics::default(),
         })
     }
 

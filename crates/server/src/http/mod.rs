@@ -50,6 +50,8 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
     let mut text = app.runner.metrics_text();
     text.push_str(&app.jobs_metrics_text());
     text.push_str(&crate::reconcile::metrics_text(&app));
+    text.push_str(&app.api_metrics.text());
+    text.push_str(&app.state_metrics_text().await);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
@@ -202,33 +204,41 @@ async fn api(
         }
     }
 
+    // Every answer from here on is counted in /metrics, by command and error code.
+    let metric = cmd.map(|c| c.name).unwrap_or("unknown");
+    let failed = |response_name: &str, e: &ApiError| {
+        app.api_metrics
+            .record(metric, e.code, started.elapsed());
+        error_response(format, response_name, e)
+    };
     let (caller, by_session) = match authenticate(&app, &params, &cookie_list).await {
         Ok(p) => p,
-        Err(e) => return error_response(format, &response_name, &e),
+        Err(e) => return failed(&response_name, &e),
     };
     let Some(cmd) = cmd else {
         // Unknown commands: 401 for signed requests (as CloudStack's verifier), 432 in a session.
         return if by_session {
-            error_response(
-                format,
-                "errorresponse",
-                &ApiError::unsupported(&command_name),
-            )
+            failed("errorresponse", &ApiError::unsupported(&command_name))
         } else {
-            error_response(format, "errorresponse", &ApiError::unauthorized())
+            failed("errorresponse", &ApiError::unauthorized())
         };
     };
     if !cmd.allows(caller.role_type()) {
         return if by_session {
-            error_response(format, "errorresponse", &ApiError::unsupported(cmd.name))
+            failed("errorresponse", &ApiError::unsupported(cmd.name))
         } else {
-            error_response(format, &response_name, &ApiError::unauthorized())
+            failed(&response_name, &ApiError::unauthorized())
         };
     }
     if let Err(e) = params.validate(cmd) {
-        return error_response(format, &response_name, &e);
+        return failed(&response_name, &e);
     }
     let result = handlers::dispatch(&app, &caller, cmd, &params).await;
+    app.api_metrics.record(
+        cmd.name,
+        result.as_ref().err().map_or(0, |e| e.code),
+        started.elapsed(),
+    );
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     match result {
         Ok(reply) => {
