@@ -64,6 +64,13 @@ class HttpsServer:
                 self.stop()
                 raise RuntimeError("https server did not become healthy:\n" + open(self.log_path).read())
             time.sleep(0.1)
+        try:
+            self.api_key, self.secret = self.register_keys()
+        except Exception:
+            self.stop()
+            raise
+
+    def register_keys(self):
         # verify= on each request: REQUESTS_CA_BUNDLE in the environment would override Session.verify.
         s = requests.Session()
         r = s.post(self.url, data={"command": "login", "username": "admin", "password": ADMIN_PASSWORD, "response": "json"},
@@ -74,7 +81,7 @@ class HttpsServer:
                   verify=self.cert)
         r.raise_for_status()
         keys = r.json()["registeruserkeysresponse"]["userkeys"]
-        self.api_key, self.secret = keys["apikey"], keys["secretkey"]
+        return keys["apikey"], keys["secretkey"]
 
     def stop(self):
         if self.proc.poll() is None:
