@@ -1,5 +1,7 @@
 //! Entities as the store returns them. Plain data: no behaviour beyond small helpers.
 
+use crate::extension::ExtensionState;
+use crate::instance::VmState;
 use crate::RoleType;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -165,7 +167,7 @@ pub struct Extension {
     pub relative_path: String,
     pub path_ready: bool,
     pub is_user_defined: bool,
-    pub state: String,
+    pub state: ExtensionState,
     pub created: i64,
 }
 
@@ -384,7 +386,7 @@ pub struct Instance {
     pub last_host_id: Option<i64>,
     pub template_id: i64,
     pub service_offering_id: i64,
-    pub state: String,
+    pub state: VmState,
     pub power_state: String,
     pub power_state_updated: Option<i64>,
     pub generation: i64,

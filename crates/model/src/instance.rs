@@ -16,6 +16,18 @@ pub enum VmState {
 }
 
 impl VmState {
+    /// Every state, in lifecycle order.
+    pub const ALL: [VmState; 8] = [
+        VmState::Starting,
+        VmState::Running,
+        VmState::Stopping,
+        VmState::Stopped,
+        VmState::Destroyed,
+        VmState::Expunging,
+        VmState::Expunged,
+        VmState::Error,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             VmState::Starting => "Starting",

@@ -154,7 +154,7 @@ impl crate::app::App {
                     let _ = writeln!(
                         out,
                         "trellis_extension_enabled{{extension=\"{name}\"}} {}",
-                        u8::from(e.state == "Enabled")
+                        u8::from(e.state == trellis_model::extension::ExtensionState::Enabled)
                     );
                 }
             }

@@ -3,9 +3,10 @@
 use sqlx::any::AnyRow;
 use std::collections::BTreeMap;
 use trellis_model::entity::{CustomAction, Extension, ResourceMap};
+use trellis_model::extension::ExtensionState;
 
 use crate::{
-    b2i, get_bool, get_i64, get_opt_str, get_str, like_pattern, Page, Store, StoreError,
+    b2i, get_bool, get_enum, get_i64, get_opt_str, get_str, like_pattern, Page, Store, StoreError,
     StoreResult,
 };
 
@@ -19,7 +20,7 @@ fn ext_row(r: &AnyRow) -> Result<Extension, sqlx::Error> {
         relative_path: get_str(r, "relative_path")?,
         path_ready: get_bool(r, "path_ready")?,
         is_user_defined: get_bool(r, "is_user_defined")?,
-        state: get_str(r, "state")?,
+        state: get_enum(r, "state", ExtensionState::parse)?,
         created: get_i64(r, "created")?,
     })
 }

@@ -3,9 +3,10 @@
 
 use sqlx::any::AnyRow;
 use trellis_model::entity::{Instance, Network, NetworkOffering, Nic, ServiceOffering, Template};
+use trellis_model::instance::VmState;
 
 use crate::{
-    b2i, get_bool, get_i64, get_opt_i64, get_opt_str, get_str, like_pattern, Page, Store,
+    b2i, get_bool, get_enum, get_i64, get_opt_i64, get_opt_str, get_str, like_pattern, Page, Store,
     StoreError, StoreResult,
 };
 
@@ -98,7 +99,7 @@ fn instance_row(r: &AnyRow) -> Result<Instance, sqlx::Error> {
         last_host_id: get_opt_i64(r, "last_host_id")?,
         template_id: get_i64(r, "template_id")?,
         service_offering_id: get_i64(r, "service_offering_id")?,
-        state: get_str(r, "state")?,
+        state: get_enum(r, "state", VmState::parse)?,
         power_state: get_str(r, "power_state")?,
         power_state_updated: get_opt_i64(r, "power_state_updated")?,
         generation: get_i64(r, "generation")?,
@@ -306,9 +307,10 @@ impl Store {
         let (scope, viewer) = match visibility {
             TemplateVisibility::All => ("1 = 1", -1),
             TemplateVisibility::OwnedBy(a) => ("account_id = $6", a),
-            TemplateVisibility::FeaturedFor(a) => {
-                ("is_featured = 1 AND ($6 < 0 OR is_public = 1 OR account_id = $6)", a)
-            }
+            TemplateVisibility::FeaturedFor(a) => (
+                "is_featured = 1 AND ($6 < 0 OR is_public = 1 OR account_id = $6)",
+                a,
+            ),
             TemplateVisibility::UsableBy(a) => ("(is_public = 1 OR account_id = $6)", a),
             TemplateVisibility::CommunityFor(a) => {
                 ("is_public = 1 AND is_featured = 0 AND account_id <> $6", a)
@@ -482,7 +484,7 @@ impl Store {
             .map_err(StoreError::query("instance_create"))?;
         let r = sqlx::query("INSERT INTO vm_instances (uuid, name, instance_name, display_name, account_id, domain_id, user_id, zone_id, host_id, last_host_id, template_id, service_offering_id, state, power_state, generation, vnc_password, ha_enabled, user_data, started_once, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $16, $17, 0, $18) RETURNING *")
             .bind(&i.uuid).bind(&i.name).bind(&i.instance_name).bind(&i.display_name).bind(i.account_id).bind(i.domain_id).bind(i.user_id).bind(i.zone_id)
-            .bind(i.host_id).bind(i.last_host_id).bind(i.template_id).bind(i.service_offering_id).bind(&i.state).bind(&i.power_state)
+            .bind(i.host_id).bind(i.last_host_id).bind(i.template_id).bind(i.service_offering_id).bind(i.state.as_str()).bind(&i.power_state)
             .bind(&i.vnc_password).bind(b2i(i.ha_enabled)).bind(&i.user_data).bind(i.created)
             .fetch_one(&mut *tx).await.map_err(StoreError::query("instance_create"))?;
         let inst = instance_row(&r).map_err(StoreError::query("instance_create"))?;
@@ -530,11 +532,11 @@ impl Store {
         &self,
         id: i64,
         generation: i64,
-        state: &str,
+        state: VmState,
         host_id: Option<i64>,
     ) -> StoreResult<Option<Instance>> {
         let r = sqlx::query("UPDATE vm_instances SET state = $3, host_id = $4, last_host_id = COALESCE($4, last_host_id), generation = generation + 1 WHERE id = $1 AND generation = $2 RETURNING *")
-            .bind(id).bind(generation).bind(state).bind(host_id)
+            .bind(id).bind(generation).bind(state.as_str()).bind(host_id)
             .fetch_optional(&self.writer).await.map_err(StoreError::query("instance_update_state"))?;
         r.map(|r| instance_row(&r))
             .transpose()

@@ -389,6 +389,15 @@ fn get_opt_i64(r: &AnyRow, col: &str) -> Result<Option<i64>, sqlx::Error> {
 fn get_str(r: &AnyRow, col: &str) -> Result<String, sqlx::Error> {
     r.try_get::<String, _>(col)
 }
+/// A text column holding a closed set of names, decoded once here: an unknown value is a
+/// decode error naming the column and the value, never a string that slips through.
+fn get_enum<T>(r: &AnyRow, col: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, sqlx::Error> {
+    let text = get_str(r, col)?;
+    parse(&text).ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: col.to_string(),
+        source: format!("unknown {col} {text:?}").into(),
+    })
+}
 fn get_opt_str(r: &AnyRow, col: &str) -> Result<Option<String>, sqlx::Error> {
     r.try_get::<Option<String>, _>(col)
 }

@@ -21,7 +21,10 @@ const POSTGRES: &[(i64, &str)] = &[
         2,
         include_str!("../migrations/postgres/0002_infrastructure.sql"),
     ),
-    (3, include_str!("../migrations/postgres/0003_alert_once.sql")),
+    (
+        3,
+        include_str!("../migrations/postgres/0003_alert_once.sql"),
+    ),
 ];
 
 /// The migrations of a backend, in order.

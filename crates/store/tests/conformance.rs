@@ -505,16 +505,16 @@ async fn catalog_reads_follow_writes() {
             .await
             .unwrap();
         assert_eq!(
-            s.extension_get(e.id).await.unwrap().unwrap().state,
+            s.extension_get(e.id).await.unwrap().unwrap().state.as_str(),
             "Enabled"
         );
         s.extension_set_state(e.id, "Disabled").await.unwrap();
         assert_eq!(
-            s.extension_get(e.id).await.unwrap().unwrap().state,
+            s.extension_get(e.id).await.unwrap().unwrap().state.as_str(),
             "Disabled"
         );
         assert_eq!(
-            s.extension_by_uuid(&e.uuid).await.unwrap().unwrap().state,
+            s.extension_by_uuid(&e.uuid).await.unwrap().unwrap().state.as_str(),
             "Disabled"
         );
         let ready = s.extension_get(e.id).await.unwrap().unwrap().path_ready;

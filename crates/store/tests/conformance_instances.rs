@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use common::{each_backend, event, instance, network, network_offering, nic, template, zone};
 use trellis_model::entity::{DetailOwner, Instance};
+use trellis_model::instance::VmState;
 use trellis_store::{EventFilter, InstanceFilter, Page, Store};
 
 /// A zone, an extension-bound template and a network to put instances in.
@@ -240,7 +241,7 @@ async fn instance_state_writes_are_generation_checked() {
         assert_eq!(vm.generation, 1);
         // The current generation wins and bumps the generation.
         let starting = s
-            .instance_update_state(vm.id, 1, "Starting", Some(7))
+            .instance_update_state(vm.id, 1, VmState::Starting, Some(7))
             .await
             .unwrap()
             .expect("current generation");
@@ -255,7 +256,7 @@ async fn instance_state_writes_are_generation_checked() {
         );
         // A stale generation changes nothing.
         assert!(s
-            .instance_update_state(vm.id, 1, "Stopped", None)
+            .instance_update_state(vm.id, 1, VmState::Stopped, None)
             .await
             .unwrap()
             .is_none());
@@ -287,7 +288,7 @@ async fn instance_state_writes_are_generation_checked() {
         assert_eq!(s.instance_get(vm.id).await.unwrap().unwrap(), running);
         // Stopping without a host keeps the last host.
         let stopped = s
-            .instance_update_state(vm.id, 3, "Stopped", None)
+            .instance_update_state(vm.id, 3, VmState::Stopped, None)
             .await
             .unwrap()
             .unwrap();
@@ -297,10 +298,11 @@ async fn instance_state_writes_are_generation_checked() {
         );
         // Racing writers with the same generation: exactly one wins.
         let mut tasks = Vec::new();
-        for i in 0..8 {
+        for (i, state) in VmState::ALL.into_iter().enumerate() {
             let s = s.clone();
+            let i = i as i64;
             tasks.push(tokio::spawn(async move {
-                s.instance_update_state(vm.id, 4, &format!("S{i}"), Some(i))
+                s.instance_update_state(vm.id, 4, state, Some(i))
                     .await
                     .unwrap()
             }));
@@ -369,17 +371,17 @@ async fn instance_setters_listings_and_host_queries() {
         );
 
         let web1 = s
-            .instance_update_state(web1.id, 1, "Running", Some(11))
+            .instance_update_state(web1.id, 1, VmState::Running, Some(11))
             .await
             .unwrap()
             .unwrap();
         let web2 = s
-            .instance_update_state(web2.id, 1, "Running", Some(11))
+            .instance_update_state(web2.id, 1, VmState::Running, Some(11))
             .await
             .unwrap()
             .unwrap();
         let gone = s
-            .instance_update_state(gone.id, 1, "Destroyed", None)
+            .instance_update_state(gone.id, 1, VmState::Destroyed, None)
             .await
             .unwrap()
             .unwrap();
@@ -511,7 +513,7 @@ async fn instance_setters_listings_and_host_queries() {
         assert_eq!(on(11).await, ["web-1", "web-2"]);
         assert_eq!(s.instance_count_for_host(11).await.unwrap(), 2);
         let web2 = s
-            .instance_update_state(web2.id, web2.generation, "Stopped", None)
+            .instance_update_state(web2.id, web2.generation, VmState::Stopped, None)
             .await
             .unwrap()
             .unwrap();
@@ -520,7 +522,7 @@ async fn instance_setters_listings_and_host_queries() {
             ["web-1", "web-2"],
             "a stopped instance stays on its last host"
         );
-        s.instance_update_state(web2.id, web2.generation, "Running", Some(12))
+        s.instance_update_state(web2.id, web2.generation, VmState::Running, Some(12))
             .await
             .unwrap()
             .unwrap();
@@ -552,7 +554,7 @@ async fn expunge_releases_nics_and_details() {
             .await
             .unwrap();
         let vm = s
-            .instance_update_state(vm.id, 1, "Running", Some(3))
+            .instance_update_state(vm.id, 1, VmState::Running, Some(3))
             .await
             .unwrap()
             .unwrap();
@@ -654,9 +656,14 @@ async fn instances_are_counted_by_state_without_the_expunged() {
         let p = place(&s).await;
         assert!(s.instance_count_by_state().await.unwrap().is_empty());
         let mut vms = Vec::new();
-        for (i, state) in ["Running", "Running", "Stopped", "Error"]
-            .iter()
-            .enumerate()
+        for (i, state) in [
+            VmState::Running,
+            VmState::Running,
+            VmState::Stopped,
+            VmState::Error,
+        ]
+        .into_iter()
+        .enumerate()
         {
             let vm = s
                 .instance_create(

@@ -394,7 +394,7 @@ mod run {
                 .extension_get(a.extension_id)
                 .await?
                 .ok_or_else(|| Error::invalid_state("the action's extension no longer exists"))?;
-            if e.state != ExtensionState::Enabled.as_str() {
+            if e.state != ExtensionState::Enabled {
                 return Err(Error::invalid_state(format!(
                     "Extension {} is disabled",
                     e.name

@@ -200,7 +200,7 @@ impl App {
             last_host_id: None,
             template_id: template.id,
             service_offering_id: offering.id,
-            state: VmState::Stopped.as_str().into(),
+            state: VmState::Stopped,
             power_state: "PowerOff".into(),
             power_state_updated: None,
             generation: 1,
@@ -342,10 +342,8 @@ impl App {
             .template_get(inst.template_id)
             .await?
             .ok_or_else(|| Error::internal("instance without template"))?;
-        let host = if inst.state != VmState::Starting.as_str() || inst.host_id.is_none() {
-            VmState::parse(&inst.state)
-                .ok_or_else(|| Error::internal("bad state"))?
-                .begin_start()?;
+        let host = if inst.state != VmState::Starting || inst.host_id.is_none() {
+            inst.state.begin_start()?;
             let host = match host_uuid {
                 Some(h) => self.host_by_uuid(h).await?,
                 None => self.place(&inst, &template).await?,

@@ -15,7 +15,7 @@ impl App {
         self.store.host_update(&h).await?;
         let mut failures = Vec::new();
         for inst in self.store.instance_list_for_host(h.id).await? {
-            if inst.state == VmState::Running.as_str() || inst.state == VmState::Error.as_str() {
+            if inst.state == VmState::Running || inst.state == VmState::Error {
                 if let Err(e) = self.instance_stop(caller, &inst.uuid, true).await {
                     failures.push(format!("{}: {}", inst.instance_name, e.external_message()));
                 }

@@ -556,7 +556,7 @@ impl App {
             .details_replace_visible(DetailOwner::Host, h.id, EXTERNAL_PREFIX, &external_details)
             .await?;
         // Adding a host prepares the extension's path, as upstream does.
-        if e.state == ext::ExtensionState::Enabled.as_str() && e.is_user_defined {
+        if e.state == ext::ExtensionState::Enabled && e.is_user_defined {
             if let Err(err) = self.extension_prepare_path(&e).await {
                 tracing::warn!(extension = %e.name, error = %err.internal_message(), "preparing extension path on host add failed");
             }

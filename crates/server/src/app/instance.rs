@@ -64,8 +64,7 @@ impl App {
         if let Some(j) = self.store.job_pending_for(&inst.uuid).await?.first() {
             return Err(Error::conflict(format!("Instance {} has an operation in progress (job {}, {}); try again when it completes", inst.display_name, j.uuid, j.cmd)));
         }
-        let state = VmState::parse(&inst.state)
-            .ok_or_else(|| Error::internal(format!("unknown state {}", inst.state)))?;
+        let state = inst.state;
         match op {
             Op::Start => state.begin_start().map(|_| ())?,
             Op::Stop => state.begin_stop().map(|_| ())?,
@@ -101,7 +100,7 @@ impl App {
         host_id: Option<i64>,
     ) -> Result<Instance> {
         self.store
-            .instance_update_state(inst.id, inst.generation, state.as_str(), host_id)
+            .instance_update_state(inst.id, inst.generation, state, host_id)
             .await?
             .ok_or_else(|| {
                 Error::conflict(format!(
@@ -141,13 +140,11 @@ impl App {
         inst: Instance,
         forced: bool,
     ) -> Result<Instance> {
-        if inst.state == VmState::Stopped.as_str() {
+        if inst.state == VmState::Stopped {
             return Ok(inst);
         }
-        VmState::parse(&inst.state)
-            .ok_or_else(|| Error::internal("bad state"))?
-            .begin_stop()?;
-        let prior = inst.state.clone();
+        inst.state.begin_stop()?;
+        let prior = inst.state;
         let inst = self
             .set_state(&inst, VmState::Stopping, inst.host_id)
             .await?;
@@ -205,7 +202,7 @@ impl App {
                 Ok(inst)
             }
             Err(e) => {
-                let back = VmState::parse(&prior).unwrap_or(VmState::Running);
+                let back = prior;
                 let _ = self.set_state(&inst, back, inst.host_id).await;
                 Err(e)
             }
@@ -220,9 +217,7 @@ impl App {
             .instance_by_uuid(uuid)
             .await?
             .ok_or_else(|| Error::not_found(format!("Unable to find instance by id {uuid}")))?;
-        VmState::parse(&inst.state)
-            .ok_or_else(|| Error::internal("bad state"))?
-            .begin_reboot()?;
+        inst.state.begin_reboot()?;
         let host = self
             .instance_host(&inst)
             .await?
@@ -263,10 +258,8 @@ impl App {
             .instance_by_uuid(uuid)
             .await?
             .ok_or_else(|| Error::not_found(format!("Unable to find instance by id {uuid}")))?;
-        VmState::parse(&inst.state)
-            .ok_or_else(|| Error::internal("bad state"))?
-            .begin_destroy()?;
-        if inst.state == VmState::Running.as_str() || inst.state == VmState::Error.as_str() {
+        inst.state.begin_destroy()?;
+        if inst.state == VmState::Running || inst.state == VmState::Error {
             inst = self.stop_locked(caller, inst, expunge).await?;
         }
         let inst = self.set_state(&inst, VmState::Destroyed, None).await?;
@@ -296,9 +289,7 @@ impl App {
     }
 
     pub(crate) async fn expunge_locked(&self, caller: &Caller, inst: Instance) -> Result<()> {
-        VmState::parse(&inst.state)
-            .ok_or_else(|| Error::internal("bad state"))?
-            .begin_expunge()?;
+        inst.state.begin_expunge()?;
         let inst = self.set_state(&inst, VmState::Expunging, None).await?;
         self.store
             .detail_upsert(DetailOwner::Instance, inst.id, DETAIL_EXPUNGE, "true", true)
@@ -482,7 +473,7 @@ impl App {
     /// `createConsoleEndpoint`: ask the extension for a console.
     pub async fn instance_console(&self, caller: &Caller, uuid: &str) -> Result<proto::Console> {
         let inst = self.instance_for(caller, uuid).await?;
-        if inst.state != VmState::Running.as_str() {
+        if inst.state != VmState::Running {
             return Err(Error::invalid_state(format!(
                 "Instance {} is not running",
                 inst.instance_name

@@ -229,7 +229,7 @@ impl App {
         if action == proto::action::STATUS || action == proto::action::STATUSES {
             return Ok(());
         }
-        if e.state != ExtensionState::Enabled.as_str() {
+        if e.state != ExtensionState::Enabled {
             return Err(Error::unavailable(format!(
                 "Extension {} is disabled",
                 e.name

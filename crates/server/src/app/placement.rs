@@ -28,7 +28,7 @@ impl App {
                 let e = self.store.extension_get(eid).await?.ok_or_else(|| {
                     no_destination("the template's extension no longer exists".into())
                 })?;
-                if e.state != ExtensionState::Enabled.as_str() {
+                if e.state != ExtensionState::Enabled {
                     return Err(no_destination(format!("extension {} is disabled", e.name)));
                 }
                 if !e.path_ready {
@@ -71,7 +71,7 @@ impl App {
             };
             let matches = match wanted_ext {
                 Some(w) => e.id == w,
-                None => e.state == ExtensionState::Enabled.as_str() && e.path_ready,
+                None => e.state == ExtensionState::Enabled && e.path_ready,
             };
             if !matches {
                 continue;

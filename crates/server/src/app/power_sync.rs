@@ -129,9 +129,7 @@ impl App {
             if i.power_state != wire {
                 self.store.instance_set_power(i.id, wire, now).await?;
             }
-            let Some(state) = VmState::parse(&i.state) else {
-                continue;
-            };
+            let state = i.state;
             if !state.is_stable() || *s == proto::PowerState::PowerUnknown {
                 continue;
             }
@@ -148,7 +146,7 @@ impl App {
             };
             if self
                 .store
-                .instance_update_state(i.id, i.generation, next.as_str(), host_id)
+                .instance_update_state(i.id, i.generation, next, host_id)
                 .await?
                 .is_some()
             {

@@ -85,7 +85,7 @@ impl App {
             .await;
         }
         if !ready {
-            if e.state == ExtensionState::Enabled.as_str() {
+            if e.state == ExtensionState::Enabled {
                 let subject = format!(
                     "Path for Extension {{\"id\":{},\"uuid\":\"{}\",\"name\":\"{}\",\"type\":\"{}\"}} not ready across management servers",
                     e.id, e.uuid, e.name, e.ext_type

@@ -125,7 +125,7 @@ pub fn extension(v: &ExtensionView) -> Value {
     json!({
         "id": e.uuid, "name": e.name, "description": e.description, "type": e.ext_type, "path": v.path,
         "pathready": e.path_ready, "isuserdefined": e.is_user_defined,
-        "orchestratorrequirespreparevm": v.requires_prepare, "state": e.state,
+        "orchestratorrequirespreparevm": v.requires_prepare, "state": e.state.as_str(),
         "details": v.details.as_ref().filter(|d| !d.is_empty()).map(|d| json!(d)),
         "resources": resources, "created": format_date(e.created),
     })
@@ -344,7 +344,7 @@ pub fn vm_json(ctx: &InstanceRefs, i: &Instance) -> Value {
         .and_then(|t| t.extension_id)
         .and_then(|id| ctx.extensions.get(&id));
     json!({
-        "id": i.uuid, "name": i.name, "displayname": i.display_name, "instancename": i.instance_name, "state": i.state,
+        "id": i.uuid, "name": i.name, "displayname": i.display_name, "instancename": i.instance_name, "state": i.state.as_str(),
         "account": account.map(|a| a.name.clone()), "domainid": domain.map(|d| d.uuid.clone()), "domain": domain.map(|d| d.name.clone()),
         "zoneid": z.map(|z| z.uuid.clone()), "zonename": z.map(|z| z.name.clone()),
         "hostid": host.map(|h| h.uuid.clone()), "hostname": host.map(|h| h.name.clone()),

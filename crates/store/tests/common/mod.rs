@@ -192,7 +192,7 @@ pub fn instance(name: &str, account_id: i64, zone_id: i64, template_id: i64) -> 
         last_host_id: None,
         template_id,
         service_offering_id: 1,
-        state: "Stopped".into(),
+        state: trellis_model::instance::VmState::Stopped,
         power_state: "PowerUnknown".into(),
         power_state_updated: None,
         generation: 0,
