@@ -268,7 +268,7 @@ def test_failed_create_releases_the_machine(cs, sim, maas, template, zone):
     text = job["jobresult"]["errortext"]
     assert text.startswith("Failed to create instance") and "'plan9' is not a valid distro_series" in text, text
     vm = vm_of(cs, vm_id)
-    assert vm["state"] == "Stopped"
+    assert vm["state"] == "Error"  # as upstream after a failed deployment
     system_id = vm["details"]["External:maas_system_id"]
     machine = eventually(lambda: released(sim, system_id), what=f"machine {system_id} Ready again")
     assert machine["owner"] is None and machine["owner_data"] == {}

@@ -283,7 +283,12 @@ def test_failed_create_leaves_nothing_and_a_retry_deploys(cs, sim, proxmox, temp
     assert "bridge 'vmbr9' does not exist" in text, text
     assert set(sim.vms()) == before
     vm = vm_of(cs, vm_id)
-    assert vm["state"] == "Stopped"
+    # As upstream, a failed deployment leaves the instance in Error; the way back is destroy,
+    # recover (Stopped), start.
+    assert vm["state"] == "Error"
+    job_ok(cs, cs.destroyVirtualMachine(id=vm_id))
+    assert vm_of(cs, vm_id)["state"] == "Destroyed"
+    assert cs.recoverVirtualMachine(id=vm_id)["virtualmachine"]["state"] == "Stopped"
 
     # With the host fixed, starting the instance deploys it (prepare and create run again).
     cs.updateHost(id=zone["host"], externaldetails={"node": NODE, "network_bridge": "vmbr1"})

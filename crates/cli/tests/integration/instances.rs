@@ -281,7 +281,11 @@ async fn lifecycle_with_payloads_checked_field_by_field() {
         serde_json::json!({"token": "t0k", "url": "https://pve.example"})
     );
     assert_eq!(ed["resourcemap"], serde_json::json!({"region": "eu"}));
-    assert_eq!(ed["host"], serde_json::json!({"node": "pve1"}));
+    // addHost's username/password reach the host level (the extension sets neither).
+    assert_eq!(
+        ed["host"],
+        serde_json::json!({"node": "pve1", "username": "External", "password": "External"})
+    );
     assert_eq!(
         ed["virtualmachine"]["template_id"], "9000",
         "template details reach the instance"

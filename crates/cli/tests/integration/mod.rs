@@ -1,6 +1,7 @@
 //! Shared harness and the per-area test modules.
 
 mod api;
+mod credentials;
 mod extensions;
 mod first_hour;
 mod instances;

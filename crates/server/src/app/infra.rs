@@ -11,6 +11,18 @@ use trellis_store::{InfraFilter, Page};
 
 use super::{require_admin, App, Caller};
 
+/// The plain host detail holding addHost's `username` (listed).
+pub const HOST_USERNAME: &str = "username";
+/// The plain host detail holding addHost's `password` (hidden: never listed).
+pub const HOST_PASSWORD: &str = "password";
+
+/// addHost's `username` and `password`.
+#[derive(Debug, Clone, Default)]
+pub struct HostCredentials {
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
 /// Prefix of external details stored on hosts, offerings, templates and instances.
 pub const EXTERNAL_PREFIX: &str = "External:";
 pub const HYPERVISOR_EXTERNAL: &str = "External";
@@ -481,6 +493,7 @@ impl App {
         url: &str,
         hypervisor: &str,
         host_tags: Option<&str>,
+        credentials: HostCredentials,
         external_details: BTreeMap<String, String>,
     ) -> Result<Host> {
         require_admin(caller)?;
@@ -555,6 +568,18 @@ impl App {
         self.store
             .details_replace_visible(DetailOwner::Host, h.id, EXTERNAL_PREFIX, &external_details)
             .await?;
+        // addHost's username/password, as upstream keeps them: plain host details, the password
+        // hidden (never listed). Extensions get them as host-level fallbacks (see invoke.rs).
+        if let Some(u) = credentials.username.as_deref().filter(|u| !u.is_empty()) {
+            self.store
+                .detail_upsert(DetailOwner::Host, h.id, HOST_USERNAME, u, true)
+                .await?;
+        }
+        if let Some(pw) = credentials.password.as_deref().filter(|p| !p.is_empty()) {
+            self.store
+                .detail_upsert(DetailOwner::Host, h.id, HOST_PASSWORD, pw, false)
+                .await?;
+        }
         // Adding a host prepares the extension's path, as upstream does.
         if e.state == ext::ExtensionState::Enabled && e.is_user_defined {
             if let Err(err) = self.extension_prepare_path(&e).await {

@@ -259,7 +259,12 @@ impl App {
             .await?
             .ok_or_else(|| Error::not_found(format!("Unable to find instance by id {uuid}")))?;
         inst.state.begin_destroy()?;
-        if inst.state == VmState::Running || inst.state == VmState::Error {
+        // An instance whose first deployment failed was never created on the extension's side
+        // (the failed create was undone): there is nothing to stop, as upstream's Error →
+        // Destroyed goes straight on.
+        let exists =
+            inst.state == VmState::Running || (inst.state == VmState::Error && inst.started_once);
+        if exists {
             inst = self.stop_locked(caller, inst, expunge).await?;
         }
         let inst = self.set_state(&inst, VmState::Destroyed, None).await?;

@@ -14,7 +14,7 @@ use trellis_model::entity::{
 use trellis_model::extension::ExtensionState;
 use trellis_model::{Error, Result};
 
-use super::infra::strip_prefix;
+use super::infra::{strip_prefix, HOST_PASSWORD, HOST_USERNAME};
 use super::{setting, App, Caller};
 
 /// Everything needed to run an action for an instance, loaded once per operation.
@@ -202,11 +202,14 @@ impl App {
             config_drive_location: Some("SECONDARY".into()),
             user_data: inst.user_data.clone(),
         };
+        let host = self
+            .host_credentials_fallback(t.host.id, &host_details, &extension_details)
+            .await?;
         let non_empty = |m: BTreeMap<String, String>| if m.is_empty() { None } else { Some(m) };
         let details = proto::ExternalDetails {
             extension: non_empty(extension_details),
             resourcemap: non_empty(map_details),
-            host: non_empty(strip_prefix(host_details)),
+            host: non_empty(host),
             virtualmachine: if action == proto::action::STATUS {
                 Some(vm_ext)
             } else {
@@ -222,6 +225,36 @@ impl App {
             vm: Some(vm),
             ..Default::default()
         })
+    }
+
+    /// The host level of the payload: the host's `External:` details, plus addHost's
+    /// `username`/`password` when neither the host's external details nor the extension set
+    /// either (so credentials given the way upstream documents reach the extension, and
+    /// credentials an administrator put on the extension are never shadowed by placeholders).
+    pub(crate) async fn host_credentials_fallback(
+        &self,
+        host_id: i64,
+        host_details: &BTreeMap<String, String>,
+        extension_details: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>> {
+        let mut host = strip_prefix(host_details.clone());
+        // The pair travels together: if either key is already set at host or extension level,
+        // those credentials are the administrator's choice and addHost's are not mixed in.
+        let set = |k: &str| host.contains_key(k) || extension_details.contains_key(k);
+        if set(HOST_USERNAME) || set(HOST_PASSWORD) {
+            return Ok(host);
+        }
+        if let Some(u) = host_details.get(HOST_USERNAME) {
+            host.insert(HOST_USERNAME.into(), u.clone());
+            if let Some(pw) = self
+                .store
+                .detail_get(DetailOwner::Host, host_id, HOST_PASSWORD)
+                .await?
+            {
+                host.insert(HOST_PASSWORD.into(), pw);
+            }
+        }
+        Ok(host)
     }
 
     /// Refuse actions of disabled or not-ready extensions (status polling excepted).

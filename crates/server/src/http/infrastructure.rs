@@ -7,6 +7,7 @@ use trellis_model::Error;
 
 use super::handlers::*;
 use super::views::*;
+use crate::app::infra::HostCredentials;
 use crate::app::job::JobCommand;
 use crate::app::networks::NetworkInput;
 use crate::app::offerings::OfferingInput;
@@ -233,6 +234,10 @@ pub(super) async fn add_host(cx: &Cx<'_>) -> R {
             req(p, c, "url")?,
             req(p, c, "hypervisor")?,
             p.str("hosttags"),
+            HostCredentials {
+                username: s(p, "username"),
+                password: s(p, "password"),
+            },
             p.map_flat("externaldetails").unwrap_or_default(),
         )
         .await?;
