@@ -199,6 +199,10 @@ async fn main() -> anyhow::Result<()> {
     let path = ext["path"].as_str().unwrap().to_string();
     {
         use std::os::unix::fs::PermissionsExt;
+        // A given path is registered as is (not scaffolded): the file is ours to write.
+        if let Some(dir) = std::path::Path::new(&path).parent() {
+            std::fs::create_dir_all(dir)?;
+        }
         std::fs::write(&path, NOOP)?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
     }
