@@ -4,39 +4,11 @@
 use std::collections::BTreeMap;
 use trellis_model::entity::{DetailOwner, JobStatus, Session};
 use trellis_model::RoleType;
-use trellis_store::{
-    testing, CustomActionFilter, ExtensionFilter, NewCustomAction, NewJob, Page, Store,
-};
+use trellis_store::{CustomActionFilter, ExtensionFilter, NewCustomAction, NewJob, Page, Store};
 
-async fn sqlite() -> (Store, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    (Store::open(&url).await.unwrap(), dir)
-}
+mod common;
 
-async fn each_backend<F, Fut>(f: F)
-where
-    F: Fn(Store) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let (s, _dir) = sqlite().await;
-    f(s).await;
-    match testing::postgres_url() {
-        Some(url) => {
-            f(testing::isolated_postgres(&url)
-                .await
-                .expect("postgres store"))
-            .await
-        }
-        None => eprintln!(
-            "TRELLIS_TEST_POSTGRES_URL not set: PostgreSQL leg of the store suite skipped"
-        ),
-    }
-}
-
-fn uuid() -> String {
-    trellis_model::ids::new_uuid()
-}
+use common::{each_backend, sqlite, uuid};
 
 #[tokio::test]
 async fn migrations_are_idempotent() {
@@ -514,7 +486,12 @@ async fn catalog_reads_follow_writes() {
             "Disabled"
         );
         assert_eq!(
-            s.extension_by_uuid(&e.uuid).await.unwrap().unwrap().state.as_str(),
+            s.extension_by_uuid(&e.uuid)
+                .await
+                .unwrap()
+                .unwrap()
+                .state
+                .as_str(),
             "Disabled"
         );
         let ready = s.extension_get(e.id).await.unwrap().unwrap().path_ready;
@@ -655,9 +632,17 @@ async fn template_visibility_is_applied_before_paging() {
         assert_eq!(names(V::All, any).await.len(), 6);
         assert_eq!(
             names(V::UsableBy(alice), any).await,
-            ["admin-featured", "admin-public", "alice-private", "bob-public"]
+            [
+                "admin-featured",
+                "admin-public",
+                "alice-private",
+                "bob-public"
+            ]
         );
-        assert_eq!(names(V::OwnedBy(bob), any).await, ["bob-public", "bob-private"]);
+        assert_eq!(
+            names(V::OwnedBy(bob), any).await,
+            ["bob-public", "bob-private"]
+        );
         assert_eq!(names(V::FeaturedFor(alice), any).await, ["admin-featured"]);
         assert_eq!(
             names(V::CommunityFor(alice), any).await,

@@ -149,7 +149,7 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("addHost", sync!(infrastructure::add_host)),
     (
         "cancelHostMaintenance",
-        queue!(infrastructure::prepare_host_for_maintenance),
+        queue!(infrastructure::cancel_host_maintenance),
     ),
     ("createNetwork", sync!(infrastructure::create_network)),
     ("createPod", sync!(infrastructure::create_pod)),

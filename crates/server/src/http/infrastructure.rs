@@ -498,57 +498,43 @@ pub(super) async fn list_networks(cx: &Cx<'_>) -> R {
     Ok(list("network", out, total))
 }
 
-/// `prepareHostForMaintenance`, `cancelHostMaintenance`.
+/// The host named by `id` (root admins only); the job is about it.
+async fn maintained_host(cx: &Cx<'_>) -> Result<(String, Option<(String, String)>), ApiError> {
+    crate::app::require_admin(cx.caller)?;
+    let host = cx.app.host_by_uuid(req(cx.p, cx.cmd, "id")?).await?.uuid;
+    let about = Some(("Host".to_string(), host.clone()));
+    Ok((host, about))
+}
+
+/// `prepareHostForMaintenance`.
 pub(super) async fn prepare_host_for_maintenance(cx: &Cx<'_>) -> Q {
-    let app = cx.app;
-    let caller = cx.caller;
-    let c = cx.cmd;
-    let p = cx.p;
-    Ok({
-        crate::app::require_admin(caller)?;
-        let host = app.host_by_uuid(req(p, c, "id")?).await?.uuid;
-        let about = Some(("Host".to_string(), host.clone()));
-        if c.name == "prepareHostForMaintenance" {
-            (JobCommand::HostMaintenance { host }, about)
-        } else {
-            (JobCommand::HostCancelMaintenance { host }, about)
-        }
-    })
+    let (host, about) = maintained_host(cx).await?;
+    Ok((JobCommand::HostMaintenance { host }, about))
+}
+
+/// `cancelHostMaintenance`.
+pub(super) async fn cancel_host_maintenance(cx: &Cx<'_>) -> Q {
+    let (host, about) = maintained_host(cx).await?;
+    Ok((JobCommand::HostCancelMaintenance { host }, about))
 }
 
 /// `deleteTemplate`.
 pub(super) async fn delete_template(cx: &Cx<'_>) -> Q {
-    let app = cx.app;
-    let c = cx.cmd;
-    let p = cx.p;
-    Ok({
-        let t = app.template_by_uuid(req(p, c, "id")?).await?.uuid;
-        (
-            JobCommand::DeleteTemplate {
-                template: t.clone(),
-            },
-            Some(("Template".into(), t)),
-        )
-    })
+    let template = cx
+        .app
+        .template_by_uuid(req(cx.p, cx.cmd, "id")?)
+        .await?
+        .uuid;
+    let about = Some(("Template".to_string(), template.clone()));
+    Ok((JobCommand::DeleteTemplate { template }, about))
 }
 
 /// `deleteNetwork`.
 pub(super) async fn delete_network(cx: &Cx<'_>) -> Q {
-    let app = cx.app;
-    let c = cx.cmd;
-    let p = cx.p;
-    Ok({
-        let u = req(p, c, "id")?;
-        app.reads().network_by_uuid(u).await?.ok_or_else(|| {
-            ApiError::from(Error::not_found(format!(
-                "Unable to find network by id {u}"
-            )))
-        })?;
-        (
-            JobCommand::DeleteNetwork {
-                network: u.to_string(),
-            },
-            Some(("Network".into(), u.into())),
-        )
-    })
+    let network = req(cx.p, cx.cmd, "id")?.to_string();
+    if cx.app.reads().network_by_uuid(&network).await?.is_none() {
+        return Err(Error::not_found(format!("Unable to find network by id {network}")).into());
+    }
+    let about = Some(("Network".to_string(), network.clone()));
+    Ok((JobCommand::DeleteNetwork { network }, about))
 }

@@ -114,142 +114,77 @@ pub(super) async fn create_console_endpoint(cx: &Cx<'_>) -> R {
     })
 }
 
-/// `deployVirtualMachine`.
+/// The object an instance job is about.
+fn about_vm(uuid: &str) -> Option<(String, String)> {
+    Some(("VirtualMachine".to_string(), uuid.to_string()))
+}
+
+/// The instance named by `id`, checked for `op` (state guard, no operation in progress).
+async fn checked(cx: &Cx<'_>, op: Op) -> Result<String, ApiError> {
+    let id = req(cx.p, cx.cmd, "id")?;
+    Ok(cx.app.instance_check(cx.caller, id, op).await?.uuid)
+}
+
+/// `deployVirtualMachine`: the instance is allocated now (checks, tenant detail policy, NICs),
+/// started by the job.
 pub(super) async fn deploy_virtual_machine(cx: &Cx<'_>) -> Q {
-    let app = cx.app;
-    let caller = cx.caller;
-    let c = cx.cmd;
-    let p = cx.p;
-    let vm = |u: &str| Some(("VirtualMachine".to_string(), u.to_string()));
-    Ok({
-        let input = DeployInput {
-            zone_uuid: req(p, c, "zoneid")?.into(),
-            offering_uuid: req(p, c, "serviceofferingid")?.into(),
-            template_uuid: req(p, c, "templateid")?.into(),
-            name: s(p, "name"),
-            display_name: s(p, "displayname"),
-            network_uuids: p.list("networkids").unwrap_or_default(),
-            details: p.map_flat("details").unwrap_or_default(),
-            external_details: p.map_flat("externaldetails").unwrap_or_default(),
-            user_data: s(p, "userdata"),
-            host_uuid: s(p, "hostid"),
-        };
-        let inst = app.instance_allocate(caller, input).await?;
-        (
-            JobCommand::Deploy {
-                instance: inst.uuid.clone(),
-                start: p.bool_or("startvm", true),
-                host: s(p, "hostid"),
-            },
-            vm(&inst.uuid),
-        )
-    })
+    let (p, c) = (cx.p, cx.cmd);
+    let input = DeployInput {
+        zone_uuid: req(p, c, "zoneid")?.into(),
+        offering_uuid: req(p, c, "serviceofferingid")?.into(),
+        template_uuid: req(p, c, "templateid")?.into(),
+        name: s(p, "name"),
+        display_name: s(p, "displayname"),
+        network_uuids: p.list("networkids").unwrap_or_default(),
+        details: p.map_flat("details").unwrap_or_default(),
+        external_details: p.map_flat("externaldetails").unwrap_or_default(),
+        user_data: s(p, "userdata"),
+        host_uuid: s(p, "hostid"),
+    };
+    let inst = cx.app.instance_allocate(cx.caller, input).await?;
+    let about = about_vm(&inst.uuid);
+    let command = JobCommand::Deploy {
+        instance: inst.uuid,
+        start: p.bool_or("startvm", true),
+        host: s(p, "hostid"),
+    };
+    Ok((command, about))
 }
 
 /// `startVirtualMachine`.
 pub(super) async fn start_virtual_machine(cx: &Cx<'_>) -> Q {
-    let app = cx.app;
-    let caller = cx.caller;
-    let c = cx.cmd;
-    let p = cx.p;
-    let vm = |u: &str| Some(("VirtualMachine".to_string(), u.to_string()));
-    let checked = |op: Op| async move {
-        Ok::<String, ApiError>(app.instance_check(caller, req(p, c, "id")?, op).await?.uuid)
-    };
-    Ok({
-        let u = checked(Op::Start).await?;
-        (
-            JobCommand::Start {
-                instance: u.clone(),
-                host: s(p, "hostid"),
-            },
-            vm(&u),
-        )
-    })
+    let instance = checked(cx, Op::Start).await?;
+    let about = about_vm(&instance);
+    let host = s(cx.p, "hostid");
+    Ok((JobCommand::Start { instance, host }, about))
 }
 
 /// `stopVirtualMachine`.
 pub(super) async fn stop_virtual_machine(cx: &Cx<'_>) -> Q {
-    let app = cx.app;
-    let caller = cx.caller;
-    let c = cx.cmd;
-    let p = cx.p;
-    let vm = |u: &str| Some(("VirtualMachine".to_string(), u.to_string()));
-    let checked = |op: Op| async move {
-        Ok::<String, ApiError>(app.instance_check(caller, req(p, c, "id")?, op).await?.uuid)
-    };
-    Ok({
-        let u = checked(Op::Stop).await?;
-        (
-            JobCommand::Stop {
-                instance: u.clone(),
-                forced: p.bool_or("forced", false),
-            },
-            vm(&u),
-        )
-    })
+    let instance = checked(cx, Op::Stop).await?;
+    let about = about_vm(&instance);
+    let forced = cx.p.bool_or("forced", false);
+    Ok((JobCommand::Stop { instance, forced }, about))
 }
 
 /// `rebootVirtualMachine`.
 pub(super) async fn reboot_virtual_machine(cx: &Cx<'_>) -> Q {
-    let app = cx.app;
-    let caller = cx.caller;
-    let c = cx.cmd;
-    let p = cx.p;
-    let vm = |u: &str| Some(("VirtualMachine".to_string(), u.to_string()));
-    let checked = |op: Op| async move {
-        Ok::<String, ApiError>(app.instance_check(caller, req(p, c, "id")?, op).await?.uuid)
-    };
-    Ok({
-        let u = checked(Op::Reboot).await?;
-        (
-            JobCommand::Reboot {
-                instance: u.clone(),
-            },
-            vm(&u),
-        )
-    })
+    let instance = checked(cx, Op::Reboot).await?;
+    let about = about_vm(&instance);
+    Ok((JobCommand::Reboot { instance }, about))
 }
 
 /// `destroyVirtualMachine`.
 pub(super) async fn destroy_virtual_machine(cx: &Cx<'_>) -> Q {
-    let app = cx.app;
-    let caller = cx.caller;
-    let c = cx.cmd;
-    let p = cx.p;
-    let vm = |u: &str| Some(("VirtualMachine".to_string(), u.to_string()));
-    let checked = |op: Op| async move {
-        Ok::<String, ApiError>(app.instance_check(caller, req(p, c, "id")?, op).await?.uuid)
-    };
-    Ok({
-        let u = checked(Op::Destroy).await?;
-        (
-            JobCommand::Destroy {
-                instance: u.clone(),
-                expunge: p.bool_or("expunge", false),
-            },
-            vm(&u),
-        )
-    })
+    let instance = checked(cx, Op::Destroy).await?;
+    let about = about_vm(&instance);
+    let expunge = cx.p.bool_or("expunge", false);
+    Ok((JobCommand::Destroy { instance, expunge }, about))
 }
 
 /// `expungeVirtualMachine`.
 pub(super) async fn expunge_virtual_machine(cx: &Cx<'_>) -> Q {
-    let app = cx.app;
-    let caller = cx.caller;
-    let c = cx.cmd;
-    let p = cx.p;
-    let vm = |u: &str| Some(("VirtualMachine".to_string(), u.to_string()));
-    let checked = |op: Op| async move {
-        Ok::<String, ApiError>(app.instance_check(caller, req(p, c, "id")?, op).await?.uuid)
-    };
-    Ok({
-        let u = checked(Op::Expunge).await?;
-        (
-            JobCommand::Expunge {
-                instance: u.clone(),
-            },
-            vm(&u),
-        )
-    })
+    let instance = checked(cx, Op::Expunge).await?;
+    let about = about_vm(&instance);
+    Ok((JobCommand::Expunge { instance }, about))
 }

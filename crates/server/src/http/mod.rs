@@ -207,8 +207,7 @@ async fn api(
     // Every answer from here on is counted in /metrics, by command and error code.
     let metric = cmd.map(|c| c.name).unwrap_or("unknown");
     let failed = |response_name: &str, e: &ApiError| {
-        app.api_metrics
-            .record(metric, e.code, started.elapsed());
+        app.api_metrics.record(metric, e.code, started.elapsed());
         error_response(format, response_name, e)
     };
     let (caller, by_session) = match authenticate(&app, &params, &cookie_list).await {

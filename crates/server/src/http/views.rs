@@ -143,10 +143,11 @@ pub fn custom_action(v: &CustomActionView) -> Value {
     })
 }
 
-pub(super) async fn account_view(
+/// The domain and role an account's rows show.
+async fn domain_and_role(
     app: &App,
     a: &trellis_model::entity::Account,
-) -> Result<Value, ApiError> {
+) -> Result<(Domain, Role), ApiError> {
     let d = app
         .reads()
         .domain_get(a.domain_id)
@@ -157,16 +158,19 @@ pub(super) async fn account_view(
         .role_get(a.role_id)
         .await?
         .ok_or_else(|| Error::internal("account without role"))?;
-    let (users, _) = app
-        .reads()
-        .user_list(
-            &IdentityFilter {
-                account_id: Some(a.id),
-                ..Default::default()
-            },
-            Page::all(),
-        )
-        .await?;
+    Ok((d, r))
+}
+
+pub(super) async fn account_view(
+    app: &App,
+    a: &trellis_model::entity::Account,
+) -> Result<Value, ApiError> {
+    let (d, r) = domain_and_role(app, a).await?;
+    let filter = IdentityFilter {
+        account_id: Some(a.id),
+        ..Default::default()
+    };
+    let (users, _) = app.reads().user_list(&filter, Page::all()).await?;
     let uv = users.iter().map(|u| user(u, a, &d, &r)).collect();
     Ok(account(a, &d, &r, uv))
 }
@@ -180,16 +184,7 @@ pub(super) async fn user_view(
         .account_get(u.account_id)
         .await?
         .ok_or_else(|| Error::internal("user without account"))?;
-    let d = app
-        .reads()
-        .domain_get(a.domain_id)
-        .await?
-        .ok_or_else(|| Error::internal("account without domain"))?;
-    let r = app
-        .reads()
-        .role_get(a.role_id)
-        .await?
-        .ok_or_else(|| Error::internal("account without role"))?;
+    let (d, r) = domain_and_role(app, &a).await?;
     Ok(user(u, &a, &d, &r))
 }
 
