@@ -50,6 +50,11 @@ impl PayloadFile {
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Is the file kept after the run?
+    pub(crate) fn retained(&self) -> bool {
+        self.retain
+    }
 }
 
 impl Drop for PayloadFile {

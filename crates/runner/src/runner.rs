@@ -70,6 +70,9 @@ pub struct Runner {
 
 struct Inner {
     config: RunnerConfig,
+    /// Keep payload files after each run (starts as `config.retain_payloads`; the server follows
+    /// its dynamic setting through [`Runner::set_retain_payloads`]).
+    retain_payloads: std::sync::atomic::AtomicBool,
     payload_root: PathBuf,
     environment: Vec<(OsString, OsString)>,
     global: Arc<Semaphore>,
@@ -87,6 +90,22 @@ impl std::fmt::Debug for Runner {
 }
 
 impl Runner {
+    /// Keep (or stop keeping) payload files after each run, for debugging. Retained files stay
+    /// 0600 in the private payload directory, each run logs where its file is, and
+    /// [`Runner::sweep_retained`] removes them after the retention period.
+    pub fn set_retain_payloads(&self, retain: bool) {
+        self.inner
+            .retain_payloads
+            .store(retain, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether payload files are kept after each run.
+    pub fn retains_payloads(&self) -> bool {
+        self.inner
+            .retain_payloads
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Check the limits, prepare the payload directory (created 0700, or set back to 0700; it must
     /// belong to this process's user) and take the allowlisted environment.
     pub fn new(config: RunnerConfig) -> Result<Runner, RunnerInitError> {
@@ -111,6 +130,7 @@ impl Runner {
         ));
         Ok(Runner {
             inner: Arc::new(Inner {
+                retain_payloads: std::sync::atomic::AtomicBool::new(config.retain_payloads),
                 config,
                 payload_root,
                 environment,
@@ -210,7 +230,9 @@ impl Runner {
             &inner.payload_root,
             &extension,
             &payload,
-            inner.config.retain_payloads,
+            inner
+                .retain_payloads
+                .load(std::sync::atomic::Ordering::Relaxed),
         ) {
             Ok(payload_file) => payload_file,
             Err(error) => {
@@ -224,6 +246,9 @@ impl Runner {
             }
         };
         drop(payload);
+        if payload_file.retained() {
+            tracing::info!(path = %payload_file.path().display(), "payload retained (extension.payload.retain): it holds secrets; removed after the retention period");
+        }
 
         // The extension is told the configured timeout, as upstream; the grace period before the
         // SIGTERM comes after it.

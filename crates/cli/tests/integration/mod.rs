@@ -10,6 +10,7 @@ mod jobs;
 mod metrics;
 mod operations;
 mod quickstart_ports;
+mod registrations;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};

@@ -254,6 +254,41 @@ async fn retained_payloads_are_kept_until_swept() {
 }
 
 #[tokio::test]
+async fn retention_follows_the_setting_at_run_time() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let sandbox = Sandbox::new();
+    let script = sandbox.script("ext.sh", "true");
+    assert!(!sandbox.runner.retains_payloads());
+    sandbox
+        .runner
+        .run(invocation(&script, "start"))
+        .await
+        .unwrap();
+    assert!(sandbox.payload_files().is_empty(), "not kept by default");
+    // Switched on (the server does so when extension.payload.retain becomes true): kept, 0600.
+    sandbox.runner.set_retain_payloads(true);
+    sandbox
+        .runner
+        .run(invocation(&script, "stop"))
+        .await
+        .unwrap();
+    let kept = sandbox.payload_files();
+    assert_eq!(kept.len(), 1);
+    let mode = std::fs::metadata(&kept[0]).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // Switched off again: later runs leave nothing; the kept one waits for the sweep.
+    sandbox.runner.set_retain_payloads(false);
+    sandbox
+        .runner
+        .run(invocation(&script, "reboot"))
+        .await
+        .unwrap();
+    assert_eq!(sandbox.payload_files(), kept);
+    assert_eq!(sandbox.runner.sweep_retained(Duration::ZERO).unwrap(), 1);
+    assert!(sandbox.payload_files().is_empty());
+}
+
+#[tokio::test]
 async fn cancelled_run_kills_the_group_and_removes_the_payload() {
     let sandbox = Sandbox::new();
     let script = sandbox.script("ext.sh", "echo $$ > group; sleep 1000 & sleep 1000");

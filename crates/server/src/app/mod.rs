@@ -17,6 +17,7 @@ mod placement;
 mod power_sync;
 mod readiness;
 pub mod reads;
+mod registration;
 pub mod secrets;
 mod settings;
 pub mod templates;

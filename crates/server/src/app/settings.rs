@@ -45,12 +45,12 @@ pub mod setting {
 
 pub static SETTINGS: &[SettingDef] = &[
     SettingDef { name: setting::DEFAULT_PAGE_SIZE, default: "500", category: "Advanced", description: "Default page size for API list* commands", dynamic: true, kind: Kind::Integer { min: 1, max: 100_000 } },
-    SettingDef { name: setting::PATH_CHECK_INTERVAL, default: "60", category: "Advanced", description: "Interval (in seconds) between checks that every extension's executable is present and identical on all management servers", dynamic: true, kind: Kind::Integer { min: 1, max: 86_400 } },
+    SettingDef { name: setting::PATH_CHECK_INTERVAL, default: "60", category: "Advanced", description: "Interval (in seconds) between checks that every extension's executable is present and identical on all management servers (upstream defaults to 300; Trellis checks every 60 so a changed or missing executable is noticed sooner)", dynamic: true, kind: Kind::Integer { min: 1, max: 86_400 } },
     SettingDef { name: setting::SESSION_CHECK_LOCATIONS, default: "CookieAndParameter", category: "Advanced", description: "Where the session key must be presented: CookieAndParameter, CookieOrParameter or ParameterOnly", dynamic: true, kind: Kind::OneOf(&["CookieAndParameter", "CookieOrParameter", "ParameterOnly"]) },
     SettingDef { name: setting::SESSION_TIMEOUT, default: "1800", category: "Advanced", description: "Idle time (in seconds) after which a login session expires", dynamic: true, kind: Kind::Integer { min: 60, max: 2_592_000 } },
     SettingDef { name: setting::ENFORCE_POST, default: "false", category: "Advanced", description: "Require signature version 3 with expires for API-key requests", dynamic: true, kind: Kind::Boolean },
     SettingDef { name: setting::CUSTOM_ACTION_TIMEOUT, default: "3", category: "Advanced", description: "Timeout (in seconds) of custom actions created without an explicit timeout", dynamic: true, kind: Kind::Integer { min: 1, max: 86_400 } },
-    SettingDef { name: setting::PAYLOAD_RETAIN, default: "false", category: "Advanced", description: "Keep extension payload files after each action, for debugging (they may contain secrets)", dynamic: true, kind: Kind::Boolean },
+    SettingDef { name: setting::PAYLOAD_RETAIN, default: "false", category: "Advanced", description: "Keep extension payload files after each action, for debugging: they hold secrets, stay 0600 in the private payload directory, each run logs where its file is, and they are removed after extension.payload.retention.hours", dynamic: true, kind: Kind::Boolean },
     SettingDef { name: setting::PAYLOAD_RETENTION_HOURS, default: "24", category: "Advanced", description: "Age (in hours) after which retained payload files are removed", dynamic: true, kind: Kind::Integer { min: 1, max: 8760 } },
     SettingDef { name: setting::POWER_SYNC_INTERVAL, default: "60", category: "Advanced", description: "Interval (in seconds) between power-state sweeps of instances on External hosts", dynamic: true, kind: Kind::Integer { min: 1, max: 86_400 } },
     SettingDef { name: setting::WAIT, default: "1800", category: "Advanced", description: "Time (in seconds) to wait for an extension lifecycle action before it is killed", dynamic: true, kind: Kind::Integer { min: 1, max: 86_400 } },
@@ -110,6 +110,9 @@ impl App {
             .map(|c| (c.name, c.value.or(c.default_value).unwrap_or_default()))
             .collect();
         *self.settings.write().expect("settings lock") = map;
+        // Settings the runner follows.
+        self.runner
+            .set_retain_payloads(self.setting_bool(setting::PAYLOAD_RETAIN));
         Ok(())
     }
 

@@ -127,3 +127,23 @@ pub(super) async fn unregister_extension(cx: &Cx<'_>) -> R {
         value: views::extension(&v),
     })
 }
+
+/// `updateRegisteredExtension`.
+pub(super) async fn update_registered_extension(cx: &Cx<'_>) -> R {
+    let (p, cmd) = (cx.p, cx.cmd);
+    let v = cx
+        .app
+        .extension_registration_update(
+            cx.caller,
+            req(p, cmd, "extensionid")?,
+            req(p, cmd, "resourceid")?,
+            req(p, cmd, "resourcetype")?,
+            p.map_flat("details"),
+            p.bool_or("cleanupdetails", false),
+        )
+        .await?;
+    Ok(Reply::Object {
+        object: "extension",
+        value: views::extension(&v),
+    })
+}

@@ -129,6 +129,10 @@ pub static HANDLERS: &[(&str, Handler)] = &[
         sync!(extensions::unregister_extension),
     ),
     ("updateExtension", sync!(extensions::update_extension)),
+    (
+        "updateRegisteredExtension",
+        sync!(extensions::update_registered_extension),
+    ),
     // custom_actions.rs
     ("addCustomAction", sync!(custom_actions::add_custom_action)),
     (
