@@ -16,11 +16,34 @@ pub const HOST_USERNAME: &str = "username";
 /// The plain host detail holding addHost's `password` (hidden: never listed).
 pub const HOST_PASSWORD: &str = "password";
 
-/// addHost's `username` and `password`.
+/// Input of `addCluster`.
 #[derive(Debug, Clone, Default)]
-pub struct HostCredentials {
+pub struct ClusterInput {
+    pub zone_uuid: String,
+    pub pod_uuid: Option<String>,
+    pub name: String,
+    pub hypervisor: String,
+    /// Register the new cluster with this extension (External clusters only).
+    pub extension_uuid: Option<String>,
+    /// Details of that registration.
+    pub external_details: Option<BTreeMap<String, String>>,
+    pub arch: Option<String>,
+}
+
+/// Input of `addHost`.
+#[derive(Debug, Clone, Default)]
+pub struct HostInput {
+    pub zone_uuid: String,
+    pub pod_uuid: Option<String>,
+    pub cluster_uuid: String,
+    pub url: String,
+    pub hypervisor: String,
+    pub host_tags: Option<String>,
+    /// Kept as the host's `username` detail.
     pub username: Option<String>,
+    /// Kept as the host's hidden `password` detail.
     pub password: Option<String>,
+    pub external_details: BTreeMap<String, String>,
 }
 
 /// Prefix of external details stored on hosts, offerings, templates and instances.
@@ -242,18 +265,22 @@ impl App {
     }
 
     /// `addCluster`: External clusters only, optionally registered to an extension at once.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn cluster_add(
-        &self,
-        caller: &Caller,
-        zone_uuid: &str,
-        pod_uuid: Option<&str>,
-        name: &str,
-        hypervisor: &str,
-        extension_uuid: Option<&str>,
-        external_details: Option<BTreeMap<String, String>>,
-        arch: Option<&str>,
-    ) -> Result<Cluster> {
+    pub async fn cluster_add(&self, caller: &Caller, input: ClusterInput) -> Result<Cluster> {
+        let ClusterInput {
+            zone_uuid,
+            pod_uuid,
+            name,
+            hypervisor,
+            extension_uuid,
+            external_details,
+            arch,
+        } = input;
+        let (zone_uuid, name, hypervisor) = (&*zone_uuid, &*name, &*hypervisor);
+        let (pod_uuid, extension_uuid, arch) = (
+            pod_uuid.as_deref(),
+            extension_uuid.as_deref(),
+            arch.as_deref(),
+        );
         require_admin(caller)?;
         let is_external = hypervisor.eq_ignore_ascii_case(HYPERVISOR_EXTERNAL);
         if extension_uuid.is_some() && !is_external {
@@ -483,19 +510,21 @@ impl App {
             .map(|e| (e, m)))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub async fn host_add(
-        &self,
-        caller: &Caller,
-        zone_uuid: &str,
-        pod_uuid: Option<&str>,
-        cluster_uuid: &str,
-        url: &str,
-        hypervisor: &str,
-        host_tags: Option<&str>,
-        credentials: HostCredentials,
-        external_details: BTreeMap<String, String>,
-    ) -> Result<Host> {
+    pub async fn host_add(&self, caller: &Caller, input: HostInput) -> Result<Host> {
+        let HostInput {
+            zone_uuid,
+            pod_uuid,
+            cluster_uuid,
+            url,
+            hypervisor,
+            host_tags,
+            username,
+            password,
+            external_details,
+        } = input;
+        let (zone_uuid, cluster_uuid, url, hypervisor) =
+            (&*zone_uuid, &*cluster_uuid, &*url, &*hypervisor);
+        let (pod_uuid, host_tags) = (pod_uuid.as_deref(), host_tags.as_deref());
         require_admin(caller)?;
         if !hypervisor.eq_ignore_ascii_case(HYPERVISOR_EXTERNAL) {
             return Err(Error::invalid_param(format!("Hypervisor type {hypervisor} is not supported: Trellis manages hosts of hypervisor type External")));
@@ -570,12 +599,12 @@ impl App {
             .await?;
         // addHost's username/password, as upstream keeps them: plain host details, the password
         // hidden (never listed). Extensions get them as host-level fallbacks (see invoke.rs).
-        if let Some(u) = credentials.username.as_deref().filter(|u| !u.is_empty()) {
+        if let Some(u) = username.as_deref().filter(|u| !u.is_empty()) {
             self.store
                 .detail_upsert(DetailOwner::Host, h.id, HOST_USERNAME, u, true)
                 .await?;
         }
-        if let Some(pw) = credentials.password.as_deref().filter(|p| !p.is_empty()) {
+        if let Some(pw) = password.as_deref().filter(|p| !p.is_empty()) {
             self.store
                 .detail_upsert(DetailOwner::Host, h.id, HOST_PASSWORD, pw, false)
                 .await?;

@@ -7,7 +7,7 @@ use trellis_model::Error;
 
 use super::handlers::*;
 use super::views::*;
-use crate::app::infra::HostCredentials;
+use crate::app::infra::{ClusterInput, HostInput};
 use crate::app::job::JobCommand;
 use crate::app::networks::NetworkInput;
 use crate::app::offerings::OfferingInput;
@@ -152,18 +152,16 @@ pub(super) async fn add_cluster(cx: &Cx<'_>) -> R {
     let caller = cx.caller;
     let c = cx.cmd;
     let p = cx.p;
-    let cl = app
-        .cluster_add(
-            caller,
-            req(p, c, "zoneid")?,
-            p.str("podid"),
-            req(p, c, "clustername")?,
-            req(p, c, "hypervisor")?,
-            p.str("extensionid"),
-            p.map_flat("externaldetails"),
-            p.str("arch"),
-        )
-        .await?;
+    let input = ClusterInput {
+        zone_uuid: req(p, c, "zoneid")?.into(),
+        pod_uuid: s(p, "podid"),
+        name: req(p, c, "clustername")?.into(),
+        hypervisor: req(p, c, "hypervisor")?.into(),
+        extension_uuid: s(p, "extensionid"),
+        external_details: p.map_flat("externaldetails"),
+        arch: s(p, "arch"),
+    };
+    let cl = app.cluster_add(caller, input).await?;
     Ok(list("cluster", vec![cluster_view(app, &cl).await?], 1))
 }
 
@@ -225,22 +223,18 @@ pub(super) async fn add_host(cx: &Cx<'_>) -> R {
     let caller = cx.caller;
     let c = cx.cmd;
     let p = cx.p;
-    let h = app
-        .host_add(
-            caller,
-            req(p, c, "zoneid")?,
-            p.str("podid"),
-            req(p, c, "clusterid")?,
-            req(p, c, "url")?,
-            req(p, c, "hypervisor")?,
-            p.str("hosttags"),
-            HostCredentials {
-                username: s(p, "username"),
-                password: s(p, "password"),
-            },
-            p.map_flat("externaldetails").unwrap_or_default(),
-        )
-        .await?;
+    let input = HostInput {
+        zone_uuid: req(p, c, "zoneid")?.into(),
+        pod_uuid: s(p, "podid"),
+        cluster_uuid: req(p, c, "clusterid")?.into(),
+        url: req(p, c, "url")?.into(),
+        hypervisor: req(p, c, "hypervisor")?.into(),
+        host_tags: s(p, "hosttags"),
+        username: s(p, "username"),
+        password: s(p, "password"),
+        external_details: p.map_flat("externaldetails").unwrap_or_default(),
+    };
+    let h = app.host_add(caller, input).await?;
     Ok(list("host", vec![host_view(app, &h).await?], 1))
 }
 
