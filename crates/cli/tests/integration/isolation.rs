@@ -188,9 +188,13 @@ impl Env {
         ];
         params.extend_from_slice(extra);
         let r = who.call("deployVirtualMachine", &params).await?;
-        who.wait_job(r["jobid"].as_str().unwrap(), Duration::from_secs(120), |_| {})
-            .await
-            .map(|v| v["virtualmachine"].clone())
+        who.wait_job(
+            r["jobid"].as_str().unwrap(),
+            Duration::from_secs(120),
+            |_| {},
+        )
+        .await
+        .map(|v| v["virtualmachine"].clone())
     }
 
     pub(super) async fn run(
@@ -200,8 +204,12 @@ impl Env {
         params: &[(&str, &str)],
     ) -> Result<Value, trellis_client::ClientError> {
         let r = who.call(cmd, params).await?;
-        who.wait_job(r["jobid"].as_str().unwrap(), Duration::from_secs(120), |_| {})
-            .await
+        who.wait_job(
+            r["jobid"].as_str().unwrap(),
+            Duration::from_secs(120),
+            |_| {},
+        )
+        .await
     }
 
     /// The `create` payloads recorded, all of them or those of one instance (internal name).
@@ -296,7 +304,10 @@ async fn templates_are_private_featured_is_admin_only_and_binding_is_the_admins(
     assert_eq!(code_of(featured), 531);
     let public = env
         .b
-        .call("registerTemplate", &register("mine", &[("ispublic", "true")]))
+        .call(
+            "registerTemplate",
+            &register("mine", &[("ispublic", "true")]),
+        )
         .await;
     match public {
         Err(trellis_client::ClientError::Api { code, text, .. }) => {
@@ -313,14 +324,24 @@ async fn templates_are_private_featured_is_admin_only_and_binding_is_the_admins(
         .call("registerTemplate", &register("official-ubuntu", &[]))
         .await
         .unwrap();
-    for filter in ["executable", "featured", "community", "self", "selfexecutable", "sharedexecutable"] {
+    for filter in [
+        "executable",
+        "featured",
+        "community",
+        "self",
+        "selfexecutable",
+        "sharedexecutable",
+    ] {
         let names = env.template_names(&env.a, filter).await;
         assert!(
             !names.contains(&"official-ubuntu".to_string()),
             "A sees B's private template under {filter}: {names:?}"
         );
     }
-    assert_eq!(env.template_names(&env.a, "executable").await, vec!["official"]);
+    assert_eq!(
+        env.template_names(&env.a, "executable").await,
+        vec!["official"]
+    );
     assert_eq!(
         env.template_names(&env.b, "self").await,
         vec!["official-ubuntu"]
@@ -330,23 +351,42 @@ async fn templates_are_private_featured_is_admin_only_and_binding_is_the_admins(
         .await
         .contains(&"official-ubuntu".to_string()));
     assert_eq!(
-        code_of(env.a.call("listTemplates", &[("templatefilter", "all")]).await),
+        code_of(
+            env.a
+                .call("listTemplates", &[("templatefilter", "all")])
+                .await
+        ),
         431
     );
     assert_eq!(
-        code_of(env.a.call("listTemplates", &[("templatefilter", "mine")]).await),
+        code_of(
+            env.a
+                .call("listTemplates", &[("templatefilter", "mine")])
+                .await
+        ),
         431
     );
     // A cannot deploy B's private template.
-    let private = env.b.call("listTemplates", &[("templatefilter", "self")]).await.unwrap();
+    let private = env
+        .b
+        .call("listTemplates", &[("templatefilter", "self")])
+        .await
+        .unwrap();
     let b_template = id(&private["template"][0]);
-    assert_eq!(code_of(env.deploy(&env.a, "steal", &b_template, &[]).await), 531);
+    assert_eq!(
+        code_of(env.deploy(&env.a, "steal", &b_template, &[]).await),
+        531
+    );
     // Counts follow visibility (the filter is applied before paging).
     let page = env
         .a
         .call(
             "listTemplates",
-            &[("templatefilter", "executable"), ("page", "1"), ("pagesize", "1")],
+            &[
+                ("templatefilter", "executable"),
+                ("page", "1"),
+                ("pagesize", "1"),
+            ],
         )
         .await
         .unwrap();
@@ -361,7 +401,10 @@ async fn templates_are_private_featured_is_admin_only_and_binding_is_the_admins(
         .await
         .unwrap();
     env.b
-        .call("registerTemplate", &register("b-shared", &[("ispublic", "true")]))
+        .call(
+            "registerTemplate",
+            &register("b-shared", &[("ispublic", "true")]),
+        )
         .await
         .unwrap();
     assert!(env
@@ -388,14 +431,20 @@ async fn templates_are_private_featured_is_admin_only_and_binding_is_the_admins(
         )
         .await
         .unwrap();
-    assert_eq!(env.template_names(&env.a, "featured").await, vec!["admin-featured"]);
+    assert_eq!(
+        env.template_names(&env.a, "featured").await,
+        vec!["admin-featured"]
+    );
     drop(env.s);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tenants_set_only_declared_keys_and_never_override_the_admin() {
     let env = setup().await;
-    let vm_a = env.deploy(&env.a, "vm-a", &env.template, &[]).await.unwrap();
+    let vm_a = env
+        .deploy(&env.a, "vm-a", &env.template, &[])
+        .await
+        .unwrap();
     assert_eq!(vm_a["state"], "Running");
     // B's deploy-time override of an admin key: refused before anything runs, key named.
     for (param, key) in [
@@ -410,14 +459,24 @@ async fn tenants_set_only_declared_keys_and_never_override_the_admin() {
         assert!(text.contains(&format!("'{key}'")), "{param}: {text}");
         assert!(text.contains("user-settable"), "{param}: {text}");
     }
-    assert_eq!(env.created(None).len(), 1, "a refused deploy reached the extension");
+    assert_eq!(
+        env.created(None).len(),
+        1,
+        "a refused deploy reached the extension"
+    );
     let listed = env.b.call("listVirtualMachines", &[]).await.unwrap();
     assert_eq!(listed["count"].as_i64().unwrap_or(0), 0, "{listed}");
 
     // Declared user-settable: accepted and delivered; still never over an admin level.
-    env.set_user_settable("flavor, template_id, node, storage").await;
+    env.set_user_settable("flavor, template_id, node, storage")
+        .await;
     let ok = env
-        .deploy(&env.b, "vm-b", &env.template, &[("externaldetails[0].flavor", "gold")])
+        .deploy(
+            &env.b,
+            "vm-b",
+            &env.template,
+            &[("externaldetails[0].flavor", "gold")],
+        )
         .await
         .unwrap();
     assert_eq!(ok["state"], "Running");
@@ -427,7 +486,11 @@ async fn tenants_set_only_declared_keys_and_never_override_the_admin() {
         "{}",
         created[0]
     );
-    for (key, level) in [("template_id", "template"), ("node", "host"), ("storage", "service offering")] {
+    for (key, level) in [
+        ("template_id", "template"),
+        ("node", "host"),
+        ("storage", "service offering"),
+    ] {
         let param = format!("externaldetails[0].{key}");
         let text = text_of(
             env.deploy(&env.b, "vm-b2", &env.template, &[(param.as_str(), "105")])
@@ -477,7 +540,10 @@ async fn tenants_set_only_declared_keys_and_never_override_the_admin() {
 #[tokio::test(flavor = "multi_thread")]
 async fn extension_output_shown_to_users_never_carries_secrets() {
     let env = setup().await;
-    let vm = env.deploy(&env.a, "vm-a", &env.template, &[]).await.unwrap();
+    let vm = env
+        .deploy(&env.a, "vm-a", &env.template, &[])
+        .await
+        .unwrap();
     let vmid = id(&vm);
     let mut actions = Vec::new();
     for name in ["DumpFail", "DumpOk"] {
@@ -540,7 +606,9 @@ async fn extension_output_shown_to_users_never_carries_secrets() {
     }
     // A lifecycle failure's text (the job error) is masked too.
     std::fs::write(env.dir.join("stop.dump-fail"), "").unwrap();
-    let failed = env.run(&env.a, "stopVirtualMachine", &[("id", &vmid)]).await;
+    let failed = env
+        .run(&env.a, "stopVirtualMachine", &[("id", &vmid)])
+        .await;
     let text = text_of(failed);
     assert!(text.contains("******"), "{text}");
     for s in secrets.iter().take(3) {

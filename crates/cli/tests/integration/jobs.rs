@@ -27,7 +27,10 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 #[tokio::test(flavor = "multi_thread")]
 async fn custom_action_parameters_are_sealed_in_the_job_row() {
     let env = setup().await;
-    let vm = env.deploy(&env.a, "vm-a", &env.template, &[]).await.unwrap();
+    let vm = env
+        .deploy(&env.a, "vm-a", &env.template, &[])
+        .await
+        .unwrap();
     let action = env
         .admin
         .call(
@@ -44,7 +47,10 @@ async fn custom_action_parameters_are_sealed_in_the_job_row() {
         )
         .await
         .unwrap();
-    let aid = action["extensioncustomaction"]["id"].as_str().unwrap().to_string();
+    let aid = action["extensioncustomaction"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let r = env
         .run(
             &env.a,
@@ -79,7 +85,10 @@ async fn custom_action_parameters_are_sealed_in_the_job_row() {
 #[tokio::test(flavor = "multi_thread")]
 async fn jobs_queued_by_an_earlier_version_still_run() {
     let mut env = setup().await;
-    let vm = env.deploy(&env.a, "vm-old", &env.template, &[]).await.unwrap();
+    let vm = env
+        .deploy(&env.a, "vm-old", &env.template, &[])
+        .await
+        .unwrap();
     let vm_id = vm["id"].as_str().unwrap().to_string();
     env.s.terminate();
     // Rows as the previous version wrote them: the request's pairs, the command name.
@@ -90,7 +99,11 @@ async fn jobs_queued_by_an_earlier_version_still_run() {
     .await
     .unwrap();
     let root = store.domain_by_path("/").await.unwrap().unwrap();
-    let alice = store.user_by_username(root.id, "alice").await.unwrap().unwrap();
+    let alice = store
+        .user_by_username(root.id, "alice")
+        .await
+        .unwrap()
+        .unwrap();
     let mut jobs = Vec::new();
     for (cmd, params, instance) in [
         (

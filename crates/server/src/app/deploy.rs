@@ -16,8 +16,8 @@ use trellis_store::Page;
 use super::infra::{random_mac, EXTERNAL_PREFIX};
 use super::instance::DETAIL_DEPLOYVM;
 use super::invoke::{action_failed, Target};
-use super::{App, Caller};
 use super::job::{JobContext, JobStep};
+use super::{App, Caller};
 
 /// The job command of a deployment (`async_jobs.cmd`).
 const DEPLOY_COMMAND: &str = "deployVirtualMachine";
