@@ -21,19 +21,9 @@ impl App {
         if let Some(c) = caller {
             require_admin(c)?;
         }
-        if resource_type != ext::RESOURCE_TYPE_CLUSTER {
-            return Err(Error::invalid_param("Currently only [Cluster] can be used to register an extension of type Orchestrator"));
-        }
-        let cluster = self
-            .store
-            .cluster_by_uuid(resource_uuid)
-            .await?
-            .ok_or_else(|| Error::not_found("Invalid cluster ID specified"))?;
-        let e = self
-            .store
-            .extension_by_uuid(extension_uuid)
-            .await?
-            .ok_or_else(|| Error::not_found("Invalid extension specified"))?;
+        let (cluster, e) = self
+            .cluster_and_extension(Verb::Register, resource_type, resource_uuid, extension_uuid)
+            .await?;
         if cluster.hypervisor != "External" {
             return Err(Error::invalid_state(format!(
                 "Cluster ID: {} is not of External hypervisor type",
@@ -93,19 +83,14 @@ impl App {
         if let Some(c) = caller {
             require_admin(c)?;
         }
-        if resource_type != ext::RESOURCE_TYPE_CLUSTER {
-            return Err(Error::invalid_param("Currently only [Cluster] can be used to register an extension of type Orchestrator"));
-        }
-        let cluster = self
-            .store
-            .cluster_by_uuid(resource_uuid)
-            .await?
-            .ok_or_else(|| Error::not_found("Unable to find cluster with given ID"))?;
-        let e = self
-            .store
-            .extension_by_uuid(extension_uuid)
-            .await?
-            .ok_or_else(|| Error::not_found("Invalid extension specified"))?;
+        let (cluster, e) = self
+            .cluster_and_extension(
+                Verb::Unregister,
+                resource_type,
+                resource_uuid,
+                extension_uuid,
+            )
+            .await?;
         match self
             .store
             .resource_map_for(cluster.id, ext::RESOURCE_TYPE_CLUSTER)
@@ -189,21 +174,9 @@ impl App {
         resource_uuid: &str,
         resource_type: &str,
     ) -> Result<(Extension, Cluster, ResourceMap)> {
-        if resource_type != ext::RESOURCE_TYPE_CLUSTER {
-            return Err(Error::invalid_param(
-                "Currently only [Cluster] can be used to update an extension registration",
-            ));
-        }
-        let cluster = self
-            .store
-            .cluster_by_uuid(resource_uuid)
-            .await?
-            .ok_or_else(|| Error::not_found("Unable to find cluster with given ID"))?;
-        let e = self
-            .store
-            .extension_by_uuid(extension_uuid)
-            .await?
-            .ok_or_else(|| Error::not_found("Invalid extension specified"))?;
+        let (cluster, e) = self
+            .cluster_and_extension(Verb::Update, resource_type, resource_uuid, extension_uuid)
+            .await?;
         match self
             .store
             .resource_map_for(cluster.id, ext::RESOURCE_TYPE_CLUSTER)
@@ -216,4 +189,45 @@ impl App {
             ))),
         }
     }
+
+    /// The cluster and the extension a registration command names, with upstream's error texts
+    /// for each command.
+    async fn cluster_and_extension(
+        &self,
+        verb: Verb,
+        resource_type: &str,
+        resource_uuid: &str,
+        extension_uuid: &str,
+    ) -> Result<(Cluster, Extension)> {
+        if resource_type != ext::RESOURCE_TYPE_CLUSTER {
+            return Err(Error::invalid_param(match verb {
+                Verb::Register | Verb::Unregister => "Currently only [Cluster] can be used to register an extension of type Orchestrator",
+                Verb::Update => "Currently only [Cluster] can be used to update an extension registration",
+            }));
+        }
+        let cluster = self
+            .store
+            .cluster_by_uuid(resource_uuid)
+            .await?
+            .ok_or_else(|| {
+                Error::not_found(match verb {
+                    Verb::Register => "Invalid cluster ID specified",
+                    Verb::Unregister | Verb::Update => "Unable to find cluster with given ID",
+                })
+            })?;
+        let e = self
+            .store
+            .extension_by_uuid(extension_uuid)
+            .await?
+            .ok_or_else(|| Error::not_found("Invalid extension specified"))?;
+        Ok((cluster, e))
+    }
+}
+
+/// Which registration command is asking (their error texts differ upstream).
+#[derive(Debug, Clone, Copy)]
+enum Verb {
+    Register,
+    Unregister,
+    Update,
 }
