@@ -6,7 +6,7 @@ use trellis_api::Reply;
 use super::handlers::*;
 use super::views;
 use crate::app::reads::ExtensionFilter;
-use crate::app::ExtensionViews;
+use crate::app::{ExtensionView, ExtensionViews};
 
 /// `createExtension`.
 pub(super) async fn create_extension(cx: &Cx<'_>) -> R {
@@ -26,10 +26,7 @@ pub(super) async fn create_extension(cx: &Cx<'_>) -> R {
             p.map_flat("details").unwrap_or_default(),
         )
         .await?;
-    Ok(Reply::Object {
-        object: "extension",
-        value: views::extension(&v),
-    })
+    Ok(extension_reply(&v))
 }
 
 /// `listExtensions`.
@@ -70,10 +67,7 @@ pub(super) async fn update_extension(cx: &Cx<'_>) -> R {
             p.bool_or("cleanupdetails", false),
         )
         .await?;
-    Ok(Reply::Object {
-        object: "extension",
-        value: views::extension(&v),
-    })
+    Ok(extension_reply(&v))
 }
 
 /// `deleteExtension`.
@@ -102,10 +96,7 @@ pub(super) async fn register_extension(cx: &Cx<'_>) -> R {
             p.map_flat("details").unwrap_or_default(),
         )
         .await?;
-    Ok(Reply::Object {
-        object: "extension",
-        value: views::extension(&v),
-    })
+    Ok(extension_reply(&v))
 }
 
 /// `unregisterExtension`.
@@ -122,10 +113,7 @@ pub(super) async fn unregister_extension(cx: &Cx<'_>) -> R {
             req(p, cmd, "resourcetype")?,
         )
         .await?;
-    Ok(Reply::Object {
-        object: "extension",
-        value: views::extension(&v),
-    })
+    Ok(extension_reply(&v))
 }
 
 /// `updateRegisteredExtension`.
@@ -142,8 +130,13 @@ pub(super) async fn update_registered_extension(cx: &Cx<'_>) -> R {
             p.bool_or("cleanupdetails", false),
         )
         .await?;
-    Ok(Reply::Object {
+    Ok(extension_reply(&v))
+}
+
+/// The `extension` object an extension command answers with.
+fn extension_reply(v: &ExtensionView) -> Reply {
+    Reply::Object {
         object: "extension",
-        value: views::extension(&v),
-    })
+        value: views::extension(v),
+    }
 }
