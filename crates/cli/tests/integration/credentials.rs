@@ -106,3 +106,67 @@ fn payload_of(env: &super::isolation::Env, action: &str, name: &str) -> Value {
         .unwrap_or_else(|| panic!("no {action} payload for {name}"));
     serde_json::from_str(&std::fs::read_to_string(last).unwrap()).unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn add_host_allocation_state_and_template_hypervisor_filter_are_honoured() {
+    let env = setup().await;
+    let cluster = env
+        .admin
+        .call("listClusters", &[("zoneid", &env.zone)])
+        .await
+        .unwrap()["cluster"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let add = |url: &'static str, state: &'static str| {
+        let admin = env.admin.clone();
+        let (zone, cluster) = (env.zone.clone(), cluster.clone());
+        async move {
+            admin
+                .call(
+                    "addHost",
+                    &[
+                        ("zoneid", &zone),
+                        ("clusterid", &cluster),
+                        ("url", url),
+                        ("hypervisor", "External"),
+                        ("allocationstate", state),
+                    ],
+                )
+                .await
+        }
+    };
+    let host = add("disabled-host", "Disabled").await.unwrap();
+    assert_eq!(host["host"][0]["resourcestate"], "Disabled", "{host}");
+    let text = text_of(add("odd-host", "Sideways").await);
+    assert!(text.contains("Invalid allocation state Sideways"), "{text}");
+    let hosts = env
+        .admin
+        .call("listHosts", &[("name", "odd-host")])
+        .await
+        .unwrap();
+    assert_eq!(
+        hosts["count"].as_i64().unwrap_or(0),
+        0,
+        "nothing half-added: {hosts}"
+    );
+    // Every template is External: another hypervisor matches none, and says so by an empty list.
+    let kvm = env
+        .a
+        .call(
+            "listTemplates",
+            &[("templatefilter", "executable"), ("hypervisor", "KVM")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(kvm["count"].as_i64().unwrap_or(0), 0, "{kvm}");
+    let external = env
+        .a
+        .call(
+            "listTemplates",
+            &[("templatefilter", "executable"), ("hypervisor", "External")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(external["count"], 1, "{external}");
+}

@@ -39,6 +39,8 @@ pub struct HostInput {
     pub url: String,
     pub hypervisor: String,
     pub host_tags: Option<String>,
+    /// `Enabled` (default) or `Disabled`: whether new instances may be placed on the host.
+    pub allocation_state: Option<String>,
     /// Kept as the host's `username` detail.
     pub username: Option<String>,
     /// Kept as the host's hidden `password` detail.
@@ -518,10 +520,20 @@ impl App {
             url,
             hypervisor,
             host_tags,
+            allocation_state,
             username,
             password,
             external_details,
         } = input;
+        let resource_state = match allocation_state.as_deref() {
+            None | Some("Enabled") => "Enabled",
+            Some("Disabled") => "Disabled",
+            Some(other) => {
+                return Err(Error::invalid_param(format!(
+                    "Invalid allocation state {other}: use Enabled or Disabled"
+                )))
+            }
+        };
         let (zone_uuid, cluster_uuid, url, hypervisor) =
             (&*zone_uuid, &*cluster_uuid, &*url, &*hypervisor);
         let (pod_uuid, host_tags) = (pod_uuid.as_deref(), host_tags.as_deref());
@@ -588,7 +600,7 @@ impl App {
             cluster_id: c.id,
             url: url.into(),
             status: "Up".into(),
-            resource_state: "Enabled".into(),
+            resource_state: resource_state.into(),
             hypervisor: HYPERVISOR_EXTERNAL.into(),
             host_tags: host_tags.map(str::to_string),
             created: now_millis(),

@@ -145,6 +145,7 @@ impl App {
         &self,
         caller: &Caller,
         template_filter: &str,
+        hypervisor: Option<&str>,
         filter: &TemplateFilter<'_>,
         page: Page,
     ) -> Result<(Vec<Template>, i64)> {
@@ -170,6 +171,10 @@ impl App {
                 )))
             }
         };
+        // Every Trellis template is of hypervisor type External: another type matches none.
+        if hypervisor.is_some_and(|h| !h.eq_ignore_ascii_case(HYPERVISOR_EXTERNAL)) {
+            return Ok((Vec::new(), 0));
+        }
         Ok(self.store.template_list(filter, visibility, page).await?)
     }
 

@@ -230,6 +230,7 @@ pub(super) async fn add_host(cx: &Cx<'_>) -> R {
         url: req(p, c, "url")?.into(),
         hypervisor: req(p, c, "hypervisor")?.into(),
         host_tags: s(p, "hosttags"),
+        allocation_state: s(p, "allocationstate"),
         username: s(p, "username"),
         password: s(p, "password"),
         external_details: p.map_flat("externaldetails").unwrap_or_default(),
@@ -413,6 +414,7 @@ pub(super) async fn list_templates(cx: &Cx<'_>) -> R {
         .template_list(
             caller,
             p.str("templatefilter").unwrap_or("executable"),
+            p.str("hypervisor"),
             &filter,
             page_of(app, p)?,
         )
