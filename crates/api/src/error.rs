@@ -29,6 +29,16 @@ impl ApiError {
             "unable to verify user credentials and/or request signature",
         )
     }
+    /// 401 for a signed request naming a command that does not exist or that the caller's role
+    /// may not call: upstream's code (its verifier answers 401), with a text that names the
+    /// command instead of suggesting a bad key.
+    pub fn unknown_command(command: &str) -> ApiError {
+        ApiError::new(
+            401,
+            9999,
+            format!("The given command:{command} does not exist or it is not available for user"),
+        )
+    }
     /// 432: unknown or unavailable command.
     pub fn unsupported(command: &str) -> ApiError {
         ApiError::new(

@@ -413,3 +413,34 @@ pub struct Nic {
     pub broadcast_uri: Option<String>,
     pub created: i64,
 }
+
+/// A resource tag: one key/value pair on one resource of one type, owned by the resource's owner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceTag {
+    pub id: i64,
+    pub uuid: String,
+    pub key: String,
+    pub value: String,
+    /// Upstream's canonical type name (`UserVm`, `Template`, …).
+    pub resource_type: String,
+    pub resource_id: i64,
+    pub resource_uuid: String,
+    pub account_id: Option<i64>,
+    pub domain_id: Option<i64>,
+    pub customer: Option<String>,
+    pub created: i64,
+}
+
+/// A volume record. Today only the metadata-only ROOT volume every instance has; what it shows
+/// (size, state, owner, zone) follows its instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Volume {
+    pub id: i64,
+    pub uuid: String,
+    pub instance_id: i64,
+    /// `ROOT` (or `DATADISK`, which Trellis does not make).
+    pub volume_type: String,
+    pub device_id: i64,
+    pub created: i64,
+    pub removed: Option<i64>,
+}

@@ -7,6 +7,7 @@ pub mod extension;
 pub mod ids;
 pub mod instance;
 pub mod merge;
+pub mod os_types;
 pub mod role;
 pub mod time;
 pub mod validate;

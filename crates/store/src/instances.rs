@@ -5,6 +5,7 @@ use sqlx::any::AnyRow;
 use trellis_model::entity::{Instance, Network, NetworkOffering, Nic, ServiceOffering, Template};
 use trellis_model::instance::VmState;
 
+use crate::tags::{tags_condition, BindAll};
 use crate::{
     b2i, get_bool, get_enum, get_i64, get_opt_i64, get_opt_str, get_str, like_pattern, Page, Store,
     StoreError, StoreResult,
@@ -138,6 +139,8 @@ pub struct TemplateFilter<'a> {
     pub keyword: Option<&'a str>,
     /// Templates of this zone, or of every zone (`zone_id` unset).
     pub zone_id: Option<i64>,
+    /// Only templates carrying every `(key, value)` tag (an empty value: any value).
+    pub tags: &'a [(String, String)],
 }
 
 /// Which templates a viewer may see (CloudStack's `templatefilter`, resolved for the caller).
@@ -168,7 +171,10 @@ pub struct InstanceFilter {
     pub account_id: Option<i64>,
     pub extension_id: Option<i64>,
     pub keyword: Option<String>,
+    /// Destroyed and Expunging instances too.
     pub include_destroyed: bool,
+    /// Only instances carrying every `(key, value)` tag (an empty value: any value).
+    pub tags: Vec<(String, String)>,
 }
 
 impl Store {
@@ -296,6 +302,20 @@ impl Store {
         out
     }
 
+    /// Write a template's editable attributes (name, display text, format, OS type, arch,
+    /// featured).
+    pub async fn template_update(&self, t: &Template) -> StoreResult<Template> {
+        let out = async {
+            let r = sqlx::query("UPDATE templates SET name = $2, display_text = $3, format = $4, os_type = $5, arch = $6, is_featured = $7 WHERE id = $1 AND removed IS NULL RETURNING *")
+                .bind(t.id).bind(&t.name).bind(&t.display_text).bind(&t.format).bind(&t.os_type).bind(&t.arch).bind(b2i(t.is_featured))
+                .fetch_one(&self.writer).await.map_err(StoreError::query("template_update"))?;
+            template_row(&r).map_err(StoreError::query("template_update"))
+        }
+        .await;
+        self.catalog_changed();
+        out
+    }
+
     /// Templates matching the filter that `visibility` lets the viewer see, a page of them and
     /// the total (visibility is applied before paging, so the total is what the viewer sees).
     pub async fn template_list(
@@ -318,6 +338,8 @@ impl Store {
             TemplateVisibility::Nothing => ("1 = 0", -1),
         };
         let where_ = format!("removed IS NULL AND ($1 = '' OR uuid = $1) AND ($2 = '' OR name = $2) AND ($3 < 0 OR extension_id = $3) AND ($4 = '' OR lower(name) LIKE $4 ESCAPE '\\') AND ($5 < 0 OR zone_id IS NULL OR zone_id = $5) AND CAST($6 AS BIGINT) IS NOT NULL AND {scope}");
+        let (tagged, tag_binds) = tags_condition("templates.id", "Template", f.tags, 7);
+        let where_ = format!("{where_}{tagged}");
         let kw = f.keyword.map(like_pattern).unwrap_or_default();
         let total: i64 =
             sqlx::query_scalar(&format!("SELECT COUNT(*) FROM templates WHERE {where_}"))
@@ -327,6 +349,7 @@ impl Store {
                 .bind(&kw)
                 .bind(f.zone_id.unwrap_or(-1))
                 .bind(viewer)
+                .bind_all(&tag_binds)
                 .fetch_one(&self.pool)
                 .await
                 .map_err(StoreError::query("template_list"))?;
@@ -340,6 +363,7 @@ impl Store {
         .bind(&kw)
         .bind(f.zone_id.unwrap_or(-1))
         .bind(viewer)
+        .bind_all(&tag_binds)
         .fetch_all(&self.pool)
         .await
         .map_err(StoreError::query("template_list"))?;
@@ -496,6 +520,14 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::query("instance_create"))?;
+        // Every instance has its ROOT volume record from the start.
+        sqlx::query(crate::volumes::INSERT_ROOT)
+            .bind(trellis_model::ids::root_volume_uuid(&inst.uuid))
+            .bind(inst.id)
+            .bind(inst.created)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::query("instance_create"))?;
         for n in nics {
             sqlx::query("INSERT INTO nics (uuid, instance_id, network_id, device_id, mac, ip, netmask, gateway, is_default, broadcast_uri, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
                 .bind(&n.uuid).bind(inst.id).bind(n.network_id).bind(n.device_id).bind(&n.mac).bind(&n.ip).bind(&n.netmask).bind(&n.gateway)
@@ -592,6 +624,18 @@ impl Store {
     }
 
     /// Mark an instance expunged (removed) and release its NICs.
+    /// The instance with this uuid, live or expunged (an expunged row is the tombstone that tells
+    /// "gone" from "never existed").
+    pub async fn instance_by_uuid_any(&self, uuid: &str) -> StoreResult<Option<Instance>> {
+        self.one_row(
+            "instance_by_uuid_any",
+            "SELECT * FROM vm_instances WHERE uuid = $1",
+            uuid,
+            instance_row,
+        )
+        .await
+    }
+
     pub async fn instance_expunge(&self, id: i64, generation: i64, now: i64) -> StoreResult<bool> {
         let mut tx = self
             .writer
@@ -607,6 +651,12 @@ impl Store {
         sqlx::query("UPDATE nics SET removed = $2, mac = mac || '-' || CAST(id AS TEXT) WHERE instance_id = $1 AND removed IS NULL")
             .bind(id).bind(now)
             .execute(&mut *tx).await.map_err(StoreError::query("instance_expunge"))?;
+        sqlx::query("UPDATE volumes SET removed = $2 WHERE instance_id = $1 AND removed IS NULL")
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::query("instance_expunge"))?;
         sqlx::query("DELETE FROM details WHERE owner_kind = 'instance' AND owner_id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -625,8 +675,10 @@ impl Store {
     ) -> StoreResult<(Vec<Instance>, i64)> {
         let where_ = format!(
             "vm.removed IS NULL AND ($1 = '' OR vm.uuid = $1) AND ($2 = '' OR vm.name = $2) AND ($3 = '' OR lower(vm.state) = lower($3)) AND ($4 < 0 OR vm.zone_id = $4) AND ($5 < 0 OR vm.host_id = $5) AND ($6 < 0 OR vm.account_id = $6) AND ($7 < 0 OR t.extension_id = $7) AND ($8 = '' OR lower(vm.name) LIKE $8 ESCAPE '\\' OR lower(vm.display_name) LIKE $8 ESCAPE '\\'){}",
-            if f.include_destroyed { "" } else { " AND vm.state <> 'Destroyed'" }
+            if f.include_destroyed { "" } else { " AND vm.state NOT IN ('Destroyed', 'Expunging')" }
         );
+        let (tagged, tag_binds) = tags_condition("vm.id", "UserVm", &f.tags, 9);
+        let where_ = format!("{where_}{tagged}");
         let kw = f.keyword.as_deref().map(like_pattern).unwrap_or_default();
         let from = "vm_instances vm JOIN templates t ON t.id = vm.template_id";
         let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {from} WHERE {where_}"))
@@ -638,6 +690,7 @@ impl Store {
             .bind(f.account_id.unwrap_or(-1))
             .bind(f.extension_id.unwrap_or(-1))
             .bind(&kw)
+            .bind_all(&tag_binds)
             .fetch_one(&self.pool)
             .await
             .map_err(StoreError::query("instance_list"))?;
@@ -653,6 +706,7 @@ impl Store {
         .bind(f.account_id.unwrap_or(-1))
         .bind(f.extension_id.unwrap_or(-1))
         .bind(&kw)
+        .bind_all(&tag_binds)
         .fetch_all(&self.pool)
         .await
         .map_err(StoreError::query("instance_list"))?;

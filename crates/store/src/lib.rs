@@ -75,6 +75,8 @@ mod jobs;
 mod migrate;
 mod servers;
 mod settings;
+mod tags;
+mod volumes;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
@@ -87,6 +89,8 @@ pub use identity::IdentityFilter;
 pub use infra::InfraFilter;
 pub use instances::{InstanceFilter, TemplateFilter, TemplateVisibility};
 pub use jobs::NewJob;
+pub use tags::{tags_condition, TagFilter};
+pub use volumes::VolumeFilter;
 
 /// Which database is behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -372,6 +376,16 @@ impl Store {
         r.map(|r| decode(&r))
             .transpose()
             .map_err(StoreError::query(op))
+    }
+
+    /// Run one statement as it is: for tests that must put the database into a state the API
+    /// cannot (rows an older version left behind). Panics on failure.
+    #[doc(hidden)]
+    pub async fn testing_execute(&self, sql: &str) {
+        sqlx::query(sql)
+            .execute(&self.writer)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
     /// True when the database answers.

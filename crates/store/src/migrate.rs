@@ -11,6 +11,11 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0002_infrastructure.sql"),
     ),
     (3, include_str!("../migrations/sqlite/0003_alert_once.sql")),
+    (
+        4,
+        include_str!("../migrations/sqlite/0004_resource_tags.sql"),
+    ),
+    (6, include_str!("../migrations/sqlite/0006_volumes.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (
@@ -25,6 +30,11 @@ const POSTGRES: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/postgres/0003_alert_once.sql"),
     ),
+    (
+        4,
+        include_str!("../migrations/postgres/0004_resource_tags.sql"),
+    ),
+    (6, include_str!("../migrations/postgres/0006_volumes.sql")),
 ];
 
 /// The migrations of a backend, in order.

@@ -35,19 +35,19 @@ case "$action" in
 esac
 "#;
 
-struct Env {
-    s: TestServer,
-    c: Client,
-    ext_id: String,
-    dir: PathBuf,
-    zone: String,
-    offering: String,
-    template: String,
-    network: String,
-    host: String,
+pub(super) struct Env {
+    pub(super) s: TestServer,
+    pub(super) c: Client,
+    pub(super) ext_id: String,
+    pub(super) dir: PathBuf,
+    pub(super) zone: String,
+    pub(super) offering: String,
+    pub(super) template: String,
+    pub(super) network: String,
+    pub(super) host: String,
 }
 
-async fn setup(requires_prepare: bool) -> Env {
+pub(super) async fn setup(requires_prepare: bool) -> Env {
     let s = TestServer::start();
     let c = s.admin().await;
     let e = c
@@ -206,7 +206,7 @@ async fn setup(requires_prepare: bool) -> Env {
 }
 
 impl Env {
-    async fn deploy(&self, name: &str) -> Result<Value, trellis_client::ClientError> {
+    pub(super) async fn deploy(&self, name: &str) -> Result<Value, trellis_client::ClientError> {
         let r = self
             .c
             .call(
@@ -231,7 +231,7 @@ impl Env {
             .map(|v| v["virtualmachine"].clone())
     }
 
-    async fn run(
+    pub(super) async fn run(
         &self,
         cmd: &str,
         params: &[(&str, &str)],
@@ -247,7 +247,7 @@ impl Env {
     }
 
     /// Recorded payloads of `action`, oldest first.
-    fn payloads(&self, action: &str) -> Vec<Value> {
+    pub(super) fn payloads(&self, action: &str) -> Vec<Value> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.join("rec"))
             .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
             .unwrap_or_default();

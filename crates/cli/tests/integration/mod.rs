@@ -11,6 +11,7 @@ mod metrics;
 mod operations;
 mod quickstart_ports;
 mod registrations;
+mod surface;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};

@@ -35,6 +35,58 @@ pub struct DeployInput {
     pub external_details: BTreeMap<String, String>,
     pub user_data: Option<String>,
     pub host_uuid: Option<String>,
+    /// Root administrators only: start in this cluster (`clusterid`) or pod (`podid`).
+    pub cluster_uuid: Option<String>,
+    pub pod_uuid: Option<String>,
+    /// `rootdisksize`, GiB: the ROOT volume's size, kept as the instance detail of that name.
+    pub root_disk_size: Option<i64>,
+    /// `boottype` (`BIOS`/`UEFI`) and `bootmode` (`LEGACY`/`SECURE`).
+    pub boot_type: Option<String>,
+    pub boot_mode: Option<String>,
+}
+
+/// The instance detail upstream keeps a UEFI instance's boot mode in (`LEGACY` or `SECURE`);
+/// no such detail means BIOS.
+pub const DETAIL_UEFI: &str = "UEFI";
+
+/// Where a start may go: an administrator's host, cluster or pod (the first start of a deploy),
+/// else wherever placement finds room.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Destination {
+    pub host: Option<String>,
+    pub cluster: Option<String>,
+    pub pod: Option<String>,
+}
+
+/// `boottype`/`bootmode` checked and made canonical: `Some(mode)` for UEFI, `None` for BIOS.
+pub fn boot_firmware(
+    boot_type: Option<&str>,
+    boot_mode: Option<&str>,
+) -> Result<Option<&'static str>> {
+    let mode = match boot_mode.map(|m| m.trim().to_ascii_uppercase()) {
+        None => None,
+        Some(m) if m == "LEGACY" => Some("LEGACY"),
+        Some(m) if m == "SECURE" => Some("SECURE"),
+        Some(m) => {
+            return Err(Error::invalid_param(format!(
+                "Invalid bootmode {m}: use LEGACY or SECURE"
+            )))
+        }
+    };
+    match boot_type.map(|t| t.trim().to_ascii_uppercase()).as_deref() {
+        None if mode.is_some() => Err(Error::invalid_param(
+            "bootmode needs boottype (UEFI or BIOS)",
+        )),
+        None => Ok(None),
+        Some("BIOS") if mode == Some("SECURE") => {
+            Err(Error::invalid_param("Secure boot needs boottype UEFI"))
+        }
+        Some("BIOS") => Ok(None),
+        Some("UEFI") => Ok(Some(mode.unwrap_or("LEGACY"))),
+        Some(other) => Err(Error::invalid_param(format!(
+            "Invalid boottype {other}: use BIOS or UEFI"
+        ))),
+    }
 }
 
 fn is_valid_hostname(s: &str) -> bool {
@@ -87,13 +139,52 @@ impl App {
             )
             .await?;
         }
-        if let Some(h) = &input.host_uuid {
-            if !caller.is_root_admin() {
-                return Err(Error::denied(
-                    "only root administrators may choose the host",
-                ));
+        let firmware = boot_firmware(input.boot_type.as_deref(), input.boot_mode.as_deref())?;
+        if let Some(size) = input.root_disk_size {
+            if size < 1 {
+                return Err(Error::invalid_param(format!(
+                    "Invalid rootdisksize {size}: give the size in GiB, at least 1"
+                )));
             }
-            self.host_by_uuid(h).await?;
+        }
+        // Where the first start goes: a host, a cluster or a pod, each of the template's
+        // extension, chosen by a root administrator.
+        let targets = [
+            ("hostid", input.host_uuid.is_some()),
+            ("clusterid", input.cluster_uuid.is_some()),
+            ("podid", input.pod_uuid.is_some()),
+        ];
+        if let Some((param, _)) = targets.iter().find(|(_, given)| *given) {
+            if !caller.is_root_admin() {
+                return Err(Error::denied(format!(
+                    "only root administrators may choose where an instance is deployed ({param})"
+                )));
+            }
+        }
+        if let Some(h) = &input.host_uuid {
+            let host = self.host_by_uuid(h).await?;
+            self.deploy_target_check(&template, host.cluster_id, &format!("host {}", host.name))
+                .await?;
+        }
+        if let Some(c) = &input.cluster_uuid {
+            let cluster = self.cluster_by_uuid(c).await?;
+            if cluster.zone_id != zone.id {
+                return Err(Error::invalid_param(format!(
+                    "Cluster {} is not in zone {}",
+                    cluster.name, zone.name
+                )));
+            }
+            self.deploy_target_check(&template, cluster.id, &format!("cluster {}", cluster.name))
+                .await?;
+        }
+        if let Some(p) = &input.pod_uuid {
+            let pod = self.pod_by_uuid(p).await?;
+            if pod.zone_id != zone.id {
+                return Err(Error::invalid_param(format!(
+                    "Pod {} is not in zone {}",
+                    pod.name, zone.name
+                )));
+            }
         }
         let name = match &input.name {
             Some(n) => {
@@ -224,6 +315,12 @@ impl App {
                 .map(|(k, v)| (format!("{EXTERNAL_PREFIX}{k}"), v.clone())),
         );
         details.insert(DETAIL_DEPLOYVM.into(), "true".into());
+        if let Some(size) = input.root_disk_size {
+            details.insert(super::volumes::ROOT_DISK_SIZE.into(), size.to_string());
+        }
+        if let Some(mode) = firmware {
+            details.insert(DETAIL_UEFI.into(), mode.into());
+        }
         let event = Self::new_event(
             Some(caller),
             "VM.CREATE",
@@ -327,7 +424,7 @@ impl App {
         ctx: &JobContext,
         caller: &Caller,
         uuid: &str,
-        host_uuid: Option<&str>,
+        dest: &Destination,
     ) -> Result<Instance> {
         let lock = self.lock_for(&format!("instance-{uuid}")).await;
         let _guard = lock.lock().await;
@@ -335,7 +432,7 @@ impl App {
             .store
             .instance_by_uuid(uuid)
             .await?
-            .ok_or_else(|| Error::not_found(format!("Unable to find instance by id {uuid}")))?;
+            .ok_or_else(|| super::instance::unknown_instance(uuid))?;
         let resumed = ctx.resumed_step()?;
         let template = self
             .store
@@ -344,9 +441,9 @@ impl App {
             .ok_or_else(|| Error::internal("instance without template"))?;
         let host = if inst.state != VmState::Starting || inst.host_id.is_none() {
             inst.state.begin_start()?;
-            let host = match host_uuid {
+            let host = match &dest.host {
                 Some(h) => self.host_by_uuid(h).await?,
-                None => self.place(&inst, &template).await?,
+                None => self.place(&inst, &template, dest).await?,
             };
             inst = self
                 .set_state(&inst, VmState::Starting, Some(host.id))
@@ -465,6 +562,27 @@ impl App {
                 .await;
                 Err(e)
             }
+        }
+    }
+
+    /// A host or cluster an administrator named for a deploy must be in a cluster bound to the
+    /// template's extension.
+    async fn deploy_target_check(
+        &self,
+        template: &trellis_model::entity::Template,
+        cluster_id: i64,
+        what: &str,
+    ) -> Result<()> {
+        let bound = self.cluster_extension(cluster_id).await?;
+        match (bound, template.extension_id) {
+            (None, _) => Err(Error::invalid_param(format!(
+                "Cannot deploy to {what}: its cluster is not an External cluster registered with an extension"
+            ))),
+            (Some((e, _)), Some(want)) if e.id != want => Err(Error::invalid_param(format!(
+                "Cannot deploy to {what}: its cluster is registered with extension {}, not with the template's",
+                e.name
+            ))),
+            _ => Ok(()),
         }
     }
 }

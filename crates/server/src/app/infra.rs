@@ -393,6 +393,13 @@ impl App {
         Ok(c)
     }
 
+    pub async fn pod_by_uuid(&self, uuid: &str) -> Result<Pod> {
+        self.store
+            .pod_by_uuid(uuid)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("Unable to find pod by id {uuid}")))
+    }
+
     pub async fn cluster_by_uuid(&self, uuid: &str) -> Result<Cluster> {
         self.store
             .cluster_by_uuid(uuid)

@@ -11,9 +11,10 @@ use trellis_model::instance::VmState;
 use trellis_model::{time::now_millis, Error, Result, RoleType};
 use trellis_store::{InstanceFilter, Page};
 
+use super::expunge_reaper::DETAIL_DESTROYED_AT;
 use super::infra::EXTERNAL_PREFIX;
 use super::invoke::action_failed;
-use super::{App, Caller};
+use super::{setting, App, Caller};
 
 pub(crate) const DETAIL_DEPLOYVM: &str = "deployvm";
 const DETAIL_EXPUNGE: &str = "expunge.external.vm";
@@ -37,7 +38,7 @@ impl App {
             .store
             .instance_by_uuid(uuid)
             .await?
-            .ok_or_else(|| Error::not_found(format!("Unable to find instance by id {uuid}")))?;
+            .ok_or_else(|| unknown_instance(uuid))?;
         if !caller.is_root_admin() && inst.account_id != caller.account.id {
             let allowed = caller.role_type() == RoleType::DomainAdmin
                 && self
@@ -69,12 +70,64 @@ impl App {
             Op::Start => state.begin_start().map(|_| ())?,
             Op::Stop => state.begin_stop().map(|_| ())?,
             Op::Reboot => state.begin_reboot().map(|_| ())?,
+            // Destroying a Destroyed instance is answered with it unchanged, or expunges it.
+            Op::Destroy if is_destroyed(state) => {}
             Op::Destroy => state.begin_destroy().map(|_| ())?,
-            Op::Expunge => state.begin_expunge().map(|_| ())?,
-            Op::Recover => state.begin_recover().map(|_| ())?,
+            Op::Expunge => {
+                self.expunge_recover_allowed(caller, "expunge")?;
+                state.begin_expunge().map(|_| ())?
+            }
+            Op::Recover => {
+                self.expunge_recover_allowed(caller, "recover")?;
+                if !state.can_recover() {
+                    return Err(Error::invalid_param(format!(
+                        "Vm with id {} is not in the right state (it is {}; only Destroyed instances can be recovered)",
+                        inst.uuid,
+                        state.as_str()
+                    )));
+                }
+            }
             Op::Update => {}
         }
         Ok(inst)
+    }
+
+    /// The instance `destroyVirtualMachine` is about: a live one the caller may destroy, or an
+    /// expunged one of the caller's (the job then fails as upstream's does, with the text
+    /// clients take for "already gone"). An id that never named an instance is the usual 431.
+    pub async fn instance_destroy_target(&self, caller: &Caller, uuid: &str) -> Result<String> {
+        match self.instance_check(caller, uuid, Op::Destroy).await {
+            Ok(inst) => Ok(inst.uuid),
+            Err(e) => match self.store.instance_by_uuid_any(uuid).await? {
+                Some(gone)
+                    if gone.removed.is_some()
+                        && (caller.is_root_admin() || gone.account_id == caller.account.id) =>
+                {
+                    Ok(gone.uuid)
+                }
+                _ => Err(e),
+            },
+        }
+    }
+
+    /// Expunging and recovering are for administrators, and for users when
+    /// `allow.user.expunge.recover.vm` says so (upstream's rule).
+    pub fn expunge_recover_allowed(&self, caller: &Caller, what: &str) -> Result<()> {
+        let admin = matches!(caller.role_type(), RoleType::Admin | RoleType::DomainAdmin);
+        if admin || self.setting_bool(setting::USER_EXPUNGE_RECOVER_VM) {
+            return Ok(());
+        }
+        Err(Error::denied(format!(
+            "Account {} is not allowed to {what} instances (setting {} is false)",
+            caller.account.name,
+            setting::USER_EXPUNGE_RECOVER_VM
+        )))
+    }
+
+    /// Whether the caller sees Destroyed and Expunging instances: administrators always, users
+    /// when `allow.user.view.destroyed.vm` says so.
+    pub fn sees_destroyed(&self, caller: &Caller) -> bool {
+        caller.role_type() != RoleType::User || self.setting_bool(setting::USER_VIEW_DESTROYED_VM)
     }
 
     /// Operations CloudStack refuses for instances on External clusters (spec §9.8). The caller
@@ -253,11 +306,25 @@ impl App {
     ) -> Result<Option<Instance>> {
         let lock = self.lock_for(&format!("instance-{uuid}")).await;
         let _guard = lock.lock().await;
-        let mut inst = self
-            .store
-            .instance_by_uuid(uuid)
-            .await?
-            .ok_or_else(|| Error::not_found(format!("Unable to find instance by id {uuid}")))?;
+        let Some(mut inst) = self.store.instance_by_uuid(uuid).await? else {
+            // Expunged meanwhile (or before: see `instance_destroy_target`): upstream's text,
+            // which clients take for "already gone".
+            let id = match self.store.instance_by_uuid_any(uuid).await? {
+                Some(gone) => gone.id.to_string(),
+                None => uuid.to_string(),
+            };
+            return Err(Error::invalid_param(format!(
+                "Unable to find UUID for id [{id}] of type [VirtualMachine]"
+            )));
+        };
+        if is_destroyed(inst.state) {
+            // Already destroyed: nothing to do, or the expunge the caller asked for.
+            if !expunge {
+                return Ok(Some(inst));
+            }
+            self.expunge_locked(caller, inst).await?;
+            return Ok(None);
+        }
         inst.state.begin_destroy()?;
         // An instance whose first deployment failed was never created on the extension's side
         // (the failed create was undone): there is nothing to stop, as upstream's Error →
@@ -268,6 +335,16 @@ impl App {
             inst = self.stop_locked(caller, inst, expunge).await?;
         }
         let inst = self.set_state(&inst, VmState::Destroyed, None).await?;
+        // The expunge reaper's clock (expunge.delay) starts now.
+        self.store
+            .detail_upsert(
+                DetailOwner::Instance,
+                inst.id,
+                DETAIL_DESTROYED_AT,
+                &now_millis().to_string(),
+                false,
+            )
+            .await?;
         self.event(
             Some(caller),
             "VM.DESTROY",
@@ -331,6 +408,7 @@ impl App {
             _ => Ok(()),
         };
         let inst = self.reload(&inst).await?;
+        let volumes = self.store.volumes_of(inst.id).await?;
         match result {
             Ok(()) => {
                 if !self
@@ -341,6 +419,13 @@ impl App {
                     return Err(Error::conflict(
                         "the instance was changed by another operation during expunge",
                     ));
+                }
+                // Tags go with their resource (the instance and its volumes).
+                self.store
+                    .tag_delete_for_resource("UserVm", inst.id)
+                    .await?;
+                for v in &volumes {
+                    self.store.tag_delete_for_resource("Volume", v.id).await?;
                 }
                 self.event(
                     Some(caller),
@@ -365,6 +450,9 @@ impl App {
     pub async fn instance_recover(&self, caller: &Caller, uuid: &str) -> Result<Instance> {
         let inst = self.instance_check(caller, uuid, Op::Recover).await?;
         let inst = self.set_state(&inst, VmState::Stopped, None).await?;
+        self.store
+            .detail_delete(DetailOwner::Instance, inst.id, DETAIL_DESTROYED_AT)
+            .await?;
         self.event(
             Some(caller),
             "VM.RECOVER",
@@ -440,19 +528,27 @@ impl App {
         self.reload(&inst).await
     }
 
+    /// `listVirtualMachines`: a root admin sees every account's instances, everyone else their
+    /// own account's. `state=present` means neither Destroyed nor Expunging; Destroyed and
+    /// Expunging instances are listed for administrators, and for users only when
+    /// `allow.user.view.destroyed.vm` is true (then `id=` and `state=Destroyed` find them too).
     pub async fn instance_list(
         &self,
         caller: &Caller,
         mut f: InstanceFilter,
-        list_all: bool,
         page: Page,
     ) -> Result<(Vec<Instance>, i64)> {
-        if !(caller.is_root_admin() && (list_all || f.uuid.is_some())) && !caller.is_root_admin() {
+        if !caller.is_root_admin() {
             f.account_id = Some(caller.account.id);
         }
-        if caller.is_root_admin() && !list_all && f.uuid.is_none() && f.account_id.is_none() {
-            // Admins see everything, as CloudStack's root admin does with listall.
+        let present = f
+            .state
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("present"));
+        if present {
+            f.state = None;
         }
+        f.include_destroyed = !present && self.sees_destroyed(caller);
         Ok(self.store.instance_list(&f, page).await?)
     }
 
@@ -514,4 +610,16 @@ impl App {
             ))
         })
     }
+}
+
+/// Destroyed, or on its way out.
+fn is_destroyed(state: VmState) -> bool {
+    matches!(state, VmState::Destroyed | VmState::Expunging)
+}
+
+/// Upstream's answer for an instance id that names no (live) instance.
+pub(crate) fn unknown_instance(uuid: &str) -> Error {
+    Error::not_found(format!(
+        "Invalid parameter id value={uuid} due to incorrect long value format, or entity does not exist or due to incorrect parameter annotation for the field in api cmd class."
+    ))
 }

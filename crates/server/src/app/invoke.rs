@@ -38,6 +38,10 @@ pub(crate) fn action_failed(what: &str, inst: &Instance, e: &RunError) -> Error 
     )
 }
 
+/// The key of `externaldetails.virtualmachine` that carries a template's disk format when it is
+/// not `EXTERNAL` (a Trellis addition; upstream's External templates have no other format).
+pub const TEMPLATE_FORMAT_KEY: &str = "cloudstack.template.format";
+
 impl App {
     pub(crate) async fn target(&self, inst: &Instance, host: &Host) -> Result<Target> {
         let template = self
@@ -167,6 +171,11 @@ impl App {
                 }
             }
         }
+        // A disk format other than upstream's EXTERNAL is the template's promise about its image:
+        // the extension learns it beside the other instance-level external details.
+        if !template.format.eq_ignore_ascii_case("EXTERNAL") {
+            vm_ext.insert(TEMPLATE_FORMAT_KEY.into(), template.format.clone());
+        }
         let state = match action {
             proto::action::STOP => "Stopping",
             proto::action::DELETE => "Expunging",
@@ -174,6 +183,7 @@ impl App {
             _ => inst.state.as_str(),
         };
         let full = with_nics;
+        let uefi = to_details.get(super::deploy::DETAIL_UEFI).cloned();
         let vm = proto::VirtualMachine {
             id: inst.id,
             uuid: inst.uuid.clone(),
@@ -191,8 +201,9 @@ impl App {
             enable_dynamically_scale_vm: false,
             enter_hardware_setup: false,
             vnc_password: Some(inst.vnc_password.clone()),
-            boot_type: None,
-            boot_mode: None,
+            // Only a UEFI instance says so: BIOS instances keep upstream's empty fields.
+            boot_type: uefi.as_ref().map(|_| "UEFI".to_string()),
+            boot_mode: uefi,
             details: to_details,
             nics,
             disks: Vec::new(),

@@ -4,6 +4,7 @@
 pub mod custom_action;
 pub mod deploy;
 pub mod detail_policy;
+mod expunge_reaper;
 mod extension;
 mod host_maintenance;
 pub(crate) mod identity;
@@ -20,7 +21,9 @@ pub mod reads;
 mod registration;
 pub mod secrets;
 mod settings;
+pub mod tags;
 pub mod templates;
+pub mod volumes;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -148,6 +151,13 @@ impl App {
         let generated = self.identity_bootstrap().await?;
         self.network_offerings_bootstrap().await?;
         self.extensions_bootstrap().await?;
+        let added = self.store.volume_backfill_roots().await?;
+        if added > 0 {
+            tracing::info!(
+                volumes = added,
+                "recorded ROOT volumes of instances made before volumes were recorded"
+            );
+        }
         Ok(generated)
     }
 

@@ -170,6 +170,7 @@ impl App {
             )));
         }
         self.store.network_delete(n.id, now_millis()).await?;
+        self.store.tag_delete_for_resource("Network", n.id).await?;
         self.event(
             Some(caller),
             "NETWORK.DELETE",

@@ -7,11 +7,26 @@ use trellis_model::{Error, Result};
 
 use trellis_store::{InfraFilter, Page};
 
+use super::deploy::Destination;
 use super::App;
 
 impl App {
-    /// Choose a host (spec §9.5): last host, else clusters of the template's extension.
-    pub(crate) async fn place(&self, inst: &Instance, template: &Template) -> Result<Host> {
+    /// Choose a host (spec §9.5): last host, else clusters of the template's extension (of the
+    /// administrator's cluster or pod, when the deploy named one).
+    pub(crate) async fn place(
+        &self,
+        inst: &Instance,
+        template: &Template,
+        dest: &Destination,
+    ) -> Result<Host> {
+        let cluster_id = match &dest.cluster {
+            Some(u) => Some(self.cluster_by_uuid(u).await?.id),
+            None => None,
+        };
+        let pod_id = match &dest.pod {
+            Some(u) => Some(self.pod_by_uuid(u).await?.id),
+            None => None,
+        };
         if let Some(hid) = inst.last_host_id {
             if let Some(h) = self.store.host_get(hid).await? {
                 return Ok(h);
@@ -65,6 +80,8 @@ impl App {
         for c in clusters
             .iter()
             .filter(|c| c.allocation_state == "Enabled" && c.arch == template.arch)
+            .filter(|c| cluster_id.is_none_or(|id| c.id == id))
+            .filter(|c| pod_id.is_none_or(|id| c.pod_id == id))
         {
             let Some((e, _)) = self.cluster_extension(c.id).await? else {
                 continue;

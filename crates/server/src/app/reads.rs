@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use trellis_model::entity::{
     Account, Alert, Cluster, DetailOwner, Domain, Event, Extension, Host, Instance, Network,
-    NetworkOffering, Nic, Pod, Role, ServiceOffering, Template, User, Zone,
+    NetworkOffering, Nic, Pod, ResourceTag, Role, ServiceOffering, Template, User, Zone,
 };
 use trellis_model::Result;
 use trellis_store::Store;
@@ -15,7 +15,7 @@ use trellis_store::Store;
 /// The filter and paging types of listings, for the HTTP layer (which never names the store).
 pub use trellis_store::{
     CustomActionFilter, EventFilter, ExtensionFilter, IdentityFilter, InfraFilter, InstanceFilter,
-    Page, TemplateFilter,
+    Page, TagFilter, TemplateFilter, VolumeFilter,
 };
 
 use super::App;
@@ -76,6 +76,8 @@ forward! {
     event_list(f: &EventFilter, page: Page) -> (Vec<Event>, i64);
     alert_list(uuid: Option<&str>, type_id: Option<i64>, keyword: Option<&str>, page: Page) -> (Vec<Alert>, i64);
     details_visible(owner: DetailOwner, owner_id: i64) -> BTreeMap<String, String>;
+    tags_of(resource_type: &str, resource_ids: &[i64]) -> Vec<ResourceTag>;
+    instance_by_uuid_any(uuid: &str) -> Option<Instance>;
 }
 
 impl Reads<'_> {
@@ -99,6 +101,8 @@ pub struct InstanceRefs {
     pub extensions: HashMap<i64, Extension>,
     pub nics: HashMap<i64, Vec<Nic>>,
     pub details: HashMap<i64, BTreeMap<String, String>>,
+    /// Tags of each instance, by instance id.
+    pub tags: HashMap<i64, Vec<ResourceTag>>,
 }
 
 /// Up to this many instances, references are fetched one by one; beyond, whole tables are read.
@@ -116,6 +120,9 @@ impl App {
                 .await?,
             ..InstanceRefs::default()
         };
+        for t in store.tags_of("UserVm", &ids).await? {
+            refs.tags.entry(t.resource_id).or_default().push(t);
+        }
         for i in instances {
             if !refs.templates.contains_key(&i.template_id) {
                 if let Some(t) = store.template_get(i.template_id).await? {

@@ -41,6 +41,10 @@ pub mod setting {
     pub const SIGNATURE_LENIENT_TILDE: &str = "api.signature.lenient.tilde";
     pub const ALLOW_PUBLIC_USER_TEMPLATES: &str = "allow.public.user.templates";
     pub const USER_TEMPLATE_EXTENSION: &str = "allow.user.template.extension";
+    pub const USER_VIEW_DESTROYED_VM: &str = "allow.user.view.destroyed.vm";
+    pub const USER_EXPUNGE_RECOVER_VM: &str = "allow.user.expunge.recover.vm";
+    pub const EXPUNGE_INTERVAL: &str = "expunge.interval";
+    pub const EXPUNGE_DELAY: &str = "expunge.delay";
 }
 
 pub static SETTINGS: &[SettingDef] = &[
@@ -58,6 +62,10 @@ pub static SETTINGS: &[SettingDef] = &[
     SettingDef { name: setting::SECURE_COOKIE, default: "false", category: "Advanced", description: "Mark session cookies Secure (serve behind TLS)", dynamic: true, kind: Kind::Boolean },
     SettingDef { name: setting::ALLOW_PUBLIC_USER_TEMPLATES, default: "false", category: "Advanced", description: "Let non-administrators register public templates (visible to every account)", dynamic: true, kind: Kind::Boolean },
     SettingDef { name: setting::USER_TEMPLATE_EXTENSION, default: "false", category: "Advanced", description: "Let non-administrators bind the templates they register to an extension (their external details are still limited to the keys the extension declares user-settable)", dynamic: true, kind: Kind::Boolean },
+    SettingDef { name: setting::USER_VIEW_DESTROYED_VM, default: "false", category: "Advanced", description: "Let non-administrators see their Destroyed instances in listVirtualMachines", dynamic: true, kind: Kind::Boolean },
+    SettingDef { name: setting::USER_EXPUNGE_RECOVER_VM, default: "false", category: "Advanced", description: "Let non-administrators expunge (destroyVirtualMachine expunge=true, expungeVirtualMachine) and recover their instances", dynamic: true, kind: Kind::Boolean },
+    SettingDef { name: setting::EXPUNGE_INTERVAL, default: "86400", category: "Advanced", description: "Interval (in seconds) between rounds of the expunge reaper, which expunges Destroyed instances older than expunge.delay", dynamic: true, kind: Kind::Integer { min: 1, max: 31_536_000 } },
+    SettingDef { name: setting::EXPUNGE_DELAY, default: "86400", category: "Advanced", description: "Time (in seconds) a Destroyed instance is kept before the expunge reaper expunges it (0: at the next round)", dynamic: true, kind: Kind::Integer { min: 0, max: 31_536_000 } },
     SettingDef { name: setting::SIGNATURE_LENIENT_TILDE, default: "true", category: "Advanced", description: "Also accept signatures computed with '~' left unescaped, as Python's and Go's URL encoders produce (CloudStack's Java canonical form escapes it)", dynamic: true, kind: Kind::Boolean },
 ];
 

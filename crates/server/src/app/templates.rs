@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use trellis_model::entity::{DetailOwner, Template};
+use trellis_model::os_types::{OsType, DEFAULT_OS_TYPE};
 use trellis_model::{ids, time::now_millis, Error, Result};
 use trellis_store::{Page, TemplateFilter, TemplateVisibility};
 
@@ -21,10 +22,57 @@ pub struct TemplateInput {
     pub extension_uuid: Option<String>,
     pub external_details: BTreeMap<String, String>,
     pub arch: Option<String>,
-    pub os_type: Option<String>,
+    /// `ostypeid`: the uuid of a catalogue entry (`listOsTypes`).
+    pub os_type_id: Option<String>,
     pub is_public: Option<bool>,
     pub is_featured: Option<bool>,
 }
+
+/// Input of `updateTemplate`: what is `None` stays as it is.
+#[derive(Debug, Clone, Default)]
+pub struct TemplateUpdate {
+    pub name: Option<String>,
+    pub display_text: Option<String>,
+    pub os_type_id: Option<String>,
+    pub arch: Option<String>,
+    pub format: Option<String>,
+    pub is_featured: Option<bool>,
+    /// New external details, replacing the old ones (`cleanupexternaldetails` clears them).
+    pub external_details: Option<BTreeMap<String, String>>,
+    pub cleanup_external_details: bool,
+}
+
+/// The disk formats a template for External instances may declare. The server stores the
+/// format and hands it to the extension (`cloudstack.template.format` among the instance's
+/// external details); only the extension knows what to do with the image.
+pub const TEMPLATE_FORMATS: &[&str] = &[
+    "EXTERNAL", "QCOW2", "RAW", "VHD", "VHDX", "OVA", "VMDK", "ISO", "TAR",
+];
+
+/// The canonical (upper-case) spelling of a format, or the 431 naming the accepted ones.
+pub fn template_format(format: &str) -> Result<&'static str> {
+    TEMPLATE_FORMATS
+        .iter()
+        .copied()
+        .find(|f| f.eq_ignore_ascii_case(format.trim()))
+        .ok_or_else(|| {
+            Error::invalid_param(format!(
+                "Invalid format {format}: templates for External hypervisor type take one of {}",
+                TEMPLATE_FORMATS.join(", ")
+            ))
+        })
+}
+
+/// The catalogue entry an `ostypeid` names, or upstream's 431 for an id that names nothing.
+pub fn os_type_of(uuid: &str) -> Result<OsType> {
+    OsType::by_uuid(uuid).ok_or_else(|| {
+        Error::invalid_param(format!(
+            "Invalid parameter ostypeid value={uuid} due to incorrect long value format, or entity does not exist or due to incorrect parameter annotation for the field in api cmd class."
+        ))
+    })
+}
+
+const TEMPLATE_NAME_MAX: usize = 255;
 
 impl App {
     /// `registerTemplate` for External: no download, Active at once, bound to an extension.
@@ -43,7 +91,7 @@ impl App {
             extension_uuid,
             external_details,
             arch,
-            os_type,
+            os_type_id,
             is_public,
             is_featured,
         } = input;
@@ -53,13 +101,19 @@ impl App {
             zone_uuid.as_deref(),
             extension_uuid.as_deref(),
         );
-        let (arch, os_type) = (arch.as_deref(), os_type.as_deref());
+        let arch = arch.as_deref();
+        let os_type = match os_type_id.as_deref() {
+            Some(u) => os_type_of(u)?,
+            None => OsType::of_stored(DEFAULT_OS_TYPE),
+        };
         if !hypervisor.eq_ignore_ascii_case(HYPERVISOR_EXTERNAL) {
             return Err(Error::invalid_param(format!("Hypervisor type {hypervisor} is not supported: Trellis registers templates of hypervisor type External")));
         }
-        if !format.eq_ignore_ascii_case("EXTERNAL") {
-            return Err(Error::invalid_param(format!("Invalid format {format}: templates for External hypervisor type must have format EXTERNAL")));
-        }
+        let format = template_format(format)?;
+        let arch = match arch {
+            Some(a) => Some(template_arch(a)?),
+            None => None,
+        };
         let zone_id = match zone_uuid.filter(|z| *z != "-1") {
             Some(u) => Some(self.zone_by_uuid(u).await?.id),
             None => None,
@@ -107,9 +161,9 @@ impl App {
             uuid: ids::new_uuid(),
             name: name.into(),
             display_text: display_text.unwrap_or(name).into(),
-            format: "EXTERNAL".into(),
+            format: format.into(),
             hypervisor: HYPERVISOR_EXTERNAL.into(),
-            os_type: os_type.unwrap_or("Other (64-bit)").into(),
+            os_type: os_type.description.into(),
             extension_id: extension.as_ref().map(|e| e.id),
             arch: arch.unwrap_or("x86_64").into(),
             is_public,
@@ -194,6 +248,7 @@ impl App {
             )));
         }
         self.store.template_delete(t.id, now_millis()).await?;
+        self.store.tag_delete_for_resource("Template", t.id).await?;
         self.event(
             Some(caller),
             "TEMPLATE.DELETE",
@@ -203,4 +258,116 @@ impl App {
         .await;
         Ok(())
     }
+
+    /// `updateTemplate`: the owner (or a root admin) renames, re-describes, re-types a
+    /// template, or replaces its external details under the same rules as at registration.
+    pub async fn template_update(
+        &self,
+        caller: &Caller,
+        uuid: &str,
+        update: TemplateUpdate,
+    ) -> Result<Template> {
+        let mut t = self.template_by_uuid(uuid).await?;
+        let admin = caller.is_root_admin();
+        if !admin && t.account_id != caller.account.id {
+            return Err(Error::denied(format!(
+                "Account {} does not own template {}",
+                caller.account.name, t.uuid
+            )));
+        }
+        // Every check first: nothing is written unless all of it is acceptable.
+        if let Some(name) = &update.name {
+            if name.trim().is_empty() || name.chars().count() > TEMPLATE_NAME_MAX {
+                return Err(Error::invalid_param(format!(
+                    "Template name must be 1 to {TEMPLATE_NAME_MAX} characters"
+                )));
+            }
+        }
+        if update.is_featured.is_some() && !admin {
+            return Err(Error::denied(
+                "Only root administrators may change whether a template is featured",
+            ));
+        }
+        let os_type = match update.os_type_id.as_deref() {
+            Some(u) => Some(os_type_of(u)?),
+            None => None,
+        };
+        let format = match update.format.as_deref() {
+            Some(f) => Some(template_format(f)?),
+            None => None,
+        };
+        let arch = match update.arch.as_deref() {
+            Some(a) => Some(template_arch(a)?),
+            None => None,
+        };
+        if let Some(details) = update.external_details.as_ref().filter(|d| !d.is_empty()) {
+            if !admin {
+                let extension = match t.extension_id {
+                    Some(id) => self.store.extension_get(id).await?,
+                    None => None,
+                };
+                let keys = details.keys().cloned().collect();
+                self.user_details_check(caller, extension.as_ref(), None, None, &keys)
+                    .await?;
+            }
+        }
+        if update.cleanup_external_details && update.external_details.is_some() {
+            return Err(Error::invalid_param(
+                "externaldetails and cleanupexternaldetails cannot be given together",
+            ));
+        }
+        if let Some(name) = update.name {
+            t.name = name;
+        }
+        if let Some(text) = update.display_text {
+            t.display_text = text;
+        }
+        if let Some(os) = os_type {
+            t.os_type = os.description.into();
+        }
+        if let Some(f) = format {
+            t.format = f.into();
+        }
+        if let Some(a) = arch {
+            t.arch = a.into();
+        }
+        if let Some(featured) = update.is_featured {
+            t.is_featured = featured;
+        }
+        let t = self.store.template_update(&t).await?;
+        if let Some(details) = &update.external_details {
+            self.store
+                .details_replace_visible(DetailOwner::Template, t.id, EXTERNAL_PREFIX, details)
+                .await?;
+        } else if update.cleanup_external_details {
+            self.store
+                .details_replace_visible(
+                    DetailOwner::Template,
+                    t.id,
+                    EXTERNAL_PREFIX,
+                    &BTreeMap::new(),
+                )
+                .await?;
+        }
+        self.event(
+            Some(caller),
+            "TEMPLATE.UPDATE",
+            &format!("Template {} updated", t.name),
+            Some(("Template", &t.uuid)),
+        )
+        .await;
+        Ok(t)
+    }
+}
+
+/// The CPU architectures a template may declare (upstream's `CPU.CPUArch`).
+pub fn template_arch(arch: &str) -> Result<&'static str> {
+    ["x86_64", "aarch64"]
+        .into_iter()
+        .find(|a| a.eq_ignore_ascii_case(arch.trim()))
+        .ok_or_else(|| {
+            Error::invalid_param(format!(
+                "Invalid arch {arch}: valid options are x86_64, aarch64"
+            ))
+        })
 }

@@ -1,6 +1,6 @@
 //! The command table: every catalog command, the kind of handling it gets, and the function that
 //! handles it — one file per resource (`extensions.rs`, `custom_actions.rs`, `identity.rs`,
-//! `infrastructure.rs`, `instances.rs`, `jobs.rs`, `settings.rs`, `meta.rs`), one function per
+//! `infrastructure.rs`, `instances.rs`, `jobs.rs`, `settings.rs`, `tags.rs`, `templates.rs`, `volumes.rs`, `meta.rs`), one function per
 //! command, named after it in snake case (`listZones` → `infrastructure::list_zones`).
 //!
 //! A handler reads typed values from parameters the catalog has validated, calls `App`, and
@@ -17,7 +17,8 @@ use trellis_api::{catalog::Command, ApiError, Params, Reply};
 use trellis_model::entity::{Cluster, Host, Pod, Zone};
 
 use super::{
-    custom_actions, extensions, identity, infrastructure, instances, jobs, meta, settings,
+    custom_actions, extensions, identity, infrastructure, instances, jobs, meta, settings, tags,
+    templates, volumes,
 };
 use crate::app::job::JobCommand;
 use crate::app::reads::Page;
@@ -93,8 +94,6 @@ pub static HANDLERS: &[(&str, Handler)] = &[
         sync!(meta::list_public_ip_addresses),
     ),
     ("listSSHKeyPairs", sync!(meta::list_ssh_key_pairs)),
-    ("listTags", sync!(meta::list_tags)),
-    ("listVolumes", sync!(meta::list_volumes)),
     ("listVPCs", sync!(meta::list_vpcs)),
     // identity.rs
     ("createAccount", sync!(identity::create_account)),
@@ -113,6 +112,24 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("login", Handler::Session),
     ("logout", Handler::Session),
     ("registerUserKeys", sync!(identity::register_user_keys)),
+    // tags.rs
+    ("createTags", queue!(tags::create_tags)),
+    ("deleteTags", queue!(tags::delete_tags)),
+    ("listTags", sync!(tags::list_tags)),
+    // volumes.rs
+    ("attachVolume", sync!(volumes::refuse_volume_operation)),
+    ("createVolume", sync!(volumes::refuse_volume_operation)),
+    ("deleteVolume", sync!(volumes::refuse_volume_operation)),
+    ("detachVolume", sync!(volumes::refuse_volume_operation)),
+    ("listVolumes", sync!(volumes::list_volumes)),
+    ("resizeVolume", sync!(volumes::refuse_volume_operation)),
+    // templates.rs
+    ("deleteTemplate", queue!(templates::delete_template)),
+    ("listOsCategories", sync!(templates::list_os_categories)),
+    ("listOsTypes", sync!(templates::list_os_types)),
+    ("listTemplates", sync!(templates::list_templates)),
+    ("registerTemplate", sync!(templates::register_template)),
+    ("updateTemplate", sync!(templates::update_template)),
     // settings.rs
     ("listConfigurations", sync!(settings::list_configurations)),
     ("updateConfiguration", sync!(settings::update_configuration)),
@@ -170,7 +187,6 @@ pub static HANDLERS: &[(&str, Handler)] = &[
         "deleteServiceOffering",
         sync!(infrastructure::delete_service_offering),
     ),
-    ("deleteTemplate", queue!(infrastructure::delete_template)),
     ("deleteZone", sync!(infrastructure::delete_zone)),
     ("listClusters", sync!(infrastructure::list_clusters)),
     ("listHosts", sync!(infrastructure::list_hosts)),
@@ -184,13 +200,11 @@ pub static HANDLERS: &[(&str, Handler)] = &[
         "listServiceOfferings",
         sync!(infrastructure::list_service_offerings),
     ),
-    ("listTemplates", sync!(infrastructure::list_templates)),
     ("listZones", sync!(infrastructure::list_zones)),
     (
         "prepareHostForMaintenance",
         queue!(infrastructure::prepare_host_for_maintenance),
     ),
-    ("registerTemplate", sync!(infrastructure::register_template)),
     ("updateCluster", sync!(infrastructure::update_cluster)),
     ("updateHost", sync!(infrastructure::update_host)),
     (
@@ -313,6 +327,25 @@ pub async fn dispatch(app: &App, caller: &Caller, cmd: &'static Command, p: &Par
 pub(super) fn page_of(app: &App, p: &Params) -> Result<Page, ApiError> {
     let (offset, limit) = p.paging(app.setting_i64(setting::DEFAULT_PAGE_SIZE))?;
     Ok(Page { offset, limit })
+}
+
+/// The `tags[i].key`/`tags[i].value` filter of a list command: a resource must carry every pair
+/// (an entry without a value asks only for the key).
+pub(super) fn tag_pairs(p: &Params) -> Result<Vec<(String, String)>, ApiError> {
+    let mut out = Vec::new();
+    for m in p.map_objects("tags").unwrap_or_default() {
+        match (m.get("key"), m.get("value")) {
+            (Some(k), v) if !k.is_empty() => {
+                out.push((k.clone(), v.cloned().unwrap_or_default()));
+            }
+            _ => {
+                return Err(ApiError::param(
+                    "Each tags entry of a list filter needs a key (tags[i].key)",
+                ))
+            }
+        }
+    }
+    Ok(out)
 }
 
 pub(super) fn s(p: &Params, name: &str) -> Option<String> {

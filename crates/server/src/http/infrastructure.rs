@@ -1,5 +1,5 @@
-//! Zones, pods, clusters, hosts (incl. maintenance), service offerings, templates, network
-//! offerings and networks.
+//! Zones, pods, clusters, hosts (incl. maintenance), service offerings, network offerings
+//! and networks.
 
 use serde_json::{json, Value};
 use trellis_api::{ApiError, Reply};
@@ -11,8 +11,7 @@ use crate::app::infra::{ClusterInput, HostInput};
 use crate::app::job::JobCommand;
 use crate::app::networks::NetworkInput;
 use crate::app::offerings::OfferingInput;
-use crate::app::reads::{InfraFilter, TemplateFilter};
-use crate::app::templates::TemplateInput;
+use crate::app::reads::InfraFilter;
 
 /// `listZones`.
 pub(super) async fn list_zones(cx: &Cx<'_>) -> R {
@@ -368,64 +367,6 @@ pub(super) async fn list_service_offerings(cx: &Cx<'_>) -> R {
     Ok(list("serviceoffering", out, total))
 }
 
-/// `registerTemplate`.
-pub(super) async fn register_template(cx: &Cx<'_>) -> R {
-    let app = cx.app;
-    let caller = cx.caller;
-    let c = cx.cmd;
-    let p = cx.p;
-    let zone = p
-        .str("zoneid")
-        .map(str::to_string)
-        .or_else(|| p.list("zoneids").and_then(|z| z.into_iter().next()));
-    let input = TemplateInput {
-        name: req(p, c, "name")?.into(),
-        display_text: s(p, "displaytext"),
-        format: req(p, c, "format")?.into(),
-        hypervisor: req(p, c, "hypervisor")?.into(),
-        url: req(p, c, "url")?.into(),
-        zone_uuid: zone,
-        extension_uuid: s(p, "extensionid"),
-        external_details: p.map_flat("externaldetails").unwrap_or_default(),
-        arch: s(p, "arch"),
-        os_type: None,
-        is_public: p.bool("ispublic"),
-        is_featured: p.bool("isfeatured"),
-    };
-    let t = app.template_register(caller, input).await?;
-    Ok(list("template", vec![template_view(app, &t).await?], 1))
-}
-
-/// `listTemplates`.
-pub(super) async fn list_templates(cx: &Cx<'_>) -> R {
-    let app = cx.app;
-    let caller = cx.caller;
-    let p = cx.p;
-    let ext = filter_id(p, "extensionid", |u| app.reads().extension_by_uuid(u)).await?;
-    let zone = filter_id(p, "zoneid", |u| app.reads().zone_by_uuid(u)).await?;
-    let filter = TemplateFilter {
-        uuid: p.str("id"),
-        name: p.str("name"),
-        extension_id: ext,
-        keyword: p.str("keyword"),
-        zone_id: zone,
-    };
-    let (items, total) = app
-        .template_list(
-            caller,
-            p.str("templatefilter").unwrap_or("executable"),
-            p.str("hypervisor"),
-            &filter,
-            page_of(app, p)?,
-        )
-        .await?;
-    let mut out = Vec::new();
-    for t in &items {
-        out.push(template_view(app, t).await?);
-    }
-    Ok(list("template", out, total))
-}
-
 /// `listNetworkOfferings`.
 pub(super) async fn list_network_offerings(cx: &Cx<'_>) -> R {
     let app = cx.app;
@@ -512,17 +453,6 @@ pub(super) async fn prepare_host_for_maintenance(cx: &Cx<'_>) -> Q {
 pub(super) async fn cancel_host_maintenance(cx: &Cx<'_>) -> Q {
     let (host, about) = maintained_host(cx).await?;
     Ok((JobCommand::HostCancelMaintenance { host }, about))
-}
-
-/// `deleteTemplate`.
-pub(super) async fn delete_template(cx: &Cx<'_>) -> Q {
-    let template = cx
-        .app
-        .template_by_uuid(req(cx.p, cx.cmd, "id")?)
-        .await?
-        .uuid;
-    let about = Some(("Template".to_string(), template.clone()));
-    Ok((JobCommand::DeleteTemplate { template }, about))
 }
 
 /// `deleteNetwork`.

@@ -25,6 +25,10 @@ pub(super) async fn list_capabilities(cx: &Cx<'_>) -> R {
         "instancesstatsretentiontime": 0, "instancesstatsuseronly": false, "instancesdisksstatsretentionenabled": false,
         "instancesdisksstatsretentiontime": 0, "allowuserforcestopvm": true,
     });
+    // Upstream's rule: the setting, or an administrator.
+    cap["allowuserviewdestroyedvm"] = Value::Bool(app.sees_destroyed(caller));
+    cap["allowuserexpungerecovervm"] =
+        Value::Bool(app.expunge_recover_allowed(caller, "expunge").is_ok());
     if caller.is_root_admin() {
         cap["extensionspath"] = Value::String(app.extensions_root().to_string_lossy().into_owned());
     }
@@ -118,11 +122,6 @@ pub(super) async fn list_ip_forwarding_rules(_cx: &Cx<'_>) -> R {
     Ok(list("ipforwardingrule", vec![], 0))
 }
 
-/// `listVolumes`.
-pub(super) async fn list_volumes(_cx: &Cx<'_>) -> R {
-    Ok(list("volume", vec![], 0))
-}
-
 /// `listSSHKeyPairs`.
 pub(super) async fn list_ssh_key_pairs(_cx: &Cx<'_>) -> R {
     Ok(list("sshkeypair", vec![], 0))
@@ -146,11 +145,6 @@ pub(super) async fn list_network_service_providers(_cx: &Cx<'_>) -> R {
 /// `listProjects`.
 pub(super) async fn list_projects(_cx: &Cx<'_>) -> R {
     Ok(list("project", vec![], 0))
-}
-
-/// `listTags`.
-pub(super) async fn list_tags(_cx: &Cx<'_>) -> R {
-    Ok(list("tag", vec![], 0))
 }
 
 /// `listIsos`.

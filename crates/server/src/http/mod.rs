@@ -11,7 +11,10 @@ mod instances;
 mod jobs;
 mod meta;
 mod settings;
+mod tags;
+mod templates;
 pub mod views;
+mod volumes;
 pub use jobs::render_job_outcome;
 
 use axum::body::Bytes;
@@ -215,18 +218,22 @@ async fn api(
         Err(e) => return failed(&response_name, &e),
     };
     let Some(cmd) = cmd else {
-        // Unknown commands: 401 for signed requests (as CloudStack's verifier), 432 in a session.
+        let command_name: String = command_name.chars().take(100).collect();
+        // Unknown commands: 401 for signed requests (as CloudStack's verifier), 432 in a session;
+        // either way the text names the command and the server says so in its log.
+        tracing::warn!(command = %command_name, account = %caller.account.name, "unknown API command");
         return if by_session {
             failed("errorresponse", &ApiError::unsupported(&command_name))
         } else {
-            failed("errorresponse", &ApiError::unauthorized())
+            failed("errorresponse", &ApiError::unknown_command(&command_name))
         };
     };
     if !cmd.allows(caller.role_type()) {
+        tracing::warn!(command = cmd.name, account = %caller.account.name, role = ?caller.role_type(), "API command not allowed for the caller's role");
         return if by_session {
             failed("errorresponse", &ApiError::unsupported(cmd.name))
         } else {
-            failed(&response_name, &ApiError::unauthorized())
+            failed(&response_name, &ApiError::unknown_command(cmd.name))
         };
     }
     if let Err(e) = params.validate(cmd) {

@@ -6,14 +6,18 @@ use trellis_api::{format_date, ApiError};
 use trellis_model::entity::{
     Cluster, DetailOwner, Host, Instance, Network, Pod, ServiceOffering, Template, Zone,
 };
+use trellis_model::os_types::OsType;
 use trellis_model::Error;
 
 use crate::app::reads::InstanceRefs;
 use crate::app::reads::{IdentityFilter, Page};
 use crate::app::{App, Caller};
-use trellis_model::entity::{Account, Alert, Configuration, Domain, Event, Job, Role, User};
+use trellis_model::entity::{
+    Account, Alert, Configuration, Domain, Event, Job, ResourceTag, Role, User,
+};
 
 use crate::app::custom_action::{role_names, CustomActionView};
+use crate::app::deploy::DETAIL_UEFI;
 use crate::app::{ExtensionView, SETTINGS};
 
 pub fn domain(d: &Domain, parent: Option<&Domain>, has_child: bool) -> Value {
@@ -282,17 +286,20 @@ pub(super) async fn template_view(app: &App, t: &Template) -> Result<Value, ApiE
         .details_visible(DetailOwner::Template, t.id)
         .await?;
     let account = app.reads().account_get(t.account_id).await?;
+    let os = OsType::of_stored(&t.os_type);
+    let tags = tags_json(app, "Template", t.id).await?;
     Ok(
-        json!({"id": t.uuid, "name": t.name, "displaytext": t.display_text, "format": t.format, "hypervisor": t.hypervisor, "ostypename": t.os_type,
-              "ostypeid": "00000000-0000-0000-0000-000000000000", "size": t.size, "isready": t.state == "Active", "status": "Download Complete",
+        json!({"id": t.uuid, "name": t.name, "displaytext": t.display_text, "format": t.format, "hypervisor": t.hypervisor, "ostypename": os.description,
+              "ostypeid": os.uuid(), "size": t.size, "isready": t.state == "Active", "status": "Download Complete",
               "ispublic": t.is_public, "isfeatured": t.is_featured, "zoneid": zone.as_ref().map(|z| z.uuid.clone()), "zonename": zone.map(|z| z.name),
               "templatetype": "USER", "arch": t.arch, "account": account.map(|a| a.name), "passwordenabled": false, "crossZones": t.zone_id.is_none(),
               "extensionid": ext.as_ref().map(|x| x.uuid.clone()), "extensionname": ext.map(|x| x.name),
-              "details": if details.is_empty() { Value::Null } else { json!(details) }, "created": date(t.created)}),
+              "details": if details.is_empty() { Value::Null } else { json!(details) }, "tags": tags, "created": date(t.created)}),
     )
 }
 
 pub(super) async fn network_view(app: &App, n: &Network) -> Result<Value, ApiError> {
+    let tags = tags_json(app, "Network", n.id).await?;
     let z = app.reads().zone_get(n.zone_id).await?;
     let o = app
         .reads()
@@ -303,7 +310,7 @@ pub(super) async fn network_view(app: &App, n: &Network) -> Result<Value, ApiErr
               "networkofferingid": o.as_ref().map(|o| o.uuid.clone()), "networkofferingname": o.map(|o| o.name), "type": n.guest_type,
               "broadcasturi": n.broadcast_uri, "vlan": n.broadcast_uri.as_deref().and_then(|b| b.strip_prefix("vlan://")), "gateway": n.gateway, "netmask": n.netmask,
               "dns1": n.dns1, "dns2": n.dns2, "state": n.state, "traffictype": "Guest", "acltype": if n.guest_type == "Shared" { "Domain" } else { "Account" },
-              "restartrequired": false, "created": date(n.created)}),
+              "restartrequired": false, "tags": tags, "created": date(n.created)}),
     )
 }
 
@@ -338,6 +345,16 @@ pub fn vm_json(ctx: &InstanceRefs, i: &Instance) -> Value {
     let ext = t
         .and_then(|t| t.extension_id)
         .and_then(|id| ctx.extensions.get(&id));
+    let os = t.map(|t| OsType::of_stored(&t.os_type));
+    let uefi = details.get(DETAIL_UEFI).cloned();
+    let tags: Vec<Value> = ctx
+        .tags
+        .get(&i.id)
+        .map(|v| v.as_slice())
+        .unwrap_or(&[])
+        .iter()
+        .map(|t| tag_json(t, account, domain))
+        .collect();
     json!({
         "id": i.uuid, "name": i.name, "displayname": i.display_name, "instancename": i.instance_name, "state": i.state.as_str(),
         "account": account.map(|a| a.name.clone()), "domainid": domain.map(|d| d.uuid.clone()), "domain": domain.map(|d| d.name.clone()),
@@ -346,10 +363,47 @@ pub fn vm_json(ctx: &InstanceRefs, i: &Instance) -> Value {
         "templateid": t.map(|t| t.uuid.clone()), "templatename": t.map(|t| t.name.clone()), "templatedisplaytext": t.map(|t| t.display_text.clone()),
         "serviceofferingid": o.map(|o| o.uuid.clone()), "serviceofferingname": o.map(|o| o.name.clone()),
         "cpunumber": o.map(|o| o.cpu_number), "cpuspeed": o.map(|o| o.cpu_speed), "memory": o.map(|o| o.memory),
-        "hypervisor": "External", "guestosid": "00000000-0000-0000-0000-000000000000", "ostypename": t.map(|t| t.os_type.clone()),
-        "nic": nics, "tags": [], "affinitygroup": [], "securitygroup": [], "details": details, "powerstate": i.power_state,
+        "hypervisor": "External", "guestosid": os.as_ref().map(|o| o.uuid()), "ostypeid": os.as_ref().map(|o| o.uuid()), "ostypename": os.map(|o| o.description),
+        "nic": nics, "tags": tags, "affinitygroup": [], "securitygroup": [], "details": details, "powerstate": i.power_state,
+        "boottype": if uefi.is_some() { "UEFI" } else { "BIOS" }, "bootmode": uefi.unwrap_or_else(|| "LEGACY".into()),
         "haenable": i.ha_enabled, "passwordenabled": false, "isdynamicallyscalable": false,
         "extensionid": ext.map(|x| x.uuid.clone()), "extensionname": ext.map(|x| x.name.clone()),
         "created": date(i.created),
     })
+}
+
+/// One `ostype` of `listOsTypes`.
+pub fn os_type_view(t: &OsType) -> Value {
+    let c = t.category();
+    json!({"id": t.uuid(), "description": t.description, "name": t.description, "oscategoryid": c.uuid(),
+           "oscategoryname": c.name, "isuserdefined": "false", "fordisplay": true})
+}
+
+/// One tag as responses embed it and `listTags` lists it.
+pub fn tag_json(t: &ResourceTag, account: Option<&Account>, domain: Option<&Domain>) -> Value {
+    json!({"key": t.key, "value": t.value, "resourcetype": t.resource_type, "resourceid": t.resource_uuid,
+           "account": account.map(|a| a.name.clone()), "domainid": domain.map(|d| d.uuid.clone()),
+           "domain": domain.map(|d| d.name.clone()), "customer": t.customer})
+}
+
+/// One tag with its owner looked up.
+pub(super) async fn tag_view(app: &App, t: &ResourceTag) -> Result<Value, ApiError> {
+    let account = match t.account_id {
+        Some(a) => app.reads().account_get(a).await?,
+        None => None,
+    };
+    let domain = match t.domain_id {
+        Some(d) => app.reads().domain_get(d).await?,
+        None => None,
+    };
+    Ok(tag_json(t, account.as_ref(), domain.as_ref()))
+}
+
+/// The `tags` array of one resource.
+async fn tags_json(app: &App, resource_type: &str, id: i64) -> Result<Vec<Value>, ApiError> {
+    let mut out = Vec::new();
+    for t in app.reads().tags_of(resource_type, &[id]).await? {
+        out.push(tag_view(app, &t).await?);
+    }
+    Ok(out)
 }

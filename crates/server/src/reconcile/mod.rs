@@ -1,5 +1,5 @@
 //! Reconcilers: periodic, input-free, idempotent background work — server heartbeats and settings
-//! refresh, extension path readiness, payload and session sweeps, instance power-state sync.
+//! refresh, extension path readiness, payload and session sweeps, the expunge reaper, instance power-state sync.
 //!
 //! Each is a [`Reconciler`] (in the style of omicron's `BackgroundTask`), and one driver
 //! ([`run`]) runs each of them: a tick every [`Reconciler::period`] (re-read at least every
@@ -8,6 +8,7 @@
 //! task at a time, and a stop on shutdown. Every tick's outcome is logged with the task name and
 //! recorded in the task's [`TaskStatus`], which `/metrics` exports ([`metrics_text`]).
 
+mod expunge;
 mod heartbeat;
 mod power_sync;
 mod readiness;
@@ -23,6 +24,7 @@ use tracing::Instrument;
 
 use crate::app::App;
 
+pub use expunge::ExpungeReaper;
 pub use heartbeat::Heartbeat;
 pub use power_sync::PowerSync;
 pub use readiness::Readiness;
@@ -256,6 +258,7 @@ pub fn spawn_all(app: Arc<App>, shutdown: watch::Receiver<bool>) -> Vec<JoinHand
         spawn(app.clone(), Heartbeat, shutdown.clone()),
         spawn(app.clone(), Readiness, shutdown.clone()),
         spawn(app.clone(), Sweeps, shutdown.clone()),
+        spawn(app.clone(), ExpungeReaper, shutdown.clone()),
         spawn(app.clone(), PowerSync, shutdown),
     ];
     let statuses = spawned.iter().map(|s| s.status.clone()).collect();

@@ -13,6 +13,7 @@ use trellis_model::{Error, Result};
 
 use super::seal::{Sealed, Secret, SecretKey};
 use super::JobContext;
+use crate::app::deploy::Destination;
 use crate::app::{App, Caller, CustomActionRun};
 
 /// Version of the stored format (`async_jobs.params`).
@@ -27,6 +28,11 @@ pub enum JobCommand {
         instance: String,
         start: bool,
         host: Option<String>,
+        /// The administrator's cluster or pod for the first start (absent in older rows).
+        #[serde(default)]
+        cluster: Option<String>,
+        #[serde(default)]
+        pod: Option<String>,
     },
     Start {
         instance: String,
@@ -68,6 +74,18 @@ pub enum JobCommand {
     DeleteAccount {
         account: String,
     },
+    CreateTags {
+        resource_type: String,
+        resources: Vec<String>,
+        tags: Vec<(String, String)>,
+        customer: Option<String>,
+    },
+    /// An empty `tags` deletes every tag of the resources; an empty value matches any value.
+    DeleteTags {
+        resource_type: String,
+        resources: Vec<String>,
+        tags: Vec<(String, String)>,
+    },
 }
 
 /// What a job produced, rendered into the job result by the HTTP layer's renderer.
@@ -106,6 +124,8 @@ impl JobCommand {
             JobCommand::DeleteTemplate { .. } => "deleteTemplate",
             JobCommand::DeleteNetwork { .. } => "deleteNetwork",
             JobCommand::DeleteAccount { .. } => "deleteAccount",
+            JobCommand::CreateTags { .. } => "createTags",
+            JobCommand::DeleteTags { .. } => "deleteTags",
         }
     }
 
@@ -161,6 +181,8 @@ impl JobCommand {
                     .ok_or_else(|| Error::internal("deploy job without instance"))?,
                 start: p.bool_or("startvm", true),
                 host: opt("hostid"),
+                cluster: None,
+                pod: None,
             },
             "startVirtualMachine" => JobCommand::Start {
                 instance: need("id")?,
@@ -213,19 +235,24 @@ impl JobCommand {
                 instance,
                 start: true,
                 host,
-            } => JobOutcome::Instance(
-                app.instance_start(ctx, caller, &instance, host.as_deref())
-                    .await?,
-            ),
+                cluster,
+                pod,
+            } => {
+                let dest = Destination { host, cluster, pod };
+                JobOutcome::Instance(app.instance_start(ctx, caller, &instance, &dest).await?)
+            }
             JobCommand::Deploy {
                 instance,
                 start: false,
                 ..
             } => JobOutcome::Instance(app.instance_for(caller, &instance).await?),
-            JobCommand::Start { instance, host } => JobOutcome::Instance(
-                app.instance_start(ctx, caller, &instance, host.as_deref())
-                    .await?,
-            ),
+            JobCommand::Start { instance, host } => {
+                let dest = Destination {
+                    host,
+                    ..Destination::default()
+                };
+                JobOutcome::Instance(app.instance_start(ctx, caller, &instance, &dest).await?)
+            }
             JobCommand::Stop { instance, forced } => {
                 JobOutcome::Instance(app.instance_stop(caller, &instance, forced).await?)
             }
@@ -279,6 +306,30 @@ impl JobCommand {
                 app.account_delete(caller, &account).await?;
                 JobOutcome::Done
             }
+            JobCommand::CreateTags {
+                resource_type,
+                resources,
+                tags,
+                customer,
+            } => {
+                let mut req = app
+                    .tags_check(caller, &resource_type, &resources, &tags, true)
+                    .await?;
+                req.customer = customer;
+                app.tags_create(caller, &req).await?;
+                JobOutcome::Done
+            }
+            JobCommand::DeleteTags {
+                resource_type,
+                resources,
+                tags,
+            } => {
+                let req = app
+                    .tags_check(caller, &resource_type, &resources, &tags, false)
+                    .await?;
+                app.tags_delete(caller, &req).await?;
+                JobOutcome::Done
+            }
         })
     }
 }
@@ -318,6 +369,8 @@ mod tests {
                 instance: "vm".into(),
                 start: false,
                 host: Some("h".into()),
+                cluster: Some("c".into()),
+                pod: None,
             },
             JobCommand::Stop {
                 instance: "vm".into(),
@@ -377,7 +430,9 @@ mod tests {
             JobCommand::Deploy {
                 instance: "vm-1".into(),
                 start: false,
-                host: None
+                host: None,
+                cluster: None,
+                pod: None,
             }
         );
         // Unknown commands and missing parameters fail cleanly, with a reason.
