@@ -541,3 +541,197 @@ async fn unknown_commands_are_named_and_logged() {
         "{logs}"
     );
 }
+
+#[tokio::test]
+async fn root_volumes_and_deploy_parameters() {
+    let env = setup(false).await;
+    let c = &env.c;
+    let deploy = |extra: Vec<(&'static str, String)>| {
+        let env = &env;
+        async move {
+            let mut params: Vec<(&str, &str)> = vec![
+                ("zoneid", env.zone.as_str()),
+                ("serviceofferingid", env.offering.as_str()),
+                ("templateid", env.template.as_str()),
+                ("networkids", env.network.as_str()),
+            ];
+            params.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
+            let r = env.c.call("deployVirtualMachine", &params).await?;
+            env.c
+                .wait_job(
+                    r["jobid"].as_str().unwrap(),
+                    Duration::from_secs(60),
+                    |_| {},
+                )
+                .await
+                .map(|v| v["virtualmachine"].clone())
+        }
+    };
+    let clusters = c.call("listClusters", &[]).await.unwrap();
+    let cluster = clusters["cluster"][0]["id"].as_str().unwrap().to_string();
+    let pod = clusters["cluster"][0]["podid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let vm = deploy(vec![
+        ("name", "uefi-1".into()),
+        ("rootdisksize", "20".into()),
+        ("boottype", "uefi".into()),
+        ("bootmode", "Secure".into()),
+        ("clusterid", cluster.clone()),
+        ("podid", pod.clone()),
+        ("securitygroupids", String::new()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(
+        (vm["boottype"].as_str(), vm["bootmode"].as_str()),
+        (Some("UEFI"), Some("SECURE"))
+    );
+    assert_eq!(vm["hostid"], env.host.as_str());
+    let create = env.payloads("create");
+    let to = &create.last().unwrap()["cloudstack.vm.details"];
+    assert_eq!(
+        (to["bootType"].as_str(), to["bootMode"].as_str()),
+        (Some("UEFI"), Some("SECURE"))
+    );
+    assert_eq!(to["details"]["rootdisksize"], "20");
+    let id = vm["id"].as_str().unwrap().to_string();
+
+    // The ROOT volume: one per instance, sized from rootdisksize, found the way Packer and
+    // Terraform look for it.
+    let v = c
+        .call(
+            "listVolumes",
+            &[("type", "ROOT"), ("virtualmachineid", &id)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(v["count"], 1, "{v}");
+    let vol = &v["volume"][0];
+    assert_eq!(vol["size"], 20i64 << 30);
+    assert_eq!(vol["state"], "Ready");
+    assert_eq!(vol["virtualmachineid"], id.as_str());
+    assert!(vol["name"].as_str().unwrap().starts_with("ROOT-"));
+    let vol_id = vol["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        c.call("listVolumes", &[("id", &vol_id)]).await.unwrap()["count"],
+        1
+    );
+    assert_eq!(
+        c.call(
+            "listVolumes",
+            &[("type", "DATADISK"), ("virtualmachineid", &id)]
+        )
+        .await
+        .unwrap(),
+        serde_json::json!({}),
+        "CAPC finds no data disks"
+    );
+    env.run(
+        "createTags",
+        &[
+            ("resourceids", &vol_id),
+            ("resourcetype", "Volume"),
+            ("tags[0].key", "tier"),
+            ("tags[0].value", "gold"),
+        ],
+    )
+    .await
+    .unwrap();
+    let tagged = c
+        .call(
+            "listVolumes",
+            &[("tags[0].key", "tier"), ("tags[0].value", "gold")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(tagged["volume"][0]["tags"][0]["value"], "gold");
+    // Volume operations are refused as upstream refuses them for External; unknown ids first.
+    let r = c
+        .call("resizeVolume", &[("id", &vol_id), ("size", "40")])
+        .await;
+    assert_eq!(
+        text_of(r),
+        "Volume operations are not allowed for External hypervisor type"
+    );
+    let r = c
+        .call("attachVolume", &[("id", NEVER), ("virtualmachineid", &id)])
+        .await;
+    assert!(text_of(r).contains("entity does not exist"));
+    // Destroyed instance: its volume is in state Destroy, still listed for administrators.
+    env.run("destroyVirtualMachine", &[("id", &id)])
+        .await
+        .unwrap();
+    let v = c.call("listVolumes", &[("id", &vol_id)]).await.unwrap();
+    assert_eq!(v["volume"][0]["state"], "Destroy");
+    assert_eq!(
+        c.call("listVolumes", &[("id", &vol_id), ("state", "Ready")])
+            .await
+            .unwrap(),
+        serde_json::json!({})
+    );
+
+    // Refusals, each by name, none leaving an instance behind.
+    let before = c.call("listVirtualMachines", &[]).await.unwrap()["count"].clone();
+    for (param, value, code) in [
+        ("boottype", "FLOPPY", 431),
+        ("securitygroupids", "abc", 431),
+        ("affinitygroupids", NEVER, 431),
+        ("projectid", NEVER, 431),
+        ("hypervisor", "KVM", 431),
+        ("rootdisksize", "0", 431),
+    ] {
+        let r = deploy(vec![(param, value.to_string())]).await;
+        match r {
+            Err(e) => {
+                assert_eq!(e.code(), Some(code), "{param}: {e}");
+            }
+            Ok(v) => panic!("{param}={value} was accepted: {v}"),
+        }
+    }
+    let other_zone = c
+        .call("createZone", &[("name", "z2"), ("dns1", "192.0.2.53")])
+        .await
+        .unwrap()["zone"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other_pod = c
+        .call(
+            "createPod",
+            &[
+                ("zoneid", &other_zone),
+                ("name", "p2"),
+                ("gateway", "192.0.2.1"),
+                ("netmask", "255.255.255.0"),
+                ("startip", "192.0.2.10"),
+                ("endip", "192.0.2.20"),
+            ],
+        )
+        .await
+        .unwrap()["pod"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = deploy(vec![("podid", other_pod)]).await;
+    assert!(text_of(r).contains("is not in zone"));
+    assert_eq!(
+        c.call("listVirtualMachines", &[]).await.unwrap()["count"],
+        before,
+        "no refused deploy left an instance"
+    );
+    let tenant = env.s.user(c, "tenant", "0").await;
+    let r = tenant
+        .call(
+            "deployVirtualMachine",
+            &[
+                ("zoneid", &env.zone),
+                ("serviceofferingid", &env.offering),
+                ("templateid", &env.template),
+                ("clusterid", &cluster),
+            ],
+        )
+        .await;
+    assert_eq!(code_of(r), 531);
+}
