@@ -35,6 +35,9 @@ pub mod action {
     pub const STATUS: &str = "status";
     pub const STATUSES: &str = "statuses";
     pub const GETCONSOLE: &str = "getconsole";
+    /// Trellis addition: capture a stopped instance's disk as a template (`createTemplate`).
+    /// Optional: an extension that does not implement it answers an error.
+    pub const CREATE_TEMPLATE: &str = "createtemplate";
     pub const ALL: [&str; 9] = [
         PREPARE, CREATE, START, STOP, REBOOT, DELETE, STATUS, STATUSES, GETCONSOLE,
     ];

@@ -22,6 +22,7 @@ mod registration;
 pub mod secrets;
 mod settings;
 pub mod tags;
+pub mod template_capture;
 pub mod templates;
 pub mod volumes;
 

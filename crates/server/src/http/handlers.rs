@@ -124,6 +124,7 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("listVolumes", sync!(volumes::list_volumes)),
     ("resizeVolume", sync!(volumes::refuse_volume_operation)),
     // templates.rs
+    ("createTemplate", queue!(templates::create_template)),
     ("deleteTemplate", queue!(templates::delete_template)),
     ("listOsCategories", sync!(templates::list_os_categories)),
     ("listOsTypes", sync!(templates::list_os_types)),

@@ -64,6 +64,10 @@ pub fn render_job_outcome(
                     value: json!({"id": run.action_uuid, "name": run.action_name, "success": run.success, "result": result}),
                 }
             }
+            JobOutcome::Template(t) => Reply::Object {
+                object: "template",
+                value: super::views::template_view(app, &t).await?,
+            },
             JobOutcome::Done => Reply::Success { displaytext: None },
         };
         Ok(reply.job_result())

@@ -9,6 +9,7 @@ use super::handlers::*;
 use super::views::*;
 use crate::app::job::JobCommand;
 use crate::app::reads::TemplateFilter;
+use crate::app::template_capture::TemplateCapture;
 use crate::app::templates::{TemplateInput, TemplateUpdate};
 
 /// `registerTemplate`.
@@ -167,4 +168,31 @@ fn page_slice<T>(cx: &Cx<'_>, rows: Vec<T>) -> Result<Vec<T>, ApiError> {
         Some(n) => rows.take(n.max(0) as usize).collect(),
         None => rows.collect(),
     })
+}
+
+/// `createTemplate`: from the ROOT volume of a stopped instance, by the instance's extension
+/// (the optional `createtemplate` action); checked here, run as a job.
+pub(super) async fn create_template(cx: &Cx<'_>) -> Q {
+    let (p, c) = (cx.p, cx.cmd);
+    if p.has("snapshotid") {
+        return Err(ApiError::param(
+            "External instances have no volume snapshots: give volumeid",
+        ));
+    }
+    if p.has("virtualmachineid") || p.has("url") {
+        return Err(ApiError::param(
+            "virtualmachineid and url are for bare-metal templates: give volumeid",
+        ));
+    }
+    let input = TemplateCapture {
+        volume: req(p, c, "volumeid")?.into(),
+        name: req(p, c, "name")?.into(),
+        display_text: s(p, "displaytext"),
+        os_type_id: req(p, c, "ostypeid")?.into(),
+        is_public: p.bool_or("ispublic", false),
+        is_featured: p.bool_or("isfeatured", false),
+    };
+    let inst = cx.app.template_capture_check(cx.caller, &input).await?;
+    let about = Some(("VirtualMachine".to_string(), inst.uuid));
+    Ok((JobCommand::CreateTemplate(input), about))
 }

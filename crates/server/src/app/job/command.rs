@@ -8,12 +8,13 @@
 
 use serde::{Deserialize, Serialize};
 use trellis_api::Params;
-use trellis_model::entity::{Host, Instance, Job};
+use trellis_model::entity::{Host, Instance, Job, Template};
 use trellis_model::{Error, Result};
 
 use super::seal::{Sealed, Secret, SecretKey};
 use super::JobContext;
 use crate::app::deploy::Destination;
+use crate::app::template_capture::TemplateCapture;
 use crate::app::{App, Caller, CustomActionRun};
 
 /// Version of the stored format (`async_jobs.params`).
@@ -74,6 +75,8 @@ pub enum JobCommand {
     DeleteAccount {
         account: String,
     },
+    /// `createTemplate` from a ROOT volume.
+    CreateTemplate(TemplateCapture),
     CreateTags {
         resource_type: String,
         resources: Vec<String>,
@@ -98,6 +101,7 @@ pub enum JobOutcome {
     },
     Host(Host),
     CustomAction(CustomActionRun),
+    Template(Template),
     Done,
 }
 
@@ -124,6 +128,7 @@ impl JobCommand {
             JobCommand::DeleteTemplate { .. } => "deleteTemplate",
             JobCommand::DeleteNetwork { .. } => "deleteNetwork",
             JobCommand::DeleteAccount { .. } => "deleteAccount",
+            JobCommand::CreateTemplate(_) => "createTemplate",
             JobCommand::CreateTags { .. } => "createTags",
             JobCommand::DeleteTags { .. } => "deleteTags",
         }
@@ -305,6 +310,9 @@ impl JobCommand {
             JobCommand::DeleteAccount { account } => {
                 app.account_delete(caller, &account).await?;
                 JobOutcome::Done
+            }
+            JobCommand::CreateTemplate(input) => {
+                JobOutcome::Template(app.template_capture(caller, &input).await?)
             }
             JobCommand::CreateTags {
                 resource_type,
