@@ -75,6 +75,7 @@ mod jobs;
 mod migrate;
 mod servers;
 mod settings;
+mod ssh_keys;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
@@ -87,6 +88,7 @@ pub use identity::IdentityFilter;
 pub use infra::InfraFilter;
 pub use instances::{InstanceFilter, TemplateFilter, TemplateVisibility};
 pub use jobs::NewJob;
+pub use ssh_keys::SshKeyPairFilter;
 
 /// Which database is behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,6 +11,7 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0002_infrastructure.sql"),
     ),
     (3, include_str!("../migrations/sqlite/0003_alert_once.sql")),
+    (5, include_str!("../migrations/sqlite/0005_ssh_keys.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (
@@ -25,6 +26,7 @@ const POSTGRES: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/postgres/0003_alert_once.sql"),
     ),
+    (5, include_str!("../migrations/postgres/0005_ssh_keys.sql")),
 ];
 
 /// The migrations of a backend, in order.
