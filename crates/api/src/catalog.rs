@@ -182,6 +182,37 @@ const ASYNC: &[Field] = &[
     f("id", "string", "the id of the created object"),
 ];
 
+const KEYPAIR_FIELDS: &[Field] = &[
+    f("id", "string", "ID of the ssh keypair"),
+    f("name", "string", "Name of the keypair"),
+    f("fingerprint", "string", "Fingerprint of the public key"),
+    f("account", "string", "the owner of the keypair"),
+    f("domainid", "string", "the domain id of the keypair owner"),
+    f("domain", "string", "the domain name of the keypair owner"),
+    f(
+        "hasannotations",
+        "boolean",
+        "whether this resource has annotations",
+    ),
+];
+const CREATED_KEYPAIR_FIELDS: &[Field] = &[
+    f("id", "string", "ID of the ssh keypair"),
+    f("name", "string", "Name of the keypair"),
+    f("fingerprint", "string", "Fingerprint of the public key"),
+    f(
+        "privatekey",
+        "string",
+        "Private key (returned once, never stored)",
+    ),
+    f("account", "string", "the owner of the keypair"),
+    f("domainid", "string", "the domain id of the keypair owner"),
+    f("domain", "string", "the domain name of the keypair owner"),
+    f(
+        "hasannotations",
+        "boolean",
+        "whether this resource has annotations",
+    ),
+];
 const DOMAIN_FIELDS: &[Field] = &[
     f("id", "string", "the ID of the domain"),
     f("name", "string", "the name of the domain"),
@@ -804,6 +835,7 @@ const VM_FIELDS: &[Field] = &[
     f("serviceofferingid", "string", "the ID of the service offering of the virtual machine"), f("serviceofferingname", "string", "the name of the service offering of the virtual machine"), f("cpunumber", "integer", "the number of vCPUs this virtual machine is using"),
     f("memory", "integer", "the memory allocated for the virtual machine"), f("hypervisor", "string", "the hypervisor on which the template runs"), f("nic", "set", "the list of nics associated with vm"),
     f("details", "map", "Vm details in key/value pairs."), f("powerstate", "powerstate", "the power state of the virtual machine"), f("tags", "set", "the list of resource tags associated"), f("created", "date", "the date when this virtual machine was created"),
+    f("keypairs", "string", "ssh key-pairs (names, comma-separated)"),
 ];
 
 const EXT_NAME: Param = p("name", T::String, true, "Name of the extension");
@@ -986,7 +1018,7 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "deleteNetwork", description: "Deletes a network", since: "", isasync: true, roles: roles::ALL,
         params: &[p("id", T::Uuid, true, "the ID of the network"), p("forced", T::Boolean, false, "Force delete a network.")], response: SUCCESS, related: "", response_name: None },
     Command { name: "deployVirtualMachine", description: "Creates and automatically starts a virtual machine based on a service offering, disk offering, and template.", since: "", isasync: true, roles: roles::ALL,
-        params: &[p("zoneid", T::Uuid, true, "availability zone for the virtual machine"), p("serviceofferingid", T::Uuid, true, "the ID of the service offering for the virtual machine"), p("templateid", T::Uuid, true, "the ID of the template for the virtual machine"), p("name", T::String, false, "host name for the virtual machine"), p("displayname", T::String, false, "an optional user generated name for the virtual machine"), p("networkids", T::List, false, "list of network ids used by virtual machine"), p("startvm", T::Boolean, false, "true if start vm after creating; defaulted to true if not specified"), p("hostid", T::Uuid, false, "destination Host ID to deploy the VM to - parameter available for root admin only"), p("hypervisor", T::String, false, "the hypervisor on which to deploy the virtual machine"), Param { name: "userdata", ty: T::String, required: false, description: "an optional binary data that can be sent to the virtual machine upon a successful deployment (base64)", length: 1_048_576 }, p("keypair", T::String, false, "name of the ssh key pair used to login to the virtual machine"), Param { name: "details", ty: T::Map, required: false, description: "used to specify the custom parameters.", length: 0 }, Param { name: "externaldetails", ty: T::Map, required: false, description: "Details in key/value pairs using format externaldetails[i].keyname=keyvalue. Example: externaldetails[0].server.type=typevalue", length: 0 }],
+        params: &[p("zoneid", T::Uuid, true, "availability zone for the virtual machine"), p("serviceofferingid", T::Uuid, true, "the ID of the service offering for the virtual machine"), p("templateid", T::Uuid, true, "the ID of the template for the virtual machine"), p("name", T::String, false, "host name for the virtual machine"), p("displayname", T::String, false, "an optional user generated name for the virtual machine"), p("networkids", T::List, false, "list of network ids used by virtual machine"), p("startvm", T::Boolean, false, "true if start vm after creating; defaulted to true if not specified"), p("hostid", T::Uuid, false, "destination Host ID to deploy the VM to - parameter available for root admin only"), p("hypervisor", T::String, false, "the hypervisor on which to deploy the virtual machine"), Param { name: "userdata", ty: T::String, required: false, description: "an optional binary data that can be sent to the virtual machine upon a successful deployment (base64)", length: 1_048_576 }, p("keypair", T::String, false, "name of the ssh key pair used to login to the virtual machine"), p("keypairs", T::List, false, "names of the ssh key pairs used to login to the virtual machine"), p("userdataid", T::Uuid, false, "the ID of the registered user data (not supported: registered user data does not exist here)"), Param { name: "userdatadetails", ty: T::Map, required: false, description: "used to specify the parameters values for the variables in userdata (not supported)", length: 0 }, Param { name: "details", ty: T::Map, required: false, description: "used to specify the custom parameters.", length: 0 }, Param { name: "externaldetails", ty: T::Map, required: false, description: "Details in key/value pairs using format externaldetails[i].keyname=keyvalue. Example: externaldetails[0].server.type=typevalue", length: 0 }],
         response: VM_FIELDS, related: "listVirtualMachines", response_name: None },
     Command { name: "listVirtualMachines", description: "List the virtual machines owned by the account.", since: "", isasync: false, roles: roles::ALL,
         params: list_params![p("id", T::Uuid, false, "the ID of the virtual machine"), p("ids", T::List, false, "the IDs of the virtual machines, mutually exclusive with id"), p("name", T::String, false, "name of the virtual machine"), p("state", T::String, false, "state of the virtual machine"), p("zoneid", T::Uuid, false, "the availability zone ID"), p("hostid", T::Uuid, false, "the host ID"), p("extensionid", T::Uuid, false, "The ID of the Orchestrator extension for the VM"), p("listall", T::Boolean, false, "If set to false, list only resources belonging to the command's caller"), p("details", T::List, false, "comma separated list of vm details requested")],
@@ -1047,8 +1079,18 @@ pub static COMMANDS: &[Command] = &[
         params: list_params![p("id", T::Uuid, false, "Lists rule with the specified ID."), p("listall", T::Boolean, false, "If set to false, list only resources belonging to the command's caller")], response: &[f("id", "string", "the ID of the rule")], related: "", response_name: None },
     Command { name: "listVolumes", description: "Lists all volumes (External instances have none).", since: "", isasync: false, roles: roles::ALL,
         params: list_params![p("id", T::Uuid, false, "the ID of the disk volume"), p("virtualmachineid", T::Uuid, false, "the ID of the virtual machine"), p("listall", T::Boolean, false, "If set to false, list only resources belonging to the command's caller")], response: &[f("id", "string", "ID of the disk volume")], related: "", response_name: None },
-    Command { name: "listSSHKeyPairs", description: "List registered keypairs (not supported for External instances).", since: "", isasync: false, roles: roles::ALL,
-        params: list_params![p("name", T::String, false, "A key pair name to look for"), p("listall", T::Boolean, false, "If set to false, list only resources belonging to the command's caller")], response: &[f("name", "string", "Name of the keypair")], related: "", response_name: None },
+    Command { name: "createSSHKeyPair", description: "Create a new keypair and returns the private key", since: "", isasync: false, roles: roles::ALL,
+        params: &[p("name", T::String, true, "Name of the keypair"), p("account", T::String, false, "an optional account for the ssh key. Must be used with domainId."), p("domainid", T::Uuid, false, "an optional domainId for the ssh key. If the account parameter is used, domainId must also be used."), p("projectid", T::Uuid, false, "an optional project for the ssh key (projects are not supported)")],
+        response: CREATED_KEYPAIR_FIELDS, related: "listSSHKeyPairs", response_name: None },
+    Command { name: "registerSSHKeyPair", description: "Register a public key in a keypair under a certain name", since: "", isasync: false, roles: roles::ALL,
+        params: &[p("name", T::String, true, "Name of the keypair"), Param { name: "publickey", ty: T::String, required: true, description: "Public key material of the keypair", length: 5120 }, p("account", T::String, false, "an optional account for the ssh key. Must be used with domainId."), p("domainid", T::Uuid, false, "an optional domainId for the ssh key. If the account parameter is used, domainId must also be used."), p("projectid", T::Uuid, false, "an optional project for the ssh key (projects are not supported)")],
+        response: KEYPAIR_FIELDS, related: "listSSHKeyPairs", response_name: None },
+    Command { name: "listSSHKeyPairs", description: "List registered keypairs", since: "", isasync: false, roles: roles::ALL,
+        params: list_params![p("id", T::Uuid, false, "the ID of the ssh keypair"), p("name", T::String, false, "A key pair name to look for"), p("fingerprint", T::String, false, "A public key fingerprint to look for"), p("account", T::String, false, "list resources by account. Must be used with the domainId parameter."), p("domainid", T::Uuid, false, "list only resources belonging to the domain specified"), p("isrecursive", T::Boolean, false, "defaults to false, but if true, lists all resources from the parent specified by the domainId till leaves."), p("listall", T::Boolean, false, "If set to false, list only resources belonging to the command's caller; if set to true - list resources that the caller is authorized to see. Default value is false"), p("projectid", T::Uuid, false, "list objects by project (projects are not supported)")],
+        response: KEYPAIR_FIELDS, related: "", response_name: None },
+    Command { name: "deleteSSHKeyPair", description: "Deletes a keypair by name", since: "", isasync: false, roles: roles::ALL,
+        params: &[p("name", T::String, true, "Name of the keypair"), p("account", T::String, false, "the account associated with the keypair. Must be used with the domainId parameter."), p("domainid", T::Uuid, false, "the domain ID associated with the keypair"), p("projectid", T::Uuid, false, "the project associated with keypair (projects are not supported)")],
+        response: SUCCESS, related: "", response_name: None },
     Command { name: "listDiskOfferings", description: "Lists all available disk offerings (External instances take no data disks).", since: "", isasync: false, roles: roles::ALL,
         params: list_params![p("id", T::Uuid, false, "ID of the disk offering"), p("zoneid", T::Uuid, false, "id of zone disk offering is associated with")], response: &[f("id", "string", "unique ID of the disk offering")], related: "", response_name: None },
     Command { name: "listVPCs", description: "Lists VPCs (Trellis has none).", since: "", isasync: false, roles: roles::ALL,

@@ -20,6 +20,7 @@ pub mod reads;
 mod registration;
 pub mod secrets;
 mod settings;
+pub mod ssh_keys;
 pub mod templates;
 
 use std::collections::HashMap;

@@ -41,6 +41,7 @@ pub mod setting {
     pub const SIGNATURE_LENIENT_TILDE: &str = "api.signature.lenient.tilde";
     pub const ALLOW_PUBLIC_USER_TEMPLATES: &str = "allow.public.user.templates";
     pub const USER_TEMPLATE_EXTENSION: &str = "allow.user.template.extension";
+    pub const USERDATA_MAX_LENGTH: &str = "vm.userdata.max.length";
 }
 
 pub static SETTINGS: &[SettingDef] = &[
@@ -58,6 +59,7 @@ pub static SETTINGS: &[SettingDef] = &[
     SettingDef { name: setting::SECURE_COOKIE, default: "false", category: "Advanced", description: "Mark session cookies Secure (serve behind TLS)", dynamic: true, kind: Kind::Boolean },
     SettingDef { name: setting::ALLOW_PUBLIC_USER_TEMPLATES, default: "false", category: "Advanced", description: "Let non-administrators register public templates (visible to every account)", dynamic: true, kind: Kind::Boolean },
     SettingDef { name: setting::USER_TEMPLATE_EXTENSION, default: "false", category: "Advanced", description: "Let non-administrators bind the templates they register to an extension (their external details are still limited to the keys the extension declares user-settable)", dynamic: true, kind: Kind::Boolean },
+    SettingDef { name: setting::USERDATA_MAX_LENGTH, default: "32768", category: "Advanced", description: "Maximum length (in characters, base64) of the user data of an instance; requests are further limited to 4096 characters by GET and 1048576 by POST", dynamic: true, kind: Kind::Integer { min: 1, max: 1_048_576 } },
     SettingDef { name: setting::SIGNATURE_LENIENT_TILDE, default: "true", category: "Advanced", description: "Also accept signatures computed with '~' left unescaped, as Python's and Go's URL encoders produce (CloudStack's Java canonical form escapes it)", dynamic: true, kind: Kind::Boolean },
 ];
 

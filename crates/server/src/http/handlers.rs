@@ -1,6 +1,6 @@
 //! The command table: every catalog command, the kind of handling it gets, and the function that
 //! handles it — one file per resource (`extensions.rs`, `custom_actions.rs`, `identity.rs`,
-//! `infrastructure.rs`, `instances.rs`, `jobs.rs`, `settings.rs`, `meta.rs`), one function per
+//! `infrastructure.rs`, `instances.rs`, `jobs.rs`, `settings.rs`, `ssh_keys.rs`, `meta.rs`), one function per
 //! command, named after it in snake case (`listZones` → `infrastructure::list_zones`).
 //!
 //! A handler reads typed values from parameters the catalog has validated, calls `App`, and
@@ -17,7 +17,7 @@ use trellis_api::{catalog::Command, ApiError, Params, Reply};
 use trellis_model::entity::{Cluster, Host, Pod, Zone};
 
 use super::{
-    custom_actions, extensions, identity, infrastructure, instances, jobs, meta, settings,
+    custom_actions, extensions, identity, infrastructure, instances, jobs, meta, settings, ssh_keys,
 };
 use crate::app::job::JobCommand;
 use crate::app::reads::Page;
@@ -31,13 +31,14 @@ pub(super) type Q = Result<(JobCommand, Option<(String, String)>), ApiError>;
 
 type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Everything a handler gets: the application, the authenticated caller, the catalog entry and
-/// the validated parameters.
+/// Everything a handler gets: the application, the authenticated caller, the catalog entry,
+/// the validated parameters and the request's HTTP method (some limits depend on it).
 pub struct Cx<'a> {
     pub app: &'a App,
     pub caller: &'a Caller,
     pub cmd: &'static Command,
     pub p: &'a Params,
+    pub method: &'a axum::http::Method,
 }
 
 /// How a command is handled.
@@ -92,7 +93,6 @@ pub static HANDLERS: &[(&str, Handler)] = &[
         "listPublicIpAddresses",
         sync!(meta::list_public_ip_addresses),
     ),
-    ("listSSHKeyPairs", sync!(meta::list_ssh_key_pairs)),
     ("listTags", sync!(meta::list_tags)),
     ("listVolumes", sync!(meta::list_volumes)),
     ("listVPCs", sync!(meta::list_vpcs)),
@@ -113,6 +113,11 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("login", Handler::Session),
     ("logout", Handler::Session),
     ("registerUserKeys", sync!(identity::register_user_keys)),
+    // ssh_keys.rs
+    ("createSSHKeyPair", sync!(ssh_keys::create_ssh_key_pair)),
+    ("deleteSSHKeyPair", sync!(ssh_keys::delete_ssh_key_pair)),
+    ("listSSHKeyPairs", sync!(ssh_keys::list_ssh_key_pairs)),
+    ("registerSSHKeyPair", sync!(ssh_keys::register_ssh_key_pair)),
     // settings.rs
     ("listConfigurations", sync!(settings::list_configurations)),
     ("updateConfiguration", sync!(settings::update_configuration)),
@@ -280,12 +285,19 @@ pub fn handler(name: &str) -> Option<&'static Handler> {
 }
 
 /// Run a synchronous command, or check and queue an asynchronous one.
-pub async fn dispatch(app: &App, caller: &Caller, cmd: &'static Command, p: &Params) -> R {
+pub async fn dispatch(
+    app: &App,
+    caller: &Caller,
+    cmd: &'static Command,
+    p: &Params,
+    method: &axum::http::Method,
+) -> R {
     let cx = Cx {
         app,
         caller,
         cmd,
         p,
+        method,
     };
     match handler(cmd.name) {
         Some(Handler::Sync(f)) => f(&cx).await,

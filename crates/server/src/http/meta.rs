@@ -123,11 +123,6 @@ pub(super) async fn list_volumes(_cx: &Cx<'_>) -> R {
     Ok(list("volume", vec![], 0))
 }
 
-/// `listSSHKeyPairs`.
-pub(super) async fn list_ssh_key_pairs(_cx: &Cx<'_>) -> R {
-    Ok(list("sshkeypair", vec![], 0))
-}
-
 /// `listDiskOfferings`.
 pub(super) async fn list_disk_offerings(_cx: &Cx<'_>) -> R {
     Ok(list("diskoffering", vec![], 0))
