@@ -2,6 +2,7 @@
 //! `registerSSHKeyPair`, `listSSHKeyPairs`, `deleteSSHKeyPair`.
 
 use serde_json::Value;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use trellis_api::{ApiError, Params, Reply};
 use trellis_model::entity::{Account, Domain, SshKeyPair};
@@ -33,13 +34,11 @@ impl Owners {
         k: &SshKeyPair,
         private_key: Option<&str>,
     ) -> Result<Value, ApiError> {
-        if !self.accounts.contains_key(&k.account_id) {
-            let account = app.reads().account_get(k.account_id).await?;
-            self.accounts.insert(k.account_id, account);
+        if let Entry::Vacant(slot) = self.accounts.entry(k.account_id) {
+            slot.insert(app.reads().account_get(k.account_id).await?);
         }
-        if !self.domains.contains_key(&k.domain_id) {
-            let domain = app.reads().domain_get(k.domain_id).await?;
-            self.domains.insert(k.domain_id, domain);
+        if let Entry::Vacant(slot) = self.domains.entry(k.domain_id) {
+            slot.insert(app.reads().domain_get(k.domain_id).await?);
         }
         let account = self.accounts.get(&k.account_id).and_then(Option::as_ref);
         let domain = self.domains.get(&k.domain_id).and_then(Option::as_ref);
