@@ -444,3 +444,16 @@ pub struct Volume {
     pub created: i64,
     pub removed: Option<i64>,
 }
+/// An SSH key pair: the public half (OpenSSH one-line form) and its MD5 fingerprint, owned by
+/// an account. The private half of a generated pair is handed out once and never stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SshKeyPair {
+    pub id: i64,
+    pub uuid: String,
+    pub name: String,
+    pub account_id: i64,
+    pub domain_id: i64,
+    pub public_key: String,
+    pub fingerprint: String,
+    pub created: i64,
+}

@@ -75,6 +75,7 @@ mod jobs;
 mod migrate;
 mod servers;
 mod settings;
+mod ssh_keys;
 mod tags;
 mod volumes;
 
@@ -89,6 +90,7 @@ pub use identity::IdentityFilter;
 pub use infra::InfraFilter;
 pub use instances::{InstanceFilter, TemplateFilter, TemplateVisibility};
 pub use jobs::NewJob;
+pub use ssh_keys::SshKeyPairFilter;
 pub use tags::{tags_condition, TagFilter};
 pub use volumes::VolumeFilter;
 

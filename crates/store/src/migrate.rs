@@ -15,6 +15,7 @@ const SQLITE: &[(i64, &str)] = &[
         4,
         include_str!("../migrations/sqlite/0004_resource_tags.sql"),
     ),
+    (5, include_str!("../migrations/sqlite/0005_ssh_keys.sql")),
     (6, include_str!("../migrations/sqlite/0006_volumes.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
@@ -34,6 +35,7 @@ const POSTGRES: &[(i64, &str)] = &[
         4,
         include_str!("../migrations/postgres/0004_resource_tags.sql"),
     ),
+    (5, include_str!("../migrations/postgres/0005_ssh_keys.sql")),
     (6, include_str!("../migrations/postgres/0006_volumes.sql")),
 ];
 

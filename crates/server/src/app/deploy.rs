@@ -17,6 +17,7 @@ use super::infra::{random_mac, EXTERNAL_PREFIX};
 use super::instance::DETAIL_DEPLOYVM;
 use super::invoke::{action_failed, Target};
 use super::job::{JobContext, JobStep};
+use super::ssh_keys::{is_key_pair_detail, DETAIL_SSH_KEYPAIR_NAMES, DETAIL_SSH_PUBLIC_KEY};
 use super::{App, Caller};
 
 /// The job command of a deployment (`async_jobs.cmd`).
@@ -34,6 +35,10 @@ pub struct DeployInput {
     pub details: BTreeMap<String, String>,
     pub external_details: BTreeMap<String, String>,
     pub user_data: Option<String>,
+    /// How the request arrived (user data's size limit depends on it).
+    pub method: RequestMethod,
+    /// Names of the owner's SSH key pairs (`keypair` and `keypairs`), in order, without repeats.
+    pub keypairs: Vec<String>,
     pub host_uuid: Option<String>,
     /// Root administrators only: start in this cluster (`clusterid`) or pod (`podid`).
     pub cluster_uuid: Option<String>,
@@ -89,6 +94,49 @@ pub fn boot_firmware(
     }
 }
 
+/// The HTTP method of a request carrying user data: upstream accepts up to 4096 characters of
+/// it by GET and 1 MiB by POST (`vm.userdata.max.length` caps both).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RequestMethod {
+    Get,
+    #[default]
+    Post,
+}
+
+impl RequestMethod {
+    fn user_data_limit(self) -> (usize, &'static str) {
+        match self {
+            RequestMethod::Get => (4096, "GET"),
+            RequestMethod::Post => (1_048_576, "POST"),
+        }
+    }
+}
+
+/// Percent-decoding (upstream URL-decodes user data holding a `%`); `None` when malformed.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 fn is_valid_hostname(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
@@ -98,8 +146,69 @@ fn is_valid_hostname(s: &str) -> bool {
 }
 
 impl App {
+    /// User data as upstream accepts it: base64 (standard or URL-safe, padding optional,
+    /// URL-decoded first if it holds a `%`), within the request method's limit and
+    /// `vm.userdata.max.length`, not empty; returned re-encoded in padded standard base64.
+    pub(crate) fn user_data_checked(&self, raw: &str, method: RequestMethod) -> Result<String> {
+        use base64::Engine;
+        let text = if raw.contains('%') {
+            percent_decode(raw)
+                .ok_or_else(|| Error::invalid_param("Url decoding of userdata failed."))?
+        } else {
+            raw.to_string()
+        };
+        let text: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        let not_base64 = || Error::invalid_param("User data is not base64 encoded");
+        if !text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '-' | '_' | '='))
+        {
+            return Err(not_base64());
+        }
+        let (limit, method) = method.user_data_limit();
+        if text.len() >= limit {
+            return Err(Error::invalid_param(format!(
+                "User data is too long for an http {method} request"
+            )));
+        }
+        let max = self.setting_i64(super::setting::USERDATA_MAX_LENGTH);
+        if i64::try_from(text.len()).unwrap_or(i64::MAX) > max {
+            return Err(Error::invalid_param(format!(
+                "User data has exceeded configurable max length : {max}"
+            )));
+        }
+        let config = base64::engine::general_purpose::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent);
+        let decoded = [base64::alphabet::STANDARD, base64::alphabet::URL_SAFE]
+            .iter()
+            .find_map(|alphabet| {
+                base64::engine::GeneralPurpose::new(alphabet, config)
+                    .decode(&text)
+                    .ok()
+            })
+            .ok_or_else(not_base64)?;
+        if decoded.is_empty() {
+            return Err(Error::invalid_param("User data is too short"));
+        }
+        Ok(base64::engine::general_purpose::STANDARD.encode(decoded))
+    }
+
     /// `deployVirtualMachine`, request part: validate, allocate the instance and its NICs.
     pub async fn instance_allocate(&self, caller: &Caller, input: DeployInput) -> Result<Instance> {
+        let user_data = match &input.user_data {
+            Some(raw) => Some(self.user_data_checked(raw, input.method)?),
+            None => None,
+        };
+        if let Some(k) = input.details.keys().find(|k| is_key_pair_detail(k)) {
+            return Err(Error::invalid_param(format!(
+                "Detail {k} cannot be set: it is set from the key pairs given by keypair or keypairs"
+            )));
+        }
+        // Key pairs are looked up in the owner's account (the caller's: deployments are always
+        // for the caller's own account).
+        let keypairs = self
+            .ssh_keypairs_named(caller.account.id, &input.keypairs)
+            .await?;
         let zone = self.zone_by_uuid(&input.zone_uuid).await?;
         if zone.allocation_state != "Enabled" && !caller.is_root_admin() {
             return Err(Error::invalid_state(format!(
@@ -297,7 +406,7 @@ impl App {
             generation: 1,
             vnc_password: vnc.iter().map(|b| format!("{b:02x}")).collect(),
             ha_enabled: false,
-            user_data: input.user_data.clone(),
+            user_data,
             started_once: false,
             created: now,
             removed: None,
@@ -320,6 +429,13 @@ impl App {
         }
         if let Some(mode) = firmware {
             details.insert(DETAIL_UEFI.into(), mode.into());
+        }
+        // The instance keeps its own copy: deleting a key pair later does not change it.
+        if !keypairs.is_empty() {
+            let keys: Vec<&str> = keypairs.iter().map(|k| k.public_key.as_str()).collect();
+            let names: Vec<&str> = keypairs.iter().map(|k| k.name.as_str()).collect();
+            details.insert(DETAIL_SSH_PUBLIC_KEY.into(), keys.join("\n"));
+            details.insert(DETAIL_SSH_KEYPAIR_NAMES.into(), names.join(","));
         }
         let event = Self::new_event(
             Some(caller),

@@ -696,6 +696,10 @@ impl App {
     pub async fn account_delete(&self, caller: &Caller, uuid: &str) -> Result<()> {
         let account = self.account_check_delete(caller, uuid).await?;
         self.store.account_delete(account.id, now_millis()).await?;
+        // Key pairs go with their account (instances keep their own copies of the keys).
+        self.store
+            .ssh_keypair_delete_for_account(account.id)
+            .await?;
         self.auth_cache_clear();
         self.event(
             Some(caller),

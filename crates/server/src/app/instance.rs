@@ -474,6 +474,15 @@ impl App {
         cleanup_details: bool,
     ) -> Result<Instance> {
         let inst = self.instance_check(caller, uuid, Op::Update).await?;
+        if let Some(k) = details
+            .iter()
+            .flat_map(|d| d.keys())
+            .find(|k| super::ssh_keys::is_key_pair_detail(k))
+        {
+            return Err(Error::invalid_param(format!(
+                "Detail {k} cannot be set: it holds the key pairs the instance was deployed with"
+            )));
+        }
         if let Some(d) = details.as_ref().filter(|_| !caller.is_root_admin()) {
             let keys: std::collections::BTreeSet<String> =
                 super::detail_policy::external_keys_of_details(d)
@@ -504,10 +513,11 @@ impl App {
                 .store
                 .details_visible(DetailOwner::Instance, inst.id)
                 .await?;
-            for (k, _) in current
-                .iter()
-                .filter(|(k, _)| !k.starts_with(EXTERNAL_PREFIX) && k.as_str() != DETAIL_DEPLOYVM)
-            {
+            for (k, _) in current.iter().filter(|(k, _)| {
+                !k.starts_with(EXTERNAL_PREFIX)
+                    && k.as_str() != DETAIL_DEPLOYVM
+                    && !super::ssh_keys::is_key_pair_detail(k)
+            }) {
                 self.store
                     .detail_delete(DetailOwner::Instance, inst.id, k)
                     .await?;

@@ -21,6 +21,7 @@ pub mod reads;
 mod registration;
 pub mod secrets;
 mod settings;
+pub mod ssh_keys;
 pub mod tags;
 pub mod template_capture;
 pub mod templates;

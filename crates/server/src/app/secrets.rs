@@ -16,8 +16,18 @@ pub const MASK: &str = "******";
 /// more than it protects.
 const MIN_SECRET_LEN: usize = 4;
 
+/// Details that look like keys but are public: the SSH public keys (and key pair names) an
+/// instance was deployed with. Extensions need them as they are.
+const PUBLIC_DETAILS: &[&str] = &[
+    super::ssh_keys::DETAIL_SSH_PUBLIC_KEY,
+    super::ssh_keys::DETAIL_SSH_KEYPAIR_NAMES,
+];
+
 /// Does a detail or parameter of this name hold a secret?
 pub fn is_secret_key(key: &str) -> bool {
+    if PUBLIC_DETAILS.iter().any(|p| p.eq_ignore_ascii_case(key)) {
+        return false;
+    }
     let k = key.to_ascii_lowercase();
     [
         "password",
@@ -196,7 +206,15 @@ mod tests {
         ] {
             assert!(is_secret_key(k), "{k}");
         }
-        for k in ["url", "username", "node", "template_id", "vhd_path"] {
+        for k in [
+            "url",
+            "username",
+            "node",
+            "template_id",
+            "vhd_path",
+            "SSH.PublicKey",
+            "SSH.KeyPairNames",
+        ] {
             assert!(!is_secret_key(k), "{k}");
         }
     }

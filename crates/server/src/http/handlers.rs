@@ -1,6 +1,7 @@
 //! The command table: every catalog command, the kind of handling it gets, and the function that
 //! handles it — one file per resource (`extensions.rs`, `custom_actions.rs`, `identity.rs`,
-//! `infrastructure.rs`, `instances.rs`, `jobs.rs`, `settings.rs`, `tags.rs`, `templates.rs`, `volumes.rs`, `meta.rs`), one function per
+//! `infrastructure.rs`, `instances.rs`, `jobs.rs`, `settings.rs`, `ssh_keys.rs`, `tags.rs`,
+//! `templates.rs`, `volumes.rs`, `meta.rs`), one function per
 //! command, named after it in snake case (`listZones` → `infrastructure::list_zones`).
 //!
 //! A handler reads typed values from parameters the catalog has validated, calls `App`, and
@@ -17,8 +18,8 @@ use trellis_api::{catalog::Command, ApiError, Params, Reply};
 use trellis_model::entity::{Cluster, Host, Pod, Zone};
 
 use super::{
-    custom_actions, extensions, identity, infrastructure, instances, jobs, meta, settings, tags,
-    templates, volumes,
+    custom_actions, extensions, identity, infrastructure, instances, jobs, meta, settings,
+    ssh_keys, tags, templates, volumes,
 };
 use crate::app::job::JobCommand;
 use crate::app::reads::Page;
@@ -32,13 +33,14 @@ pub(super) type Q = Result<(JobCommand, Option<(String, String)>), ApiError>;
 
 type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Everything a handler gets: the application, the authenticated caller, the catalog entry and
-/// the validated parameters.
+/// Everything a handler gets: the application, the authenticated caller, the catalog entry,
+/// the validated parameters and the request's HTTP method (some limits depend on it).
 pub struct Cx<'a> {
     pub app: &'a App,
     pub caller: &'a Caller,
     pub cmd: &'static Command,
     pub p: &'a Params,
+    pub method: &'a axum::http::Method,
 }
 
 /// How a command is handled.
@@ -50,6 +52,9 @@ pub enum Handler {
     /// Refused for instances on External clusters (spec §9.8); names the parameter holding the
     /// instance, which the caller must be able to see.
     Refused(&'static str),
+    /// A volume operation, refused for External instances (upstream's text) once the volume
+    /// named by `id`, if any, is one the caller can see.
+    RefusedVolume,
     /// Handled by the router before authentication (`login`, `logout`: see `http/mod.rs`).
     Session,
 }
@@ -93,7 +98,6 @@ pub static HANDLERS: &[(&str, Handler)] = &[
         "listPublicIpAddresses",
         sync!(meta::list_public_ip_addresses),
     ),
-    ("listSSHKeyPairs", sync!(meta::list_ssh_key_pairs)),
     ("listVPCs", sync!(meta::list_vpcs)),
     // identity.rs
     ("createAccount", sync!(identity::create_account)),
@@ -117,12 +121,12 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("deleteTags", queue!(tags::delete_tags)),
     ("listTags", sync!(tags::list_tags)),
     // volumes.rs
-    ("attachVolume", sync!(volumes::refuse_volume_operation)),
-    ("createVolume", sync!(volumes::refuse_volume_operation)),
-    ("deleteVolume", sync!(volumes::refuse_volume_operation)),
-    ("detachVolume", sync!(volumes::refuse_volume_operation)),
+    ("attachVolume", Handler::RefusedVolume),
+    ("createVolume", Handler::RefusedVolume),
+    ("deleteVolume", Handler::RefusedVolume),
+    ("detachVolume", Handler::RefusedVolume),
     ("listVolumes", sync!(volumes::list_volumes)),
-    ("resizeVolume", sync!(volumes::refuse_volume_operation)),
+    ("resizeVolume", Handler::RefusedVolume),
     // templates.rs
     ("createTemplate", queue!(templates::create_template)),
     ("deleteTemplate", queue!(templates::delete_template)),
@@ -131,6 +135,11 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("listTemplates", sync!(templates::list_templates)),
     ("registerTemplate", sync!(templates::register_template)),
     ("updateTemplate", sync!(templates::update_template)),
+    // ssh_keys.rs
+    ("createSSHKeyPair", sync!(ssh_keys::create_ssh_key_pair)),
+    ("deleteSSHKeyPair", sync!(ssh_keys::delete_ssh_key_pair)),
+    ("listSSHKeyPairs", sync!(ssh_keys::list_ssh_key_pairs)),
+    ("registerSSHKeyPair", sync!(ssh_keys::register_ssh_key_pair)),
     // settings.rs
     ("listConfigurations", sync!(settings::list_configurations)),
     ("updateConfiguration", sync!(settings::update_configuration)),
@@ -295,12 +304,19 @@ pub fn handler(name: &str) -> Option<&'static Handler> {
 }
 
 /// Run a synchronous command, or check and queue an asynchronous one.
-pub async fn dispatch(app: &App, caller: &Caller, cmd: &'static Command, p: &Params) -> R {
+pub async fn dispatch(
+    app: &App,
+    caller: &Caller,
+    cmd: &'static Command,
+    p: &Params,
+    method: &axum::http::Method,
+) -> R {
     let cx = Cx {
         app,
         caller,
         cmd,
         p,
+        method,
     };
     match handler(cmd.name) {
         Some(Handler::Sync(f)) => f(&cx).await,
@@ -321,6 +337,7 @@ pub async fn dispatch(app: &App, caller: &Caller, cmd: &'static Command, p: &Par
                 .await?;
             Err(ApiError::unsupported(cmd.name))
         }
+        Some(Handler::RefusedVolume) => Err(app.volume_refusal(caller, p.str("id")).await.into()),
         Some(Handler::Session) | None => Err(ApiError::unsupported(cmd.name)),
     }
 }

@@ -8,7 +8,7 @@ use trellis_model::entity::Instance;
 
 use super::handlers::*;
 use super::views::*;
-use crate::app::deploy::DeployInput;
+use crate::app::deploy::{DeployInput, RequestMethod};
 use crate::app::instance::Op;
 use crate::app::job::JobCommand;
 use crate::app::reads::InstanceFilter;
@@ -139,6 +139,27 @@ pub(super) async fn deploy_virtual_machine(cx: &Cx<'_>) -> Q {
             )));
         }
     }
+    // Registered user data objects do not exist here: refuse rather than ignore them.
+    for name in ["userdataid", "userdatadetails"] {
+        if p.has(name) {
+            return Err(ApiError::param("userdataid is not supported"));
+        }
+    }
+    // `keypair` then `keypairs`, in order, each name once.
+    let mut keypairs: Vec<String> = Vec::new();
+    for name in s(p, "keypair")
+        .into_iter()
+        .chain(p.list("keypairs").unwrap_or_default())
+    {
+        if !keypairs.contains(&name) {
+            keypairs.push(name);
+        }
+    }
+    let method = if cx.method == axum::http::Method::GET {
+        RequestMethod::Get
+    } else {
+        RequestMethod::Post
+    };
     let input = DeployInput {
         zone_uuid: req(p, c, "zoneid")?.into(),
         offering_uuid: req(p, c, "serviceofferingid")?.into(),
@@ -149,6 +170,8 @@ pub(super) async fn deploy_virtual_machine(cx: &Cx<'_>) -> Q {
         details: p.map_flat("details").unwrap_or_default(),
         external_details: p.map_flat("externaldetails").unwrap_or_default(),
         user_data: s(p, "userdata"),
+        method,
+        keypairs,
         host_uuid: s(p, "hostid"),
         cluster_uuid: s(p, "clusterid"),
         pod_uuid: s(p, "podid"),

@@ -11,6 +11,7 @@ mod instances;
 mod jobs;
 mod meta;
 mod settings;
+mod ssh_keys;
 mod tags;
 mod templates;
 pub mod views;
@@ -239,7 +240,7 @@ async fn api(
     if let Err(e) = params.validate(cmd) {
         return failed(&response_name, &e);
     }
-    let result = handlers::dispatch(&app, &caller, cmd, &params).await;
+    let result = handlers::dispatch(&app, &caller, cmd, &params, &method).await;
     app.api_metrics.record(
         cmd.name,
         result.as_ref().err().map_or(0, |e| e.code),

@@ -13,11 +13,12 @@ use crate::app::reads::InstanceRefs;
 use crate::app::reads::{IdentityFilter, Page};
 use crate::app::{App, Caller};
 use trellis_model::entity::{
-    Account, Alert, Configuration, Domain, Event, Job, ResourceTag, Role, User,
+    Account, Alert, Configuration, Domain, Event, Job, ResourceTag, Role, SshKeyPair, User,
 };
 
 use crate::app::custom_action::{role_names, CustomActionView};
 use crate::app::deploy::DETAIL_UEFI;
+use crate::app::ssh_keys::{DETAIL_SSH_KEYPAIR_NAMES, DETAIL_SSH_PUBLIC_KEY};
 use crate::app::{ExtensionView, SETTINGS};
 
 pub fn domain(d: &Domain, parent: Option<&Domain>, has_child: bool) -> Value {
@@ -220,6 +221,20 @@ pub(super) fn date(ms: i64) -> String {
     trellis_api::format_date(ms)
 }
 
+/// An SSH key pair (`keypair`, `sshkeypair`); `privatekey` only in `createSSHKeyPair`'s reply.
+pub fn ssh_keypair(
+    k: &SshKeyPair,
+    account: Option<&Account>,
+    domain: Option<&Domain>,
+    private_key: Option<&str>,
+) -> Value {
+    json!({
+        "id": k.uuid, "name": k.name, "fingerprint": k.fingerprint, "privatekey": private_key,
+        "account": account.map(|a| a.name.clone()), "domainid": domain.map(|d| d.uuid.clone()),
+        "domain": domain.map(|d| d.name.clone()), "hasannotations": false,
+    })
+}
+
 pub fn zone_view(z: &Zone) -> Value {
     json!({"id": z.uuid, "name": z.name, "description": z.description, "dns1": z.dns1, "dns2": z.dns2, "internaldns1": z.internal_dns1,
            "networktype": z.network_type, "allocationstate": z.allocation_state, "securitygroupsenabled": false, "localstorageenabled": false,
@@ -341,7 +356,10 @@ pub fn vm_json(ctx: &InstanceRefs, i: &Instance) -> Value {
                    "broadcasturi": n.broadcast_uri, "isolationuri": n.broadcast_uri, "traffictype": "Guest", "type": net.map(|x| x.guest_type.clone()), "deviceid": n.device_id.to_string()})
         })
         .collect();
-    let details = ctx.details.get(&i.id).cloned().unwrap_or_default();
+    let mut details = ctx.details.get(&i.id).cloned().unwrap_or_default();
+    // The key pairs show as `keypairs` (names); the keys stay out of `details`.
+    let keypairs = details.remove(DETAIL_SSH_KEYPAIR_NAMES);
+    details.remove(DETAIL_SSH_PUBLIC_KEY);
     let ext = t
         .and_then(|t| t.extension_id)
         .and_then(|id| ctx.extensions.get(&id));
@@ -364,7 +382,7 @@ pub fn vm_json(ctx: &InstanceRefs, i: &Instance) -> Value {
         "serviceofferingid": o.map(|o| o.uuid.clone()), "serviceofferingname": o.map(|o| o.name.clone()),
         "cpunumber": o.map(|o| o.cpu_number), "cpuspeed": o.map(|o| o.cpu_speed), "memory": o.map(|o| o.memory),
         "hypervisor": "External", "guestosid": os.as_ref().map(|o| o.uuid()), "ostypeid": os.as_ref().map(|o| o.uuid()), "ostypename": os.map(|o| o.description),
-        "nic": nics, "tags": tags, "affinitygroup": [], "securitygroup": [], "details": details, "powerstate": i.power_state,
+        "nic": nics, "tags": tags, "affinitygroup": [], "securitygroup": [], "details": details, "keypairs": keypairs, "powerstate": i.power_state,
         "boottype": if uefi.is_some() { "UEFI" } else { "BIOS" }, "bootmode": uefi.unwrap_or_else(|| "LEGACY".into()),
         "haenable": i.ha_enabled, "passwordenabled": false, "isdynamicallyscalable": false,
         "extensionid": ext.map(|x| x.uuid.clone()), "extensionname": ext.map(|x| x.name.clone()),

@@ -1,5 +1,5 @@
-//! Volumes: `listVolumes` (the ROOT volume record of every instance) and the volume operations
-//! External instances do not have, refused with upstream's text.
+//! Volumes: `listVolumes` (the ROOT volume record of every instance). The volume operations
+//! External instances do not have are refused by the table (`Handler::RefusedVolume`).
 
 use serde_json::{json, Value};
 use trellis_api::ApiError;
@@ -89,12 +89,4 @@ pub(super) async fn list_volumes(cx: &Cx<'_>) -> R {
         total
     };
     Ok(list("volume", out, total))
-}
-
-/// `attachVolume`, `detachVolume`, `resizeVolume`, `deleteVolume`, `migrateVolume`,
-/// `extractVolume`, `createSnapshot`, `createVolume`: refused for External instances once the
-/// volume named (if any) is one the caller can see.
-pub(super) async fn refuse_volume_operation(cx: &Cx<'_>) -> R {
-    let id = cx.p.str("id").or(cx.p.str("volumeid"));
-    Err(cx.app.volume_refusal(cx.caller, id).await.into())
 }
