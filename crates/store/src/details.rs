@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use std::collections::BTreeMap;
 use trellis_model::entity::{Detail, DetailOwner};
 
-use crate::{get_bool, get_str, Store, StoreError, StoreResult};
+use crate::{get_bool, get_i64, get_str, Store, StoreError, StoreResult};
 
 fn row(r: &AnyRow) -> Result<Detail, sqlx::Error> {
     Ok(Detail {
@@ -193,5 +193,44 @@ impl Store {
             .await
             .map_err(StoreError::query("details_delete_all"))?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// Visible details of many owners of one kind at once.
+    pub async fn details_visible_for(
+        &self,
+        owner: trellis_model::entity::DetailOwner,
+        ids: &[i64],
+    ) -> StoreResult<std::collections::HashMap<i64, std::collections::BTreeMap<String, String>>>
+    {
+        let mut out: std::collections::HashMap<i64, std::collections::BTreeMap<String, String>> =
+            std::collections::HashMap::new();
+        for chunk in ids.chunks(500) {
+            let list = chunk
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            let rows = sqlx::query(&format!("SELECT owner_id, name, value FROM details WHERE owner_kind = $1 AND display = 1 AND owner_id IN ({list})"))
+                .bind(owner.as_str())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::query("details_visible_for"))?;
+            for r in &rows {
+                let (id, k, v) = (
+                    get_i64(r, "owner_id"),
+                    get_str(r, "name"),
+                    get_str(r, "value"),
+                );
+                let (id, k, v) = (
+                    id.map_err(StoreError::query("details_visible_for"))?,
+                    k.map_err(StoreError::query("details_visible_for"))?,
+                    v.map_err(StoreError::query("details_visible_for"))?,
+                );
+                out.entry(id).or_default().insert(k, v);
+            }
+        }
+        Ok(out)
     }
 }
