@@ -897,7 +897,10 @@ const NETWORK_FIELDS: &[Field] = &[
     f("netmask", "string", "the network's netmask"),
     f("state", "string", "state of the network"),
 ];
-const VM_FIELDS: &[Field] = &[
+/// The fields of a `virtualmachine` object (UserVmResponse), shared by the VM commands and
+/// `listVirtualMachinesMetrics`.
+macro_rules! vm_fields {
+    ($($extra:expr),* $(,)?) => { &[
     f("id", "string", "the ID of the virtual machine"), f("name", "string", "the name of the virtual machine"), f("displayname", "string", "user generated name. The name of the virtual machine is returned if no displayname exists."),
     f("instancename", "string", "instance name of the user vm"), f("state", "string", "the state of the virtual machine"), f("account", "string", "the account associated with the virtual machine"),
     f("zoneid", "string", "the ID of the availability zone for the virtual machine"), f("zonename", "string", "the name of the availability zone for the virtual machine"), f("hostid", "string", "the ID of the host for the virtual machine"),
@@ -906,7 +909,71 @@ const VM_FIELDS: &[Field] = &[
     f("memory", "integer", "the memory allocated for the virtual machine"), f("hypervisor", "string", "the hypervisor on which the template runs"), f("nic", "set", "the list of nics associated with vm"),
     f("details", "map", "Vm details in key/value pairs."), f("powerstate", "powerstate", "the power state of the virtual machine"), f("tags", "set", "the list of resource tags associated"), f("created", "date", "the date when this virtual machine was created"),
     f("keypairs", "string", "ssh key-pairs (names, comma-separated)"),
+    $($extra,)*
+    ] };
+}
+
+const AFFINITY_GROUP_FIELDS: &[Field] = &[
+    f("id", "string", "the ID of the affinity group"),
+    f("name", "string", "the name of the affinity group"),
+    f(
+        "description",
+        "string",
+        "the description of the affinity group",
+    ),
+    f("type", "string", "the type of the affinity group"),
+    f("account", "string", "the account owning the affinity group"),
+    f("domainid", "string", "the domain ID of the affinity group"),
+    f("domain", "string", "the domain name of the affinity group"),
+    f(
+        "domainpath",
+        "string",
+        "path of the Domain the affinity group belongs to",
+    ),
+    f(
+        "virtualmachineIds",
+        "list",
+        "virtual machine IDs associated with this affinity group",
+    ),
 ];
+const VM_FIELDS: &[Field] = vm_fields!();
+const VM_LIST_PARAMS: &[Param] = list_params![
+    TAGS_FILTER,
+    p("id", T::Uuid, false, "the ID of the virtual machine"),
+    p(
+        "ids",
+        T::List,
+        false,
+        "the IDs of the virtual machines, mutually exclusive with id"
+    ),
+    p("name", T::String, false, "name of the virtual machine"),
+    p("state", T::String, false, "state of the virtual machine"),
+    p("zoneid", T::Uuid, false, "the availability zone ID"),
+    p("hostid", T::Uuid, false, "the host ID"),
+    p(
+        "extensionid",
+        T::Uuid,
+        false,
+        "The ID of the Orchestrator extension for the VM"
+    ),
+    p(
+        "listall",
+        T::Boolean,
+        false,
+        "If set to false, list only resources belonging to the command's caller"
+    ),
+    p(
+        "details",
+        T::List,
+        false,
+        "comma separated list of vm details requested"
+    )
+];
+const VM_METRICS_FIELDS: &[Field] = vm_fields!(
+    f("ipaddress", "string", "the IPv4 address of the first NIC"),
+    f("cputotal", "string", "the total cpu capacity in Ghz"),
+    f("memorytotal", "string", "the total memory capacity in GiB"),
+);
 
 const EXT_NAME: Param = p("name", T::String, true, "Name of the extension");
 const EXT_DETAILS: Param = Param { name: "details", ty: T::Map, required: false, description: "Details in key/value pairs using format details[i].keyname=keyvalue. Example: details[0].endpoint.url=urlvalue", length: 0 };
@@ -947,6 +1014,8 @@ pub static COMMANDS: &[Command] = &[
         response: USER_FIELDS, related: "listUsers", response_name: None },
     Command { name: "registerUserKeys", description: "This command allows a user to register for the developer API, returning a secret key and an API key. This request is made through the integration API port, so it is a privileged command and must be made on behalf of a user. It is up to the implementer just how the username and password are entered, and then how that translates to an integration API request. Both secret key and API key should be returned to the user", since: "", isasync: false, roles: roles::ALL,
         params: &[p("id", T::Uuid, true, "User id")], response: KEYS_FIELDS, related: "getUserKeys", response_name: Some("registeruserkeysresponse") },
+    Command { name: "getUser", description: "Find user account by API key", since: "4.4", isasync: false, roles: roles::ALL,
+        params: &[p("userapikey", T::String, true, "API key of the user")], response: USER_FIELDS, related: "listUsers", response_name: None },
     Command { name: "getUserKeys", description: "This command allows the user to query the seceret and API keys for the account", since: "4.10.0", isasync: false, roles: roles::ALL,
         params: &[p("id", T::Uuid, true, "ID of the user whose keys are required")], response: KEYS_FIELDS, related: "registerUserKeys", response_name: None },
     Command { name: "listRoles", description: "Lists dynamic roles in CloudStack", since: "4.9.0", isasync: false, roles: roles::ADMINS,
@@ -1102,11 +1171,13 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "deleteNetwork", description: "Deletes a network", since: "", isasync: true, roles: roles::ALL,
         params: &[p("id", T::Uuid, true, "the ID of the network"), p("forced", T::Boolean, false, "Force delete a network.")], response: SUCCESS, related: "", response_name: None },
     Command { name: "deployVirtualMachine", description: "Creates and automatically starts a virtual machine based on a service offering, disk offering, and template.", since: "", isasync: true, roles: roles::ALL,
-        params: &[p("zoneid", T::Uuid, true, "availability zone for the virtual machine"), p("serviceofferingid", T::Uuid, true, "the ID of the service offering for the virtual machine"), p("templateid", T::Uuid, true, "the ID of the template for the virtual machine"), p("name", T::String, false, "host name for the virtual machine"), p("displayname", T::String, false, "an optional user generated name for the virtual machine"), p("networkids", T::List, false, "list of network ids used by virtual machine"), p("startvm", T::Boolean, false, "true if start vm after creating; defaulted to true if not specified"), p("hostid", T::Uuid, false, "destination Host ID to deploy the VM to - parameter available for root admin only"), p("hypervisor", T::String, false, "the hypervisor on which to deploy the virtual machine"), Param { name: "userdata", ty: T::String, required: false, description: "an optional binary data that can be sent to the virtual machine upon a successful deployment (base64)", length: 1_048_576 }, p("keypair", T::String, false, "name of the ssh key pair used to login to the virtual machine"), p("keypairs", T::List, false, "names of the ssh key pairs used to login to the virtual machine"), p("userdataid", T::Uuid, false, "the ID of the registered user data (not supported: registered user data does not exist here)"), Param { name: "userdatadetails", ty: T::Map, required: false, description: "used to specify the parameters values for the variables in userdata (not supported)", length: 0 }, Param { name: "details", ty: T::Map, required: false, description: "used to specify the custom parameters.", length: 0 }, Param { name: "externaldetails", ty: T::Map, required: false, description: "Details in key/value pairs using format externaldetails[i].keyname=keyvalue. Example: externaldetails[0].server.type=typevalue", length: 0 }, p("clusterid", T::Uuid, false, "destination Cluster ID to deploy the VM to - parameter available for root admin only"), p("podid", T::Uuid, false, "destination Pod ID to deploy the VM to - parameter available for root admin only"), p("rootdisksize", T::Long, false, "Optional field to resize root disk on deploy. Value is in GB."), p("boottype", T::String, false, "Guest VM Boot option either custom[UEFI] or default boot [BIOS]."), p("bootmode", T::String, false, "Boot Mode [Legacy] or [Secure] Applicable when Boot Type Selected is UEFI, otherwise Legacy only for BIOS."), p("projectid", T::Uuid, false, "Deploy vm for the project (not supported yet: refused)"), p("account", T::String, false, "an optional account for the virtual machine (not supported yet: refused)"), p("domainid", T::Uuid, false, "an optional domainId for the virtual machine (not supported yet: refused)"), p("affinitygroupids", T::List, false, "comma separated list of affinity groups id (not supported yet: refused)"), p("affinitygroupnames", T::List, false, "comma separated list of affinity groups names (not supported yet: refused)"), p("securitygroupids", T::List, false, "security groups (External zones have none: refused unless empty)"), p("securitygroupnames", T::List, false, "security groups (External zones have none: refused unless empty)"), Param { name: "iptonetworklist", ty: T::Map, required: false, description: "ip to network mapping (not supported yet: refused)", length: 0 }, p("ipaddress", T::String, false, "the ip address for default vm's network (not supported yet: refused)"), p("ip6address", T::String, false, "the ipv6 address for default vm's network (not supported yet: refused)"), p("macaddress", T::String, false, "the mac address for default vm's network (not supported yet: refused)"), p("diskofferingid", T::Uuid, false, "data disk offering (External instances take no data disks: refused)"), p("size", T::Long, false, "data disk size (External instances take no data disks: refused)"), Param { name: "datadisksdetails", ty: T::Map, required: false, description: "data disks (refused)", length: 0 }, p("group", T::String, false, "an optional group for the virtual machine (not supported yet: refused)"), p("password", T::String, false, "initial password (External instances: refused)"), p("extraconfig", T::String, false, "extra configuration (refused for External)"), Param { name: "nicnetworklist", ty: T::Map, required: false, description: "OVF NIC mappings (refused)", length: 0 }, Param { name: "properties", ty: T::Map, required: false, description: "OVF properties (refused)", length: 0 }, Param { name: "dhcpoptionsnetworklist", ty: T::Map, required: false, description: "DHCP options (refused)", length: 0 }, p("deploymentplanner", T::String, false, "Deployment planner (refused)")],
+        params: &[p("zoneid", T::Uuid, true, "availability zone for the virtual machine"), p("serviceofferingid", T::Uuid, true, "the ID of the service offering for the virtual machine"), p("templateid", T::Uuid, true, "the ID of the template for the virtual machine"), p("name", T::String, false, "host name for the virtual machine"), p("displayname", T::String, false, "an optional user generated name for the virtual machine"), p("networkids", T::List, false, "list of network ids used by virtual machine"), p("startvm", T::Boolean, false, "true if start vm after creating; defaulted to true if not specified"), p("hostid", T::Uuid, false, "destination Host ID to deploy the VM to - parameter available for root admin only"), p("hypervisor", T::String, false, "the hypervisor on which to deploy the virtual machine"), Param { name: "userdata", ty: T::String, required: false, description: "an optional binary data that can be sent to the virtual machine upon a successful deployment (base64)", length: 1_048_576 }, p("keypair", T::String, false, "name of the ssh key pair used to login to the virtual machine"), p("keypairs", T::List, false, "names of the ssh key pairs used to login to the virtual machine"), p("userdataid", T::Uuid, false, "the ID of the registered user data (not supported: registered user data does not exist here)"), Param { name: "userdatadetails", ty: T::Map, required: false, description: "used to specify the parameters values for the variables in userdata (not supported)", length: 0 }, Param { name: "details", ty: T::Map, required: false, description: "used to specify the custom parameters.", length: 0 }, Param { name: "externaldetails", ty: T::Map, required: false, description: "Details in key/value pairs using format externaldetails[i].keyname=keyvalue. Example: externaldetails[0].server.type=typevalue", length: 0 }, p("clusterid", T::Uuid, false, "destination Cluster ID to deploy the VM to - parameter available for root admin only"), p("podid", T::Uuid, false, "destination Pod ID to deploy the VM to - parameter available for root admin only"), p("rootdisksize", T::Long, false, "Optional field to resize root disk on deploy. Value is in GB."), p("boottype", T::String, false, "Guest VM Boot option either custom[UEFI] or default boot [BIOS]."), p("bootmode", T::String, false, "Boot Mode [Legacy] or [Secure] Applicable when Boot Type Selected is UEFI, otherwise Legacy only for BIOS."), p("projectid", T::Uuid, false, "Deploy vm for the project (not supported yet: refused)"), p("account", T::String, false, "an optional account for the virtual machine. Must be used with domainId."), p("domainid", T::Uuid, false, "an optional domainId for the virtual machine. If the account parameter is used, domainId must also be used."), p("affinitygroupids", T::List, false, "comma separated list of affinity groups id that are going to be applied to the virtual machine. Mutually exclusive with affinitygroupnames parameter"), p("affinitygroupnames", T::List, false, "comma separated list of affinity groups names that are going to be applied to the virtual machine.Mutually exclusive with affinitygroupids parameter"), p("securitygroupids", T::List, false, "security groups (External zones have none: refused unless empty)"), p("securitygroupnames", T::List, false, "security groups (External zones have none: refused unless empty)"), Param { name: "iptonetworklist", ty: T::Map, required: false, description: "ip to network mapping (not supported yet: refused)", length: 0 }, p("ipaddress", T::String, false, "the ip address for default vm's network (not supported yet: refused)"), p("ip6address", T::String, false, "the ipv6 address for default vm's network (not supported yet: refused)"), p("macaddress", T::String, false, "the mac address for default vm's network (not supported yet: refused)"), p("diskofferingid", T::Uuid, false, "data disk offering (External instances take no data disks: refused)"), p("size", T::Long, false, "data disk size (External instances take no data disks: refused)"), Param { name: "datadisksdetails", ty: T::Map, required: false, description: "data disks (refused)", length: 0 }, p("group", T::String, false, "an optional group for the virtual machine (not supported yet: refused)"), p("password", T::String, false, "initial password (External instances: refused)"), p("extraconfig", T::String, false, "extra configuration (refused for External)"), Param { name: "nicnetworklist", ty: T::Map, required: false, description: "OVF NIC mappings (refused)", length: 0 }, Param { name: "properties", ty: T::Map, required: false, description: "OVF properties (refused)", length: 0 }, Param { name: "dhcpoptionsnetworklist", ty: T::Map, required: false, description: "DHCP options (refused)", length: 0 }, p("deploymentplanner", T::String, false, "Deployment planner (refused)")],
         response: VM_FIELDS, related: "listVirtualMachines", response_name: None },
     Command { name: "listVirtualMachines", description: "List the virtual machines owned by the account.", since: "", isasync: false, roles: roles::ALL,
-        params: list_params![TAGS_FILTER, p("id", T::Uuid, false, "the ID of the virtual machine"), p("ids", T::List, false, "the IDs of the virtual machines, mutually exclusive with id"), p("name", T::String, false, "name of the virtual machine"), p("state", T::String, false, "state of the virtual machine"), p("zoneid", T::Uuid, false, "the availability zone ID"), p("hostid", T::Uuid, false, "the host ID"), p("extensionid", T::Uuid, false, "The ID of the Orchestrator extension for the VM"), p("listall", T::Boolean, false, "If set to false, list only resources belonging to the command's caller"), p("details", T::List, false, "comma separated list of vm details requested")],
+        params: VM_LIST_PARAMS,
         response: VM_FIELDS, related: "deployVirtualMachine", response_name: None },
+    Command { name: "listVirtualMachinesMetrics", description: "Lists VM metrics", since: "4.9.3", isasync: false, roles: roles::ALL,
+        params: VM_LIST_PARAMS, response: VM_METRICS_FIELDS, related: "listVirtualMachines", response_name: None },
     Command { name: "startVirtualMachine", description: "Starts a virtual machine.", since: "", isasync: true, roles: roles::ALL,
         params: &[p("id", T::Uuid, true, "The ID of the virtual machine"), p("hostid", T::Uuid, false, "destination Host ID to deploy the VM to - parameter available for root admin only")], response: VM_FIELDS, related: "stopVirtualMachine", response_name: None },
     Command { name: "stopVirtualMachine", description: "Stops a virtual machine.", since: "", isasync: true, roles: roles::ALL,
@@ -1148,6 +1219,17 @@ pub static COMMANDS: &[Command] = &[
         params: &[p("virtualmachineid", T::Uuid, true, "The ID of the virtual machine")], response: VM_FIELDS, related: "", response_name: None },
     Command { name: "updateVMAffinityGroup", description: "Updates the affinity/anti-affinity group associations of a virtual machine. Not supported for instances on External clusters.", since: "4.2.0", isasync: true, roles: roles::ALL,
         params: &[p("id", T::Uuid, true, "The ID of the virtual machine"), p("affinitygroupids", T::String, false, "comma separated list of affinity groups id")], response: VM_FIELDS, related: "", response_name: None },
+    Command { name: "createAffinityGroup", description: "Creates an affinity/anti-affinity group", since: "", isasync: true, roles: roles::ALL,
+        params: &[p("name", T::String, true, "name of the affinity group"), p("type", T::String, true, "Type of the affinity group from the available affinity/anti-affinity group types"), p("description", T::String, false, "optional description of the affinity group"), p("account", T::String, false, "an account for the affinity group. Must be used with domainId."), p("domainid", T::Uuid, false, "domainId of the account owning the affinity group"), p("projectid", T::Uuid, false, "create affinity group for project (projects are not supported: refused)")],
+        response: AFFINITY_GROUP_FIELDS, related: "", response_name: None },
+    Command { name: "deleteAffinityGroup", description: "Deletes affinity group", since: "", isasync: true, roles: roles::ALL,
+        params: &[p("id", T::Uuid, false, "The ID of the affinity group. Mutually exclusive with name parameter"), p("name", T::String, false, "The name of the affinity group. Mutually exclusive with ID parameter"), p("account", T::String, false, "the account of the affinity group. Must be specified with domain ID"), p("domainid", T::Uuid, false, "the domain ID of account owning the affinity group"), p("projectid", T::Uuid, false, "the ID of the project (projects are not supported: refused)")],
+        response: SUCCESS, related: "", response_name: None },
+    Command { name: "listAffinityGroups", description: "Lists affinity groups", since: "", isasync: false, roles: roles::ALL,
+        params: list_params![p("id", T::Uuid, false, "list the affinity group by the ID provided"), p("name", T::String, false, "lists affinity groups by name"), p("type", T::String, false, "lists affinity groups by type"), p("virtualmachineid", T::Uuid, false, "lists affinity groups by virtual machine ID"), p("account", T::String, false, "list resources by account. Must be used with the domainId parameter."), p("domainid", T::Uuid, false, "list only resources belonging to the domain specified"), p("isrecursive", T::Boolean, false, "defaults to false, but if true, lists all resources from the parent specified by the domainId till leaves."), p("listall", T::Boolean, false, "If set to false, list only resources belonging to the command's caller; if set to true - list resources that the caller is authorized to see. Default value is false"), p("projectid", T::Uuid, false, "list objects by project (projects are not supported: refused)")],
+        response: AFFINITY_GROUP_FIELDS, related: "", response_name: None },
+    Command { name: "listAffinityGroupTypes", description: "Lists affinity group types available", since: "", isasync: false, roles: roles::ALL,
+        params: list_params![], response: &[f("type", "string", "the type of the affinity group")], related: "", response_name: None },
     Command { name: "addNicToVirtualMachine", description: "Adds VM to specified network by creating a NIC. Not supported for instances on External clusters.", since: "", isasync: true, roles: roles::ALL,
         params: &[p("virtualmachineid", T::Uuid, true, "Virtual Machine ID"), p("networkid", T::Uuid, true, "Network ID")], response: VM_FIELDS, related: "", response_name: None },
     Command { name: "removeNicFromVirtualMachine", description: "Removes VM from specified network by deleting a NIC. Not supported for instances on External clusters.", since: "", isasync: true, roles: roles::ALL,

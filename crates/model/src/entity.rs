@@ -457,3 +457,17 @@ pub struct SshKeyPair {
     pub fingerprint: String,
     pub created: i64,
 }
+
+/// An affinity group: a placement rule shared by the instances deployed into it, owned by an
+/// account. Its name is unique per account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AffinityGroup {
+    pub id: i64,
+    pub uuid: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub group_type: crate::affinity::AffinityType,
+    pub account_id: i64,
+    pub domain_id: i64,
+    pub created: i64,
+}

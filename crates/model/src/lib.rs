@@ -1,6 +1,7 @@
 //! The Trellis domain model: typed ids, entities, lifecycle state enums with pure transitions, and
 //! the one domain [`Error`]. No I/O, no async runtime, no SQL, no HTTP.
 
+pub mod affinity;
 pub mod entity;
 pub mod error;
 pub mod extension;

@@ -76,6 +76,20 @@ impl Store {
         details: &std::collections::BTreeMap<String, String>,
         event: Option<&trellis_model::entity::Event>,
     ) -> StoreResult<Instance> {
+        self.instance_create_grouped(i, nics, details, &[], event)
+            .await
+    }
+
+    /// [`Store::instance_create`], with the instance made a member of the affinity groups
+    /// `affinity_group_ids` in the same transaction.
+    pub async fn instance_create_grouped(
+        &self,
+        i: &Instance,
+        nics: &[Nic],
+        details: &std::collections::BTreeMap<String, String>,
+        affinity_group_ids: &[i64],
+        event: Option<&trellis_model::entity::Event>,
+    ) -> StoreResult<Instance> {
         let mut tx = self
             .writer
             .begin()
@@ -118,6 +132,16 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::query("instance_create"))?;
+        }
+        for gid in affinity_group_ids {
+            sqlx::query(
+                "INSERT INTO affinity_group_members (group_id, instance_id) VALUES ($1, $2)",
+            )
+            .bind(*gid)
+            .bind(inst.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::query("instance_create"))?;
         }
         if let Some(e) = event {
             crate::events::insert(&mut *tx, e)
@@ -233,6 +257,11 @@ impl Store {
             .await
             .map_err(StoreError::query("instance_expunge"))?;
         sqlx::query("DELETE FROM details WHERE owner_kind = 'instance' AND owner_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::query("instance_expunge"))?;
+        sqlx::query("DELETE FROM affinity_group_members WHERE instance_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await

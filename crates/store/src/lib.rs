@@ -64,6 +64,7 @@ macro_rules! lookups {
     };
 }
 
+mod affinity;
 mod cache;
 mod details;
 mod events;
@@ -85,6 +86,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use std::time::Duration;
 
+pub use affinity::{AffinityGroupFilter, AffinityMember};
 pub use cache::CacheStats;
 pub use events::EventFilter;
 pub use extensions::{CustomActionFilter, ExtensionFilter, NewCustomAction};

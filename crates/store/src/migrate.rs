@@ -17,6 +17,10 @@ const SQLITE: &[(i64, &str)] = &[
     ),
     (5, include_str!("../migrations/sqlite/0005_ssh_keys.sql")),
     (6, include_str!("../migrations/sqlite/0006_volumes.sql")),
+    (
+        7,
+        include_str!("../migrations/sqlite/0007_affinity_groups.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (
@@ -37,6 +41,10 @@ const POSTGRES: &[(i64, &str)] = &[
     ),
     (5, include_str!("../migrations/postgres/0005_ssh_keys.sql")),
     (6, include_str!("../migrations/postgres/0006_volumes.sql")),
+    (
+        7,
+        include_str!("../migrations/postgres/0007_affinity_groups.sql"),
+    ),
 ];
 
 /// The migrations of a backend, in order.

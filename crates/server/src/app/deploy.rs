@@ -48,6 +48,11 @@ pub struct DeployInput {
     /// `boottype` (`BIOS`/`UEFI`) and `bootmode` (`LEGACY`/`SECURE`).
     pub boot_type: Option<String>,
     pub boot_mode: Option<String>,
+    /// `account` + `domainid`: an administrator deploying for another account.
+    pub owner: super::ownership::OwnerInput,
+    /// `affinitygroupids` / `affinitygroupnames` (at most one of them).
+    pub affinity_group_ids: Vec<String>,
+    pub affinity_group_names: Vec<String>,
 }
 
 /// The instance detail upstream keeps a UEFI instance's boot mode in (`LEGACY` or `SECURE`);
@@ -204,10 +209,22 @@ impl App {
                 "Detail {k} cannot be set: it is set from the key pairs given by keypair or keypairs"
             )));
         }
-        // Key pairs are looked up in the owner's account (the caller's: deployments are always
-        // for the caller's own account).
-        let keypairs = self
-            .ssh_keypairs_named(caller.account.id, &input.keypairs)
+        // The owner: the caller, or the account an administrator deploys for. Key pairs and
+        // affinity groups are the owner's.
+        let owner = self.owner_account(caller, &input.owner).await?;
+        if owner.state != "enabled" {
+            return Err(Error::invalid_state(format!(
+                "Account {} is {}: it cannot own new instances",
+                owner.name, owner.state
+            )));
+        }
+        let keypairs = self.ssh_keypairs_named(owner.id, &input.keypairs).await?;
+        let groups = self
+            .affinity_groups_for_deploy(
+                &owner,
+                &input.affinity_group_ids,
+                &input.affinity_group_names,
+            )
             .await?;
         let zone = self.zone_by_uuid(&input.zone_uuid).await?;
         if zone.allocation_state != "Enabled" && !caller.is_root_admin() {
@@ -220,6 +237,7 @@ impl App {
         let template = self.template_by_uuid(&input.template_uuid).await?;
         if !template.is_public
             && template.account_id != caller.account.id
+            && template.account_id != owner.id
             && !caller.is_root_admin()
         {
             return Err(Error::denied(format!(
@@ -318,22 +336,19 @@ impl App {
                     n.name, zone.name
                 )));
             }
-            if n.guest_type != "Shared"
-                && n.account_id != caller.account.id
-                && !caller.is_root_admin()
-            {
+            if n.guest_type != "Shared" && n.account_id != owner.id && !caller.is_root_admin() {
                 return Err(Error::denied(format!(
                     "Account {} does not have access to network {}",
-                    caller.account.name, n.uuid
+                    owner.name, n.uuid
                 )));
             }
             networks.push(n);
         }
         if networks.is_empty() {
-            let scope = if caller.is_root_admin() {
+            let scope = if caller.is_root_admin() && owner.id == caller.account.id {
                 None
             } else {
-                Some(caller.account.id)
+                Some(owner.id)
             };
             if let Some(n) = self
                 .store
@@ -392,8 +407,8 @@ impl App {
             name: name.clone(),
             instance_name: String::new(),
             display_name: input.display_name.clone().unwrap_or(name),
-            account_id: caller.account.id,
-            domain_id: caller.domain.id,
+            account_id: owner.id,
+            domain_id: owner.domain_id,
             user_id: caller.user.id,
             zone_id: zone.id,
             host_id: None,
@@ -443,10 +458,11 @@ impl App {
             &format!("Instance {} allocated", inst.display_name),
             Some(("VirtualMachine", &inst.uuid)),
         );
+        let group_ids: Vec<i64> = groups.iter().map(|g| g.id).collect();
         let inst = loop {
             match self
                 .store
-                .instance_create(&inst, &nics, &details, Some(&event))
+                .instance_create_grouped(&inst, &nics, &details, &group_ids, Some(&event))
                 .await
             {
                 Ok(i) => break i,
@@ -558,7 +574,11 @@ impl App {
         let host = if inst.state != VmState::Starting || inst.host_id.is_none() {
             inst.state.begin_start()?;
             let host = match &dest.host {
-                Some(h) => self.host_by_uuid(h).await?,
+                Some(h) => {
+                    let host = self.host_by_uuid(h).await?;
+                    self.affinity_check_host(&inst, &host).await?;
+                    host
+                }
                 None => self.place(&inst, &template, dest).await?,
             };
             inst = self

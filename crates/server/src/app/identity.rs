@@ -413,6 +413,21 @@ impl App {
         Ok((user.api_key, user.secret_key))
     }
 
+    /// `getUser`: the user owning `api_key`, if the caller may manage that user. An unknown key
+    /// and another tenant's key get the same answer, so the call cannot probe for keys.
+    pub async fn user_by_api_key(&self, caller: &Caller, api_key: &str) -> Result<User> {
+        let unknown = || Error::invalid_param("User with specified API key does not exist");
+        let user = self
+            .store
+            .user_by_api_key(api_key)
+            .await?
+            .ok_or_else(unknown)?;
+        if self.may_manage_user(caller, &user).await.is_err() {
+            return Err(unknown());
+        }
+        Ok(user)
+    }
+
     /// Domains visible to the caller.
     pub async fn domain_list(
         &self,
@@ -696,9 +711,13 @@ impl App {
     pub async fn account_delete(&self, caller: &Caller, uuid: &str) -> Result<()> {
         let account = self.account_check_delete(caller, uuid).await?;
         self.store.account_delete(account.id, now_millis()).await?;
-        // Key pairs go with their account (instances keep their own copies of the keys).
+        // Key pairs and affinity groups go with their account (instances keep their own copies
+        // of the keys).
         self.store
             .ssh_keypair_delete_for_account(account.id)
+            .await?;
+        self.store
+            .affinity_group_delete_for_account(account.id)
             .await?;
         self.auth_cache_clear();
         self.event(

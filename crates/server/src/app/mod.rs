@@ -1,6 +1,7 @@
 //! The application: every operation Trellis offers, as `App::<resource>_<verb>` methods. The HTTP
 //! layer calls these; they use the store and the runner and never know about HTTP.
 
+pub mod affinity;
 pub mod custom_action;
 pub mod deploy;
 pub mod detail_policy;
@@ -14,6 +15,7 @@ mod invoke;
 pub mod job;
 pub mod networks;
 pub mod offerings;
+pub mod ownership;
 mod placement;
 mod power_sync;
 mod readiness;

@@ -1,5 +1,7 @@
 //! Placement: which host an instance starts on (spec §9.5): its last host when still usable,
-//! else a host of a cluster registered with the template's extension.
+//! else one of the enabled hosts (with the offering's host tag, if any) of the clusters
+//! registered with the template's extension, narrowed by the instance's affinity groups
+//! (`affinity.rs`), chosen at random among the best.
 
 use trellis_model::entity::{Host, Instance, Template};
 use trellis_model::extension::ExtensionState;
@@ -76,7 +78,7 @@ impl App {
                 Page::all(),
             )
             .await?;
-        let mut tagged: Option<Host> = None;
+        let mut candidates: Vec<Host> = Vec::new();
         for c in clusters
             .iter()
             .filter(|c| c.allocation_state == "Enabled" && c.arch == template.arch)
@@ -103,34 +105,41 @@ impl App {
                     Page::all(),
                 )
                 .await?;
-            let usable: Vec<Host> = hosts
-                .into_iter()
-                .filter(|h| h.status == "Up" && h.resource_state == "Enabled")
-                .collect();
-            match &tag {
-                Some(t) => {
-                    if let Some(h) = usable.into_iter().find(|h| {
+            candidates.extend(hosts.into_iter().filter(|h| {
+                h.status == "Up"
+                    && h.resource_state == "Enabled"
+                    && tag.as_ref().is_none_or(|t| {
                         h.host_tags
                             .as_deref()
                             .is_some_and(|ht| ht.split(',').any(|x| x.trim() == t))
-                    }) {
-                        tagged = Some(h);
-                    }
-                }
-                None if !usable.is_empty() => {
-                    let i = rand::Rng::gen_range(&mut rand::thread_rng(), 0..usable.len());
-                    return Ok(usable[i].clone());
-                }
-                None => {}
-            }
+                    })
+            }));
         }
-        tagged.ok_or_else(|| {
-            no_destination(match tag {
+        if candidates.is_empty() {
+            return Err(no_destination(match tag {
                 Some(t) => format!(
                     "no enabled host with tag {t} in a cluster bound to the template's extension"
                 ),
                 None => "no enabled host in a cluster bound to the template's extension".into(),
-            })
-        })
+            }));
+        }
+        let candidates = self
+            .affinity_filter(inst, candidates)
+            .await?
+            .map_err(no_destination)?;
+        let i = rand::Rng::gen_range(&mut rand::thread_rng(), 0..candidates.len());
+        Ok(candidates[i].clone())
+    }
+
+    /// An administrator's explicit host (`hostid`) must still satisfy the instance's strict
+    /// affinity rules.
+    pub(crate) async fn affinity_check_host(&self, inst: &Instance, host: &Host) -> Result<()> {
+        match self.affinity_filter(inst, vec![host.clone()]).await? {
+            Ok(_) => Ok(()),
+            Err(why) => Err(Error::capacity(format!(
+                "Unable to create a deployment for instance {} on host {}: {why}",
+                inst.instance_name, host.name
+            ))),
+        }
     }
 }

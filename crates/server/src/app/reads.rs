@@ -6,8 +6,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use trellis_model::entity::{
-    Account, Alert, Cluster, DetailOwner, Domain, Event, Extension, Host, Instance, Network,
-    NetworkOffering, Nic, Pod, ResourceTag, Role, ServiceOffering, Template, User, Zone,
+    Account, AffinityGroup, Alert, Cluster, DetailOwner, Domain, Event, Extension, Host, Instance,
+    Network, NetworkOffering, Nic, Pod, ResourceTag, Role, ServiceOffering, Template, User, Zone,
 };
 use trellis_model::Result;
 use trellis_store::Store;
@@ -103,6 +103,8 @@ pub struct InstanceRefs {
     pub details: HashMap<i64, BTreeMap<String, String>>,
     /// Tags of each instance, by instance id.
     pub tags: HashMap<i64, Vec<ResourceTag>>,
+    /// Affinity groups of each instance, by instance id.
+    pub affinity_groups: HashMap<i64, Vec<AffinityGroup>>,
 }
 
 /// Up to this many instances, references are fetched one by one; beyond, whole tables are read.
@@ -122,6 +124,9 @@ impl App {
         };
         for t in store.tags_of("UserVm", &ids).await? {
             refs.tags.entry(t.resource_id).or_default().push(t);
+        }
+        for (member, g) in store.affinity_groups_for(&ids).await? {
+            refs.affinity_groups.entry(member).or_default().push(g);
         }
         for i in instances {
             if !refs.templates.contains_key(&i.template_id) {

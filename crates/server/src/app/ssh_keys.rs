@@ -7,10 +7,11 @@
 //! (what `ssh-keygen -E md5 -l` prints without its `MD5:` prefix).
 
 use base64::Engine;
-use trellis_model::entity::{Account, Domain, SshKeyPair};
-use trellis_model::{ids, time::now_millis, Error, Result, RoleType};
+use trellis_model::entity::{Account, SshKeyPair};
+use trellis_model::{ids, time::now_millis, Error, Result};
 use trellis_store::{Page, SshKeyPairFilter};
 
+pub use super::ownership::OwnerInput;
 use super::{App, Caller};
 
 /// The instance detail holding the public keys of the key pairs it was deployed with, one per
@@ -27,14 +28,6 @@ pub fn is_key_pair_detail(name: &str) -> bool {
 
 /// The size of generated RSA keys, in bits (upstream's `ssh.key.length` default).
 const RSA_BITS: usize = 2048;
-
-/// Who a key pair belongs to: the caller, or (for administrators) `account` in `domainid`.
-#[derive(Debug, Clone, Default)]
-pub struct OwnerInput {
-    pub account: Option<String>,
-    pub domain_uuid: Option<String>,
-    pub project_uuid: Option<String>,
-}
 
 /// `listSSHKeyPairs`: the filters and the owner scope (`account`/`domainid`, `isrecursive`,
 /// `listall`).
@@ -211,74 +204,7 @@ fn generate_rsa() -> std::result::Result<(String, String, String), String> {
     Ok((pem.to_string(), public, fingerprint_of_blob(&blob)))
 }
 
-fn refuse_projects(owner: &OwnerInput) -> Result<()> {
-    match owner.project_uuid {
-        Some(_) => Err(Error::invalid_param(
-            "projects are not supported: projectid cannot be used",
-        )),
-        None => Ok(()),
-    }
-}
-
-/// May `caller` act on resources of accounts in `domain`? Root administrators anywhere,
-/// domain and resource administrators in their domain and below.
-fn administers(caller: &Caller, domain: &Domain) -> bool {
-    match caller.role_type() {
-        RoleType::Admin => true,
-        RoleType::DomainAdmin | RoleType::ResourceAdmin => {
-            domain.path.starts_with(&caller.domain.path)
-        }
-        RoleType::User => false,
-    }
-}
-
 impl App {
-    async fn keypair_domain(&self, uuid: &str) -> Result<Domain> {
-        self.store
-            .domain_by_uuid(uuid)
-            .await?
-            .ok_or_else(|| Error::invalid_param(format!("Unable to find domain by id {uuid}")))
-    }
-
-    /// The account named by `account` + `domainid`, which the caller must be or administer.
-    async fn keypair_account(
-        &self,
-        caller: &Caller,
-        name: &str,
-        domain_uuid: &str,
-    ) -> Result<Account> {
-        let domain = self.keypair_domain(domain_uuid).await?;
-        let account = self
-            .store
-            .account_by_name(domain.id, name)
-            .await?
-            .ok_or_else(|| {
-                Error::invalid_param(format!(
-                    "Unable to find account {name} in domain {}",
-                    domain.name
-                ))
-            })?;
-        if account.id != caller.account.id && !administers(caller, &domain) {
-            return Err(Error::denied(format!(
-                "Account {} does not have permission to access account {name} in domain {}",
-                caller.account.name, domain.name
-            )));
-        }
-        Ok(account)
-    }
-
-    /// The owner of a key pair to create, register or delete.
-    async fn keypair_owner(&self, caller: &Caller, owner: &OwnerInput) -> Result<Account> {
-        refuse_projects(owner)?;
-        match (&owner.account, &owner.domain_uuid) {
-            (None, None) => Ok(caller.account.clone()),
-            (Some(name), Some(domain)) => self.keypair_account(caller, name, domain).await,
-            _ => Err(Error::invalid_param(
-                "account and domainid must be given together",
-            )),
-        }
-    }
-
     /// Store a new key pair for `account` (a name taken meanwhile is `duplicate`).
     async fn keypair_insert(
         &self,
@@ -335,7 +261,7 @@ impl App {
         name: &str,
     ) -> Result<GeneratedKeyPair> {
         let name = Self::keypair_name(name)?;
-        let account = self.keypair_owner(caller, owner).await?;
+        let account = self.owner_account(caller, owner).await?;
         let duplicate = format!("A key pair with name '{name}' already exists.");
         if self
             .store
@@ -368,7 +294,7 @@ impl App {
         public_key: &str,
     ) -> Result<SshKeyPair> {
         let name = Self::keypair_name(name)?;
-        let account = self.keypair_owner(caller, owner).await?;
+        let account = self.owner_account(caller, owner).await?;
         let duplicate = format!("A key pair with name '{name}' already exists for this account.");
         if self
             .store
@@ -407,50 +333,18 @@ impl App {
         q: &SshKeyPairQuery,
         page: Page,
     ) -> Result<(Vec<SshKeyPair>, i64)> {
-        refuse_projects(&q.owner)?;
-        let mut f = SshKeyPairFilter {
+        let scope = self
+            .owner_scope(caller, &q.owner, q.recursive, q.list_all)
+            .await?;
+        let f = SshKeyPairFilter {
             uuid: q.uuid.clone(),
             name: q.name.clone(),
             fingerprint: q.fingerprint.clone(),
             keyword: q.keyword.clone(),
-            ..SshKeyPairFilter::default()
+            account_id: scope.account_id,
+            domain_id: scope.domain_id,
+            domain_path: scope.domain_path,
         };
-        match (&q.owner.account, &q.owner.domain_uuid) {
-            (Some(name), Some(domain)) => {
-                f.account_id = Some(self.keypair_account(caller, name, domain).await?.id);
-            }
-            (Some(_), None) => {
-                return Err(Error::invalid_param(
-                    "account and domainid must be given together",
-                ))
-            }
-            (None, Some(uuid)) => {
-                let domain = self.keypair_domain(uuid).await?;
-                if administers(caller, &domain) {
-                    if q.recursive {
-                        f.domain_path = Some(domain.path);
-                    } else {
-                        f.domain_id = Some(domain.id);
-                    }
-                } else if domain.id == caller.domain.id {
-                    f.account_id = Some(caller.account.id);
-                } else {
-                    return Err(Error::denied(format!(
-                        "Account {} does not have permission to access domain {}",
-                        caller.account.name, domain.name
-                    )));
-                }
-            }
-            (None, None) => {
-                if q.list_all && administers(caller, &caller.domain) {
-                    if !caller.is_root_admin() {
-                        f.domain_path = Some(caller.domain.path.clone());
-                    }
-                } else {
-                    f.account_id = Some(caller.account.id);
-                }
-            }
-        }
         Ok(self.store.ssh_keypair_list(&f, page).await?)
     }
 
@@ -462,7 +356,7 @@ impl App {
         owner: &OwnerInput,
         name: &str,
     ) -> Result<()> {
-        let account = self.keypair_owner(caller, owner).await?;
+        let account = self.owner_account(caller, owner).await?;
         let Some(keypair) = self.store.ssh_keypair_by_name(account.id, name).await? else {
             return Err(Error::invalid_param(format!(
                 "A key pair with name '{name}' does not exist for account {} in specified domain id",

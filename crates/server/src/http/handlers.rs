@@ -18,8 +18,8 @@ use trellis_api::{catalog::Command, ApiError, Params, Reply};
 use trellis_model::entity::{Cluster, Host, Pod, Zone};
 
 use super::{
-    custom_actions, extensions, identity, infrastructure, instances, jobs, meta, settings,
-    ssh_keys, tags, templates, volumes,
+    affinity_groups, custom_actions, extensions, identity, infrastructure, instances, jobs, meta,
+    settings, ssh_keys, tags, templates, volumes,
 };
 use crate::app::job::JobCommand;
 use crate::app::reads::Page;
@@ -104,6 +104,7 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("createDomain", sync!(identity::create_domain)),
     ("createUser", sync!(identity::create_user)),
     ("deleteAccount", queue!(identity::delete_account)),
+    ("getUser", sync!(identity::get_user)),
     ("getUserKeys", sync!(identity::get_user_keys)),
     ("listAccounts", sync!(identity::list_accounts)),
     ("listDomains", sync!(identity::list_domains)),
@@ -116,6 +117,23 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("login", Handler::Session),
     ("logout", Handler::Session),
     ("registerUserKeys", sync!(identity::register_user_keys)),
+    // affinity_groups.rs
+    (
+        "createAffinityGroup",
+        queue!(affinity_groups::create_affinity_group),
+    ),
+    (
+        "deleteAffinityGroup",
+        queue!(affinity_groups::delete_affinity_group),
+    ),
+    (
+        "listAffinityGroupTypes",
+        sync!(affinity_groups::list_affinity_group_types),
+    ),
+    (
+        "listAffinityGroups",
+        sync!(affinity_groups::list_affinity_groups),
+    ),
     // tags.rs
     ("createTags", queue!(tags::create_tags)),
     ("deleteTags", queue!(tags::delete_tags)),
@@ -250,6 +268,10 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     (
         "listVirtualMachines",
         sync!(instances::list_virtual_machines),
+    ),
+    (
+        "listVirtualMachinesMetrics",
+        sync!(instances::list_virtual_machines_metrics),
     ),
     (
         "migrateVirtualMachine",

@@ -183,6 +183,19 @@ pub(super) async fn get_user_keys(cx: &Cx<'_>) -> R {
     })
 }
 
+/// `getUser`: the user owning an API key, among the users the caller may manage (itself, its
+/// domain's users for a domain admin, everyone for a root admin). Any other key reads as unknown.
+pub(super) async fn get_user(cx: &Cx<'_>) -> R {
+    let app = cx.app;
+    let u = app
+        .user_by_api_key(cx.caller, req(cx.p, cx.cmd, "userapikey")?)
+        .await?;
+    Ok(Reply::Object {
+        object: "user",
+        value: user_view(app, &u).await?,
+    })
+}
+
 /// `listRoles`.
 pub(super) async fn list_roles(cx: &Cx<'_>) -> R {
     let app = cx.app;

@@ -11,10 +11,58 @@ use super::views::*;
 use crate::app::deploy::{DeployInput, RequestMethod};
 use crate::app::instance::Op;
 use crate::app::job::JobCommand;
+use crate::app::ownership::OwnerInput;
 use crate::app::reads::InstanceFilter;
 
 /// `listVirtualMachines`.
 pub(super) async fn list_virtual_machines(cx: &Cx<'_>) -> R {
+    let (out, total) = virtual_machines(cx).await?;
+    Ok(list("virtualmachine", out, total))
+}
+
+/// `listVirtualMachinesMetrics`: `listVirtualMachines` with the capacity figures upstream's
+/// metrics plugin adds. External instances have no usage statistics (upstream cannot fetch them
+/// either), so the network and disk counters are omitted rather than reported as zero.
+pub(super) async fn list_virtual_machines_metrics(cx: &Cx<'_>) -> R {
+    let (mut out, total) = virtual_machines(cx).await?;
+    for vm in &mut out {
+        add_metrics(vm);
+    }
+    Ok(list("virtualmachine", out, total))
+}
+
+/// The figures of one VM's metrics row, from its view: `cputotal` as upstream formats it
+/// (`"<n.n> Ghz"`, vCPUs × MHz / 1000), `memorytotal` (`"<n.nn> GiB"`), and `ipaddress` (the
+/// first NIC's address).
+fn add_metrics(vm: &mut Value) {
+    let num = |k: &str| vm.get(k).and_then(Value::as_f64);
+    let cpu = match (num("cpunumber"), num("cpuspeed")) {
+        (Some(n), Some(mhz)) => Some(format!("{:.1} Ghz", n * mhz / 1000.0)),
+        _ => None,
+    };
+    let mem = num("memory").map(|mib| format!("{:.2} GiB", mib / 1024.0));
+    let ip = vm
+        .get("nic")
+        .and_then(Value::as_array)
+        .and_then(|n| n.first())
+        .and_then(|n| n.get("ipaddress"))
+        .cloned();
+    let Some(obj) = vm.as_object_mut() else {
+        return;
+    };
+    if let Some(cpu) = cpu {
+        obj.insert("cputotal".into(), Value::String(cpu));
+    }
+    if let Some(mem) = mem {
+        obj.insert("memorytotal".into(), Value::String(mem));
+    }
+    if let Some(ip) = ip {
+        obj.entry("ipaddress").or_insert(ip);
+    }
+}
+
+/// The VM views a `listVirtualMachines`-shaped request selects, and the total count.
+async fn virtual_machines(cx: &Cx<'_>) -> Result<(Vec<Value>, i64), ApiError> {
     let app = cx.app;
     let caller = cx.caller;
     let p = cx.p;
@@ -51,7 +99,7 @@ pub(super) async fn list_virtual_machines(cx: &Cx<'_>) -> R {
     } else {
         total
     };
-    Ok(list("virtualmachine", out, total))
+    Ok((out, total))
 }
 
 /// `recoverVirtualMachine`.
@@ -178,6 +226,13 @@ pub(super) async fn deploy_virtual_machine(cx: &Cx<'_>) -> Q {
         root_disk_size: p.int("rootdisksize"),
         boot_type: s(p, "boottype"),
         boot_mode: s(p, "bootmode"),
+        owner: OwnerInput {
+            account: s(p, "account"),
+            domain_uuid: s(p, "domainid"),
+            project_uuid: None,
+        },
+        affinity_group_ids: p.list("affinitygroupids").unwrap_or_default(),
+        affinity_group_names: p.list("affinitygroupnames").unwrap_or_default(),
     };
     let inst = cx.app.instance_allocate(cx.caller, input).await?;
     let about = about_vm(&inst.uuid);
@@ -238,19 +293,6 @@ pub(super) async fn expunge_virtual_machine(cx: &Cx<'_>) -> Q {
 fn refuse_unsupported_deploy_params(p: &trellis_api::Params) -> Result<(), ApiError> {
     const REFUSED: &[(&str, &str)] = &[
         ("projectid", "projects are not supported yet"),
-        (
-            "account",
-            "deploying for another account is not supported yet",
-        ),
-        (
-            "domainid",
-            "deploying for another account is not supported yet",
-        ),
-        ("affinitygroupids", "affinity groups are not supported yet"),
-        (
-            "affinitygroupnames",
-            "affinity groups are not supported yet",
-        ),
         ("securitygroupids", "External zones have no security groups"),
         (
             "securitygroupnames",

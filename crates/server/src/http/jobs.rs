@@ -68,6 +68,10 @@ pub fn render_job_outcome(
                 object: "template",
                 value: super::views::template_view(app, &t).await?,
             },
+            JobOutcome::AffinityGroup(g) => Reply::Object {
+                object: "affinitygroup",
+                value: super::views::affinity_group_view(&app.affinity_group_view(&g).await?),
+            },
             JobOutcome::Done => Reply::Success { displaytext: None },
         };
         Ok(reply.job_result())

@@ -2,6 +2,7 @@
 //! knows axum. Every request follows: parse → authenticate → validate against the catalog →
 //! authorize by role type → call the application → render the envelope.
 
+mod affinity_groups;
 mod custom_actions;
 mod extensions;
 pub mod handlers;

@@ -16,6 +16,7 @@ use trellis_model::entity::{
     Account, Alert, Configuration, Domain, Event, Job, ResourceTag, Role, SshKeyPair, User,
 };
 
+use crate::app::affinity::AffinityGroupView;
 use crate::app::custom_action::{role_names, CustomActionView};
 use crate::app::deploy::DETAIL_UEFI;
 use crate::app::ssh_keys::{DETAIL_SSH_KEYPAIR_NAMES, DETAIL_SSH_PUBLIC_KEY};
@@ -373,6 +374,14 @@ pub fn vm_json(ctx: &InstanceRefs, i: &Instance) -> Value {
         .iter()
         .map(|t| tag_json(t, account, domain))
         .collect();
+    let affinity: Vec<Value> = ctx
+        .affinity_groups
+        .get(&i.id)
+        .map(|v| v.as_slice())
+        .unwrap_or(&[])
+        .iter()
+        .map(|g| json!({"id": g.uuid, "name": g.name, "type": g.group_type.as_str(), "description": g.description}))
+        .collect();
     json!({
         "id": i.uuid, "name": i.name, "displayname": i.display_name, "instancename": i.instance_name, "state": i.state.as_str(),
         "account": account.map(|a| a.name.clone()), "domainid": domain.map(|d| d.uuid.clone()), "domain": domain.map(|d| d.name.clone()),
@@ -382,12 +391,20 @@ pub fn vm_json(ctx: &InstanceRefs, i: &Instance) -> Value {
         "serviceofferingid": o.map(|o| o.uuid.clone()), "serviceofferingname": o.map(|o| o.name.clone()),
         "cpunumber": o.map(|o| o.cpu_number), "cpuspeed": o.map(|o| o.cpu_speed), "memory": o.map(|o| o.memory),
         "hypervisor": "External", "guestosid": os.as_ref().map(|o| o.uuid()), "ostypeid": os.as_ref().map(|o| o.uuid()), "ostypename": os.map(|o| o.description),
-        "nic": nics, "tags": tags, "affinitygroup": [], "securitygroup": [], "details": details, "keypairs": keypairs, "powerstate": i.power_state,
+        "nic": nics, "tags": tags, "affinitygroup": affinity, "securitygroup": [], "details": details, "keypairs": keypairs, "powerstate": i.power_state,
         "boottype": if uefi.is_some() { "UEFI" } else { "BIOS" }, "bootmode": uefi.unwrap_or_else(|| "LEGACY".into()),
         "haenable": i.ha_enabled, "passwordenabled": false, "isdynamicallyscalable": false,
         "extensionid": ext.map(|x| x.uuid.clone()), "extensionname": ext.map(|x| x.name.clone()),
         "created": date(i.created),
     })
+}
+
+/// One `affinitygroup` (AffinityGroupResponse; `virtualmachineIds` is camel case on the wire).
+pub fn affinity_group_view(v: &AffinityGroupView) -> Value {
+    let g = &v.group;
+    json!({"id": g.uuid, "name": g.name, "description": g.description, "type": g.group_type.as_str(),
+           "account": v.account, "domainid": v.domain_uuid, "domain": v.domain, "domainpath": v.domain_path,
+           "virtualmachineIds": v.members})
 }
 
 /// One `ostype` of `listOsTypes`.

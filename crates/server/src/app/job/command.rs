@@ -8,11 +8,12 @@
 
 use serde::{Deserialize, Serialize};
 use trellis_api::Params;
-use trellis_model::entity::{Host, Instance, Job, Template};
+use trellis_model::entity::{AffinityGroup, Host, Instance, Job, Template};
 use trellis_model::{Error, Result};
 
 use super::seal::{Sealed, Secret, SecretKey};
 use super::JobContext;
+use crate::app::affinity::{AffinityGroupCreate, AffinityGroupRef};
 use crate::app::deploy::Destination;
 use crate::app::template_capture::TemplateCapture;
 use crate::app::{App, Caller, CustomActionRun};
@@ -89,6 +90,8 @@ pub enum JobCommand {
         resources: Vec<String>,
         tags: Vec<(String, String)>,
     },
+    CreateAffinityGroup(AffinityGroupCreate),
+    DeleteAffinityGroup(AffinityGroupRef),
 }
 
 /// What a job produced, rendered into the job result by the HTTP layer's renderer.
@@ -102,6 +105,7 @@ pub enum JobOutcome {
     Host(Host),
     CustomAction(CustomActionRun),
     Template(Template),
+    AffinityGroup(AffinityGroup),
     Done,
 }
 
@@ -131,6 +135,8 @@ impl JobCommand {
             JobCommand::CreateTemplate(_) => "createTemplate",
             JobCommand::CreateTags { .. } => "createTags",
             JobCommand::DeleteTags { .. } => "deleteTags",
+            JobCommand::CreateAffinityGroup(_) => "createAffinityGroup",
+            JobCommand::DeleteAffinityGroup(_) => "deleteAffinityGroup",
         }
     }
 
@@ -336,6 +342,13 @@ impl JobCommand {
                     .tags_check(caller, &resource_type, &resources, &tags, false)
                     .await?;
                 app.tags_delete(caller, &req).await?;
+                JobOutcome::Done
+            }
+            JobCommand::CreateAffinityGroup(input) => {
+                JobOutcome::AffinityGroup(app.affinity_group_create(caller, &input).await?)
+            }
+            JobCommand::DeleteAffinityGroup(group) => {
+                app.affinity_group_delete(caller, &group).await?;
                 JobOutcome::Done
             }
         })
