@@ -21,6 +21,7 @@ pub mod error;
 pub mod image;
 pub mod machine;
 pub mod qmp;
+pub mod seed;
 pub mod settings;
 
 /// The deadline policy shared by the built-in extensions.
