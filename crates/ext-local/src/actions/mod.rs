@@ -9,6 +9,7 @@ use crate::accel::{self, Accel, Decision};
 use crate::deadline::Deadline;
 use crate::error::ActionError;
 use crate::machine::{self, LaunchPlan, Machine, NicRecord, Record};
+use crate::seed::{self, Seed};
 use crate::settings::{is_plain_name, AccelChoice, Settings};
 use serde_json::{json, Map, Value};
 use std::time::Duration;
@@ -116,6 +117,7 @@ struct DiskPlan {
     image: Option<std::path::PathBuf>,
     size: Option<u64>,
     record: Record,
+    seed: Option<Seed>,
 }
 
 struct Context<'a> {
@@ -247,6 +249,7 @@ impl Context<'_> {
             network: self.settings.network()?,
             vnc_listen: self.settings.vnc_listen()?,
             vnc_port_base: self.settings.vnc_port_base()?,
+            seed: self.machine.path(machine::SEED_FILE).is_file(),
         };
         let decision = match self.machine.launch(record, &plan, self.deadline) {
             Ok(()) => decision,
@@ -270,6 +273,29 @@ impl Context<'_> {
         record.accel = Some(decision.accel.name().into());
         self.machine.write_record(record)?;
         Ok(decision)
+    }
+
+    /// The cloud-init seed the payload asks for the VM with `uuid`, checked (user data must be
+    /// base64); `None` when the payload carries neither SSH keys nor user data.
+    fn seed(&self, uuid: &str) -> Result<Option<Seed>, ActionError> {
+        Seed::from_payload(self.payload, uuid, self.name())
+    }
+
+    /// Writes `seed` next to the VM's disk unless the seed there is already the same. A payload
+    /// without keys or user data leaves an existing seed alone.
+    fn write_seed(&self, seed: Option<&Seed>) -> Result<(), ActionError> {
+        let Some(seed) = seed else {
+            return Ok(());
+        };
+        let image = seed.image()?;
+        seed::write_image(&self.machine.path(machine::SEED_FILE), &image)
+            .map(|_| ())
+            .map_err(|error| {
+                error.context(format!(
+                    "cannot write the cloud-init seed of vm {}",
+                    self.name()
+                ))
+            })
     }
 
     fn started(&self, verb: &str, decision: &Decision) -> Value {
