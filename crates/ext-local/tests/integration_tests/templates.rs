@@ -87,7 +87,7 @@ fn a_stopped_vm_becomes_a_template_new_instances_boot_from() {
     assert!(info.get("backing-filename").is_none(), "flattened: {info}");
     assert_eq!(
         files_containing(&images, &template_id),
-        [file_name.clone()],
+        std::slice::from_ref(&file_name),
         "no partial file"
     );
     // The capture holds the base image with the VM's write on top.
