@@ -40,6 +40,12 @@ pub enum ActionError {
     /// The action needs a running virtual machine.
     #[error("vm {name} is not running")]
     NotRunning { name: String },
+    /// The action needs a stopped virtual machine.
+    #[error("vm {name} is running; stop it first")]
+    Running { name: String },
+    /// What the action would create exists already.
+    #[error("{} already exists", path.display())]
+    AlreadyExists { path: PathBuf },
     /// The deadline passed.
     #[error("timed out {waiting_for}")]
     TimedOut { waiting_for: String },
@@ -133,6 +139,8 @@ impl ActionError {
             ActionError::InsufficientCapacity(_) => "insufficient_capacity",
             ActionError::NotFound { .. } => "not_found",
             ActionError::NotRunning { .. } => "not_running",
+            ActionError::Running { .. } => "running",
+            ActionError::AlreadyExists { .. } => "already_exists",
             ActionError::TimedOut { .. } => "timed_out",
             ActionError::Qmp { source, .. } => match source {
                 QmpError::TimedOut { .. } => "timed_out",

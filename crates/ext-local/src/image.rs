@@ -224,6 +224,20 @@ pub fn create_overlay(
     run(qemu_img, &arguments, deadline).map(|_| ())
 }
 
+/// `qemu-img convert`: the qcow2 disk `source` (with its backing chain, but not its internal
+/// snapshots) as one standalone qcow2 image `target`.
+pub fn convert(
+    qemu_img: &Path,
+    source: &Path,
+    target: &Path,
+    deadline: Deadline,
+) -> Result<(), ActionError> {
+    let mut arguments = os(&["convert", "-q", "-f", "qcow2", "-O", "qcow2"]);
+    arguments.push(source.into());
+    arguments.push(target.into());
+    run(qemu_img, &arguments, deadline).map(|_| ())
+}
+
 /// The snapshots of a disk not in use.
 pub fn snapshots(
     qemu_img: &Path,

@@ -11,8 +11,9 @@
 //! else TCG ([`accel`]).
 //!
 //! Actions: `prepare`, `create`, `start`, `stop`, `reboot`, `delete`, `status`, `statuses`,
-//! `getconsole`, and the custom actions `ListSnapshots`, `CreateSnapshot`, `RestoreSnapshot`,
-//! `DeleteSnapshot` (names matched case-insensitively). `docs/extensions/local.md` describes the
+//! `getconsole`, `createtemplate` (a Trellis addition), and the custom actions `ListSnapshots`,
+//! `CreateSnapshot`, `RestoreSnapshot`, `DeleteSnapshot` (names matched case-insensitively).
+//! SSH keys and user data reach the guest through a cloud-init seed disk ([`seed`]). `docs/extensions/local.md` describes the
 //! details it reads and what each action does.
 
 pub mod accel;
@@ -21,6 +22,7 @@ pub mod error;
 pub mod image;
 pub mod machine;
 pub mod qmp;
+pub mod seed;
 pub mod settings;
 
 /// The deadline policy shared by the built-in extensions.

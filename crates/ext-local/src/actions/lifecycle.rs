@@ -38,7 +38,9 @@ impl Context<'_> {
                     "message": format!("vm {} already exists and runs", self.name()),
                 }));
             }
+            let seed = self.seed(&record.uuid)?;
             let mut record = self.hardware(Some(&record))?;
+            self.write_seed(seed.as_ref())?;
             let decision = self
                 .launch(&mut record)
                 .map_err(|error| error.context(format!("cannot start vm {}", self.name())))?;
@@ -53,6 +55,7 @@ impl Context<'_> {
             image,
             size,
             mut record,
+            seed,
         } = match plan {
             Ok(plan) => plan,
             Err(error) => {
@@ -73,6 +76,7 @@ impl Context<'_> {
         };
         let outcome = created
             .map_err(|error| error.context(format!("cannot create the disk of vm {}", self.name())))
+            .and_then(|()| self.write_seed(seed.as_ref()))
             .and_then(|()| self.machine.write_record(&record))
             .and_then(|()| {
                 self.launch(&mut record)
@@ -88,6 +92,9 @@ impl Context<'_> {
                         size.unwrap_or(crate::settings::DEFAULT_DISK_SIZE_GB)
                     ),
                 });
+                if let Some(seed) = &seed {
+                    reply["seed"] = seed.describe().into();
+                }
                 Ok(reply)
             }
             Err(error) => {
@@ -101,8 +108,8 @@ impl Context<'_> {
         }
     }
 
-    /// What a fresh `create` needs, checked: `qemu-img`, the base image, the disk size and the
-    /// record (QEMU's presence and the memory are checked too).
+    /// What a fresh `create` needs, checked: `qemu-img`, the base image, the disk size, the
+    /// record and the cloud-init seed (QEMU's presence and the memory are checked too).
     fn plan_disk(&self) -> Result<DiskPlan, ActionError> {
         let qemu_img = self.settings.qemu_img()?;
         self.settings.qemu()?;
@@ -111,11 +118,13 @@ impl Context<'_> {
         let mut record = self.hardware(None)?;
         record.image = image.clone();
         check_memory(self.name(), record.memory_mib)?;
+        let seed = self.seed(&record.uuid)?;
         Ok(DiskPlan {
             qemu_img,
             image,
             size,
             record,
+            seed,
         })
     }
 
@@ -125,6 +134,7 @@ impl Context<'_> {
         }
         let _lock = self.lock()?;
         let record = self.record()?;
+        let seed = self.seed(&record.uuid)?;
         if self.running(&record) {
             let observed = self.machine.observe(&record.uuid, QMP_WAIT);
             match observed.qemu_status.as_deref() {
@@ -156,6 +166,7 @@ impl Context<'_> {
             )));
         }
         let mut record = self.hardware(Some(&record))?;
+        self.write_seed(seed.as_ref())?;
         let decision = self
             .launch(&mut record)
             .map_err(|error| error.context(format!("cannot start vm {}", self.name())))?;

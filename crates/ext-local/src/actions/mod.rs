@@ -9,14 +9,16 @@ use crate::accel::{self, Accel, Decision};
 use crate::deadline::Deadline;
 use crate::error::ActionError;
 use crate::machine::{self, LaunchPlan, Machine, NicRecord, Record};
+use crate::seed::{self, Seed};
 use crate::settings::{is_plain_name, AccelChoice, Settings};
 use serde_json::{json, Map, Value};
 use std::time::Duration;
-use trellis_ext_protocol::{Payload, VirtualMachine};
+use trellis_ext_protocol::{Payload, VirtualMachine, VmAction};
 
 mod host;
 mod lifecycle;
 mod snapshots;
+mod template;
 
 pub use host::normalise_mac;
 use host::{check_memory, random_mac, random_uuid};
@@ -27,12 +29,26 @@ pub const DEFAULT_MEMORY_MIB: u64 = 256;
 /// How long `status`/`statuses` wait for a monitor to answer.
 const STATUS_WAIT: Duration = Duration::from_secs(3);
 
-/// The actions of this extension: the shared set of the VM-managing built-ins.
-pub use trellis_ext_protocol::VmAction as Action;
+/// The actions of this extension: the shared set of the VM-managing built-ins, and
+/// `createtemplate` (a Trellis addition, see [`trellis_ext_protocol::action::CREATE_TEMPLATE`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Vm(VmAction),
+    CreateTemplate,
+}
 
-/// The action called `name`, or the documented "unsupported action" failure.
+/// The action called `name` (case and surrounding blanks ignored), or the documented
+/// "unsupported action" failure.
 pub fn parse_action(name: &str) -> Result<Action, ActionError> {
-    Action::parse(name).ok_or_else(|| ActionError::Unsupported(name.to_string()))
+    if name
+        .trim()
+        .eq_ignore_ascii_case(trellis_ext_protocol::action::CREATE_TEMPLATE)
+    {
+        return Ok(Action::CreateTemplate);
+    }
+    VmAction::parse(name)
+        .map(Action::Vm)
+        .ok_or_else(|| ActionError::Unsupported(name.to_string()))
 }
 
 /// Runs `action` and returns what to print on stdout.
@@ -43,8 +59,8 @@ pub fn perform(
     deadline: Deadline,
 ) -> Result<Value, ActionError> {
     match action {
-        Action::Prepare => Ok(json!({})),
-        Action::Statuses => statuses(payload, settings),
+        Action::Vm(VmAction::Prepare) => Ok(json!({})),
+        Action::Vm(VmAction::Statuses) => statuses(payload, settings),
         _ => {
             let identity = Identity::of(payload)?;
             let context = Context {
@@ -55,18 +71,21 @@ pub fn perform(
                 deadline,
             };
             match action {
-                Action::Create => context.create(),
-                Action::Start => context.start(),
-                Action::Stop => context.stop(),
-                Action::Reboot => context.reboot(),
-                Action::Delete => context.delete(),
-                Action::Status => context.status(),
-                Action::GetConsole => context.console(),
-                Action::ListSnapshots => context.list_snapshots(),
-                Action::CreateSnapshot => context.create_snapshot(),
-                Action::RestoreSnapshot => context.restore_snapshot(),
-                Action::DeleteSnapshot => context.delete_snapshot(),
-                Action::Prepare | Action::Statuses => unreachable!("handled above"),
+                Action::CreateTemplate => context.create_template(),
+                Action::Vm(VmAction::Create) => context.create(),
+                Action::Vm(VmAction::Start) => context.start(),
+                Action::Vm(VmAction::Stop) => context.stop(),
+                Action::Vm(VmAction::Reboot) => context.reboot(),
+                Action::Vm(VmAction::Delete) => context.delete(),
+                Action::Vm(VmAction::Status) => context.status(),
+                Action::Vm(VmAction::GetConsole) => context.console(),
+                Action::Vm(VmAction::ListSnapshots) => context.list_snapshots(),
+                Action::Vm(VmAction::CreateSnapshot) => context.create_snapshot(),
+                Action::Vm(VmAction::RestoreSnapshot) => context.restore_snapshot(),
+                Action::Vm(VmAction::DeleteSnapshot) => context.delete_snapshot(),
+                Action::Vm(VmAction::Prepare | VmAction::Statuses) => {
+                    unreachable!("handled above")
+                }
             }
         }
     }
@@ -116,6 +135,7 @@ struct DiskPlan {
     image: Option<std::path::PathBuf>,
     size: Option<u64>,
     record: Record,
+    seed: Option<Seed>,
 }
 
 struct Context<'a> {
@@ -247,6 +267,7 @@ impl Context<'_> {
             network: self.settings.network()?,
             vnc_listen: self.settings.vnc_listen()?,
             vnc_port_base: self.settings.vnc_port_base()?,
+            seed: self.machine.path(machine::SEED_FILE).is_file(),
         };
         let decision = match self.machine.launch(record, &plan, self.deadline) {
             Ok(()) => decision,
@@ -270,6 +291,29 @@ impl Context<'_> {
         record.accel = Some(decision.accel.name().into());
         self.machine.write_record(record)?;
         Ok(decision)
+    }
+
+    /// The cloud-init seed the payload asks for the VM with `uuid`, checked (user data must be
+    /// base64); `None` when the payload carries neither SSH keys nor user data.
+    fn seed(&self, uuid: &str) -> Result<Option<Seed>, ActionError> {
+        Seed::from_payload(self.payload, uuid, self.name())
+    }
+
+    /// Writes `seed` next to the VM's disk unless the seed there is already the same. A payload
+    /// without keys or user data leaves an existing seed alone.
+    fn write_seed(&self, seed: Option<&Seed>) -> Result<(), ActionError> {
+        let Some(seed) = seed else {
+            return Ok(());
+        };
+        let image = seed.image()?;
+        seed::write_image(&self.machine.path(machine::SEED_FILE), &image)
+            .map(|_| ())
+            .map_err(|error| {
+                error.context(format!(
+                    "cannot write the cloud-init seed of vm {}",
+                    self.name()
+                ))
+            })
     }
 
     fn started(&self, verb: &str, decision: &Decision) -> Value {
@@ -322,10 +366,17 @@ mod tests {
 
     #[test]
     fn action_names_match_case_insensitively() {
-        assert_eq!(parse_action("CREATE").unwrap(), Action::Create);
+        assert_eq!(
+            parse_action("CREATE").unwrap(),
+            Action::Vm(VmAction::Create)
+        );
         assert_eq!(
             parse_action("createsnapshot").unwrap(),
-            Action::CreateSnapshot
+            Action::Vm(VmAction::CreateSnapshot)
+        );
+        assert_eq!(
+            parse_action(" CreateTemplate ").unwrap(),
+            Action::CreateTemplate
         );
         assert!(matches!(
             parse_action("Migrate"),

@@ -6,6 +6,7 @@
 //! | --- | --- |
 //! | `vm.json` | the record: uuid, CPUs, memory, NIC MACs, base image, last accelerator |
 //! | `disk.qcow2` | the disk (an overlay when the template names a base image) |
+//! | `seed.img` | the cloud-init NoCloud seed, when the instance has SSH keys or user data ([`crate::seed`]) |
 //! | `qemu.pid` | the pid of the daemonized QEMU (QEMU removes it when it exits) |
 //! | `qmp.sock` | the QMP monitor actions use |
 //! | `status.sock` | a second QMP monitor, so `status` never waits behind a long action |
@@ -37,6 +38,7 @@ pub use process::{find_qemu_of, is_kvm_failure, is_qemu_of, kill};
 
 pub const RECORD_FILE: &str = "vm.json";
 pub const DISK_FILE: &str = "disk.qcow2";
+pub const SEED_FILE: &str = "seed.img";
 pub const PID_FILE: &str = "qemu.pid";
 pub const QMP_SOCKET: &str = "qmp.sock";
 pub const STATUS_SOCKET: &str = "status.sock";
@@ -90,6 +92,8 @@ pub struct LaunchPlan {
     /// The first TCP port QEMU may give the VNC server (at least 5900; the `vnc_port_base`
     /// detail, default 5900); it takes the first free one of the next 100.
     pub vnc_port_base: u16,
+    /// Whether to attach the VM's cloud-init seed (`seed.img`), read-only.
+    pub seed: bool,
 }
 
 impl LaunchPlan {
@@ -381,6 +385,17 @@ impl Machine {
             "-device".into(),
             "virtio-blk-pci,drive=disk0,bootindex=0".into(),
         ];
+        if plan.seed {
+            arguments.extend([
+                "-drive".into(),
+                format!(
+                    "file={},format=raw,if=none,id=seed0,readonly=on",
+                    path(SEED_FILE)
+                ),
+                "-device".into(),
+                "virtio-blk-pci,drive=seed0".into(),
+            ]);
+        }
         for (index, nic) in record.nics.iter().enumerate() {
             let netdev = match &plan.network {
                 NetworkMode::User => format!("user,id=net{index}"),
@@ -590,19 +605,23 @@ mod tests {
     #[test]
     fn the_command_line_carries_identity_resources_and_macs() {
         let machine = Machine::new(Path::new("/srv/a,b/state"), "i-2-10-VM");
-        let plan = LaunchPlan {
+        let mut plan = LaunchPlan {
             qemu: "/usr/bin/qemu-system-x86_64".into(),
             accel: Accel::Tcg,
             machine: "pc".into(),
             network: NetworkMode::Isolated,
             vnc_listen: "127.0.0.1".into(),
             vnc_port_base: 5900,
+            seed: false,
         };
-        let arguments: Vec<String> = machine
-            .arguments(&record(), &plan)
-            .into_iter()
-            .map(|a| a.into_string().unwrap())
-            .collect();
+        let strings = |plan: &LaunchPlan| -> Vec<String> {
+            machine
+                .arguments(&record(), plan)
+                .into_iter()
+                .map(|a| a.into_string().unwrap())
+                .collect()
+        };
+        let arguments = strings(&plan);
         let after = |flag: &str| {
             arguments
                 .windows(2)
@@ -626,6 +645,20 @@ mod tests {
             "0B3C9F3E-8A51-4C0E-9D07-1F6C7B2E0A11"
         ));
         assert!(!arguments_match(&arguments, "another"));
+        assert_eq!(after("-drive").len(), 1, "no seed drive unless asked");
+
+        plan.seed = true;
+        let with_seed = strings(&plan);
+        let drives: Vec<&String> = with_seed
+            .windows(2)
+            .filter(|pair| pair[0] == "-drive")
+            .map(|pair| &pair[1])
+            .collect();
+        assert_eq!(
+            drives[1],
+            "file=/srv/a,,b/state/vms/i-2-10-VM/seed.img,format=raw,if=none,id=seed0,readonly=on"
+        );
+        assert!(with_seed.contains(&"virtio-blk-pci,drive=seed0".to_string()));
     }
 
     #[test]
@@ -638,6 +671,7 @@ mod tests {
             network: NetworkMode::Isolated,
             vnc_listen: "::1".into(),
             vnc_port_base: 6100,
+            seed: false,
         };
         let vnc = |plan: &LaunchPlan| -> String {
             let arguments: Vec<String> = machine
@@ -680,6 +714,7 @@ mod tests {
             network: NetworkMode::User,
             vnc_listen: "127.0.0.1".into(),
             vnc_port_base: 5900,
+            seed: false,
         };
         let memory = launch_error(
             "vm",

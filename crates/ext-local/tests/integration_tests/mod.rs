@@ -2,5 +2,7 @@
 
 pub mod harness;
 
+mod cloud_init;
 mod errors;
 mod lifecycle;
+mod templates;
