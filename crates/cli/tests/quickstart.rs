@@ -220,6 +220,128 @@ async fn wait_job(client: &Client, answer: Value) -> Value {
         .expect("job succeeds")
 }
 
+fn find_file(dir: &Path, name: &str) -> Option<std::path::PathBuf> {
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        if p.file_name().is_some_and(|n| n == name) {
+            return Some(p);
+        }
+        if p.is_dir() {
+            if let Some(found) = find_file(&p, name) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
+/// Packer's path on the Local extension: stop the instance, find its ROOT volume, capture it
+/// with `createTemplate`, and deploy from the new template, with a key pair and user data that
+/// reach the new instance's cloud-init seed.
+async fn capture_and_redeploy(client: &Client, data_dir: &Path, id: &str) {
+    let stopped = client
+        .call("stopVirtualMachine", &[("id", id)])
+        .await
+        .unwrap();
+    assert_eq!(
+        wait_job(client, stopped).await["virtualmachine"]["state"],
+        "Stopped"
+    );
+    let volumes = client
+        .call("listVolumes", &[("virtualmachineid", id), ("type", "ROOT")])
+        .await
+        .unwrap();
+    assert_eq!(volumes["count"], 1, "{volumes}");
+    let volume = volumes["volume"][0]["id"].as_str().unwrap().to_string();
+    let os = client
+        .call("listOsTypes", &[("description", "Other Linux (64-bit)")])
+        .await
+        .unwrap()["ostype"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let created = client
+        .call(
+            "createTemplate",
+            &[
+                ("volumeid", &volume),
+                ("name", "captured"),
+                ("displaytext", "captured"),
+                ("ostypeid", &os),
+            ],
+        )
+        .await
+        .unwrap();
+    let template = wait_job(client, created).await;
+    let template = &template["template"];
+    let tid = template["id"].as_str().unwrap().to_string();
+    assert_eq!(template["name"], "captured", "{template}");
+    let image = find_file(data_dir, &format!("template-{tid}.qcow2"))
+        .unwrap_or_else(|| panic!("the captured image of {tid} exists"));
+    assert!(std::fs::metadata(&image).unwrap().len() > 0);
+
+    client
+        .call("createSSHKeyPair", &[("name", "packer")])
+        .await
+        .unwrap();
+    let listed = client
+        .call("listVirtualMachines", &[("id", id)])
+        .await
+        .unwrap();
+    let vm = &listed["virtualmachine"][0];
+    let mut params = vec![
+        ("zoneid", vm["zoneid"].as_str().unwrap().to_string()),
+        (
+            "serviceofferingid",
+            vm["serviceofferingid"].as_str().unwrap().to_string(),
+        ),
+        ("templateid", tid.clone()),
+        ("name", "from-capture".to_string()),
+        // "#cloud-config\n" in base64
+        ("userdata", "I2Nsb3VkLWNvbmZpZwo=".to_string()),
+    ];
+    params.push(("keypair", "packer".to_string()));
+    let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let deployed = client.call("deployVirtualMachine", &params).await.unwrap();
+    let deployed = wait_job(client, deployed).await;
+    let new_vm = &deployed["virtualmachine"];
+    assert_eq!(new_vm["state"], "Running", "{deployed}");
+    let new_dir = data_dir
+        .join("extensions/local/state/vms")
+        .join(new_vm["instancename"].as_str().unwrap());
+    let info = std::process::Command::new("qemu-img")
+        .args(["info", "-U", "--output=json"])
+        .arg(new_dir.join("disk.qcow2"))
+        .output()
+        .unwrap();
+    let info: Value = serde_json::from_slice(&info.stdout).unwrap();
+    let backing = info["backing-filename"].as_str().unwrap_or_default();
+    assert!(
+        backing.ends_with(&format!("template-{tid}.qcow2")),
+        "the new instance boots from the captured image: {info}"
+    );
+    assert!(
+        new_dir.join("seed.img").is_file(),
+        "user data reaches the cloud-init seed"
+    );
+    let gone = client
+        .call(
+            "destroyVirtualMachine",
+            &[("id", new_vm["id"].as_str().unwrap()), ("expunge", "true")],
+        )
+        .await
+        .unwrap();
+    wait_job(client, gone).await;
+    let started = client
+        .call("startVirtualMachine", &[("id", id)])
+        .await
+        .unwrap();
+    assert_eq!(
+        wait_job(client, started).await["virtualmachine"]["state"],
+        "Running"
+    );
+}
+
 #[tokio::test]
 async fn quickstart_prints_a_deploy_line_that_works_and_seeds_once() {
     build_local_extension();
@@ -288,6 +410,7 @@ async fn quickstart_prints_a_deploy_line_that_works_and_seeds_once() {
             .unwrap();
         let result = wait_job(&client, ran).await;
         assert_eq!(result["customactionresult"]["success"], true, "{result}");
+        capture_and_redeploy(&client, &data_dir, &id).await;
         // expunge: the VM's process and disk go
         let destroyed = client
             .call("destroyVirtualMachine", &[("id", &id), ("expunge", "true")])
@@ -322,6 +445,8 @@ async fn quickstart_prints_a_deploy_line_that_works_and_seeds_once() {
         count(&client, "listServiceOfferings", &[], "serviceoffering").await,
         2
     );
+    // The seeded template, and the one captured above when QEMU ran: nothing seeded twice.
+    let captured = usize::from(qemu_available());
     assert_eq!(
         count(
             &client,
@@ -330,7 +455,7 @@ async fn quickstart_prints_a_deploy_line_that_works_and_seeds_once() {
             "template"
         )
         .await,
-        1
+        1 + captured
     );
     assert_eq!(count(&client, "listNetworks", &[], "network").await, 1);
 }
