@@ -87,11 +87,11 @@ use std::time::Duration;
 
 pub use cache::CacheStats;
 pub use events::EventFilter;
-pub use extensions::{CustomActionFilter, ExtensionFilter, NewCustomAction};
-pub use identity::IdentityFilter;
+pub use extensions::{CustomActionFilter, ExtensionFilter, NewCustomAction, NewExtension};
+pub use identity::{IdentityFilter, NewUser};
 pub use infra::InfraFilter;
 pub use instances::InstanceFilter;
-pub use jobs::NewJob;
+pub use jobs::{JobCompletion, NewJob};
 pub use offerings::{TemplateFilter, TemplateVisibility};
 pub use ssh_keys::SshKeyPairFilter;
 pub use tags::{tags_condition, TagFilter};
