@@ -89,19 +89,24 @@ pub struct NewCustomAction {
     pub timeout: i64,
 }
 
+/// An extension to insert.
+#[derive(Debug, Clone)]
+pub struct NewExtension {
+    pub uuid: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub ext_type: String,
+    pub relative_path: String,
+    pub is_user_defined: bool,
+    pub state: ExtensionState,
+    pub path_ready: bool,
+}
+
 impl Store {
     /// Insert an extension with its visible details and hidden details in one transaction.
-    #[allow(clippy::too_many_arguments)]
     pub async fn extension_create(
         &self,
-        uuid: &str,
-        name: &str,
-        description: Option<&str>,
-        ext_type: &str,
-        relative_path: &str,
-        is_user_defined: bool,
-        state: &str,
-        path_ready: bool,
+        e: &NewExtension,
         details: &BTreeMap<String, String>,
         hidden: &BTreeMap<String, String>,
         now: i64,
@@ -114,14 +119,14 @@ impl Store {
                 .await
                 .map_err(StoreError::query("extension_create"))?;
             let r = sqlx::query("INSERT INTO extensions (uuid, name, description, ext_type, relative_path, path_ready, is_user_defined, state, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *")
-                .bind(uuid)
-                .bind(name)
-                .bind(description)
-                .bind(ext_type)
-                .bind(relative_path)
-                .bind(b2i(path_ready))
-                .bind(b2i(is_user_defined))
-                .bind(state)
+                .bind(&e.uuid)
+                .bind(&e.name)
+                .bind(&e.description)
+                .bind(&e.ext_type)
+                .bind(&e.relative_path)
+                .bind(b2i(e.path_ready))
+                .bind(b2i(e.is_user_defined))
+                .bind(e.state.as_str())
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await
@@ -245,12 +250,12 @@ impl Store {
         out
     }
 
-    pub async fn extension_set_state(&self, id: i64, state: &str) -> StoreResult<()> {
+    pub async fn extension_set_state(&self, id: i64, state: ExtensionState) -> StoreResult<()> {
         // A catalog write: cached rows are stale once it is done.
         let out = async {
             sqlx::query("UPDATE extensions SET state = $2 WHERE id = $1")
                 .bind(id)
-                .bind(state)
+                .bind(state.as_str())
                 .execute(&self.writer)
                 .await
                 .map_err(StoreError::query("extension_set_state"))?;

@@ -86,6 +86,18 @@ pub struct IdentityFilter {
     pub keyword: Option<String>,
 }
 
+/// A user to insert.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub uuid: String,
+    pub account_id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub firstname: String,
+    pub lastname: String,
+    pub email: Option<String>,
+}
+
 impl Store {
     pub async fn domain_create(
         &self,
@@ -361,26 +373,15 @@ impl Store {
         out
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub async fn user_create(
-        &self,
-        uuid: &str,
-        account_id: i64,
-        username: &str,
-        password_hash: &str,
-        firstname: &str,
-        lastname: &str,
-        email: Option<&str>,
-        now: i64,
-    ) -> StoreResult<User> {
+    pub async fn user_create(&self, u: &NewUser, now: i64) -> StoreResult<User> {
         let r = sqlx::query("INSERT INTO users (uuid, account_id, username, password_hash, firstname, lastname, email, state, created) VALUES ($1, $2, $3, $4, $5, $6, $7, 'enabled', $8) RETURNING *")
-            .bind(uuid)
-            .bind(account_id)
-            .bind(username)
-            .bind(password_hash)
-            .bind(firstname)
-            .bind(lastname)
-            .bind(email)
+            .bind(&u.uuid)
+            .bind(u.account_id)
+            .bind(&u.username)
+            .bind(&u.password_hash)
+            .bind(&u.firstname)
+            .bind(&u.lastname)
+            .bind(&u.email)
             .bind(now)
             .fetch_one(&self.writer)
             .await

@@ -44,6 +44,16 @@ pub struct NewJob {
     pub instance_uuid: Option<String>,
 }
 
+/// How a job ended, as `job_complete` records it.
+#[derive(Debug, Clone)]
+pub struct JobCompletion {
+    pub status: JobStatus,
+    pub result_code: i64,
+    pub result_type: String,
+    /// The job result, serialised JSON.
+    pub result: String,
+}
+
 impl Store {
     pub async fn job_create(&self, j: &NewJob, now: i64) -> StoreResult<Job> {
         let r = sqlx::query("INSERT INTO async_jobs (uuid, user_id, account_id, cmd, params, instance_type, instance_uuid, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *")
@@ -184,24 +194,20 @@ impl Store {
     }
 
     /// Finish a job (fenced on the owner). Returns false when the job was not ours any more.
-    #[allow(clippy::too_many_arguments)]
     pub async fn job_complete(
         &self,
         id: i64,
         owner: &str,
-        status: JobStatus,
-        result_code: i64,
-        result_type: &str,
-        result: &str,
+        c: &JobCompletion,
         now: i64,
     ) -> StoreResult<bool> {
         let r = sqlx::query("UPDATE async_jobs SET status = $3, result_code = $4, result_type = $5, result = $6, completed = $7, lease_until = NULL WHERE id = $1 AND owner = $2 AND status = 0")
             .bind(id)
             .bind(owner)
-            .bind(status as i64)
-            .bind(result_code)
-            .bind(result_type)
-            .bind(result)
+            .bind(c.status as i64)
+            .bind(c.result_code)
+            .bind(&c.result_type)
+            .bind(&c.result)
             .bind(now)
             .execute(&self.writer)
             .await

@@ -3,8 +3,12 @@
 
 use std::collections::BTreeMap;
 use trellis_model::entity::{DetailOwner, JobStatus, Session};
+use trellis_model::extension::ExtensionState;
 use trellis_model::RoleType;
-use trellis_store::{CustomActionFilter, ExtensionFilter, NewCustomAction, NewJob, Page, Store};
+use trellis_store::{
+    CustomActionFilter, ExtensionFilter, JobCompletion, NewCustomAction, NewExtension, NewJob,
+    NewUser, Page, Store,
+};
 
 mod common;
 
@@ -51,7 +55,18 @@ async fn identity_round_trip() {
             a.id
         );
         let u = s
-            .user_create(&uuid(), a.id, "alice", "hash", "Alice", "A", None, 3)
+            .user_create(
+                &NewUser {
+                    uuid: uuid(),
+                    account_id: a.id,
+                    username: "alice".into(),
+                    password_hash: "hash".into(),
+                    firstname: "Alice".into(),
+                    lastname: "A".into(),
+                    email: None,
+                },
+                3,
+            )
             .await
             .unwrap();
         s.user_set_keys(u.id, "k1", "s1").await.unwrap();
@@ -118,11 +133,31 @@ async fn jobs_are_claimed_once_and_fenced() {
         let owner = if x.contains(&first) { "s1" } else { "s2" };
         let other = if owner == "s1" { "s2" } else { "s1" };
         assert!(!s
-            .job_complete(first, other, JobStatus::Succeeded, 0, "object", "{}", 30)
+            .job_complete(
+                first,
+                other,
+                &JobCompletion {
+                    status: JobStatus::Succeeded,
+                    result_code: 0,
+                    result_type: "object".into(),
+                    result: "{}".into()
+                },
+                30
+            )
             .await
             .unwrap());
         assert!(s
-            .job_complete(first, owner, JobStatus::Succeeded, 0, "object", "{}", 30)
+            .job_complete(
+                first,
+                owner,
+                &JobCompletion {
+                    status: JobStatus::Succeeded,
+                    result_code: 0,
+                    result_type: "object".into(),
+                    result: "{}".into()
+                },
+                30
+            )
             .await
             .unwrap());
         // An expired lease makes a job claimable again by another server.
@@ -209,14 +244,16 @@ async fn extensions_and_custom_actions() {
         .into();
         let e1 = s
             .extension_create(
-                &uuid(),
-                "Alpha",
-                None,
-                "Orchestrator",
-                "alpha/alpha.sh",
-                true,
-                "Enabled",
-                true,
+                &NewExtension {
+                    uuid: uuid(),
+                    name: "Alpha".into(),
+                    description: None,
+                    ext_type: "Orchestrator".into(),
+                    relative_path: "alpha/alpha.sh".into(),
+                    is_user_defined: true,
+                    state: ExtensionState::Enabled,
+                    path_ready: true,
+                },
                 &details,
                 &hidden,
                 1,
@@ -225,14 +262,16 @@ async fn extensions_and_custom_actions() {
             .unwrap();
         let e2 = s
             .extension_create(
-                &uuid(),
-                "beta",
-                Some("d"),
-                "Orchestrator",
-                "beta/beta.sh",
-                true,
-                "Disabled",
-                false,
+                &NewExtension {
+                    uuid: uuid(),
+                    name: "beta".into(),
+                    description: Some("d".into()),
+                    ext_type: "Orchestrator".into(),
+                    relative_path: "beta/beta.sh".into(),
+                    is_user_defined: true,
+                    state: ExtensionState::Disabled,
+                    path_ready: false,
+                },
                 &BTreeMap::new(),
                 &BTreeMap::new(),
                 2,
@@ -462,14 +501,16 @@ async fn catalog_reads_follow_writes() {
         // Extensions: state and readiness changes are seen at once.
         let e = s
             .extension_create(
-                &uuid(),
-                "cached",
-                None,
-                "Orchestrator",
-                "cached/cached.sh",
-                true,
-                "Enabled",
-                true,
+                &NewExtension {
+                    uuid: uuid(),
+                    name: "cached".into(),
+                    description: None,
+                    ext_type: "Orchestrator".into(),
+                    relative_path: "cached/cached.sh".into(),
+                    is_user_defined: true,
+                    state: ExtensionState::Enabled,
+                    path_ready: true,
+                },
                 &BTreeMap::new(),
                 &BTreeMap::new(),
                 1,
@@ -480,7 +521,9 @@ async fn catalog_reads_follow_writes() {
             s.extension_get(e.id).await.unwrap().unwrap().state.as_str(),
             "Enabled"
         );
-        s.extension_set_state(e.id, "Disabled").await.unwrap();
+        s.extension_set_state(e.id, ExtensionState::Disabled)
+            .await
+            .unwrap();
         assert_eq!(
             s.extension_get(e.id).await.unwrap().unwrap().state.as_str(),
             "Disabled"
@@ -525,14 +568,16 @@ async fn catalog_reads_follow_writes() {
     let (s, _dir) = sqlite().await;
     let e = s
         .extension_create(
-            &uuid(),
-            "race",
-            None,
-            "Orchestrator",
-            "race/race.sh",
-            true,
-            "Enabled",
-            true,
+            &NewExtension {
+                uuid: uuid(),
+                name: "race".into(),
+                description: None,
+                ext_type: "Orchestrator".into(),
+                relative_path: "race/race.sh".into(),
+                is_user_defined: true,
+                state: ExtensionState::Enabled,
+                path_ready: true,
+            },
             &BTreeMap::new(),
             &BTreeMap::new(),
             1,

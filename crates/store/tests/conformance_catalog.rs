@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use common::{
     cluster, each_backend, host, network, network_offering, offering, pod, template, uuid, zone,
 };
-use trellis_store::{InfraFilter, Page, Store, TemplateFilter, TemplateVisibility};
+use trellis_model::extension::ExtensionState;
+use trellis_store::{InfraFilter, NewExtension, Page, Store, TemplateFilter, TemplateVisibility};
 
 fn names<T>(items: &[T], name: impl Fn(&T) -> &str) -> Vec<String> {
     items.iter().map(|i| name(i).to_string()).collect()
@@ -193,14 +194,16 @@ async fn zones_pods_clusters_and_hosts() {
         // Hosts of the clusters mapped to an extension.
         let e = s
             .extension_create(
-                &uuid(),
-                "infra-ext",
-                None,
-                "Orchestrator",
-                "infra-ext/infra-ext.sh",
-                true,
-                "Enabled",
-                true,
+                &NewExtension {
+                    uuid: uuid(),
+                    name: "infra-ext".into(),
+                    description: None,
+                    ext_type: "Orchestrator".into(),
+                    relative_path: "infra-ext/infra-ext.sh".into(),
+                    is_user_defined: true,
+                    state: ExtensionState::Enabled,
+                    path_ready: true,
+                },
                 &BTreeMap::new(),
                 &BTreeMap::new(),
                 1,
@@ -348,14 +351,16 @@ async fn templates_lookups_filters_and_soft_delete() {
     each_backend(|s| async move {
         let e = s
             .extension_create(
-                &uuid(),
-                "tmpl-ext",
-                None,
-                "Orchestrator",
-                "tmpl-ext/tmpl-ext.sh",
-                true,
-                "Enabled",
-                true,
+                &NewExtension {
+                    uuid: uuid(),
+                    name: "tmpl-ext".into(),
+                    description: None,
+                    ext_type: "Orchestrator".into(),
+                    relative_path: "tmpl-ext/tmpl-ext.sh".into(),
+                    is_user_defined: true,
+                    state: ExtensionState::Enabled,
+                    path_ready: true,
+                },
                 &BTreeMap::new(),
                 &BTreeMap::new(),
                 1,

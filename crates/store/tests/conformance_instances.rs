@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 
 use common::{each_backend, event, instance, network, network_offering, nic, template, zone};
 use trellis_model::entity::{DetailOwner, Instance};
+use trellis_model::extension::ExtensionState;
 use trellis_model::instance::VmState;
-use trellis_store::{EventFilter, InstanceFilter, Page, Store};
+use trellis_store::{EventFilter, InstanceFilter, NewExtension, Page, Store};
 
 /// A zone, an extension-bound template and a network to put instances in.
 struct Place {
@@ -23,14 +24,16 @@ async fn place(s: &Store) -> Place {
     let z = s.zone_create(&zone("zi")).await.unwrap();
     let e = s
         .extension_create(
-            &common::uuid(),
-            "inst-ext",
-            None,
-            "Orchestrator",
-            "inst-ext/inst-ext.sh",
-            true,
-            "Enabled",
-            true,
+            &NewExtension {
+                uuid: common::uuid(),
+                name: "inst-ext".into(),
+                description: None,
+                ext_type: "Orchestrator".into(),
+                relative_path: "inst-ext/inst-ext.sh".into(),
+                is_user_defined: true,
+                state: ExtensionState::Enabled,
+                path_ready: true,
+            },
             &BTreeMap::new(),
             &BTreeMap::new(),
             1,

@@ -9,10 +9,11 @@ use std::collections::BTreeMap;
 
 use common::{each_backend, event, uuid};
 use trellis_model::entity::{DetailOwner, JobStatus, Session};
+use trellis_model::extension::ExtensionState;
 use trellis_model::RoleType;
 use trellis_store::{
-    testing, Backend, CustomActionFilter, EventFilter, IdentityFilter, NewCustomAction, NewJob,
-    Page, Store,
+    testing, Backend, CustomActionFilter, EventFilter, IdentityFilter, JobCompletion,
+    NewCustomAction, NewExtension, NewJob, NewUser, Page, Store,
 };
 
 #[tokio::test]
@@ -206,19 +207,32 @@ async fn domains_roles_accounts_and_users() {
 
         let u1 = s
             .user_create(
-                &uuid(),
-                a.id,
-                "alice",
-                "h1",
-                "Alice",
-                "A",
-                Some("a@example.org"),
+                &NewUser {
+                    uuid: uuid(),
+                    account_id: a.id,
+                    username: "alice".into(),
+                    password_hash: "h1".into(),
+                    firstname: "Alice".into(),
+                    lastname: "A".into(),
+                    email: Some("a@example.org".into()),
+                },
                 5,
             )
             .await
             .unwrap();
         let u2 = s
-            .user_create(&uuid(), b.id, "bob", "h2", "Bob", "B", None, 6)
+            .user_create(
+                &NewUser {
+                    uuid: uuid(),
+                    account_id: b.id,
+                    username: "bob".into(),
+                    password_hash: "h2".into(),
+                    firstname: "Bob".into(),
+                    lastname: "B".into(),
+                    email: None,
+                },
+                6,
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -486,10 +500,12 @@ async fn jobs_steps_leases_release_and_counts() {
             .job_complete(
                 j1.id,
                 "srv-b",
-                JobStatus::Failed,
-                530,
-                "object",
-                "{\"errortext\":\"x\"}",
+                &JobCompletion {
+                    status: JobStatus::Failed,
+                    result_code: 530,
+                    result_type: "object".into(),
+                    result: "{\"errortext\":\"x\"}".into()
+                },
                 40
             )
             .await
@@ -884,14 +900,16 @@ async fn extensions_paths_mappings_and_custom_action_lookups() {
         let details = BTreeMap::from([("url".to_string(), "https://pve".to_string())]);
         let e = s
             .extension_create(
-                &uuid(),
-                "px",
-                Some("Proxmox"),
-                "Orchestrator",
-                "px/px.sh",
-                false,
-                "Enabled",
-                false,
+                &NewExtension {
+                    uuid: uuid(),
+                    name: "px".into(),
+                    description: Some("Proxmox".into()),
+                    ext_type: "Orchestrator".into(),
+                    relative_path: "px/px.sh".into(),
+                    is_user_defined: false,
+                    state: ExtensionState::Enabled,
+                    path_ready: false,
+                },
                 &details,
                 &BTreeMap::new(),
                 1,
@@ -900,14 +918,16 @@ async fn extensions_paths_mappings_and_custom_action_lookups() {
             .unwrap();
         let f = s
             .extension_create(
-                &uuid(),
-                "other",
-                None,
-                "Orchestrator",
-                "other/o.sh",
-                true,
-                "Enabled",
-                true,
+                &NewExtension {
+                    uuid: uuid(),
+                    name: "other".into(),
+                    description: None,
+                    ext_type: "Orchestrator".into(),
+                    relative_path: "other/o.sh".into(),
+                    is_user_defined: true,
+                    state: ExtensionState::Enabled,
+                    path_ready: true,
+                },
                 &BTreeMap::new(),
                 &BTreeMap::new(),
                 2,
@@ -1108,14 +1128,16 @@ async fn extensions_paths_mappings_and_custom_action_lookups() {
         assert_eq!(s.extension_all().await.unwrap(), [f]);
         assert!(
             s.extension_create(
-                &a.uuid,
-                "x",
-                None,
-                "Orchestrator",
-                "x/x",
-                true,
-                "Enabled",
-                true,
+                &NewExtension {
+                    uuid: a.uuid.clone(),
+                    name: "x".into(),
+                    description: None,
+                    ext_type: "Orchestrator".into(),
+                    relative_path: "x/x".into(),
+                    is_user_defined: true,
+                    state: ExtensionState::Enabled,
+                    path_ready: true
+                },
                 &BTreeMap::new(),
                 &BTreeMap::new(),
                 1

@@ -44,6 +44,19 @@ pub struct CustomActionInput {
     pub details: Option<BTreeMap<String, String>>,
 }
 
+/// Filters of `listCustomActions`.
+#[derive(Debug, Clone, Default)]
+pub struct CustomActionListParams {
+    pub uuid: Option<String>,
+    pub name: Option<String>,
+    pub extension_uuid: Option<String>,
+    pub resource_type: Option<String>,
+    /// With `resource_type` and no `extension_uuid`: the actions of this instance's extension.
+    pub resource_uuid: Option<String>,
+    pub enabled: Option<bool>,
+    pub keyword: Option<String>,
+}
+
 fn parse_resource_type(s: &str) -> Result<String> {
     if s.eq_ignore_ascii_case(ext::RESOURCE_TYPE_VM) {
         Ok(ext::RESOURCE_TYPE_VM.to_string())
@@ -295,27 +308,29 @@ impl App {
     }
 
     /// List custom actions as the caller may see them.
-    #[allow(clippy::too_many_arguments)]
     pub async fn custom_action_list(
         &self,
         caller: &Caller,
-        uuid: Option<&str>,
-        name: Option<&str>,
-        extension_uuid: Option<&str>,
-        resource_type: Option<&str>,
-        resource_uuid: Option<&str>,
-        enabled: Option<bool>,
-        keyword: Option<&str>,
+        params: CustomActionListParams,
         page: Page,
     ) -> Result<(Vec<CustomActionView>, i64)> {
-        let mut f = CustomActionFilter {
-            uuid: uuid.map(str::to_string),
-            name: name.map(str::to_string),
+        let CustomActionListParams {
+            uuid,
+            name,
+            extension_uuid,
+            resource_type,
+            resource_uuid,
             enabled,
-            keyword: keyword.map(str::to_string),
+            keyword,
+        } = params;
+        let mut f = CustomActionFilter {
+            uuid,
+            name,
+            enabled,
+            keyword,
             ..Default::default()
         };
-        if let Some(rt) = resource_type {
+        if let Some(rt) = resource_type.as_deref() {
             if rt != ext::RESOURCE_TYPE_VM {
                 return Err(Error::invalid_param(format!(
                     "Invalid resource type specified: {rt}. Valid values are: [VirtualMachine]"
@@ -323,7 +338,7 @@ impl App {
             }
             f.resource_type = Some(rt.to_string());
         }
-        match (extension_uuid, resource_uuid) {
+        match (extension_uuid.as_deref(), resource_uuid.as_deref()) {
             (Some(eu), _) => {
                 let e = self
                     .store

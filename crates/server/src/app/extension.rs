@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use trellis_model::entity::{Cluster, DetailOwner, Extension, ResourceMap};
 use trellis_model::extension::{self as ext, ExtensionState};
 use trellis_model::{ids, time::now_millis, Error, Result};
-use trellis_store::{ExtensionFilter, Page};
+use trellis_store::{ExtensionFilter, NewExtension, Page};
 
 use super::{require_admin, App, Caller};
 
@@ -56,6 +56,34 @@ pub struct ExtensionView {
     pub requires_prepare: Option<bool>,
     pub details: Option<BTreeMap<String, String>>,
     pub resources: Option<Vec<MappedResource>>,
+}
+
+/// Input of `createExtension`.
+#[derive(Debug, Clone, Default)]
+pub struct ExtensionCreateParams {
+    pub name: String,
+    pub description: Option<String>,
+    /// Only `Orchestrator` is accepted.
+    pub ext_type: String,
+    /// The executable, relative to the extensions directory; a scaffold when `None`.
+    pub path: Option<String>,
+    pub requires_prepare: Option<bool>,
+    /// `Enabled` (default) or `Disabled`.
+    pub state: Option<String>,
+    pub details: BTreeMap<String, String>,
+}
+
+/// Input of `updateExtension`: what is `None` stays as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ExtensionUpdateParams {
+    pub uuid: String,
+    pub description: Option<String>,
+    pub requires_prepare: Option<bool>,
+    /// `Enabled` or `Disabled`.
+    pub state: Option<String>,
+    /// New visible details, replacing the old ones (`cleanup_details` clears them).
+    pub details: Option<BTreeMap<String, String>>,
+    pub cleanup_details: bool,
 }
 
 /// A resource registered with an extension: the cluster, its mapping and the mapping's details.
@@ -243,14 +271,16 @@ impl App {
                     let e = self
                         .store
                         .extension_create(
-                            &ids::new_uuid(),
-                            b.name,
-                            Some(b.description),
-                            ext::TYPE_ORCHESTRATOR,
-                            &builtin_relative_path(b),
-                            false,
-                            ExtensionState::Enabled.as_str(),
-                            false,
+                            &NewExtension {
+                                uuid: ids::new_uuid(),
+                                name: b.name.into(),
+                                description: Some(b.description.into()),
+                                ext_type: ext::TYPE_ORCHESTRATOR.into(),
+                                relative_path: builtin_relative_path(b),
+                                is_user_defined: false,
+                                state: ExtensionState::Enabled,
+                                path_ready: false,
+                            },
                             &BTreeMap::new(),
                             &hidden,
                             now,
@@ -361,7 +391,7 @@ impl App {
     async fn extension_enable_path(&self, e: &Extension) -> Result<()> {
         if let Err(err) = self.extension_scaffold(e) {
             self.store
-                .extension_set_state(e.id, ExtensionState::Disabled.as_str())
+                .extension_set_state(e.id, ExtensionState::Disabled)
                 .await?;
             tracing::warn!(extension = %e.name, error = %err.internal_message(), "scaffolding failed");
             return Err(Error::internal_with(
@@ -382,18 +412,21 @@ impl App {
         self.readiness_check(e).await
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub async fn extension_create(
         &self,
         caller: &Caller,
-        name: &str,
-        description: Option<&str>,
-        ext_type: &str,
-        path: Option<&str>,
-        requires_prepare: Option<bool>,
-        state: Option<&str>,
-        details: BTreeMap<String, String>,
+        params: ExtensionCreateParams,
     ) -> Result<ExtensionView> {
+        let ExtensionCreateParams {
+            name,
+            description,
+            ext_type,
+            path,
+            requires_prepare,
+            state,
+            details,
+        } = params;
+        let (name, ext_type, path) = (&*name, &*ext_type, path.as_deref());
         require_admin(caller)?;
         if ext_type != ext::TYPE_ORCHESTRATOR {
             return Err(Error::internal_with(
@@ -401,7 +434,7 @@ impl App {
                 "invalid extension type",
             ));
         }
-        let state = match state {
+        let state = match state.as_deref() {
             None => ExtensionState::Enabled,
             Some(s) => ExtensionState::parse(s).ok_or_else(|| {
                 Error::invalid_param(format!(
@@ -424,21 +457,19 @@ impl App {
         let hidden: BTreeMap<String, String> = requires_prepare
             .map(|b| [(ext::DETAIL_REQUIRES_PREPARE.to_string(), b.to_string())].into())
             .unwrap_or_default();
+        let new_extension = NewExtension {
+            uuid: ids::new_uuid(),
+            name: name.into(),
+            description,
+            ext_type: ext_type.into(),
+            relative_path: relative,
+            is_user_defined: true,
+            state,
+            path_ready: false,
+        };
         let e = self
             .store
-            .extension_create(
-                &ids::new_uuid(),
-                name,
-                description,
-                ext_type,
-                &relative,
-                true,
-                state.as_str(),
-                false,
-                &details,
-                &hidden,
-                now_millis(),
-            )
+            .extension_create(&new_extension, &details, &hidden, now_millis())
             .await?;
         drop(_guard);
         self.event(
@@ -528,20 +559,22 @@ impl App {
             .ok_or_else(|| Error::not_found("Failed to find the extension"))
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub async fn extension_update(
         &self,
         caller: &Caller,
-        uuid: &str,
-        description: Option<&str>,
-        requires_prepare: Option<bool>,
-        state: Option<&str>,
-        details: Option<BTreeMap<String, String>>,
-        cleanup_details: bool,
+        params: ExtensionUpdateParams,
     ) -> Result<ExtensionView> {
+        let ExtensionUpdateParams {
+            uuid,
+            description,
+            requires_prepare,
+            state,
+            details,
+            cleanup_details,
+        } = params;
         require_admin(caller)?;
-        let e = self.extension_by_uuid(uuid).await?;
-        let new_state = match state {
+        let e = self.extension_by_uuid(&uuid).await?;
+        let new_state = match state.as_deref() {
             None => None,
             Some(s) => Some(ExtensionState::parse(s).ok_or_else(|| {
                 Error::invalid_param(format!(
@@ -549,7 +582,7 @@ impl App {
                 ))
             })?),
         };
-        if let Some(d) = description {
+        if let Some(d) = description.as_deref() {
             if e.description.as_deref() != Some(d) {
                 self.store.extension_set_description(e.id, d).await?;
             }
@@ -575,7 +608,7 @@ impl App {
                 .await?;
         }
         if let Some(s) = new_state {
-            self.store.extension_set_state(e.id, s.as_str()).await?;
+            self.store.extension_set_state(e.id, s).await?;
         }
         self.event(
             Some(caller),

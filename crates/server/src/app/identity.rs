@@ -6,7 +6,7 @@ use pbkdf2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use rand::RngCore;
 use trellis_model::entity::{Account, Domain, Principal, Role, Session, User};
 use trellis_model::{ids, time::now_millis, Error, Result, RoleType};
-use trellis_store::{IdentityFilter, Page};
+use trellis_store::{IdentityFilter, NewUser, Page};
 
 use super::{setting, App, Caller};
 
@@ -72,6 +72,33 @@ pub struct LoginOutcome {
     pub principal: Principal,
     pub session: Session,
     pub timeout_seconds: i64,
+}
+
+/// Input of `createAccount`: the account and its first user.
+#[derive(Debug, Clone, Default)]
+pub struct AccountCreateParams {
+    pub username: String,
+    pub password: String,
+    pub email: String,
+    pub firstname: String,
+    pub lastname: String,
+    /// The account's name; the username when `None`.
+    pub account_name: Option<String>,
+    pub account_type: Option<i64>,
+    pub role_uuid: Option<String>,
+    pub domain_uuid: Option<String>,
+}
+
+/// Input of `createUser`: a user of an existing account.
+#[derive(Debug, Clone, Default)]
+pub struct UserCreateParams {
+    pub account_name: String,
+    pub username: String,
+    pub password: String,
+    pub email: String,
+    pub firstname: String,
+    pub lastname: String,
+    pub domain_uuid: Option<String>,
 }
 
 /// Normalise a domain path as CloudStack does (`ROOT`, `/`, `/a` → `/`, `/a/`).
@@ -152,13 +179,15 @@ impl App {
             .await?;
         self.store
             .user_create(
-                &ids::new_uuid(),
-                account.id,
-                "admin",
-                &hash_password(&password)?,
-                "Admin",
-                "User",
-                None,
+                &NewUser {
+                    uuid: ids::new_uuid(),
+                    account_id: account.id,
+                    username: "admin".into(),
+                    password_hash: hash_password(&password)?,
+                    firstname: "Admin".into(),
+                    lastname: "User".into(),
+                    email: None,
+                },
                 now,
             )
             .await?;
@@ -515,21 +544,13 @@ impl App {
     }
 
     /// Create an account with its first user.
-    #[allow(clippy::too_many_arguments)]
     pub async fn account_create(
         &self,
         caller: &Caller,
-        username: &str,
-        password: &str,
-        email: &str,
-        firstname: &str,
-        lastname: &str,
-        account_name: Option<&str>,
-        account_type: Option<i64>,
-        role_uuid: Option<&str>,
-        domain_uuid: Option<&str>,
+        params: AccountCreateParams,
     ) -> Result<(Account, User)> {
-        let domain = match domain_uuid {
+        let username = params.username.as_str();
+        let domain = match params.domain_uuid.as_deref() {
             Some(u) => self
                 .store
                 .domain_by_uuid(u)
@@ -540,7 +561,7 @@ impl App {
         if !caller.is_root_admin() && !domain.path.starts_with(&caller.domain.path) {
             return Err(Error::denied("the domain is outside the caller's domain"));
         }
-        let role = match (role_uuid, account_type) {
+        let role = match (params.role_uuid.as_deref(), params.account_type) {
             (Some(u), _) => self
                 .store
                 .role_list()
@@ -568,7 +589,7 @@ impl App {
                 "only root administrators may create administrator accounts",
             ));
         }
-        let name = account_name.unwrap_or(username);
+        let name = params.account_name.as_deref().unwrap_or(username);
         if self.store.account_by_name(domain.id, name).await?.is_some() {
             return Err(Error::already_exists(format!(
                 "The specified account: {name} already exists"
@@ -590,19 +611,16 @@ impl App {
             .store
             .account_create(&ids::new_uuid(), name, domain.id, role.id, now)
             .await?;
-        let user = self
-            .store
-            .user_create(
-                &ids::new_uuid(),
-                account.id,
-                username,
-                &hash_password(password)?,
-                firstname,
-                lastname,
-                Some(email),
-                now,
-            )
-            .await?;
+        let new_user = NewUser {
+            uuid: ids::new_uuid(),
+            account_id: account.id,
+            username: params.username.clone(),
+            password_hash: hash_password(&params.password)?,
+            firstname: params.firstname,
+            lastname: params.lastname,
+            email: Some(params.email),
+        };
+        let user = self.store.user_create(&new_user, now).await?;
         self.event(
             Some(caller),
             "ACCOUNT.CREATE",
@@ -613,19 +631,9 @@ impl App {
         Ok((account, user))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub async fn user_create(
-        &self,
-        caller: &Caller,
-        account_name: &str,
-        username: &str,
-        password: &str,
-        email: &str,
-        firstname: &str,
-        lastname: &str,
-        domain_uuid: Option<&str>,
-    ) -> Result<User> {
-        let domain = match domain_uuid {
+    pub async fn user_create(&self, caller: &Caller, params: UserCreateParams) -> Result<User> {
+        let (account_name, username) = (params.account_name.as_str(), params.username.as_str());
+        let domain = match params.domain_uuid.as_deref() {
             Some(u) => self
                 .store
                 .domain_by_uuid(u)
@@ -657,19 +665,16 @@ impl App {
                 domain.name
             )));
         }
-        let user = self
-            .store
-            .user_create(
-                &ids::new_uuid(),
-                account.id,
-                username,
-                &hash_password(password)?,
-                firstname,
-                lastname,
-                Some(email),
-                now_millis(),
-            )
-            .await?;
+        let new_user = NewUser {
+            uuid: ids::new_uuid(),
+            account_id: account.id,
+            username: username.into(),
+            password_hash: hash_password(&params.password)?,
+            firstname: params.firstname,
+            lastname: params.lastname,
+            email: Some(params.email),
+        };
+        let user = self.store.user_create(&new_user, now_millis()).await?;
         self.event(
             Some(caller),
             "USER.CREATE",

@@ -16,6 +16,29 @@ pub const HOST_USERNAME: &str = "username";
 /// The plain host detail holding addHost's `password` (hidden: never listed).
 pub const HOST_PASSWORD: &str = "password";
 
+/// Input of `createZone`.
+#[derive(Debug, Clone, Default)]
+pub struct ZoneCreateParams {
+    pub name: String,
+    pub description: Option<String>,
+    pub dns1: Option<String>,
+    pub dns2: Option<String>,
+    pub internal_dns1: Option<String>,
+    /// `Advanced` (default) or `Basic`, in any case.
+    pub network_type: Option<String>,
+}
+
+/// Input of `createPod`.
+#[derive(Debug, Clone, Default)]
+pub struct PodCreateParams {
+    pub zone_uuid: String,
+    pub name: String,
+    pub gateway: Option<String>,
+    pub netmask: Option<String>,
+    pub start_ip: Option<String>,
+    pub end_ip: Option<String>,
+}
+
 /// Input of `addCluster`.
 #[derive(Debug, Clone, Default)]
 pub struct ClusterInput {
@@ -48,6 +71,19 @@ pub struct HostInput {
     pub external_details: BTreeMap<String, String>,
 }
 
+/// Input of `updateHost`: what is `None` stays as it is.
+#[derive(Debug, Clone, Default)]
+pub struct HostUpdateParams {
+    pub uuid: String,
+    pub name: Option<String>,
+    pub host_tags: Option<String>,
+    /// `Enable`/`Enabled` or `Disable`/`Disabled`.
+    pub allocation_state: Option<String>,
+    /// New external details, replacing the old ones (`cleanup_external_details` clears them).
+    pub external_details: Option<BTreeMap<String, String>>,
+    pub cleanup_external_details: bool,
+}
+
 /// Prefix of external details stored on hosts, offerings, templates and instances.
 pub const EXTERNAL_PREFIX: &str = "External:";
 pub const HYPERVISOR_EXTERNAL: &str = "External";
@@ -60,23 +96,21 @@ impl App {
             .ok_or_else(|| Error::not_found(format!("Unable to find zone by id {uuid}")))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub async fn zone_create(
-        &self,
-        caller: &Caller,
-        name: &str,
-        description: Option<&str>,
-        dns1: Option<&str>,
-        dns2: Option<&str>,
-        internal_dns1: Option<&str>,
-        network_type: Option<&str>,
-    ) -> Result<Zone> {
+    pub async fn zone_create(&self, caller: &Caller, params: ZoneCreateParams) -> Result<Zone> {
+        let ZoneCreateParams {
+            name,
+            description,
+            dns1,
+            dns2,
+            internal_dns1,
+            network_type,
+        } = params;
         require_admin(caller)?;
         let (existing, _) = self
             .store
             .zone_list(
                 &InfraFilter {
-                    name: Some(name.to_string()),
+                    name: Some(name.clone()),
                     ..Default::default()
                 },
                 Page::all(),
@@ -87,7 +121,7 @@ impl App {
                 "A zone with name {name} already exists"
             )));
         }
-        let network_type = match network_type.unwrap_or("Advanced") {
+        let network_type = match network_type.as_deref().unwrap_or("Advanced") {
             t if t.eq_ignore_ascii_case("advanced") => "Advanced",
             t if t.eq_ignore_ascii_case("basic") => "Basic",
             t => {
@@ -99,11 +133,11 @@ impl App {
         let z = Zone {
             id: 0,
             uuid: ids::new_uuid(),
-            name: name.into(),
-            description: description.map(str::to_string),
-            dns1: dns1.map(str::to_string),
-            dns2: dns2.map(str::to_string),
-            internal_dns1: internal_dns1.map(str::to_string),
+            name: name.clone(),
+            description,
+            dns1,
+            dns2,
+            internal_dns1,
             network_type: network_type.into(),
             allocation_state: "Enabled".into(),
             created: now_millis(),
@@ -194,28 +228,26 @@ impl App {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub async fn pod_create(
-        &self,
-        caller: &Caller,
-        zone_uuid: &str,
-        name: &str,
-        gateway: Option<&str>,
-        netmask: Option<&str>,
-        start_ip: Option<&str>,
-        end_ip: Option<&str>,
-    ) -> Result<Pod> {
+    pub async fn pod_create(&self, caller: &Caller, params: PodCreateParams) -> Result<Pod> {
+        let PodCreateParams {
+            zone_uuid,
+            name,
+            gateway,
+            netmask,
+            start_ip,
+            end_ip,
+        } = params;
         require_admin(caller)?;
-        let z = self.zone_by_uuid(zone_uuid).await?;
+        let z = self.zone_by_uuid(&zone_uuid).await?;
         let p = Pod {
             id: 0,
             uuid: ids::new_uuid(),
-            name: name.into(),
+            name: name.clone(),
             zone_id: z.id,
-            gateway: gateway.map(str::to_string),
-            netmask: netmask.map(str::to_string),
-            start_ip: start_ip.map(str::to_string),
-            end_ip: end_ip.map(str::to_string),
+            gateway,
+            netmask,
+            start_ip,
+            end_ip,
             allocation_state: "Enabled".into(),
             created: now_millis(),
         };
@@ -332,12 +364,11 @@ impl App {
                 None => {
                     self.pod_create(
                         caller,
-                        zone_uuid,
-                        &format!("{}-pod", z.name),
-                        None,
-                        None,
-                        None,
-                        None,
+                        PodCreateParams {
+                            zone_uuid: zone_uuid.into(),
+                            name: format!("{}-pod", z.name),
+                            ..Default::default()
+                        },
                     )
                     .await?
                 }
@@ -660,27 +691,25 @@ impl App {
         ))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub async fn host_update(
-        &self,
-        caller: &Caller,
-        uuid: &str,
-        name: Option<&str>,
-        host_tags: Option<&str>,
-        allocation_state: Option<&str>,
-        external_details: Option<BTreeMap<String, String>>,
-        cleanup: bool,
-    ) -> Result<Host> {
+    pub async fn host_update(&self, caller: &Caller, params: HostUpdateParams) -> Result<Host> {
+        let HostUpdateParams {
+            uuid,
+            name,
+            host_tags,
+            allocation_state,
+            external_details,
+            cleanup_external_details,
+        } = params;
         require_admin(caller)?;
-        let mut h = self.host_by_uuid(uuid).await?;
+        let mut h = self.host_by_uuid(&uuid).await?;
         if let Some(n) = name {
-            h.name = n.into();
+            h.name = n;
         }
         if let Some(t) = host_tags {
-            h.host_tags = Some(t.into());
+            h.host_tags = Some(t);
         }
         if let Some(a) = allocation_state {
-            h.resource_state = match a {
+            h.resource_state = match a.as_str() {
                 "Enable" | "Enabled" => "Enabled".into(),
                 "Disable" | "Disabled" => "Disabled".into(),
                 _ => {
@@ -690,7 +719,7 @@ impl App {
                 }
             };
         }
-        if cleanup {
+        if cleanup_external_details {
             self.store
                 .details_replace_visible(DetailOwner::Host, h.id, EXTERNAL_PREFIX, &BTreeMap::new())
                 .await?;

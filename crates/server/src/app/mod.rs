@@ -37,7 +37,7 @@ use trellis_model::{ids, time::now_millis, Error, Result};
 use trellis_store::Store;
 
 pub use custom_action::CustomActionRun;
-pub use extension::{ExtensionView, ExtensionViews};
+pub use extension::{ExtensionCreateParams, ExtensionUpdateParams, ExtensionView, ExtensionViews};
 pub use identity::{paginate, LoginOutcome, SESSION_COOKIE};
 pub use settings::{setting, SETTINGS};
 

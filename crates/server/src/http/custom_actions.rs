@@ -5,7 +5,7 @@ use trellis_api::{Params, Reply};
 
 use super::handlers::*;
 use super::views;
-use crate::app::custom_action::CustomActionInput;
+use crate::app::custom_action::{CustomActionInput, CustomActionListParams};
 use crate::app::job::seal::Secret;
 use crate::app::job::JobCommand;
 
@@ -65,18 +65,17 @@ pub(super) async fn list_custom_actions(cx: &Cx<'_>) -> R {
     let app = cx.app;
     let caller = cx.caller;
     let p = cx.p;
+    let params = CustomActionListParams {
+        uuid: s(p, "id"),
+        name: s(p, "name"),
+        extension_uuid: s(p, "extensionid"),
+        resource_type: s(p, "resourcetype"),
+        resource_uuid: s(p, "resourceid"),
+        enabled: p.bool("enabled"),
+        keyword: s(p, "keyword"),
+    };
     let (items, total) = app
-        .custom_action_list(
-            caller,
-            p.str("id"),
-            p.str("name"),
-            p.str("extensionid"),
-            p.str("resourcetype"),
-            p.str("resourceid"),
-            p.bool("enabled"),
-            p.str("keyword"),
-            page_of(app, p)?,
-        )
+        .custom_action_list(caller, params, page_of(app, p)?)
         .await?;
     Ok(list(
         "extensioncustomaction",

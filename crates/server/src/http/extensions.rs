@@ -6,7 +6,7 @@ use trellis_api::Reply;
 use super::handlers::*;
 use super::views;
 use crate::app::reads::ExtensionFilter;
-use crate::app::{ExtensionView, ExtensionViews};
+use crate::app::{ExtensionCreateParams, ExtensionUpdateParams, ExtensionView, ExtensionViews};
 
 /// `createExtension`.
 pub(super) async fn create_extension(cx: &Cx<'_>) -> R {
@@ -14,18 +14,16 @@ pub(super) async fn create_extension(cx: &Cx<'_>) -> R {
     let caller = cx.caller;
     let cmd = cx.cmd;
     let p = cx.p;
-    let v = app
-        .extension_create(
-            caller,
-            req(p, cmd, "name")?,
-            p.str("description"),
-            req(p, cmd, "type")?,
-            p.str("path"),
-            p.bool("orchestratorrequirespreparevm"),
-            p.str("state"),
-            p.map_flat("details").unwrap_or_default(),
-        )
-        .await?;
+    let params = ExtensionCreateParams {
+        name: req(p, cmd, "name")?.into(),
+        description: s(p, "description"),
+        ext_type: req(p, cmd, "type")?.into(),
+        path: s(p, "path"),
+        requires_prepare: p.bool("orchestratorrequirespreparevm"),
+        state: s(p, "state"),
+        details: p.map_flat("details").unwrap_or_default(),
+    };
+    let v = app.extension_create(caller, params).await?;
     Ok(extension_reply(&v))
 }
 
@@ -56,17 +54,15 @@ pub(super) async fn update_extension(cx: &Cx<'_>) -> R {
     let caller = cx.caller;
     let cmd = cx.cmd;
     let p = cx.p;
-    let v = app
-        .extension_update(
-            caller,
-            req(p, cmd, "id")?,
-            p.str("description"),
-            p.bool("orchestratorrequirespreparevm"),
-            p.str("state"),
-            p.map_flat("details"),
-            p.bool_or("cleanupdetails", false),
-        )
-        .await?;
+    let params = ExtensionUpdateParams {
+        uuid: req(p, cmd, "id")?.into(),
+        description: s(p, "description"),
+        requires_prepare: p.bool("orchestratorrequirespreparevm"),
+        state: s(p, "state"),
+        details: p.map_flat("details"),
+        cleanup_details: p.bool_or("cleanupdetails", false),
+    };
+    let v = app.extension_update(caller, params).await?;
     Ok(extension_reply(&v))
 }
 

@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 use trellis_api::Reply;
 
+use crate::app::identity::{AccountCreateParams, UserCreateParams};
 use crate::app::reads::{IdentityFilter, Page};
 
 use super::handlers::*;
@@ -84,20 +85,18 @@ pub(super) async fn create_account(cx: &Cx<'_>) -> R {
     let caller = cx.caller;
     let cmd = cx.cmd;
     let p = cx.p;
-    let (a, _) = app
-        .account_create(
-            caller,
-            req(p, cmd, "username")?,
-            req(p, cmd, "password")?,
-            req(p, cmd, "email")?,
-            req(p, cmd, "firstname")?,
-            req(p, cmd, "lastname")?,
-            p.str("account"),
-            p.int("accounttype"),
-            p.str("roleid"),
-            p.str("domainid"),
-        )
-        .await?;
+    let params = AccountCreateParams {
+        username: req(p, cmd, "username")?.into(),
+        password: req(p, cmd, "password")?.into(),
+        email: req(p, cmd, "email")?.into(),
+        firstname: req(p, cmd, "firstname")?.into(),
+        lastname: req(p, cmd, "lastname")?.into(),
+        account_name: s(p, "account"),
+        account_type: p.int("accounttype"),
+        role_uuid: s(p, "roleid"),
+        domain_uuid: s(p, "domainid"),
+    };
+    let (a, _) = app.account_create(caller, params).await?;
     Ok(Reply::Object {
         object: "account",
         value: account_view(app, &a).await?,
@@ -139,18 +138,16 @@ pub(super) async fn create_user(cx: &Cx<'_>) -> R {
     let caller = cx.caller;
     let cmd = cx.cmd;
     let p = cx.p;
-    let u = app
-        .user_create(
-            caller,
-            req(p, cmd, "account")?,
-            req(p, cmd, "username")?,
-            req(p, cmd, "password")?,
-            req(p, cmd, "email")?,
-            req(p, cmd, "firstname")?,
-            req(p, cmd, "lastname")?,
-            p.str("domainid"),
-        )
-        .await?;
+    let params = UserCreateParams {
+        account_name: req(p, cmd, "account")?.into(),
+        username: req(p, cmd, "username")?.into(),
+        password: req(p, cmd, "password")?.into(),
+        email: req(p, cmd, "email")?.into(),
+        firstname: req(p, cmd, "firstname")?.into(),
+        lastname: req(p, cmd, "lastname")?.into(),
+        domain_uuid: s(p, "domainid"),
+    };
+    let u = app.user_create(caller, params).await?;
     Ok(Reply::Object {
         object: "user",
         value: user_view(app, &u).await?,

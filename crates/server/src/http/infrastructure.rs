@@ -7,7 +7,9 @@ use trellis_model::Error;
 
 use super::handlers::*;
 use super::views::*;
-use crate::app::infra::{ClusterInput, HostInput};
+use crate::app::infra::{
+    ClusterInput, HostInput, HostUpdateParams, PodCreateParams, ZoneCreateParams,
+};
 use crate::app::job::JobCommand;
 use crate::app::networks::NetworkInput;
 use crate::app::offerings::OfferingInput;
@@ -44,17 +46,15 @@ pub(super) async fn create_zone(cx: &Cx<'_>) -> R {
     let caller = cx.caller;
     let c = cx.cmd;
     let p = cx.p;
-    let z = app
-        .zone_create(
-            caller,
-            req(p, c, "name")?,
-            p.str("description"),
-            p.str("dns1"),
-            p.str("dns2"),
-            p.str("internaldns1"),
-            p.str("networktype"),
-        )
-        .await?;
+    let params = ZoneCreateParams {
+        name: req(p, c, "name")?.into(),
+        description: s(p, "description"),
+        dns1: s(p, "dns1"),
+        dns2: s(p, "dns2"),
+        internal_dns1: s(p, "internaldns1"),
+        network_type: s(p, "networktype"),
+    };
+    let z = app.zone_create(caller, params).await?;
     Ok(Reply::Object {
         object: "zone",
         value: zone_view(&z),
@@ -99,17 +99,15 @@ pub(super) async fn create_pod(cx: &Cx<'_>) -> R {
     let caller = cx.caller;
     let c = cx.cmd;
     let p = cx.p;
-    let pod = app
-        .pod_create(
-            caller,
-            req(p, c, "zoneid")?,
-            req(p, c, "name")?,
-            p.str("gateway"),
-            p.str("netmask"),
-            p.str("startip"),
-            p.str("endip"),
-        )
-        .await?;
+    let params = PodCreateParams {
+        zone_uuid: req(p, c, "zoneid")?.into(),
+        name: req(p, c, "name")?.into(),
+        gateway: s(p, "gateway"),
+        netmask: s(p, "netmask"),
+        start_ip: s(p, "startip"),
+        end_ip: s(p, "endip"),
+    };
+    let pod = app.pod_create(caller, params).await?;
     Ok(Reply::Object {
         object: "pod",
         value: pod_view(app, &pod).await?,
@@ -265,17 +263,15 @@ pub(super) async fn update_host(cx: &Cx<'_>) -> R {
     let caller = cx.caller;
     let c = cx.cmd;
     let p = cx.p;
-    let h = app
-        .host_update(
-            caller,
-            req(p, c, "id")?,
-            p.str("name"),
-            p.str("hosttags"),
-            p.str("allocationstate"),
-            p.map_flat("externaldetails"),
-            p.bool_or("cleanupexternaldetails", false),
-        )
-        .await?;
+    let params = HostUpdateParams {
+        uuid: req(p, c, "id")?.into(),
+        name: s(p, "name"),
+        host_tags: s(p, "hosttags"),
+        allocation_state: s(p, "allocationstate"),
+        external_details: p.map_flat("externaldetails"),
+        cleanup_external_details: p.bool_or("cleanupexternaldetails", false),
+    };
+    let h = app.host_update(caller, params).await?;
     Ok(Reply::Object {
         object: "host",
         value: host_view(app, &h).await?,

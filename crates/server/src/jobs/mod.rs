@@ -15,6 +15,7 @@ use tokio::sync::{watch, Semaphore};
 use trellis_api::ApiError;
 use trellis_model::entity::{Job, JobStatus};
 use trellis_model::{time::now_millis, Error};
+use trellis_store::JobCompletion;
 
 use crate::app::job::{JobCommand, JobContext, JobOutcome};
 use crate::app::App;
@@ -136,10 +137,12 @@ async fn run_one(app: Arc<App>, render: Renderer, job: Job) {
         .job_complete(
             job.id,
             &app.server_id,
-            status,
-            code,
-            "object",
-            &result.to_string(),
+            &JobCompletion {
+                status,
+                result_code: code,
+                result_type: "object".into(),
+                result: result.to_string(),
+            },
             now_millis(),
         )
         .await
