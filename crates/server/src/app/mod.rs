@@ -2,6 +2,7 @@
 //! layer calls these; they use the store and the runner and never know about HTTP.
 
 pub mod affinity;
+pub mod auth;
 pub mod custom_action;
 pub mod deploy;
 pub mod detail_policy;
@@ -36,9 +37,10 @@ use trellis_model::entity::{Event, Principal};
 use trellis_model::{ids, time::now_millis, Error, Result};
 use trellis_store::Store;
 
+pub use auth::{LoginOutcome, SESSION_COOKIE};
 pub use custom_action::CustomActionRun;
 pub use extension::{ExtensionCreateParams, ExtensionUpdateParams, ExtensionView, ExtensionViews};
-pub use identity::{paginate, LoginOutcome, SESSION_COOKIE};
+pub use identity::paginate;
 pub use settings::{setting, SETTINGS};
 
 use crate::config::ServerConfig;
@@ -259,7 +261,7 @@ impl App {
 
     /// A user with account, domain and role, cached like API keys (jobs look their submitter up).
     pub async fn principal_cached(&self, user_id: i64) -> Result<Option<Principal>> {
-        let ttl = identity::AUTH_CACHE_TTL;
+        let ttl = auth::AUTH_CACHE_TTL;
         if let Some(p) = self.principal_cache.lock().ok().and_then(|c| {
             c.get(&user_id)
                 .filter(|(_, at)| at.elapsed() < ttl)
