@@ -163,6 +163,39 @@ impl Params {
         })
     }
 
+    /// Names of the parameters `cmd` does not take, sorted: neither one of its own nor one every
+    /// request may carry (authentication, signing, response format, paging, cache busters).
+    /// Upstream ignores them without a word; the server names them in a warning.
+    pub fn unknown(&self, cmd: &Command) -> Vec<String> {
+        const EVERY_REQUEST: &[&str] = &[
+            "command",
+            "response",
+            "apikey",
+            "signature",
+            "signatureversion",
+            "expires",
+            "sessionkey",
+            "_",
+            "page",
+            "pagesize",
+            "keyword",
+        ];
+        let known = |name: &str| {
+            EVERY_REQUEST.contains(&name)
+                || cmd.params.iter().any(|p| p.name.eq_ignore_ascii_case(name))
+        };
+        let mut out: Vec<String> = self
+            .scalars
+            .keys()
+            .chain(self.maps.keys())
+            .filter(|n| !known(n))
+            .cloned()
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Validate against the command's parameter specs: required ones present, typed ones well
     /// formed, strings within length, paging consistent.
     pub fn validate(&self, cmd: &Command) -> Result<(), ApiError> {
@@ -270,6 +303,27 @@ mod tests {
 
     fn p(pairs: &[(&str, &str)]) -> Result<Params, ApiError> {
         Params::from_pairs(pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())))
+    }
+
+    #[test]
+    fn parameters_a_command_does_not_take_are_named() {
+        let cmd = crate::catalog::find("listVirtualMachines").unwrap();
+        let x = p(&[
+            ("command", "listVirtualMachines"),
+            ("apiKey", "k"),
+            ("signature", "s"),
+            ("response", "json"),
+            ("ID", "x"),
+            ("tags[0].key", "a"),
+            ("pagesize", "5"),
+            ("projectid", "p"),
+            ("Bogus", "1"),
+            ("filter[0].x", "y"),
+        ])
+        .unwrap();
+        assert_eq!(x.unknown(cmd), ["bogus", "filter", "projectid"]);
+        let clean = p(&[("command", "listVirtualMachines"), ("id", "x")]).unwrap();
+        assert!(clean.unknown(cmd).is_empty());
     }
 
     #[test]

@@ -540,6 +540,24 @@ async fn unknown_commands_are_named_and_logged() {
         logs.contains("unknown API command") && logs.contains("frobnicateVirtualMachine"),
         "{logs}"
     );
+    // A parameter the command does not take is answered as upstream does (ignored), but named
+    // in the log; the ones every request carries are not.
+    let zones = c
+        .call("listZones", &[("frobnicate", "1"), ("name", "none")])
+        .await
+        .unwrap();
+    assert_eq!(zones, serde_json::json!({}));
+    let logs = s.logs();
+    let warned: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("request parameters the command does not take were ignored"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{logs}");
+    assert!(
+        warned[0].contains("frobnicate") && !warned[0].contains("apikey"),
+        "{}",
+        warned[0]
+    );
 }
 
 #[tokio::test]

@@ -241,6 +241,11 @@ async fn api(
     if let Err(e) = params.validate(cmd) {
         return failed(&response_name, &e);
     }
+    let ignored = params.unknown(cmd);
+    if !ignored.is_empty() {
+        // Never dropped silently: the operator sees what a client sent that nothing reads.
+        tracing::warn!(command = cmd.name, account = %caller.account.name, parameters = %ignored.join(","), "request parameters the command does not take were ignored");
+    }
     let result = handlers::dispatch(&app, &caller, cmd, &params, &method).await;
     app.api_metrics.record(
         cmd.name,
