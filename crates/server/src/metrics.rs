@@ -8,6 +8,32 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// A component that adds its own lines to `/metrics` once it runs (the reconcilers register
+/// theirs with [`crate::app::App::add_metrics_source`] when they start).
+pub trait MetricsSource: Send + Sync {
+    fn metrics_text(&self) -> String;
+}
+
+impl crate::app::App {
+    /// Add `source`'s lines to this server's `/metrics` from now on.
+    pub fn add_metrics_source(&self, source: std::sync::Arc<dyn MetricsSource>) {
+        self.metrics_sources
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(source);
+    }
+
+    /// The lines of every registered source, in registration order.
+    pub fn sources_metrics_text(&self) -> String {
+        let sources = self
+            .metrics_sources
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        sources.iter().map(|s| s.metrics_text()).collect()
+    }
+}
+
 /// Upper bounds (seconds) of the request-latency histogram buckets.
 const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,

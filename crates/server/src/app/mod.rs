@@ -78,6 +78,8 @@ pub struct App {
     locks_prune_at: std::sync::atomic::AtomicUsize,
     /// API request counts and latencies, build info, uptime (for `/metrics`).
     pub api_metrics: crate::metrics::ApiMetrics,
+    /// Components that add their own lines to `/metrics` once started (the reconcilers).
+    pub(crate) metrics_sources: std::sync::Mutex<Vec<Arc<dyn crate::metrics::MetricsSource>>>,
     /// Seals the secrets jobs carry (see `job::seal`).
     secret_key: crate::app::job::seal::SecretKey,
 }
@@ -143,6 +145,7 @@ impl App {
             locks_prune_at: std::sync::atomic::AtomicUsize::new(LOCKS_PRUNE_MIN),
             secret_key,
             api_metrics: crate::metrics::ApiMetrics::default(),
+            metrics_sources: std::sync::Mutex::default(),
         })
     }
 

@@ -54,7 +54,7 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
 async fn metrics(State(app): State<Arc<App>>) -> Response {
     let mut text = app.runner.metrics_text();
     text.push_str(&app.jobs_metrics_text());
-    text.push_str(&crate::reconcile::metrics_text(&app));
+    text.push_str(&app.sources_metrics_text());
     text.push_str(&app.api_metrics.text());
     text.push_str(&app.state_metrics_text().await);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()

@@ -15,7 +15,7 @@ mod readiness;
 mod sweeps;
 
 use std::future::Future;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
@@ -241,15 +241,13 @@ pub async fn run<C, R>(
     }
 }
 
-/// The statuses of each running server's reconcilers, found by its `App` (the `App` itself has
-/// no place for them). Entries of dropped `App`s are pruned on registration.
-type Registry = Vec<(Weak<App>, Vec<Arc<TaskStatus>>)>;
-static REGISTRY: Mutex<Registry> = Mutex::new(Vec::new());
+/// The reconcilers' last-run statuses, as `/metrics` lines.
+struct ReconcilerMetrics(Vec<Arc<TaskStatus>>);
 
-fn registry() -> std::sync::MutexGuard<'static, Registry> {
-    REGISTRY
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+impl crate::metrics::MetricsSource for ReconcilerMetrics {
+    fn metrics_text(&self) -> String {
+        render_metrics(&self.0)
+    }
 }
 
 /// Start every reconciler of this server; each stops when `shutdown` turns true.
@@ -262,24 +260,8 @@ pub fn spawn_all(app: Arc<App>, shutdown: watch::Receiver<bool>) -> Vec<JoinHand
         spawn(app.clone(), PowerSync, shutdown),
     ];
     let statuses = spawned.iter().map(|s| s.status.clone()).collect();
-    let mut registry = registry();
-    registry.retain(|(owner, _)| owner.strong_count() > 0 && !owner.ptr_eq(&Arc::downgrade(&app)));
-    registry.push((Arc::downgrade(&app), statuses));
+    app.add_metrics_source(Arc::new(ReconcilerMetrics(statuses)));
     spawned.into_iter().map(|s| s.handle).collect()
-}
-
-/// The statuses of `app`'s reconcilers (empty if they were not started).
-pub fn statuses(app: &Arc<App>) -> Vec<Arc<TaskStatus>> {
-    registry()
-        .iter()
-        .find(|(owner, _)| std::ptr::eq(owner.as_ptr(), Arc::as_ptr(app)))
-        .map(|(_, statuses)| statuses.clone())
-        .unwrap_or_default()
-}
-
-/// Prometheus lines for `app`'s reconcilers.
-pub fn metrics_text(app: &Arc<App>) -> String {
-    render_metrics(&statuses(app))
 }
 
 fn render_metrics(statuses: &[Arc<TaskStatus>]) -> String {
