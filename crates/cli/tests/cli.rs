@@ -496,14 +496,20 @@ fn completion_scripts_complete_verbs_nouns_and_parameters() {
     let s = Server::start();
     // Candidates come from listApis (fetched once, then cached).
     let nouns = s.ok(&["__complete", "--", "list", "virt"]);
-    assert_eq!(nouns.trim(), "virtualmachines");
+    assert_eq!(
+        nouns.lines().collect::<Vec<_>>(),
+        ["virtualmachines", "virtualmachinesmetrics"]
+    );
     let params = s.ok(&["__complete", "--", "create", "zone", "n"]);
     assert_eq!(
         params.lines().collect::<Vec<_>>(),
         ["name=", "networktype="]
     );
     let apis = s.ok(&["__complete", "--", "api", "listVirtualM"]);
-    assert_eq!(apis.trim(), "listVirtualMachines");
+    assert_eq!(
+        apis.lines().collect::<Vec<_>>(),
+        ["listVirtualMachines", "listVirtualMachinesMetrics"]
+    );
     assert!(s.cache_dir().join("trellis").read_dir().unwrap().any(|e| e
         .unwrap()
         .file_name()

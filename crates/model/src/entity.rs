@@ -471,3 +471,27 @@ pub struct AffinityGroup {
     pub domain_id: i64,
     pub created: i64,
 }
+
+/// A project: resources owned by its hidden project account (`account_id`), used by its member
+/// accounts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Project {
+    pub id: i64,
+    pub uuid: String,
+    pub name: String,
+    pub display_text: String,
+    pub account_id: i64,
+    pub domain_id: i64,
+    pub state: crate::project::ProjectState,
+    pub created: i64,
+    pub removed: Option<i64>,
+}
+
+/// A member account of a project and its role there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectMember {
+    pub project_id: i64,
+    pub account_id: i64,
+    pub role: crate::project::ProjectRole,
+    pub created: i64,
+}

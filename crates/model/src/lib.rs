@@ -9,6 +9,7 @@ pub mod ids;
 pub mod instance;
 pub mod merge;
 pub mod os_types;
+pub mod project;
 pub mod role;
 pub mod time;
 pub mod validate;

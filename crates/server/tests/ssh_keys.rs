@@ -264,7 +264,7 @@ async fn key_pairs_are_created_registered_listed_and_deleted_per_owner() {
             .await,
     );
     assert_eq!(code, 431);
-    assert!(text.contains("projects are not supported"), "{text}");
+    assert!(text.contains("Unable to find project"), "{text}");
     // The same key under another account is fine.
     bob.call(
         "registerSSHKeyPair",

@@ -36,6 +36,10 @@ pub struct AffinityGroupFilter {
     pub domain_id: Option<i64>,
     /// Only groups whose owner's domain path starts with this (a domain and its subdomains).
     pub domain_path: Option<String>,
+    /// Only rows owned by one of these accounts (`projectid=-1`).
+    pub account_ids: Option<Vec<i64>>,
+    /// Leave out project-owned rows (no `projectid`).
+    pub exclude_projects: bool,
 }
 
 const LIST_WHERE: &str = "($1 = '' OR uuid = $1) AND ($2 = '' OR name = $2) AND ($3 = '' OR group_type = $3) AND ($4 < 0 OR id IN (SELECT group_id FROM affinity_group_members WHERE instance_id = $4)) AND ($5 < 0 OR account_id = $5) AND ($6 < 0 OR domain_id = $6) AND ($7 = '' OR domain_id IN (SELECT id FROM domains WHERE substr(path, 1, CAST($8 AS INTEGER)) = $7)) AND ($9 = '' OR lower(name) LIKE $9 ESCAPE '\\' OR lower(COALESCE(description, '')) LIKE $9 ESCAPE '\\')";
@@ -122,14 +126,17 @@ impl Store {
                     .bind(&kw)
             };
         }
-        let count_sql = format!("SELECT COUNT(*) AS n FROM affinity_groups WHERE {LIST_WHERE}");
+        let owners =
+            crate::owner_conditions("account_id", f.account_ids.as_deref(), f.exclude_projects);
+        let count_sql =
+            format!("SELECT COUNT(*) AS n FROM affinity_groups WHERE {LIST_WHERE}{owners}");
         let total = bound!(&count_sql)
             .fetch_one(&self.pool)
             .await
             .and_then(|r| get_i64(&r, "n"))
             .map_err(StoreError::query(op))?;
         let list_sql = format!(
-            "SELECT * FROM affinity_groups WHERE {LIST_WHERE} ORDER BY id{}",
+            "SELECT * FROM affinity_groups WHERE {LIST_WHERE}{owners} ORDER BY id{}",
             page.sql()
         );
         let rows = bound!(&list_sql)

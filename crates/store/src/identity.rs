@@ -47,7 +47,7 @@ fn role_row(r: &AnyRow) -> StoreResult<Role> {
     })
 }
 
-fn account_row(r: &AnyRow) -> Result<Account, sqlx::Error> {
+pub(crate) fn account_row(r: &AnyRow) -> Result<Account, sqlx::Error> {
     Ok(Account {
         id: get_i64(r, "id")?,
         uuid: get_str(r, "uuid")?,
@@ -304,7 +304,8 @@ impl Store {
         f: &IdentityFilter,
         page: Page,
     ) -> StoreResult<(Vec<Account>, i64)> {
-        let where_ = "removed IS NULL AND ($1 = '' OR uuid = $1) AND ($2 = '' OR lower(name) = lower($2)) AND ($3 < 0 OR domain_id = $3) AND ($4 < 0 OR id = $4) AND ($5 = '' OR lower(name) LIKE $5 ESCAPE '\\')";
+        // Project accounts are the projects' own, never listed as accounts.
+        let where_ = "removed IS NULL AND id NOT IN (SELECT account_id FROM projects) AND ($1 = '' OR uuid = $1) AND ($2 = '' OR lower(name) = lower($2)) AND ($3 < 0 OR domain_id = $3) AND ($4 < 0 OR id = $4) AND ($5 = '' OR lower(name) LIKE $5 ESCAPE '\\')";
         let kw = f.keyword.as_deref().map(like_pattern).unwrap_or_default();
         let total: i64 =
             sqlx::query_scalar(&format!("SELECT COUNT(*) FROM accounts WHERE {where_}"))

@@ -55,6 +55,10 @@ pub struct InstanceFilter {
     pub include_destroyed: bool,
     /// Only instances carrying every `(key, value)` tag (an empty value: any value).
     pub tags: Vec<(String, String)>,
+    /// Only instances owned by one of these accounts (`projectid=-1`: the caller's projects).
+    pub account_ids: Option<Vec<i64>>,
+    /// Leave out instances owned by projects (listings without `projectid`).
+    pub exclude_projects: bool,
 }
 
 impl Store {
@@ -282,7 +286,12 @@ impl Store {
             if f.include_destroyed { "" } else { " AND vm.state NOT IN ('Destroyed', 'Expunging')" }
         );
         let (tagged, tag_binds) = tags_condition("vm.id", "UserVm", &f.tags, 9);
-        let where_ = format!("{where_}{tagged}");
+        let mut where_ = format!("{where_}{tagged}");
+        where_.push_str(&crate::owner_conditions(
+            "vm.account_id",
+            f.account_ids.as_deref(),
+            f.exclude_projects,
+        ));
         let kw = f.keyword.as_deref().map(like_pattern).unwrap_or_default();
         let from = "vm_instances vm JOIN templates t ON t.id = vm.template_id";
         let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {from} WHERE {where_}"))

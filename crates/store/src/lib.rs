@@ -76,6 +76,7 @@ mod jobs;
 mod migrate;
 mod networks;
 mod offerings;
+mod projects;
 mod servers;
 mod settings;
 mod ssh_keys;
@@ -95,6 +96,7 @@ pub use infra::InfraFilter;
 pub use instances::InstanceFilter;
 pub use jobs::{JobCompletion, NewJob};
 pub use offerings::{TemplateFilter, TemplateVisibility};
+pub use projects::ProjectFilter;
 pub use ssh_keys::SshKeyPairFilter;
 pub use tags::{tags_condition, TagFilter};
 pub use volumes::VolumeFilter;
@@ -404,6 +406,31 @@ impl Store {
 fn get_i64(r: &AnyRow, col: &str) -> Result<i64, sqlx::Error> {
     r.try_get::<i64, _>(col)
 }
+/// The SQL conditions (each starting with ` AND`) of two owner filters on the account column
+/// `col`: one of several accounts (`projectid=-1`), and leaving out project-owned rows. Account
+/// ids are integers from our own rows, inlined.
+pub(crate) fn owner_conditions(
+    col: &str,
+    account_ids: Option<&[i64]>,
+    exclude_projects: bool,
+) -> String {
+    let mut out = String::new();
+    if let Some(ids) = account_ids {
+        if ids.is_empty() {
+            out.push_str(" AND 1 = 0");
+        } else {
+            let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+            out.push_str(&format!(" AND {col} IN ({})", ids.join(",")));
+        }
+    }
+    if exclude_projects {
+        out.push_str(&format!(
+            " AND {col} NOT IN (SELECT account_id FROM projects)"
+        ));
+    }
+    out
+}
+
 fn get_opt_i64(r: &AnyRow, col: &str) -> Result<Option<i64>, sqlx::Error> {
     r.try_get::<Option<i64>, _>(col)
 }

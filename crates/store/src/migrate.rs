@@ -21,6 +21,7 @@ const SQLITE: &[(i64, &str)] = &[
         7,
         include_str!("../migrations/sqlite/0007_affinity_groups.sql"),
     ),
+    (8, include_str!("../migrations/sqlite/0008_projects.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (
@@ -45,6 +46,7 @@ const POSTGRES: &[(i64, &str)] = &[
         7,
         include_str!("../migrations/postgres/0007_affinity_groups.sql"),
     ),
+    (8, include_str!("../migrations/postgres/0008_projects.sql")),
 ];
 
 /// The migrations of a backend, in order.

@@ -10,6 +10,7 @@ mod isolation;
 mod jobs;
 mod metrics;
 mod operations;
+mod projects;
 mod quickstart_ports;
 mod registrations;
 mod surface;

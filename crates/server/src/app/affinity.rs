@@ -27,6 +27,9 @@ pub struct AffinityGroupCreate {
     /// `account` + `domainid`: an administrator creating for another account.
     pub account: Option<String>,
     pub domain_uuid: Option<String>,
+    /// `projectid`: the group belongs to the project.
+    #[serde(default)]
+    pub project_uuid: Option<String>,
 }
 
 impl AffinityGroupCreate {
@@ -34,7 +37,7 @@ impl AffinityGroupCreate {
         OwnerInput {
             account: self.account.clone(),
             domain_uuid: self.domain_uuid.clone(),
-            project_uuid: None,
+            project_uuid: self.project_uuid.clone(),
         }
     }
 }
@@ -47,6 +50,8 @@ pub enum AffinityGroupRef {
         name: String,
         account: Option<String>,
         domain_uuid: Option<String>,
+        #[serde(default)]
+        project_uuid: Option<String>,
     },
 }
 
@@ -161,11 +166,12 @@ impl App {
                 name,
                 account,
                 domain_uuid,
+                project_uuid,
             } => {
                 let owner = OwnerInput {
                     account: account.clone(),
                     domain_uuid: domain_uuid.clone(),
-                    project_uuid: None,
+                    project_uuid: project_uuid.clone(),
                 };
                 let account = self.owner_account(caller, &owner).await?;
                 self.store
@@ -184,7 +190,8 @@ impl App {
     }
 
     async fn affinity_group_access(&self, caller: &Caller, g: &AffinityGroup) -> Result<()> {
-        if g.account_id == caller.account.id {
+        if g.account_id == caller.account.id || self.is_project_member(caller, g.account_id).await?
+        {
             return Ok(());
         }
         if let Some(domain) = self.store.domain_get(g.domain_id).await? {
@@ -251,6 +258,8 @@ impl App {
             account_id: scope.account_id,
             domain_id: scope.domain_id,
             domain_path: scope.domain_path,
+            account_ids: scope.account_ids,
+            exclude_projects: scope.exclude_projects,
         };
         Ok(self.store.affinity_group_list(&f, page).await?)
     }

@@ -40,12 +40,13 @@ impl App {
             .await?
             .ok_or_else(|| unknown_instance(uuid))?;
         if !caller.is_root_admin() && inst.account_id != caller.account.id {
-            let allowed = caller.role_type() == RoleType::DomainAdmin
+            let allowed = (caller.role_type() == RoleType::DomainAdmin
                 && self
                     .store
                     .domain_get(inst.domain_id)
                     .await?
-                    .is_some_and(|d| d.path.starts_with(&caller.domain.path));
+                    .is_some_and(|d| d.path.starts_with(&caller.domain.path)))
+                || self.is_project_member(caller, inst.account_id).await?;
             if !allowed {
                 return Err(Error::denied(format!(
                     "Account {} does not have access to instance {uuid}",
@@ -542,14 +543,29 @@ impl App {
     /// own account's. `state=present` means neither Destroyed nor Expunging; Destroyed and
     /// Expunging instances are listed for administrators, and for users only when
     /// `allow.user.view.destroyed.vm` is true (then `id=` and `state=Destroyed` find them too).
+    /// Instances the caller may list: its own (everything for the root administrator), or with
+    /// `project` a project's (`-1`: every project of the caller's), project instances only
+    /// then.
     pub async fn instance_list(
         &self,
         caller: &Caller,
         mut f: InstanceFilter,
+        project: Option<&str>,
         page: Page,
     ) -> Result<(Vec<Instance>, i64)> {
-        if !caller.is_root_admin() {
-            f.account_id = Some(caller.account.id);
+        let owner = super::ownership::OwnerInput {
+            project_uuid: project.map(str::to_string),
+            ..Default::default()
+        };
+        if project.is_some() {
+            let scope = self.owner_scope(caller, &owner, false, true).await?;
+            f.account_id = scope.account_id;
+            f.account_ids = scope.account_ids;
+        } else {
+            f.exclude_projects = true;
+            if !caller.is_root_admin() {
+                f.account_id = Some(caller.account.id);
+            }
         }
         let present = f
             .state

@@ -19,6 +19,7 @@ pub mod offerings;
 pub mod ownership;
 mod placement;
 mod power_sync;
+pub mod projects;
 mod readiness;
 pub mod reads;
 mod registration;

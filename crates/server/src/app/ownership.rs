@@ -7,9 +7,13 @@
 //!   (everything for the root administrator); `domainid` narrows to one domain (its subtree
 //!   with `isrecursive`); `account` + `domainid` to one account.
 //!
-//! Projects do not exist in Trellis, so `projectid` is refused by name rather than ignored.
+//! * Projects: `projectid` makes the project's account the owner (the caller must be a member,
+//!   or administer the project's domain) and lists that project's resources; `projectid=-1`
+//!   lists the resources of every project the caller is a member of (every project of an
+//!   administrator's subtree). Without `projectid`, project resources are never listed.
 
 use trellis_model::entity::{Account, Domain};
+use trellis_model::project::ProjectState;
 use trellis_model::{Error, Result, RoleType};
 
 use super::{App, Caller};
@@ -23,13 +27,17 @@ pub struct OwnerInput {
     pub project_uuid: Option<String>,
 }
 
-/// The owners a listing covers, as store filters: at most one of the three is set, or none
-/// for everything.
+/// The owners a listing covers, as store filters: at most one of the first four is set, or
+/// none for everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OwnerScope {
     pub account_id: Option<i64>,
     pub domain_id: Option<i64>,
     pub domain_path: Option<String>,
+    /// `projectid=-1`: the project accounts of the caller's projects.
+    pub account_ids: Option<Vec<i64>>,
+    /// Leave project-owned resources out (no `projectid` given).
+    pub exclude_projects: bool,
 }
 
 /// May `caller` act on resources of accounts in `domain`? Root administrators anywhere,
@@ -41,16 +49,6 @@ pub fn administers(caller: &Caller, domain: &Domain) -> bool {
             domain.path.starts_with(&caller.domain.path)
         }
         RoleType::User => false,
-    }
-}
-
-/// `projectid` names something Trellis does not have: refuse it by name.
-pub fn refuse_projects(owner: &OwnerInput) -> Result<()> {
-    match owner.project_uuid {
-        Some(_) => Err(Error::invalid_param(
-            "projects are not supported: projectid cannot be used",
-        )),
-        None => Ok(()),
     }
 }
 
@@ -95,7 +93,26 @@ impl App {
         caller: &Caller,
         owner: &OwnerInput,
     ) -> Result<Account> {
-        refuse_projects(owner)?;
+        if let Some(uuid) = &owner.project_uuid {
+            if owner.account.is_some() {
+                return Err(Error::invalid_param(
+                    "projectid and account cannot be given together",
+                ));
+            }
+            let project = self.project_for(caller, uuid).await?;
+            if project.state != ProjectState::Active {
+                return Err(Error::invalid_state(format!(
+                    "Project {} is {}: it cannot own new resources",
+                    project.name,
+                    project.state.as_str()
+                )));
+            }
+            return self
+                .store
+                .account_get(project.account_id)
+                .await?
+                .ok_or_else(|| Error::internal("project without its account"));
+        }
         match (&owner.account, &owner.domain_uuid) {
             (None, None) => Ok(caller.account.clone()),
             (Some(name), Some(domain)) => self.owner_account_named(caller, name, domain).await,
@@ -113,8 +130,18 @@ impl App {
         recursive: bool,
         list_all: bool,
     ) -> Result<OwnerScope> {
-        refuse_projects(owner)?;
         let mut scope = OwnerScope::default();
+        match owner.project_uuid.as_deref() {
+            Some("-1") => {
+                scope.account_ids = Some(self.project_accounts_visible(caller).await?);
+                return Ok(scope);
+            }
+            Some(uuid) => {
+                scope.account_id = Some(self.project_for(caller, uuid).await?.account_id);
+                return Ok(scope);
+            }
+            None => scope.exclude_projects = true,
+        }
         match (&owner.account, &owner.domain_uuid) {
             (Some(name), Some(domain)) => {
                 scope.account_id = Some(self.owner_account_named(caller, name, domain).await?.id);

@@ -7,7 +7,8 @@
 use std::collections::{BTreeMap, HashMap};
 use trellis_model::entity::{
     Account, AffinityGroup, Alert, Cluster, DetailOwner, Domain, Event, Extension, Host, Instance,
-    Network, NetworkOffering, Nic, Pod, ResourceTag, Role, ServiceOffering, Template, User, Zone,
+    Network, NetworkOffering, Nic, Pod, Project, ResourceTag, Role, ServiceOffering, Template,
+    User, Zone,
 };
 use trellis_model::Result;
 use trellis_store::Store;
@@ -105,6 +106,8 @@ pub struct InstanceRefs {
     pub tags: HashMap<i64, Vec<ResourceTag>>,
     /// Affinity groups of each instance, by instance id.
     pub affinity_groups: HashMap<i64, Vec<AffinityGroup>>,
+    /// The project of each project account among the owners, by account id.
+    pub projects: HashMap<i64, Project>,
 }
 
 /// Up to this many instances, references are fetched one by one; beyond, whole tables are read.
@@ -175,6 +178,7 @@ impl App {
                     refs.extensions.insert(x.id, x);
                 }
             }
+            self.add_projects(&mut refs, instances).await?;
             return Ok(refs);
         }
         let all = Page::all();
@@ -219,6 +223,27 @@ impl App {
             .into_iter()
             .map(|x| (x.id, x))
             .collect();
+        self.add_projects(&mut refs, instances).await?;
         Ok(refs)
+    }
+
+    /// Project-owned instances show their project (and the project account, which account
+    /// listings leave out).
+    async fn add_projects(&self, refs: &mut InstanceRefs, instances: &[Instance]) -> Result<()> {
+        let store = &self.store;
+        let mut owners: Vec<i64> = instances.iter().map(|i| i.account_id).collect();
+        owners.sort_unstable();
+        owners.dedup();
+        for account_id in owners {
+            if let Some(p) = store.project_by_account(account_id).await? {
+                if !refs.accounts.contains_key(&account_id) {
+                    if let Some(a) = store.account_get(account_id).await? {
+                        refs.accounts.insert(a.id, a);
+                    }
+                }
+                refs.projects.insert(account_id, p);
+            }
+        }
+        Ok(())
     }
 }

@@ -344,6 +344,8 @@ impl App {
             account_id: scope.account_id,
             domain_id: scope.domain_id,
             domain_path: scope.domain_path,
+            account_ids: scope.account_ids,
+            exclude_projects: scope.exclude_projects,
         };
         Ok(self.store.ssh_keypair_list(&f, page).await?)
     }

@@ -10,7 +10,7 @@ use super::handlers::*;
 use super::views;
 use crate::app::affinity::{AffinityGroupCreate, AffinityGroupQuery, AffinityGroupRef};
 use crate::app::job::JobCommand;
-use crate::app::ownership::{refuse_projects, OwnerInput};
+use crate::app::ownership::OwnerInput;
 
 fn owner_of(p: &trellis_api::Params) -> OwnerInput {
     OwnerInput {
@@ -23,13 +23,13 @@ fn owner_of(p: &trellis_api::Params) -> OwnerInput {
 /// `createAffinityGroup`.
 pub(super) async fn create_affinity_group(cx: &Cx<'_>) -> Q {
     let (p, c) = (cx.p, cx.cmd);
-    refuse_projects(&owner_of(p))?;
     let input = AffinityGroupCreate {
         name: req(p, c, "name")?.to_string(),
         group_type: req(p, c, "type")?.to_string(),
         description: s(p, "description"),
         account: s(p, "account"),
         domain_uuid: s(p, "domainid"),
+        project_uuid: s(p, "projectid"),
     };
     cx.app
         .affinity_group_create_check(cx.caller, &input)
@@ -40,13 +40,13 @@ pub(super) async fn create_affinity_group(cx: &Cx<'_>) -> Q {
 /// `deleteAffinityGroup`: by `id`, or by `name` in the caller's (or `account`'s) account.
 pub(super) async fn delete_affinity_group(cx: &Cx<'_>) -> Q {
     let p = cx.p;
-    refuse_projects(&owner_of(p))?;
     let group = match (s(p, "id"), s(p, "name")) {
         (Some(id), None) => AffinityGroupRef::Id(id),
         (None, Some(name)) => AffinityGroupRef::Name {
             name,
             account: s(p, "account"),
             domain_uuid: s(p, "domainid"),
+            project_uuid: s(p, "projectid"),
         },
         (Some(_), Some(_)) => {
             return Err(ApiError::param(

@@ -1,5 +1,5 @@
 //! The command table: every catalog command, the kind of handling it gets, and the function that
-//! handles it — one file per resource (`extensions.rs`, `custom_actions.rs`, `identity.rs`,
+//! handles it — one file per resource (`extensions.rs`, `custom_actions.rs`, `identity.rs`, `projects.rs`,
 //! `infrastructure.rs`, `instances.rs`, `jobs.rs`, `settings.rs`, `ssh_keys.rs`, `tags.rs`,
 //! `templates.rs`, `volumes.rs`, `meta.rs`), one function per
 //! command, named after it in snake case (`listZones` → `infrastructure::list_zones`).
@@ -19,7 +19,7 @@ use trellis_model::entity::{Cluster, Host, Pod, Zone};
 
 use super::{
     affinity_groups, custom_actions, extensions, identity, infrastructure, instances, jobs, meta,
-    settings, ssh_keys, tags, templates, volumes,
+    projects, settings, ssh_keys, tags, templates, volumes,
 };
 use crate::app::job::JobCommand;
 use crate::app::reads::Page;
@@ -93,7 +93,6 @@ pub static HANDLERS: &[(&str, Handler)] = &[
         "listPortForwardingRules",
         sync!(meta::list_port_forwarding_rules),
     ),
-    ("listProjects", sync!(meta::list_projects)),
     (
         "listPublicIpAddresses",
         sync!(meta::list_public_ip_addresses),
@@ -134,6 +133,25 @@ pub static HANDLERS: &[(&str, Handler)] = &[
         "listAffinityGroups",
         sync!(affinity_groups::list_affinity_groups),
     ),
+    // projects.rs
+    ("activateProject", queue!(projects::activate_project)),
+    (
+        "addAccountToProject",
+        queue!(projects::add_account_to_project),
+    ),
+    ("createProject", queue!(projects::create_project)),
+    (
+        "deleteAccountFromProject",
+        queue!(projects::delete_account_from_project),
+    ),
+    ("deleteProject", queue!(projects::delete_project)),
+    (
+        "listProjectAccounts",
+        sync!(projects::list_project_accounts),
+    ),
+    ("listProjects", sync!(projects::list_projects)),
+    ("suspendProject", queue!(projects::suspend_project)),
+    ("updateProject", queue!(projects::update_project)),
     // tags.rs
     ("createTags", queue!(tags::create_tags)),
     ("deleteTags", queue!(tags::delete_tags)),

@@ -79,9 +79,13 @@ async fn virtual_machines(cx: &Cx<'_>) -> Result<(Vec<Value>, i64), ApiError> {
         keyword: s(p, "keyword"),
         include_destroyed: false,
         tags: tag_pairs(p)?,
+        account_ids: None,
+        exclude_projects: false,
     };
     let ids = p.list("ids");
-    let (items, total) = app.instance_list(caller, f, page_of(app, p)?).await?;
+    let (items, total) = app
+        .instance_list(caller, f, p.str("projectid"), page_of(app, p)?)
+        .await?;
     let items: Vec<Instance> = items
         .into_iter()
         .filter(|i| ids.as_ref().is_none_or(|ids| ids.contains(&i.uuid)))
@@ -229,7 +233,7 @@ pub(super) async fn deploy_virtual_machine(cx: &Cx<'_>) -> Q {
         owner: OwnerInput {
             account: s(p, "account"),
             domain_uuid: s(p, "domainid"),
-            project_uuid: None,
+            project_uuid: s(p, "projectid"),
         },
         affinity_group_ids: p.list("affinitygroupids").unwrap_or_default(),
         affinity_group_names: p.list("affinitygroupnames").unwrap_or_default(),
@@ -292,7 +296,6 @@ pub(super) async fn expunge_virtual_machine(cx: &Cx<'_>) -> Q {
 /// dropped. A list parameter given empty (as some clients send) is no request.
 fn refuse_unsupported_deploy_params(p: &trellis_api::Params) -> Result<(), ApiError> {
     const REFUSED: &[(&str, &str)] = &[
-        ("projectid", "projects are not supported yet"),
         ("securitygroupids", "External zones have no security groups"),
         (
             "securitygroupnames",

@@ -72,6 +72,10 @@ pub fn render_job_outcome(
                 object: "affinitygroup",
                 value: super::views::affinity_group_view(&app.affinity_group_view(&g).await?),
             },
+            JobOutcome::Project(p) => Reply::Object {
+                object: "project",
+                value: super::views::project_view(&app.project_view(&p).await?),
+            },
             JobOutcome::Done => Reply::Success { displaytext: None },
         };
         Ok(reply.job_result())

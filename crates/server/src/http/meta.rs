@@ -137,11 +137,6 @@ pub(super) async fn list_network_service_providers(_cx: &Cx<'_>) -> R {
     Ok(list("networkserviceprovider", vec![], 0))
 }
 
-/// `listProjects`.
-pub(super) async fn list_projects(_cx: &Cx<'_>) -> R {
-    Ok(list("project", vec![], 0))
-}
-
 /// `listIsos`.
 pub(super) async fn list_isos(_cx: &Cx<'_>) -> R {
     Ok(list("iso", vec![], 0))

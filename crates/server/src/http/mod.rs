@@ -11,6 +11,7 @@ mod infrastructure;
 mod instances;
 mod jobs;
 mod meta;
+mod projects;
 mod settings;
 mod ssh_keys;
 mod tags;

@@ -19,6 +19,7 @@ use trellis_model::entity::{
 use crate::app::affinity::AffinityGroupView;
 use crate::app::custom_action::{role_names, CustomActionView};
 use crate::app::deploy::DETAIL_UEFI;
+use crate::app::projects::ProjectView;
 use crate::app::ssh_keys::{DETAIL_SSH_KEYPAIR_NAMES, DETAIL_SSH_PUBLIC_KEY};
 use crate::app::{ExtensionView, SETTINGS};
 
@@ -382,8 +383,10 @@ pub fn vm_json(ctx: &InstanceRefs, i: &Instance) -> Value {
         .iter()
         .map(|g| json!({"id": g.uuid, "name": g.name, "type": g.group_type.as_str(), "description": g.description}))
         .collect();
+    let project = ctx.projects.get(&i.account_id);
     json!({
         "id": i.uuid, "name": i.name, "displayname": i.display_name, "instancename": i.instance_name, "state": i.state.as_str(),
+        "projectid": project.map(|p| p.uuid.clone()), "project": project.map(|p| p.name.clone()),
         "account": account.map(|a| a.name.clone()), "domainid": domain.map(|d| d.uuid.clone()), "domain": domain.map(|d| d.name.clone()),
         "zoneid": z.map(|z| z.uuid.clone()), "zonename": z.map(|z| z.name.clone()),
         "hostid": host.map(|h| h.uuid.clone()), "hostname": host.map(|h| h.name.clone()),
@@ -405,6 +408,21 @@ pub fn affinity_group_view(v: &AffinityGroupView) -> Value {
     json!({"id": g.uuid, "name": g.name, "description": g.description, "type": g.group_type.as_str(),
            "account": v.account, "domainid": v.domain_uuid, "domain": v.domain, "domainpath": v.domain_path,
            "virtualmachineIds": v.members})
+}
+
+/// One `project` (ProjectResponse). Limits are not enforced yet: every limit and availability
+/// reads `Unlimited`, the totals are real.
+pub fn project_view(v: &ProjectView) -> Value {
+    let Some(p) = &v.project else {
+        return Value::Null;
+    };
+    let owners: Vec<Value> = v.owners.iter().map(|a| json!({"account": a})).collect();
+    json!({"id": p.uuid, "name": p.name, "displaytext": p.display_text, "domainid": v.domain_uuid, "domain": v.domain,
+           "owner": owners, "projectaccountname": v.account_name, "state": p.state.as_str(), "created": date(p.created),
+           "vmtotal": v.vm_total, "vmlimit": "Unlimited", "vmavailable": "Unlimited",
+           "cputotal": v.cpu_total, "cpulimit": "Unlimited", "cpuavailable": "Unlimited",
+           "memorytotal": v.memory_total, "memorylimit": "Unlimited", "memoryavailable": "Unlimited",
+           "vmrunning": v.vm_running, "vmstopped": v.vm_stopped, "tags": []})
 }
 
 /// One `ostype` of `listOsTypes`.

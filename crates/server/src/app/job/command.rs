@@ -8,13 +8,15 @@
 
 use serde::{Deserialize, Serialize};
 use trellis_api::Params;
-use trellis_model::entity::{AffinityGroup, Host, Instance, Job, Template};
+use trellis_model::entity::{AffinityGroup, Host, Instance, Job, Project, Template};
+use trellis_model::project::{ProjectRole, ProjectState};
 use trellis_model::{Error, Result};
 
 use super::seal::{Sealed, Secret, SecretKey};
 use super::JobContext;
 use crate::app::affinity::{AffinityGroupCreate, AffinityGroupRef};
 use crate::app::deploy::Destination;
+use crate::app::projects::ProjectCreate;
 use crate::app::template_capture::TemplateCapture;
 use crate::app::{App, Caller, CustomActionRun};
 
@@ -92,6 +94,31 @@ pub enum JobCommand {
     },
     CreateAffinityGroup(AffinityGroupCreate),
     DeleteAffinityGroup(AffinityGroupRef),
+    CreateProject(ProjectCreate),
+    UpdateProject {
+        project: String,
+        name: Option<String>,
+        display_text: Option<String>,
+    },
+    DeleteProject {
+        project: String,
+        cleanup: bool,
+    },
+    ActivateProject {
+        project: String,
+    },
+    SuspendProject {
+        project: String,
+    },
+    AddAccountToProject {
+        project: String,
+        account: String,
+        role: String,
+    },
+    DeleteAccountFromProject {
+        project: String,
+        account: String,
+    },
 }
 
 /// What a job produced, rendered into the job result by the HTTP layer's renderer.
@@ -106,6 +133,7 @@ pub enum JobOutcome {
     CustomAction(CustomActionRun),
     Template(Template),
     AffinityGroup(AffinityGroup),
+    Project(Project),
     Done,
 }
 
@@ -137,6 +165,13 @@ impl JobCommand {
             JobCommand::DeleteTags { .. } => "deleteTags",
             JobCommand::CreateAffinityGroup(_) => "createAffinityGroup",
             JobCommand::DeleteAffinityGroup(_) => "deleteAffinityGroup",
+            JobCommand::CreateProject(_) => "createProject",
+            JobCommand::UpdateProject { .. } => "updateProject",
+            JobCommand::DeleteProject { .. } => "deleteProject",
+            JobCommand::ActivateProject { .. } => "activateProject",
+            JobCommand::SuspendProject { .. } => "suspendProject",
+            JobCommand::AddAccountToProject { .. } => "addAccountToProject",
+            JobCommand::DeleteAccountFromProject { .. } => "deleteAccountFromProject",
         }
     }
 
@@ -349,6 +384,48 @@ impl JobCommand {
             }
             JobCommand::DeleteAffinityGroup(group) => {
                 app.affinity_group_delete(caller, &group).await?;
+                JobOutcome::Done
+            }
+            JobCommand::CreateProject(input) => {
+                JobOutcome::Project(app.project_create(caller, &input).await?)
+            }
+            JobCommand::UpdateProject {
+                project,
+                name,
+                display_text,
+            } => JobOutcome::Project(
+                app.project_update(caller, &project, name.as_deref(), display_text.as_deref())
+                    .await?,
+            ),
+            JobCommand::DeleteProject { project, cleanup } => {
+                app.project_delete(caller, &project, cleanup).await?;
+                JobOutcome::Done
+            }
+            JobCommand::ActivateProject { project } => JobOutcome::Project(
+                app.project_set_state(caller, &project, ProjectState::Active)
+                    .await?,
+            ),
+            JobCommand::SuspendProject { project } => JobOutcome::Project(
+                app.project_set_state(caller, &project, ProjectState::Suspended)
+                    .await?,
+            ),
+            JobCommand::AddAccountToProject {
+                project,
+                account,
+                role,
+            } => {
+                let role = ProjectRole::parse(&role).ok_or_else(|| {
+                    Error::invalid_param(format!(
+                        "Invalid project role {role}: use Admin or Regular"
+                    ))
+                })?;
+                app.project_member_add(caller, &project, &account, role)
+                    .await?;
+                JobOutcome::Done
+            }
+            JobCommand::DeleteAccountFromProject { project, account } => {
+                app.project_member_remove(caller, &project, &account)
+                    .await?;
                 JobOutcome::Done
             }
         })
