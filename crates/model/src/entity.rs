@@ -1,6 +1,8 @@
 //! Entities as the store returns them. Plain data: no behaviour beyond small helpers.
 
+use crate::account::AccountState;
 use crate::extension::ExtensionState;
+use crate::infra::{AllocationState, HostStatus, ResourceState};
 use crate::instance::VmState;
 use crate::RoleType;
 
@@ -31,7 +33,7 @@ pub struct Account {
     pub name: String,
     pub domain_id: i64,
     pub role_id: i64,
-    pub state: String,
+    pub state: AccountState,
     pub created: i64,
 }
 
@@ -47,7 +49,7 @@ pub struct User {
     pub email: Option<String>,
     pub api_key: Option<String>,
     pub secret_key: Option<String>,
-    pub state: String,
+    pub state: AccountState,
     pub created: i64,
 }
 
@@ -251,7 +253,7 @@ pub struct Zone {
     pub dns2: Option<String>,
     pub internal_dns1: Option<String>,
     pub network_type: String,
-    pub allocation_state: String,
+    pub allocation_state: AllocationState,
     pub created: i64,
 }
 
@@ -265,7 +267,7 @@ pub struct Pod {
     pub netmask: Option<String>,
     pub start_ip: Option<String>,
     pub end_ip: Option<String>,
-    pub allocation_state: String,
+    pub allocation_state: AllocationState,
     pub created: i64,
 }
 
@@ -278,7 +280,7 @@ pub struct Cluster {
     pub pod_id: i64,
     pub hypervisor: String,
     pub cluster_type: String,
-    pub allocation_state: String,
+    pub allocation_state: AllocationState,
     pub arch: String,
     pub created: i64,
 }
@@ -293,8 +295,8 @@ pub struct Host {
     pub pod_id: i64,
     pub cluster_id: i64,
     pub url: String,
-    pub status: String,
-    pub resource_state: String,
+    pub status: HostStatus,
+    pub resource_state: ResourceState,
     pub hypervisor: String,
     pub host_tags: Option<String>,
     pub created: i64,

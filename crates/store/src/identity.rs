@@ -1,12 +1,13 @@
 //! Domains, roles, accounts, users and sessions.
 
 use sqlx::any::AnyRow;
+use trellis_model::account::AccountState;
 use trellis_model::entity::{Account, Domain, Principal, Role, Session, User};
 use trellis_model::RoleType;
 
 use crate::{
-    get_bool, get_i64, get_opt_i64, get_opt_str, get_str, like_pattern, Page, Store, StoreError,
-    StoreResult,
+    get_bool, get_enum, get_i64, get_opt_i64, get_opt_str, get_str, like_pattern, Page, Store,
+    StoreError, StoreResult,
 };
 
 fn domain_row(r: &AnyRow) -> Result<Domain, sqlx::Error> {
@@ -54,7 +55,7 @@ pub(crate) fn account_row(r: &AnyRow) -> Result<Account, sqlx::Error> {
         name: get_str(r, "name")?,
         domain_id: get_i64(r, "domain_id")?,
         role_id: get_i64(r, "role_id")?,
-        state: get_str(r, "state")?,
+        state: get_enum(r, "state", AccountState::parse)?,
         created: get_i64(r, "created")?,
     })
 }
@@ -71,7 +72,7 @@ fn user_row(r: &AnyRow) -> Result<User, sqlx::Error> {
         email: get_opt_str(r, "email")?,
         api_key: get_opt_str(r, "api_key")?,
         secret_key: get_opt_str(r, "secret_key")?,
-        state: get_str(r, "state")?,
+        state: get_enum(r, "state", AccountState::parse)?,
         created: get_i64(r, "created")?,
     })
 }
@@ -243,11 +244,12 @@ impl Store {
     ) -> StoreResult<Account> {
         // A catalog write: cached rows are stale once it is done.
         let out = async {
-            let r = sqlx::query("INSERT INTO accounts (uuid, name, domain_id, role_id, state, created) VALUES ($1, $2, $3, $4, 'enabled', $5) RETURNING *")
+            let r = sqlx::query("INSERT INTO accounts (uuid, name, domain_id, role_id, state, created) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *")
                 .bind(uuid)
                 .bind(name)
                 .bind(domain_id)
                 .bind(role_id)
+                .bind(AccountState::Enabled.as_str())
                 .bind(now)
                 .fetch_one(&self.writer)
                 .await
@@ -375,7 +377,7 @@ impl Store {
     }
 
     pub async fn user_create(&self, u: &NewUser, now: i64) -> StoreResult<User> {
-        let r = sqlx::query("INSERT INTO users (uuid, account_id, username, password_hash, firstname, lastname, email, state, created) VALUES ($1, $2, $3, $4, $5, $6, $7, 'enabled', $8) RETURNING *")
+        let r = sqlx::query("INSERT INTO users (uuid, account_id, username, password_hash, firstname, lastname, email, state, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *")
             .bind(&u.uuid)
             .bind(u.account_id)
             .bind(&u.username)
@@ -383,6 +385,7 @@ impl Store {
             .bind(&u.firstname)
             .bind(&u.lastname)
             .bind(&u.email)
+            .bind(AccountState::Enabled.as_str())
             .bind(now)
             .fetch_one(&self.writer)
             .await

@@ -2,8 +2,11 @@
 
 use sqlx::any::AnyRow;
 use trellis_model::entity::{Cluster, Host, Pod, Zone};
+use trellis_model::infra::{AllocationState, HostStatus, ResourceState};
 
-use crate::{get_i64, get_opt_str, get_str, like_pattern, Page, Store, StoreError, StoreResult};
+use crate::{
+    get_enum, get_i64, get_opt_str, get_str, like_pattern, Page, Store, StoreError, StoreResult,
+};
 
 fn zone_row(r: &AnyRow) -> Result<Zone, sqlx::Error> {
     Ok(Zone {
@@ -15,7 +18,7 @@ fn zone_row(r: &AnyRow) -> Result<Zone, sqlx::Error> {
         dns2: get_opt_str(r, "dns2")?,
         internal_dns1: get_opt_str(r, "internal_dns1")?,
         network_type: get_str(r, "network_type")?,
-        allocation_state: get_str(r, "allocation_state")?,
+        allocation_state: get_enum(r, "allocation_state", AllocationState::parse)?,
         created: get_i64(r, "created")?,
     })
 }
@@ -30,7 +33,7 @@ fn pod_row(r: &AnyRow) -> Result<Pod, sqlx::Error> {
         netmask: get_opt_str(r, "netmask")?,
         start_ip: get_opt_str(r, "start_ip")?,
         end_ip: get_opt_str(r, "end_ip")?,
-        allocation_state: get_str(r, "allocation_state")?,
+        allocation_state: get_enum(r, "allocation_state", AllocationState::parse)?,
         created: get_i64(r, "created")?,
     })
 }
@@ -44,7 +47,7 @@ fn cluster_row(r: &AnyRow) -> Result<Cluster, sqlx::Error> {
         pod_id: get_i64(r, "pod_id")?,
         hypervisor: get_str(r, "hypervisor")?,
         cluster_type: get_str(r, "cluster_type")?,
-        allocation_state: get_str(r, "allocation_state")?,
+        allocation_state: get_enum(r, "allocation_state", AllocationState::parse)?,
         arch: get_str(r, "arch")?,
         created: get_i64(r, "created")?,
     })
@@ -60,8 +63,8 @@ fn host_row(r: &AnyRow) -> Result<Host, sqlx::Error> {
         pod_id: get_i64(r, "pod_id")?,
         cluster_id: get_i64(r, "cluster_id")?,
         url: get_str(r, "url")?,
-        status: get_str(r, "status")?,
-        resource_state: get_str(r, "resource_state")?,
+        status: get_enum(r, "status", HostStatus::parse)?,
+        resource_state: get_enum(r, "resource_state", ResourceState::parse)?,
         hypervisor: get_str(r, "hypervisor")?,
         host_tags: get_opt_str(r, "host_tags")?,
         created: get_i64(r, "created")?,
@@ -173,7 +176,7 @@ impl Store {
                 .bind(&z.dns2)
                 .bind(&z.internal_dns1)
                 .bind(&z.network_type)
-                .bind(&z.allocation_state)
+                .bind(z.allocation_state.as_str())
                 .bind(z.created)
                 .fetch_one(&self.writer)
                 .await
@@ -195,7 +198,7 @@ impl Store {
                 .bind(&z.dns1)
                 .bind(&z.dns2)
                 .bind(&z.internal_dns1)
-                .bind(&z.allocation_state)
+                .bind(z.allocation_state.as_str())
                 .execute(&self.writer)
                 .await
                 .map_err(StoreError::query("zone_update"))?;
@@ -217,7 +220,7 @@ impl Store {
                 .bind(&p.netmask)
                 .bind(&p.start_ip)
                 .bind(&p.end_ip)
-                .bind(&p.allocation_state)
+                .bind(p.allocation_state.as_str())
                 .bind(p.created)
                 .fetch_one(&self.writer)
                 .await
@@ -239,7 +242,7 @@ impl Store {
                 .bind(c.pod_id)
                 .bind(&c.hypervisor)
                 .bind(&c.cluster_type)
-                .bind(&c.allocation_state)
+                .bind(c.allocation_state.as_str())
                 .bind(&c.arch)
                 .bind(c.created)
                 .fetch_one(&self.writer)
@@ -260,7 +263,7 @@ impl Store {
             )
             .bind(c.id)
             .bind(&c.name)
-            .bind(&c.allocation_state)
+            .bind(c.allocation_state.as_str())
             .bind(&c.arch)
             .execute(&self.writer)
             .await
@@ -283,8 +286,8 @@ impl Store {
                 .bind(h.pod_id)
                 .bind(h.cluster_id)
                 .bind(&h.url)
-                .bind(&h.status)
-                .bind(&h.resource_state)
+                .bind(h.status.as_str())
+                .bind(h.resource_state.as_str())
                 .bind(&h.hypervisor)
                 .bind(&h.host_tags)
                 .bind(h.created)
@@ -304,8 +307,8 @@ impl Store {
             sqlx::query("UPDATE hosts SET name = $2, status = $3, resource_state = $4, host_tags = $5 WHERE id = $1")
                 .bind(h.id)
                 .bind(&h.name)
-                .bind(&h.status)
-                .bind(&h.resource_state)
+                .bind(h.status.as_str())
+                .bind(h.resource_state.as_str())
                 .bind(&h.host_tags)
                 .execute(&self.writer)
                 .await

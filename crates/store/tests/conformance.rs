@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use trellis_model::entity::{DetailOwner, JobStatus, Session};
 use trellis_model::extension::ExtensionState;
+use trellis_model::infra::AllocationState;
 use trellis_model::RoleType;
 use trellis_store::{
     CustomActionFilter, ExtensionFilter, JobCompletion, NewCustomAction, NewExtension, NewJob,
@@ -474,7 +475,7 @@ async fn catalog_reads_follow_writes() {
                 dns2: None,
                 internal_dns1: None,
                 network_type: "Advanced".into(),
-                allocation_state: "Enabled".into(),
+                allocation_state: AllocationState::Enabled,
                 created: 1,
             })
             .await
@@ -486,12 +487,12 @@ async fn catalog_reads_follow_writes() {
         }
         let mut changed = z.clone();
         changed.name = "z2".into();
-        changed.allocation_state = "Disabled".into();
+        changed.allocation_state = AllocationState::Disabled;
         s.zone_update(&changed).await.unwrap();
         let got = s.zone_get(z.id).await.unwrap().unwrap();
         assert_eq!(
-            (got.name.as_str(), got.allocation_state.as_str()),
-            ("z2", "Disabled")
+            (got.name.as_str(), got.allocation_state),
+            ("z2", AllocationState::Disabled)
         );
         assert_eq!(s.zone_by_uuid(&z.uuid).await.unwrap().unwrap().name, "z2");
         s.zone_delete(z.id, 2).await.unwrap();

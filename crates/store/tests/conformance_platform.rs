@@ -8,6 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{each_backend, event, uuid};
+use trellis_model::account::AccountState;
 use trellis_model::entity::{DetailOwner, JobStatus, Session};
 use trellis_model::extension::ExtensionState;
 use trellis_model::RoleType;
@@ -135,7 +136,7 @@ async fn domains_roles_accounts_and_users() {
             .account_create(&uuid(), "bob", sub.id, admin.id, 4)
             .await
             .unwrap();
-        assert_eq!(a.state, "enabled");
+        assert_eq!(a.state, AccountState::Enabled);
         for _ in 0..2 {
             assert_eq!(s.account_get(a.id).await.unwrap().as_ref(), Some(&a));
             assert_eq!(s.account_by_uuid(&b.uuid).await.unwrap().as_ref(), Some(&b));
@@ -236,12 +237,8 @@ async fn domains_roles_accounts_and_users() {
             .await
             .unwrap();
         assert_eq!(
-            (
-                u1.email.as_deref(),
-                u1.api_key.as_deref(),
-                u1.state.as_str()
-            ),
-            (Some("a@example.org"), None, "enabled")
+            (u1.email.as_deref(), u1.api_key.as_deref(), u1.state),
+            (Some("a@example.org"), None, AccountState::Enabled)
         );
         assert_eq!(s.user_get(u1.id).await.unwrap().as_ref(), Some(&u1));
         assert_eq!(s.user_by_uuid(&u2.uuid).await.unwrap().as_ref(), Some(&u2));

@@ -132,13 +132,13 @@ impl App {
         let Some(user) = self.store.user_by_username(domain.id, username).await? else {
             return Err(failed());
         };
-        if !verify_password(password, &user.password_hash) || user.state != "enabled" {
+        if !verify_password(password, &user.password_hash) || !user.state.is_enabled() {
             return Err(failed());
         }
         let Some(principal) = self.store.principal_get(user.id).await? else {
             return Err(failed());
         };
-        if principal.account.state != "enabled" {
+        if !principal.account.state.is_enabled() {
             return Err(failed());
         }
         let now = now_millis();
@@ -192,7 +192,7 @@ impl App {
             self.store.session_touch(session_key, now + timeout).await?;
         }
         let p = self.store.principal_get(s.user_id).await?;
-        Ok(p.filter(|p| p.user.state == "enabled" && p.account.state == "enabled"))
+        Ok(p.filter(|p| p.user.state.is_enabled() && p.account.state.is_enabled()))
     }
 
     /// Verify a signed request; `None` when the key is unknown or the signature is wrong.
@@ -231,7 +231,7 @@ impl App {
                 (p, secret)
             }
         };
-        if principal.user.state != "enabled" || principal.account.state != "enabled" {
+        if !principal.user.state.is_enabled() || !principal.account.state.is_enabled() {
             return Ok(None);
         }
         if self.setting_bool(setting::ENFORCE_POST) {

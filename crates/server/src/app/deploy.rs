@@ -9,6 +9,7 @@ use std::time::Duration;
 use trellis_ext_protocol as proto;
 use trellis_model::entity::{DetailOwner, Instance, Nic};
 use trellis_model::extension::DETAIL_REQUIRES_PREPARE;
+use trellis_model::infra::AllocationState;
 use trellis_model::instance::VmState;
 use trellis_model::{ids, time::now_millis, Error, Result};
 use trellis_store::Page;
@@ -212,10 +213,11 @@ impl App {
         // The owner: the caller, or the account an administrator deploys for. Key pairs and
         // affinity groups are the owner's.
         let owner = self.owner_account(caller, &input.owner).await?;
-        if owner.state != "enabled" {
+        if !owner.state.is_enabled() {
             return Err(Error::invalid_state(format!(
                 "Account {} is {}: it cannot own new instances",
-                owner.name, owner.state
+                owner.name,
+                owner.state.as_str()
             )));
         }
         let keypairs = self.ssh_keypairs_named(owner.id, &input.keypairs).await?;
@@ -227,7 +229,7 @@ impl App {
             )
             .await?;
         let zone = self.zone_by_uuid(&input.zone_uuid).await?;
-        if zone.allocation_state != "Enabled" && !caller.is_root_admin() {
+        if zone.allocation_state != AllocationState::Enabled && !caller.is_root_admin() {
             return Err(Error::invalid_state(format!(
                 "Zone {} is disabled",
                 zone.name

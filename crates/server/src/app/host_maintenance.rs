@@ -2,6 +2,7 @@
 //! ones away until maintenance is cancelled.
 
 use trellis_model::entity::Host;
+use trellis_model::infra::ResourceState;
 use trellis_model::instance::VmState;
 use trellis_model::{Error, Result};
 
@@ -11,7 +12,7 @@ impl App {
     /// `prepareHostForMaintenance`: stop every instance on the host through its extension.
     pub async fn host_maintenance(&self, caller: &Caller, uuid: &str) -> Result<Host> {
         let mut h = self.host_by_uuid(uuid).await?;
-        h.resource_state = "PrepareForMaintenance".into();
+        h.resource_state = ResourceState::PrepareForMaintenance;
         self.store.host_update(&h).await?;
         let mut failures = Vec::new();
         for inst in self.store.instance_list_for_host(h.id).await? {
@@ -22,9 +23,9 @@ impl App {
             }
         }
         h.resource_state = if failures.is_empty() {
-            "Maintenance".into()
+            ResourceState::Maintenance
         } else {
-            "ErrorInMaintenance".into()
+            ResourceState::ErrorInMaintenance
         };
         self.store.host_update(&h).await?;
         self.event(
@@ -47,7 +48,7 @@ impl App {
 
     pub async fn host_cancel_maintenance(&self, caller: &Caller, uuid: &str) -> Result<Host> {
         let mut h = self.host_by_uuid(uuid).await?;
-        h.resource_state = "Enabled".into();
+        h.resource_state = ResourceState::Enabled;
         self.store.host_update(&h).await?;
         self.event(
             Some(caller),

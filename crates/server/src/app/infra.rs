@@ -6,6 +6,7 @@ use rand::Rng;
 use std::collections::BTreeMap;
 use trellis_model::entity::{Cluster, DetailOwner, Host, Pod, Zone};
 use trellis_model::extension as ext;
+use trellis_model::infra::{AllocationState, HostStatus, ResourceState};
 use trellis_model::{ids, time::now_millis, Error, Result};
 use trellis_store::{InfraFilter, Page};
 
@@ -84,6 +85,16 @@ pub struct HostUpdateParams {
     pub cleanup_external_details: bool,
 }
 
+/// The `allocationstate` parameter of `updateZone`, `updateCluster` and `addHost`: `Enabled`
+/// or `Disabled`, exactly.
+fn allocation_state_param(a: &str) -> Result<AllocationState> {
+    AllocationState::parse(a).ok_or_else(|| {
+        Error::invalid_param(format!(
+            "Invalid allocation state {a}: use Enabled or Disabled"
+        ))
+    })
+}
+
 /// Prefix of external details stored on hosts, offerings, templates and instances.
 pub const EXTERNAL_PREFIX: &str = "External:";
 pub const HYPERVISOR_EXTERNAL: &str = "External";
@@ -139,7 +150,7 @@ impl App {
             dns2,
             internal_dns1,
             network_type: network_type.into(),
-            allocation_state: "Enabled".into(),
+            allocation_state: AllocationState::Enabled,
             created: now_millis(),
         };
         let z = self.store.zone_create(&z).await?;
@@ -174,14 +185,7 @@ impl App {
             z.dns1 = Some(d.into());
         }
         if let Some(a) = allocation_state {
-            z.allocation_state = match a {
-                "Enabled" | "Disabled" => a.into(),
-                _ => {
-                    return Err(Error::invalid_param(format!(
-                        "Invalid allocation state {a}: use Enabled or Disabled"
-                    )))
-                }
-            };
+            z.allocation_state = allocation_state_param(a)?;
         }
         self.store.zone_update(&z).await?;
         self.event(
@@ -248,7 +252,7 @@ impl App {
             netmask,
             start_ip,
             end_ip,
-            allocation_state: "Enabled".into(),
+            allocation_state: AllocationState::Enabled,
             created: now_millis(),
         };
         let p = self.store.pod_create(&p).await?;
@@ -399,7 +403,7 @@ impl App {
             pod_id: pod.id,
             hypervisor: HYPERVISOR_EXTERNAL.into(),
             cluster_type: "CloudManaged".into(),
-            allocation_state: "Enabled".into(),
+            allocation_state: AllocationState::Enabled,
             arch,
             created: now_millis(),
         };
@@ -452,14 +456,7 @@ impl App {
             c.name = n.into();
         }
         if let Some(a) = allocation_state {
-            c.allocation_state = match a {
-                "Enabled" | "Disabled" => a.into(),
-                _ => {
-                    return Err(Error::invalid_param(format!(
-                        "Invalid allocation state {a}: use Enabled or Disabled"
-                    )))
-                }
-            };
+            c.allocation_state = allocation_state_param(a)?;
         }
         if let Some(d) = external_details {
             let m = self
@@ -564,13 +561,8 @@ impl App {
             external_details,
         } = input;
         let resource_state = match allocation_state.as_deref() {
-            None | Some("Enabled") => "Enabled",
-            Some("Disabled") => "Disabled",
-            Some(other) => {
-                return Err(Error::invalid_param(format!(
-                    "Invalid allocation state {other}: use Enabled or Disabled"
-                )))
-            }
+            None => ResourceState::Enabled,
+            Some(a) => allocation_state_param(a)?.into(),
         };
         let (zone_uuid, cluster_uuid, url, hypervisor) =
             (&*zone_uuid, &*cluster_uuid, &*url, &*hypervisor);
@@ -637,8 +629,8 @@ impl App {
             pod_id: c.pod_id,
             cluster_id: c.id,
             url: url.into(),
-            status: "Up".into(),
-            resource_state: resource_state.into(),
+            status: HostStatus::Up,
+            resource_state,
             hypervisor: HYPERVISOR_EXTERNAL.into(),
             host_tags: host_tags.map(str::to_string),
             created: now_millis(),
@@ -710,8 +702,8 @@ impl App {
         }
         if let Some(a) = allocation_state {
             h.resource_state = match a.as_str() {
-                "Enable" | "Enabled" => "Enabled".into(),
-                "Disable" | "Disabled" => "Disabled".into(),
+                "Enable" | "Enabled" => ResourceState::Enabled,
+                "Disable" | "Disabled" => ResourceState::Disabled,
                 _ => {
                     return Err(Error::invalid_param(format!(
                         "Invalid allocation state {a}: use Enable or Disable"

@@ -5,6 +5,7 @@
 
 use trellis_model::entity::{Host, Instance, Template};
 use trellis_model::extension::ExtensionState;
+use trellis_model::infra::{AllocationState, HostStatus, ResourceState};
 use trellis_model::{Error, Result};
 
 use trellis_store::{InfraFilter, Page};
@@ -81,7 +82,7 @@ impl App {
         let mut candidates: Vec<Host> = Vec::new();
         for c in clusters
             .iter()
-            .filter(|c| c.allocation_state == "Enabled" && c.arch == template.arch)
+            .filter(|c| c.allocation_state == AllocationState::Enabled && c.arch == template.arch)
             .filter(|c| cluster_id.is_none_or(|id| c.id == id))
             .filter(|c| pod_id.is_none_or(|id| c.pod_id == id))
         {
@@ -106,8 +107,8 @@ impl App {
                 )
                 .await?;
             candidates.extend(hosts.into_iter().filter(|h| {
-                h.status == "Up"
-                    && h.resource_state == "Enabled"
+                h.status == HostStatus::Up
+                    && h.resource_state == ResourceState::Enabled
                     && tag.as_ref().is_none_or(|t| {
                         h.host_tags
                             .as_deref()

@@ -46,7 +46,7 @@ pub fn user(u: &User, a: &Account, d: &Domain, r: &Role) -> Value {
         "id": u.uuid, "username": u.username, "firstname": u.firstname, "lastname": u.lastname, "email": u.email,
         "account": a.name, "accountid": a.uuid, "accounttype": r.role_type.account_type(),
         "roleid": r.uuid, "roletype": r.role_type.as_str(), "rolename": r.name,
-        "domainid": d.uuid, "domain": d.name, "apikey": u.api_key, "state": u.state,
+        "domainid": d.uuid, "domain": d.name, "apikey": u.api_key, "state": u.state.as_str(),
         "created": format_date(u.created), "isdefault": a.name == "admin" && d.path == "/",
         "timezone": "UTC", "usersource": "native",
     })
@@ -61,7 +61,7 @@ pub fn account(a: &Account, d: &Domain, r: &Role, users: Vec<Value>) -> Value {
     json!({
         "id": a.uuid, "name": a.name, "accounttype": r.role_type.account_type(),
         "roleid": r.uuid, "roletype": r.role_type.as_str(), "rolename": r.name,
-        "domainid": d.uuid, "domain": d.name, "domainpath": path, "state": a.state,
+        "domainid": d.uuid, "domain": d.name, "domainpath": path, "state": a.state.as_str(),
         "created": format_date(a.created), "user": users, "isdefault": a.name == "admin" && d.path == "/",
     })
 }
@@ -239,7 +239,7 @@ pub fn ssh_keypair(
 
 pub fn zone_view(z: &Zone) -> Value {
     json!({"id": z.uuid, "name": z.name, "description": z.description, "dns1": z.dns1, "dns2": z.dns2, "internaldns1": z.internal_dns1,
-           "networktype": z.network_type, "allocationstate": z.allocation_state, "securitygroupsenabled": false, "localstorageenabled": false,
+           "networktype": z.network_type, "allocationstate": z.allocation_state.as_str(), "securitygroupsenabled": false, "localstorageenabled": false,
            "zonetoken": z.uuid, "tags": [], "created": date(z.created)})
 }
 
@@ -247,7 +247,7 @@ pub(super) async fn pod_view(app: &App, x: &Pod) -> Result<Value, ApiError> {
     let z = app.reads().zone_get(x.zone_id).await?;
     Ok(
         json!({"id": x.uuid, "name": x.name, "zoneid": z.as_ref().map(|z| z.uuid.clone()), "zonename": z.map(|z| z.name), "gateway": x.gateway, "netmask": x.netmask,
-              "startip": x.start_ip.as_ref().map(|s| vec![s.clone()]), "endip": x.end_ip.as_ref().map(|s| vec![s.clone()]), "allocationstate": x.allocation_state}),
+              "startip": x.start_ip.as_ref().map(|s| vec![s.clone()]), "endip": x.end_ip.as_ref().map(|s| vec![s.clone()]), "allocationstate": x.allocation_state.as_str()}),
     )
 }
 
@@ -257,7 +257,7 @@ pub async fn cluster_view(app: &App, x: &Cluster) -> Result<Value, ApiError> {
     let ext = app.cluster_extension(x.id).await?;
     Ok(
         json!({"id": x.uuid, "name": x.name, "zoneid": z.as_ref().map(|z| z.uuid.clone()), "zonename": z.map(|z| z.name), "podid": pod.as_ref().map(|p| p.uuid.clone()),
-              "podname": pod.map(|p| p.name), "hypervisortype": x.hypervisor, "clustertype": x.cluster_type, "allocationstate": x.allocation_state, "managedstate": "Managed",
+              "podname": pod.map(|p| p.name), "hypervisortype": x.hypervisor, "clustertype": x.cluster_type, "allocationstate": x.allocation_state.as_str(), "managedstate": "Managed",
               "arch": x.arch, "extensionid": ext.as_ref().map(|(e, _)| e.uuid.clone()), "extensionname": ext.map(|(e, _)| e.name)}),
     )
 }
@@ -269,9 +269,9 @@ pub async fn host_view(app: &App, x: &Host) -> Result<Value, ApiError> {
     let ext = app.cluster_extension(x.cluster_id).await?;
     let details = app.host_external_details(x.id).await?;
     Ok(
-        json!({"id": x.uuid, "name": x.name, "state": x.status, "type": "Routing", "ipaddress": "External", "zoneid": z.as_ref().map(|z| z.uuid.clone()),
+        json!({"id": x.uuid, "name": x.name, "state": x.status.as_str(), "type": "Routing", "ipaddress": "External", "zoneid": z.as_ref().map(|z| z.uuid.clone()),
               "zonename": z.map(|z| z.name), "podid": pod.as_ref().map(|p| p.uuid.clone()), "podname": pod.map(|p| p.name), "clusterid": cl.as_ref().map(|c| c.uuid.clone()),
-              "clustername": cl.map(|c| c.name), "hypervisor": x.hypervisor, "resourcestate": x.resource_state, "hosttags": x.host_tags,
+              "clustername": cl.map(|c| c.name), "hypervisor": x.hypervisor, "resourcestate": x.resource_state.as_str(), "hosttags": x.host_tags,
               "cpunumber": 0, "memorytotal": 0, "capabilities": "hvm", "arch": "x86_64",
               "details": details, "extensionid": ext.as_ref().map(|(e, _)| e.uuid.clone()), "extensionname": ext.map(|(e, _)| e.name), "created": date(x.created)}),
     )

@@ -5,6 +5,7 @@ use trellis_model::entity::{
     Cluster, Event, Host, Instance, Network, NetworkOffering, Nic, Pod, ServiceOffering, Template,
     Zone,
 };
+use trellis_model::infra::{AllocationState, HostStatus, ResourceState};
 use trellis_store::{testing, Store};
 
 pub async fn sqlite() -> (Store, tempfile::TempDir) {
@@ -49,7 +50,7 @@ pub fn zone(name: &str) -> Zone {
         dns2: None,
         internal_dns1: Some("10.0.0.2".into()),
         network_type: "Advanced".into(),
-        allocation_state: "Enabled".into(),
+        allocation_state: AllocationState::Enabled,
         created: 1,
     }
 }
@@ -64,7 +65,7 @@ pub fn pod(name: &str, zone_id: i64) -> Pod {
         netmask: Some("255.255.255.0".into()),
         start_ip: Some("10.1.0.10".into()),
         end_ip: Some("10.1.0.20".into()),
-        allocation_state: "Enabled".into(),
+        allocation_state: AllocationState::Enabled,
         created: 2,
     }
 }
@@ -78,7 +79,7 @@ pub fn cluster(name: &str, zone_id: i64, pod_id: i64) -> Cluster {
         pod_id,
         hypervisor: "External".into(),
         cluster_type: "CloudManaged".into(),
-        allocation_state: "Enabled".into(),
+        allocation_state: AllocationState::Enabled,
         arch: "x86_64".into(),
         created: 3,
     }
@@ -94,8 +95,8 @@ pub fn host(name: &str, c: &Cluster) -> Host {
         pod_id: c.pod_id,
         cluster_id: c.id,
         url: format!("http://{name}"),
-        status: "Up".into(),
-        resource_state: "Enabled".into(),
+        status: HostStatus::Up,
+        resource_state: ResourceState::Enabled,
         hypervisor: "External".into(),
         host_tags: Some("fast".into()),
         created: 4,
