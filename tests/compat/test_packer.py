@@ -115,8 +115,6 @@ def test_packer_resolves_template_os_by_name(server, cs, zone, tmp_path):
     # Packer looks the OS type up with listOsTypes description=... and decodes the answer with
     # its Go SDK, whose OsType.isuserdefined is a boolean.
     r = packer_build(server, zone, tmp_path, "Other (64-bit)", "packer-by-os-name")
-    if r.returncode != 0 and "isuserdefined of type bool" in r.stdout:
-        pytest.xfail('known gap: listOsTypes answers isuserdefined as the string "false", which the Go SDK cannot decode')
     assert r.returncode == 0, f"packer build failed:\n{r.stdout}\n{r.stderr}"
     t = cs.listTemplates(templatefilter="self", name="packer-by-os-name")["template"][0]
     assert t["ostypename"] == "Other (64-bit)"

@@ -103,6 +103,29 @@ async fn os_types_and_template_attributes() {
     assert!(text_of(r).contains(&format!("Invalid parameter ostypeid value={NEVER}")));
     let r = template_of(&env, &[("name", "x"), ("format", "FLOPPY")]).await;
     assert_eq!(code_of(r), 431);
+    // What Ansible and Packer always send: the values Trellis implements pass, others are named.
+    template_of(
+        &env,
+        &[
+            ("name", "flags"),
+            ("bits", "64"),
+            ("passwordenabled", "false"),
+            ("isdynamicallyscalable", "false"),
+        ],
+    )
+    .await
+    .unwrap();
+    for (flag, value) in [
+        ("passwordenabled", "true"),
+        ("isdynamicallyscalable", "true"),
+        ("bits", "32"),
+    ] {
+        let r = template_of(&env, &[("name", "x"), (flag, value)]).await;
+        assert!(
+            text_of(r).contains(&format!("{flag}={value} is not supported")),
+            "{flag}"
+        );
+    }
     let second_zone = c
         .call("createZone", &[("name", "z2"), ("dns1", "192.0.2.53")])
         .await

@@ -12,12 +12,43 @@ use crate::app::reads::TemplateFilter;
 use crate::app::template_capture::TemplateCapture;
 use crate::app::templates::{TemplateInput, TemplateUpdate};
 
+/// Template flags External templates cannot have: `false` is what Trellis does, `true` is
+/// refused by name (never accepted and ignored).
+fn refuse_template_flags(p: &trellis_api::Params) -> Result<(), ApiError> {
+    const FLAGS: &[(&str, &str)] = &[
+        (
+            "passwordenabled",
+            "External instances have no password reset",
+        ),
+        (
+            "isdynamicallyscalable",
+            "External instances cannot be scaled",
+        ),
+    ];
+    for (flag, why) in FLAGS {
+        if p.bool(flag) == Some(true) {
+            return Err(ApiError::param(format!(
+                "{flag}=true is not supported: {why}"
+            )));
+        }
+    }
+    if let Some(bits) = p.int("bits") {
+        if bits != 64 {
+            return Err(ApiError::param(format!(
+                "bits={bits} is not supported: templates are 64-bit (choose the architecture with arch)"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// `registerTemplate`.
 pub(super) async fn register_template(cx: &Cx<'_>) -> R {
     let app = cx.app;
     let caller = cx.caller;
     let c = cx.cmd;
     let p = cx.p;
+    refuse_template_flags(p)?;
     let mut zones: Vec<String> = p.list("zoneids").unwrap_or_default();
     zones.extend(s(p, "zoneid"));
     zones.sort();
@@ -174,6 +205,7 @@ fn page_slice<T>(cx: &Cx<'_>, rows: Vec<T>) -> Result<Vec<T>, ApiError> {
 /// (the optional `createtemplate` action); checked here, run as a job.
 pub(super) async fn create_template(cx: &Cx<'_>) -> Q {
     let (p, c) = (cx.p, cx.cmd);
+    refuse_template_flags(p)?;
     if p.has("snapshotid") {
         return Err(ApiError::param(
             "External instances have no volume snapshots: give volumeid",

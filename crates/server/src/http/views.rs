@@ -429,7 +429,7 @@ pub fn project_view(v: &ProjectView) -> Value {
 pub fn os_type_view(t: &OsType) -> Value {
     let c = t.category();
     json!({"id": t.uuid(), "description": t.description, "name": t.description, "oscategoryid": c.uuid(),
-           "oscategoryname": c.name, "isuserdefined": "false", "fordisplay": true})
+           "oscategoryname": c.name, "isuserdefined": false, "fordisplay": true})
 }
 
 /// One tag as responses embed it and `listTags` lists it.
