@@ -216,6 +216,44 @@ impl Store {
         Ok(())
     }
 
+    /// Replace an instance's user data (base64) and its SSH key details in one transaction:
+    /// `keys` is `Some((public keys, names))` to set them, `None` to leave them.
+    pub async fn instance_set_guest_data(
+        &self,
+        id: i64,
+        user_data: Option<&str>,
+        keys: Option<(&str, &str)>,
+    ) -> StoreResult<()> {
+        let op = "instance_set_guest_data";
+        let mut tx = self.writer.begin().await.map_err(StoreError::query(op))?;
+        if let Some(u) = user_data {
+            sqlx::query("UPDATE vm_instances SET user_data = $2 WHERE id = $1")
+                .bind(id)
+                .bind(u)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query(op))?;
+        }
+        if let Some((public_keys, names)) = keys {
+            for (name, value) in [("SSH.PublicKey", public_keys), ("SSH.KeyPairNames", names)] {
+                sqlx::query("DELETE FROM details WHERE owner_kind = 'instance' AND owner_id = $1 AND name = $2")
+                    .bind(id)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query(op))?;
+                sqlx::query("INSERT INTO details (owner_kind, owner_id, name, value, display) VALUES ('instance', $1, $2, $3, 1)")
+                    .bind(id)
+                    .bind(name)
+                    .bind(value)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query(op))?;
+            }
+        }
+        tx.commit().await.map_err(StoreError::query(op))
+    }
+
     pub async fn instance_set_vnc_password(&self, id: i64, password: &str) -> StoreResult<()> {
         sqlx::query("UPDATE vm_instances SET vnc_password = $2 WHERE id = $1")
             .bind(id)

@@ -372,6 +372,39 @@ async fn instance_setters_listings_and_host_queries() {
             w.generation, 1,
             "setters of observed values do not bump the generation"
         );
+        // User data and the key details, together or apart; other details stay.
+        s.detail_upsert(
+            trellis_model::entity::DetailOwner::Instance,
+            web1.id,
+            "keep",
+            "me",
+            true,
+        )
+        .await
+        .unwrap();
+        s.instance_set_guest_data(web1.id, Some("bmV3"), Some(("ssh-ed25519 AAAA k", "k1")))
+            .await
+            .unwrap();
+        s.instance_set_guest_data(web1.id, None, Some(("ssh-ed25519 BBBB k", "k2")))
+            .await
+            .unwrap();
+        let w = s.instance_get(web1.id).await.unwrap().unwrap();
+        assert_eq!(w.user_data.as_deref(), Some("bmV3"));
+        let d = s
+            .details_visible(trellis_model::entity::DetailOwner::Instance, web1.id)
+            .await
+            .unwrap();
+        assert_eq!(
+            d.get("SSH.PublicKey").map(String::as_str),
+            Some("ssh-ed25519 BBBB k")
+        );
+        assert_eq!(d.get("SSH.KeyPairNames").map(String::as_str), Some("k2"));
+        assert_eq!(d.get("keep").map(String::as_str), Some("me"));
+        s.instance_set_guest_data(web1.id, Some("b3RoZXI="), None)
+            .await
+            .unwrap();
+        let w = s.instance_get(web1.id).await.unwrap().unwrap();
+        assert_eq!(w.user_data.as_deref(), Some("b3RoZXI="));
 
         let web1 = s
             .instance_update_state(web1.id, 1, VmState::Running, Some(11))

@@ -429,8 +429,6 @@ async fn destroy_recover_expunge_and_list_filters() {
             "id",
             Some(("serviceofferingid", env.offering.as_str())),
         ),
-        ("resetSSHKeyForVirtualMachine", "id", None),
-        ("resetUserDataForVirtualMachine", "id", None),
         ("resetPasswordForVirtualMachine", "id", None),
         ("detachIso", "virtualmachineid", None),
         ("updateVMAffinityGroup", "id", None),

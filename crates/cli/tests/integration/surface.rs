@@ -776,3 +776,138 @@ async fn root_volumes_and_deploy_parameters() {
         .await;
     assert_eq!(code_of(r), 531);
 }
+
+#[tokio::test]
+async fn keys_and_user_data_of_a_stopped_instance_reach_the_next_start() {
+    let env = setup(false).await;
+    let c = &env.c;
+    let k1 = c.call("createSSHKeyPair", &[("name", "k1")]).await.unwrap();
+    let k2 = c.call("createSSHKeyPair", &[("name", "k2")]).await.unwrap();
+    assert!(k1["keypair"]["privatekey"]
+        .as_str()
+        .unwrap()
+        .contains("PRIVATE KEY"));
+    let vm = env
+        .run(
+            "deployVirtualMachine",
+            &[
+                ("zoneid", env.zone.as_str()),
+                ("serviceofferingid", env.offering.as_str()),
+                ("templateid", env.template.as_str()),
+                ("name", "keyed"),
+                ("keypair", "k1"),
+                ("userdata", "I2Nsb3VkLWNvbmZpZwo="),
+            ],
+        )
+        .await
+        .unwrap();
+    let id = vm["virtualmachine"]["id"].as_str().unwrap().to_string();
+    assert_eq!(vm["virtualmachine"]["keypairs"], "k1");
+
+    // Only while Stopped, as upstream.
+    let r = c
+        .call(
+            "resetSSHKeyForVirtualMachine",
+            &[("id", &id), ("keypair", "k2")],
+        )
+        .await;
+    assert!(text_of(r).contains("must be Stopped"));
+    let r = c
+        .call(
+            "resetUserDataForVirtualMachine",
+            &[("id", &id), ("userdata", "I2Nsb3VkLWNvbmZpZwo=")],
+        )
+        .await;
+    assert!(text_of(r).contains("must be Stopped"));
+    env.run("stopVirtualMachine", &[("id", &id)]).await.unwrap();
+
+    // Bad input changes nothing.
+    let r = c
+        .call(
+            "resetSSHKeyForVirtualMachine",
+            &[("id", &id), ("keypair", "nope")],
+        )
+        .await;
+    assert!(text_of(r).contains("Unable to find key pair nope"));
+    let r = c.call("resetSSHKeyForVirtualMachine", &[("id", &id)]).await;
+    assert_eq!(code_of(r), 431);
+    let r = c
+        .call(
+            "resetUserDataForVirtualMachine",
+            &[("id", &id), ("userdata", "not base64!")],
+        )
+        .await;
+    assert_eq!(code_of(r), 431);
+    let r = c
+        .call(
+            "updateVirtualMachine",
+            &[("id", &id), ("displayname", "renamed"), ("userdata", "%%%")],
+        )
+        .await;
+    assert_eq!(code_of(r), 431);
+    let other = env.s.user(c, "mallory", "0").await;
+    let r = other
+        .call(
+            "resetUserDataForVirtualMachine",
+            &[("id", &id), ("userdata", "I2Nsb3VkLWNvbmZpZwo=")],
+        )
+        .await;
+    assert_eq!(code_of(r), 531);
+    let listed = c.call("listVirtualMachines", &[("id", &id)]).await.unwrap();
+    assert_eq!(listed["virtualmachine"][0]["displayname"], "keyed");
+
+    let reset = env
+        .run(
+            "resetSSHKeyForVirtualMachine",
+            &[("id", &id), ("keypairs", "k2,k1")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(reset["virtualmachine"]["keypairs"], "k2,k1");
+    // "#!/bin/sh\n"
+    c.call(
+        "resetUserDataForVirtualMachine",
+        &[("id", &id), ("userdata", "IyEvYmluL3NoCg==")],
+    )
+    .await
+    .unwrap();
+    env.run("startVirtualMachine", &[("id", &id)])
+        .await
+        .unwrap();
+    let start = env.payloads("start");
+    let to = &start.last().unwrap()["cloudstack.vm.details"];
+    let keys = to["details"]["SSH.PublicKey"].as_str().unwrap();
+    let k2_pub = k2["keypair"]["publickey"].as_str().unwrap_or_default();
+    assert_eq!(keys.lines().count(), 2, "{keys}");
+    if !k2_pub.is_empty() {
+        assert!(
+            keys.starts_with(
+                k2_pub
+                    .split(' ')
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .as_str()
+            ),
+            "{keys}"
+        );
+    }
+    assert_eq!(to["details"]["SSH.KeyPairNames"], "k2,k1");
+    assert_eq!(to["userData"], "IyEvYmluL3NoCg==");
+
+    // updateVirtualMachine userdata: any state; the next payload carries it.
+    c.call(
+        "updateVirtualMachine",
+        &[("id", &id), ("userdata", "I2Nsb3VkLWNvbmZpZwo=")],
+    )
+    .await
+    .unwrap();
+    env.run("rebootVirtualMachine", &[("id", &id)])
+        .await
+        .unwrap();
+    let reboot = env.payloads("reboot");
+    assert_eq!(
+        reboot.last().unwrap()["cloudstack.vm.details"]["userData"],
+        "I2Nsb3VkLWNvbmZpZwo="
+    );
+}

@@ -312,8 +312,14 @@ pub static HANDLERS: &[(&str, Handler)] = &[
         Handler::Refused("virtualmachineid"),
     ),
     ("resetPasswordForVirtualMachine", Handler::Refused("id")),
-    ("resetSSHKeyForVirtualMachine", Handler::Refused("id")),
-    ("resetUserDataForVirtualMachine", Handler::Refused("id")),
+    (
+        "resetSSHKeyForVirtualMachine",
+        queue!(instances::reset_ssh_key_for_virtual_machine),
+    ),
+    (
+        "resetUserDataForVirtualMachine",
+        sync!(instances::reset_user_data_for_virtual_machine),
+    ),
     (
         "restoreVirtualMachine",
         Handler::Refused("virtualmachineid"),

@@ -125,7 +125,13 @@ pub(super) async fn update_virtual_machine(cx: &Cx<'_>) -> R {
     let caller = cx.caller;
     let c = cx.cmd;
     let p = cx.p;
-    let inst = app
+    // User data is checked before anything changes, and written after the other updates
+    // passed their checks: a bad request changes nothing.
+    let user_data = p.str("userdata");
+    if let Some(raw) = user_data {
+        app.user_data_checked(raw, method_of(cx))?;
+    }
+    let mut inst = app
         .instance_update(
             caller,
             req(p, c, "id")?,
@@ -134,9 +140,84 @@ pub(super) async fn update_virtual_machine(cx: &Cx<'_>) -> R {
             p.bool_or("cleanupdetails", false),
         )
         .await?;
+    if let Some(raw) = user_data {
+        inst = app
+            .instance_set_user_data(caller, &inst.uuid, raw, method_of(cx), false)
+            .await?;
+    }
     Ok(Reply::Object {
         object: "virtualmachine",
         value: vm_view(app, &inst).await?,
+    })
+}
+
+/// How the request arrived (user data's size limit depends on it).
+fn method_of(cx: &Cx<'_>) -> RequestMethod {
+    if cx.method == axum::http::Method::GET {
+        RequestMethod::Get
+    } else {
+        RequestMethod::Post
+    }
+}
+
+/// `keypair` then `keypairs`, in order, each name once.
+fn keypair_names(p: &trellis_api::Params) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for name in s(p, "keypair")
+        .into_iter()
+        .chain(p.list("keypairs").unwrap_or_default())
+    {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// `resetSSHKeyForVirtualMachine`: new key pairs for a stopped instance, used from its next start.
+pub(super) async fn reset_ssh_key_for_virtual_machine(cx: &Cx<'_>) -> Q {
+    let (p, c) = (cx.p, cx.cmd);
+    let owner = OwnerInput {
+        account: s(p, "account"),
+        domain_uuid: s(p, "domainid"),
+        project_uuid: s(p, "projectid"),
+    };
+    let keypairs = keypair_names(p);
+    let (inst, _) = cx
+        .app
+        .instance_reset_keys_check(cx.caller, req(p, c, "id")?, &owner, &keypairs)
+        .await?;
+    let about = about_vm(&inst.uuid);
+    Ok((
+        JobCommand::ResetSshKeys {
+            instance: inst.uuid,
+            keypairs,
+        },
+        about,
+    ))
+}
+
+/// `resetUserDataForVirtualMachine`: new user data for a stopped instance.
+pub(super) async fn reset_user_data_for_virtual_machine(cx: &Cx<'_>) -> R {
+    let (p, c) = (cx.p, cx.cmd);
+    for name in ["userdataid", "userdatadetails"] {
+        if p.has(name) {
+            return Err(ApiError::param("userdataid is not supported"));
+        }
+    }
+    let inst = cx
+        .app
+        .instance_set_user_data(
+            cx.caller,
+            req(p, c, "id")?,
+            req(p, c, "userdata")?,
+            method_of(cx),
+            true,
+        )
+        .await?;
+    Ok(Reply::Object {
+        object: "virtualmachine",
+        value: vm_view(cx.app, &inst).await?,
     })
 }
 
@@ -197,21 +278,8 @@ pub(super) async fn deploy_virtual_machine(cx: &Cx<'_>) -> Q {
             return Err(ApiError::param("userdataid is not supported"));
         }
     }
-    // `keypair` then `keypairs`, in order, each name once.
-    let mut keypairs: Vec<String> = Vec::new();
-    for name in s(p, "keypair")
-        .into_iter()
-        .chain(p.list("keypairs").unwrap_or_default())
-    {
-        if !keypairs.contains(&name) {
-            keypairs.push(name);
-        }
-    }
-    let method = if cx.method == axum::http::Method::GET {
-        RequestMethod::Get
-    } else {
-        RequestMethod::Post
-    };
+    let keypairs = keypair_names(p);
+    let method = method_of(cx);
     let input = DeployInput {
         zone_uuid: req(p, c, "zoneid")?.into(),
         offering_uuid: req(p, c, "serviceofferingid")?.into(),

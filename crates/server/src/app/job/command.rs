@@ -92,6 +92,11 @@ pub enum JobCommand {
         resources: Vec<String>,
         tags: Vec<(String, String)>,
     },
+    /// `resetSSHKeyForVirtualMachine`: the named key pairs of the instance's owner.
+    ResetSshKeys {
+        instance: String,
+        keypairs: Vec<String>,
+    },
     CreateAffinityGroup(AffinityGroupCreate),
     DeleteAffinityGroup(AffinityGroupRef),
     CreateProject(ProjectCreate),
@@ -163,6 +168,7 @@ impl JobCommand {
             JobCommand::CreateTemplate(_) => "createTemplate",
             JobCommand::CreateTags { .. } => "createTags",
             JobCommand::DeleteTags { .. } => "deleteTags",
+            JobCommand::ResetSshKeys { .. } => "resetSSHKeyForVirtualMachine",
             JobCommand::CreateAffinityGroup(_) => "createAffinityGroup",
             JobCommand::DeleteAffinityGroup(_) => "deleteAffinityGroup",
             JobCommand::CreateProject(_) => "createProject",
@@ -379,6 +385,10 @@ impl JobCommand {
                 app.tags_delete(caller, &req).await?;
                 JobOutcome::Done
             }
+            JobCommand::ResetSshKeys { instance, keypairs } => JobOutcome::Instance(
+                app.instance_reset_keys(caller, &instance, &keypairs)
+                    .await?,
+            ),
             JobCommand::CreateAffinityGroup(input) => {
                 JobOutcome::AffinityGroup(app.affinity_group_create(caller, &input).await?)
             }
