@@ -28,6 +28,22 @@ pub fn name_uuid(name: &str) -> String {
     uuid::Uuid::new_v3(&uuid::Uuid::NAMESPACE_URL, name.as_bytes()).to_string()
 }
 
+/// The id of an instance group (`group` on deploy): the same for the same name in the same
+/// account, so instances that name one group report one `groupid`.
+pub fn instance_group_uuid(account_id: i64, name: &str) -> String {
+    use sha1::{Digest, Sha1};
+    let mut h = Sha1::new();
+    h.update(b"trellis-instance-group");
+    h.update(account_id.to_be_bytes());
+    h.update(name.as_bytes());
+    let digest = h.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_sha1_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
 /// The uuid of an instance's ROOT volume: derived from the instance's (a name-based UUID,
 /// version 5), so it is the same wherever and whenever the record is made.
 pub fn root_volume_uuid(instance_uuid: &str) -> String {

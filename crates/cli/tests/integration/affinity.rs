@@ -332,6 +332,13 @@ async fn deploy_for_another_account_metrics_and_get_user() {
     .await
     .unwrap();
     assert_eq!(vm["account"], "carol");
+    // Instance groups (Terraform's `group`): echoed with an id that is the same for the same name.
+    let grouped = deploy_in(&env, c, "g1", &[("group", "web")]).await.unwrap();
+    let again = deploy_in(&env, c, "g2", &[("group", "web")]).await.unwrap();
+    assert_eq!(grouped["group"], "web");
+    assert!(grouped["groupid"].as_str().is_some_and(|g| g.len() == 36));
+    assert_eq!(grouped["groupid"], again["groupid"]);
+    assert!(grouped["details"].get("group").is_none(), "{grouped}");
     let mine = user.call("listVirtualMachines", &[]).await.unwrap();
     assert_eq!(mine["count"], 1);
     assert_eq!(mine["virtualmachine"][0]["id"], vm["id"]);

@@ -51,10 +51,16 @@ pub struct DeployInput {
     pub boot_mode: Option<String>,
     /// `account` + `domainid`: an administrator deploying for another account.
     pub owner: super::ownership::OwnerInput,
+    /// `group`: the instance group's name.
+    pub group: Option<String>,
     /// `affinitygroupids` / `affinitygroupnames` (at most one of them).
     pub affinity_group_ids: Vec<String>,
     pub affinity_group_names: Vec<String>,
 }
+
+/// The instance detail holding the instance group's name (`group`); views show it as `group`
+/// and `groupid`, never among the details.
+pub const DETAIL_GROUP: &str = "group";
 
 /// The instance detail upstream keeps a UEFI instance's boot mode in (`LEGACY` or `SECURE`);
 /// no such detail means BIOS.
@@ -446,6 +452,19 @@ impl App {
         }
         if let Some(mode) = firmware {
             details.insert(DETAIL_UEFI.into(), mode.into());
+        }
+        if let Some(g) = input
+            .group
+            .as_deref()
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+        {
+            if g.chars().count() > 255 {
+                return Err(Error::invalid_param(
+                    "Instance group name must be at most 255 characters",
+                ));
+            }
+            details.insert(DETAIL_GROUP.into(), g.to_string());
         }
         // The instance keeps its own copy: deleting a key pair later does not change it.
         if !keypairs.is_empty() {

@@ -303,6 +303,7 @@ pub(super) async fn deploy_virtual_machine(cx: &Cx<'_>) -> Q {
             domain_uuid: s(p, "domainid"),
             project_uuid: s(p, "projectid"),
         },
+        group: s(p, "group"),
         affinity_group_ids: p.list("affinitygroupids").unwrap_or_default(),
         affinity_group_names: p.list("affinitygroupnames").unwrap_or_default(),
     };
@@ -379,7 +380,6 @@ fn refuse_unsupported_deploy_params(p: &trellis_api::Params) -> Result<(), ApiEr
         ("diskofferingid", "External instances take no data disks"),
         ("size", "External instances take no data disks"),
         ("datadisksdetails", "External instances take no data disks"),
-        ("group", "instance groups are not supported yet"),
         ("password", "External instances take no initial password"),
         (
             "extraconfig",

@@ -18,7 +18,7 @@ use trellis_model::entity::{
 
 use crate::app::affinity::AffinityGroupView;
 use crate::app::custom_action::{role_names, CustomActionView};
-use crate::app::deploy::DETAIL_UEFI;
+use crate::app::deploy::{DETAIL_GROUP, DETAIL_UEFI};
 use crate::app::projects::ProjectView;
 use crate::app::ssh_keys::{DETAIL_SSH_KEYPAIR_NAMES, DETAIL_SSH_PUBLIC_KEY};
 use crate::app::{ExtensionView, SETTINGS};
@@ -367,6 +367,10 @@ pub fn vm_json(ctx: &InstanceRefs, i: &Instance) -> Value {
         .and_then(|id| ctx.extensions.get(&id));
     let os = t.map(|t| OsType::of_stored(&t.os_type));
     let uefi = details.get(DETAIL_UEFI).cloned();
+    let group = details.remove(DETAIL_GROUP);
+    let group_id = group
+        .as_deref()
+        .map(|g| trellis_model::ids::instance_group_uuid(i.account_id, g));
     let tags: Vec<Value> = ctx
         .tags
         .get(&i.id)
@@ -384,7 +388,7 @@ pub fn vm_json(ctx: &InstanceRefs, i: &Instance) -> Value {
         .map(|g| json!({"id": g.uuid, "name": g.name, "type": g.group_type.as_str(), "description": g.description}))
         .collect();
     let project = ctx.projects.get(&i.account_id);
-    json!({
+    let mut vm = json!({
         "id": i.uuid, "name": i.name, "displayname": i.display_name, "instancename": i.instance_name, "state": i.state.as_str(),
         "projectid": project.map(|p| p.uuid.clone()), "project": project.map(|p| p.name.clone()),
         "account": account.map(|a| a.name.clone()), "domainid": domain.map(|d| d.uuid.clone()), "domain": domain.map(|d| d.name.clone()),
@@ -399,7 +403,12 @@ pub fn vm_json(ctx: &InstanceRefs, i: &Instance) -> Value {
         "haenable": i.ha_enabled, "passwordenabled": false, "isdynamicallyscalable": false,
         "extensionid": ext.map(|x| x.uuid.clone()), "extensionname": ext.map(|x| x.name.clone()),
         "created": date(i.created),
-    })
+    });
+    if let Some(obj) = vm.as_object_mut() {
+        obj.insert("group".into(), json!(group));
+        obj.insert("groupid".into(), json!(group_id));
+    }
+    vm
 }
 
 /// One `affinitygroup` (AffinityGroupResponse; `virtualmachineIds` is camel case on the wire).
