@@ -206,6 +206,17 @@ impl Store {
         Ok(())
     }
 
+    /// Rename an instance (its host name, `updateVirtualMachine name=`).
+    pub async fn instance_set_name(&self, id: i64, name: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE vm_instances SET name = $2 WHERE id = $1")
+            .bind(id)
+            .bind(name)
+            .execute(&self.writer)
+            .await
+            .map_err(StoreError::query("instance_set_name"))?;
+        Ok(())
+    }
+
     pub async fn instance_set_display_name(&self, id: i64, display_name: &str) -> StoreResult<()> {
         sqlx::query("UPDATE vm_instances SET display_name = $2 WHERE id = $1")
             .bind(id)

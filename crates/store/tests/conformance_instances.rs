@@ -357,6 +357,12 @@ async fn instance_setters_listings_and_host_queries() {
             .await
             .unwrap();
         s.instance_set_vnc_password(web1.id, "n3w").await.unwrap();
+        s.instance_set_name(web1.id, "web-1b").await.unwrap();
+        assert_eq!(
+            s.instance_get(web1.id).await.unwrap().unwrap().name,
+            "web-1b"
+        );
+        s.instance_set_name(web1.id, "web-1").await.unwrap();
         let w = s.instance_get(web1.id).await.unwrap().unwrap();
         assert_eq!(
             (

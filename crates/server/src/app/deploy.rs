@@ -149,7 +149,7 @@ fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn is_valid_hostname(s: &str) -> bool {
+pub(crate) fn is_valid_hostname(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
         && !s.starts_with('-')

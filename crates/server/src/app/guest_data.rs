@@ -1,5 +1,6 @@
 //! What a stopped instance's guest receives at its next start: `resetSSHKeyForVirtualMachine`
-//! (new key pairs) and `resetUserDataForVirtualMachine` / `updateVirtualMachine userdata`.
+//! (new key pairs), `resetUserDataForVirtualMachine` / `updateVirtualMachine userdata`, and a
+//! new host name (`updateVirtualMachine name`); also the instance group it is filed under.
 //!
 //! Upstream refuses the key reset for External instances; Trellis stores the new keys where the
 //! deploy put them (`SSH.PublicKey`, `SSH.KeyPairNames`) and the extension finds them in the
@@ -7,7 +8,7 @@
 //! refused while the instance is not Stopped, as upstream, so a running guest is never out of
 //! step with what the server shows.
 
-use trellis_model::entity::{Instance, SshKeyPair};
+use trellis_model::entity::{DetailOwner, Instance, SshKeyPair};
 use trellis_model::instance::VmState;
 use trellis_model::{Error, Result};
 
@@ -15,6 +16,10 @@ use super::deploy::RequestMethod;
 use super::instance::Op;
 use super::ownership::OwnerInput;
 use super::{App, Caller};
+
+/// The instance detail set by `updateVirtualMachine deleteprotection=true`; views show it as
+/// `deleteprotection`, never among the details.
+pub const DETAIL_DELETE_PROTECTION: &str = "deleteprotection";
 
 impl App {
     fn require_stopped(inst: &Instance, what: &str) -> Result<()> {
@@ -118,5 +123,107 @@ impl App {
         )
         .await;
         self.reload(&inst).await
+    }
+
+    /// `updateVirtualMachine name=`: a new host name for a Stopped instance, in the next payload.
+    pub async fn instance_rename(
+        &self,
+        caller: &Caller,
+        uuid: &str,
+        name: &str,
+    ) -> Result<Instance> {
+        if !super::deploy::is_valid_hostname(name) {
+            return Err(Error::invalid_param(format!("Invalid name {name}: use letters, digits and hyphens, at most 63 characters, not starting or ending with a hyphen")));
+        }
+        let lock = self.lock_for(&format!("instance-{uuid}")).await;
+        let _guard = lock.lock().await;
+        let inst = self.instance_check(caller, uuid, Op::Update).await?;
+        if inst.name == name {
+            return Ok(inst);
+        }
+        Self::require_stopped(&inst, "change its name")?;
+        self.store.instance_set_name(inst.id, name).await?;
+        self.event(
+            Some(caller),
+            "VM.UPDATE",
+            &format!("Instance {} renamed to {name}", inst.name),
+            Some(("VirtualMachine", &inst.uuid)),
+        )
+        .await;
+        self.reload(&inst).await
+    }
+
+    /// `updateVirtualMachine group=`: file the instance under a group (an empty name: none).
+    pub async fn instance_set_group(
+        &self,
+        caller: &Caller,
+        uuid: &str,
+        group: &str,
+    ) -> Result<Instance> {
+        let group = group.trim();
+        if group.chars().count() > 255 {
+            return Err(Error::invalid_param(
+                "Instance group name must be at most 255 characters",
+            ));
+        }
+        let inst = self.instance_check(caller, uuid, Op::Update).await?;
+        if group.is_empty() {
+            self.store
+                .detail_delete(DetailOwner::Instance, inst.id, super::deploy::DETAIL_GROUP)
+                .await?;
+        } else {
+            self.store
+                .detail_upsert(
+                    DetailOwner::Instance,
+                    inst.id,
+                    super::deploy::DETAIL_GROUP,
+                    group,
+                    true,
+                )
+                .await?;
+        }
+        self.reload(&inst).await
+    }
+
+    /// `updateVirtualMachine deleteprotection=`: while true, destroying the instance is refused.
+    pub async fn instance_set_delete_protection(
+        &self,
+        caller: &Caller,
+        uuid: &str,
+        on: bool,
+    ) -> Result<Instance> {
+        let inst = self.instance_check(caller, uuid, Op::Update).await?;
+        if on {
+            self.store
+                .detail_upsert(
+                    DetailOwner::Instance,
+                    inst.id,
+                    DETAIL_DELETE_PROTECTION,
+                    "true",
+                    true,
+                )
+                .await?;
+        } else {
+            self.store
+                .detail_delete(DetailOwner::Instance, inst.id, DETAIL_DELETE_PROTECTION)
+                .await?;
+        }
+        self.reload(&inst).await
+    }
+
+    /// Refuse to destroy a protected instance (upstream's 431 and text).
+    pub(crate) async fn delete_protection_check(&self, inst: &Instance) -> Result<()> {
+        let on = self
+            .store
+            .detail_get(DetailOwner::Instance, inst.id, DETAIL_DELETE_PROTECTION)
+            .await?
+            .is_some_and(|v| v == "true");
+        if on {
+            return Err(Error::invalid_param(format!(
+                "Instance [id = {}, name = {}] has delete protection enabled and cannot be deleted.",
+                inst.uuid, inst.name
+            )));
+        }
+        Ok(())
     }
 }

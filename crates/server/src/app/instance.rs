@@ -98,7 +98,10 @@ impl App {
     /// clients take for "already gone"). An id that never named an instance is the usual 431.
     pub async fn instance_destroy_target(&self, caller: &Caller, uuid: &str) -> Result<String> {
         match self.instance_check(caller, uuid, Op::Destroy).await {
-            Ok(inst) => Ok(inst.uuid),
+            Ok(inst) => {
+                self.delete_protection_check(&inst).await?;
+                Ok(inst.uuid)
+            }
             Err(e) => match self.store.instance_by_uuid_any(uuid).await? {
                 Some(gone)
                     if gone.removed.is_some()
@@ -326,6 +329,7 @@ impl App {
             self.expunge_locked(caller, inst).await?;
             return Ok(None);
         }
+        self.delete_protection_check(&inst).await?;
         inst.state.begin_destroy()?;
         // An instance whose first deployment failed was never created on the extension's side
         // (the failed create was undone): there is nothing to stop, as upstream's Error →
@@ -514,9 +518,18 @@ impl App {
                 .store
                 .details_visible(DetailOwner::Instance, inst.id)
                 .await?;
+            // What the deploy set (firmware, root size, group, keys) is not the user's free-form
+            // details: replacing those leaves it alone.
+            let system = [
+                DETAIL_DEPLOYVM,
+                super::guest_data::DETAIL_DELETE_PROTECTION,
+                super::deploy::DETAIL_UEFI,
+                super::deploy::DETAIL_GROUP,
+                super::volumes::ROOT_DISK_SIZE,
+            ];
             for (k, _) in current.iter().filter(|(k, _)| {
                 !k.starts_with(EXTERNAL_PREFIX)
-                    && k.as_str() != DETAIL_DEPLOYVM
+                    && !system.contains(&k.as_str())
                     && !super::ssh_keys::is_key_pair_detail(k)
             }) {
                 self.store

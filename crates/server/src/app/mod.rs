@@ -8,7 +8,7 @@ pub mod deploy;
 pub mod detail_policy;
 mod expunge_reaper;
 mod extension;
-mod guest_data;
+pub mod guest_data;
 mod host_maintenance;
 pub(crate) mod identity;
 pub mod infra;

@@ -145,6 +145,17 @@ pub(super) async fn update_virtual_machine(cx: &Cx<'_>) -> R {
             .instance_set_user_data(caller, &inst.uuid, raw, method_of(cx), false)
             .await?;
     }
+    if let Some(group) = p.str("group") {
+        inst = app.instance_set_group(caller, &inst.uuid, group).await?;
+    }
+    if let Some(name) = p.str("name") {
+        inst = app.instance_rename(caller, &inst.uuid, name).await?;
+    }
+    if let Some(on) = p.bool("deleteprotection") {
+        inst = app
+            .instance_set_delete_protection(caller, &inst.uuid, on)
+            .await?;
+    }
     Ok(Reply::Object {
         object: "virtualmachine",
         value: vm_view(app, &inst).await?,

@@ -368,6 +368,9 @@ pub fn vm_json(ctx: &InstanceRefs, i: &Instance) -> Value {
     let os = t.map(|t| OsType::of_stored(&t.os_type));
     let uefi = details.get(DETAIL_UEFI).cloned();
     let group = details.remove(DETAIL_GROUP);
+    let protected = details
+        .remove(crate::app::guest_data::DETAIL_DELETE_PROTECTION)
+        .is_some_and(|v| v == "true");
     let group_id = group
         .as_deref()
         .map(|g| trellis_model::ids::instance_group_uuid(i.account_id, g));
@@ -407,6 +410,9 @@ pub fn vm_json(ctx: &InstanceRefs, i: &Instance) -> Value {
     if let Some(obj) = vm.as_object_mut() {
         obj.insert("group".into(), json!(group));
         obj.insert("groupid".into(), json!(group_id));
+        obj.insert("deleteprotection".into(), json!(protected));
+        // Whoever may see the instance may see its user data (its owner and administrators).
+        obj.insert("userdata".into(), json!(i.user_data));
     }
     vm
 }
