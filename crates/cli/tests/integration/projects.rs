@@ -209,6 +209,8 @@ async fn projects_own_resources_their_members_use() {
         .await
         .unwrap();
     assert_eq!(keys["count"], 1);
+    assert_eq!(keys["sshkeypair"][0]["projectid"], pid.as_str());
+    assert_eq!(keys["sshkeypair"][0]["project"], "web");
     assert_eq!(
         alice.call("listSSHKeyPairs", &[]).await.unwrap(),
         serde_json::json!({})
@@ -218,6 +220,7 @@ async fn projects_own_resources_their_members_use() {
         .await
         .unwrap();
     assert_eq!(groups["count"], 1);
+    assert_eq!(groups["affinitygroup"][0]["projectid"], pid.as_str());
     // A member operates the project's instance; a non-member cannot.
     job(&bob, "stopVirtualMachine", &[("id", &vm_id)])
         .await

@@ -77,6 +77,8 @@ pub struct AffinityGroupView {
     pub domain: String,
     pub domain_path: String,
     pub members: Vec<String>,
+    /// The project owning the group, if a project does.
+    pub project: Option<trellis_model::entity::Project>,
 }
 
 impl App {
@@ -275,6 +277,7 @@ impl App {
             domain: domain.as_ref().map(|d| d.name.clone()).unwrap_or_default(),
             domain_path: domain.map(|d| d.path).unwrap_or_default(),
             members: self.store.affinity_group_member_uuids(g.id).await?,
+            project: self.store.project_by_account(g.account_id).await?,
         })
     }
 

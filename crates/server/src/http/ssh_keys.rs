@@ -5,7 +5,7 @@ use serde_json::Value;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use trellis_api::{ApiError, Params, Reply};
-use trellis_model::entity::{Account, Domain, SshKeyPair};
+use trellis_model::entity::{Account, Domain, Project, SshKeyPair};
 
 use super::handlers::*;
 use super::views;
@@ -25,6 +25,7 @@ fn owner_of(p: &Params) -> OwnerInput {
 struct Owners {
     accounts: HashMap<i64, Option<Account>>,
     domains: HashMap<i64, Option<Domain>>,
+    projects: HashMap<i64, Option<Project>>,
 }
 
 impl Owners {
@@ -40,9 +41,17 @@ impl Owners {
         if let Entry::Vacant(slot) = self.domains.entry(k.domain_id) {
             slot.insert(app.reads().domain_get(k.domain_id).await?);
         }
+        if let Entry::Vacant(slot) = self.projects.entry(k.account_id) {
+            slot.insert(app.project_of_account(k.account_id).await?);
+        }
         let account = self.accounts.get(&k.account_id).and_then(Option::as_ref);
         let domain = self.domains.get(&k.domain_id).and_then(Option::as_ref);
-        Ok(views::ssh_keypair(k, account, domain, private_key))
+        let mut v = views::ssh_keypair(k, account, domain, private_key);
+        if let (Some(Some(p)), Some(obj)) = (self.projects.get(&k.account_id), v.as_object_mut()) {
+            obj.insert("projectid".into(), Value::String(p.uuid.clone()));
+            obj.insert("project".into(), Value::String(p.name.clone()));
+        }
+        Ok(v)
     }
 }
 

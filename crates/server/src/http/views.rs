@@ -422,7 +422,8 @@ pub fn affinity_group_view(v: &AffinityGroupView) -> Value {
     let g = &v.group;
     json!({"id": g.uuid, "name": g.name, "description": g.description, "type": g.group_type.as_str(),
            "account": v.account, "domainid": v.domain_uuid, "domain": v.domain, "domainpath": v.domain_path,
-           "virtualmachineIds": v.members})
+           "virtualmachineIds": v.members,
+           "projectid": v.project.as_ref().map(|p| p.uuid.clone()), "project": v.project.as_ref().map(|p| p.name.clone())})
 }
 
 /// One `project` (ProjectResponse). Limits are not enforced yet: every limit and availability
