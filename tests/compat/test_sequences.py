@@ -512,8 +512,6 @@ def test_capc_machine_as_user(server, cs, env):
     assert job_ok(user, user.deleteAffinityGroup(id=group))["success"] is True
 
 
-@pytest.mark.xfail(strict=True, reason="there is no createDiskOffering and listDiskOfferings is always empty, so "
-                                       "CAPC's disk offering lookup by name finds nothing")
 def test_capc_disk_offering(cs, env):
     s = env["suffix"]
     cs.createDiskOffering(name=f"capc-do-{s}", displaytext="data", disksize=20)
@@ -521,6 +519,7 @@ def test_capc_disk_offering(cs, env):
     do_id = get_id(found, "diskoffering", f"capc-do-{s}")
     assert found["diskoffering"][0]["iscustomized"] is False
     vm, _ = capc_get_or_create(cs, env, f"capc-d1-{s}", "capi-disk", diskofferingid=do_id)
+    assert vm.get("diskofferingid") == do_id, vm
     capc_delete(cs, vm["id"])
 
 

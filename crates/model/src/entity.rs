@@ -497,3 +497,25 @@ pub struct ProjectMember {
     pub role: crate::project::ProjectRole,
     pub created: i64,
 }
+
+/// A disk offering. External instances get no data volume from it: a deploy validates the
+/// offering (and the custom size it needs) and records it on the instance, for clients that look
+/// offerings up by name (the Cluster API provider, Packer, Terraform).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiskOffering {
+    pub id: i64,
+    pub uuid: String,
+    pub name: String,
+    pub display_text: String,
+    /// GiB; 0 for a customized offering.
+    pub disk_size: i64,
+    pub customized: bool,
+    /// `shared` or `local`.
+    pub storage_type: String,
+    /// `thin`, `sparse` or `fat`.
+    pub provisioning_type: String,
+    /// The one zone it is offered in; `None`: every zone.
+    pub zone_id: Option<i64>,
+    pub created: i64,
+    pub removed: Option<i64>,
+}

@@ -67,6 +67,7 @@ macro_rules! lookups {
 mod affinity;
 mod cache;
 mod details;
+mod disk_offerings;
 mod events;
 mod extensions;
 mod identity;
@@ -89,6 +90,7 @@ use std::time::Duration;
 
 pub use affinity::{AffinityGroupFilter, AffinityMember};
 pub use cache::CacheStats;
+pub use disk_offerings::DiskOfferingFilter;
 pub use events::EventFilter;
 pub use extensions::{CustomActionFilter, ExtensionFilter, NewCustomAction, NewExtension};
 pub use identity::{IdentityFilter, NewUser};

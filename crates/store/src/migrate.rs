@@ -22,6 +22,10 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0007_affinity_groups.sql"),
     ),
     (8, include_str!("../migrations/sqlite/0008_projects.sql")),
+    (
+        9,
+        include_str!("../migrations/sqlite/0009_disk_offerings.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (
@@ -47,6 +51,10 @@ const POSTGRES: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0007_affinity_groups.sql"),
     ),
     (8, include_str!("../migrations/postgres/0008_projects.sql")),
+    (
+        9,
+        include_str!("../migrations/postgres/0009_disk_offerings.sql"),
+    ),
 ];
 
 /// The migrations of a backend, in order.

@@ -911,3 +911,139 @@ async fn keys_and_user_data_of_a_stopped_instance_reach_the_next_start() {
         "I2Nsb3VkLWNvbmZpZwo="
     );
 }
+
+#[tokio::test]
+async fn disk_offerings_are_checked_and_recorded_at_deploy() {
+    let env = setup(false).await;
+    let c = &env.c;
+    let create = |params: Vec<(&'static str, String)>| {
+        let c = c.clone();
+        async move {
+            let p: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            c.call("createDiskOffering", &p).await
+        }
+    };
+    let fixed = create(vec![("name", "fixed-20".into()), ("disksize", "20".into())])
+        .await
+        .unwrap()["diskoffering"]
+        .clone();
+    assert_eq!(
+        (fixed["disksize"].as_i64(), fixed["iscustomized"].as_bool()),
+        (Some(20), Some(false))
+    );
+    assert_eq!(fixed["storagetype"], "shared");
+    let custom = create(vec![
+        ("name", "custom".into()),
+        ("customized", "true".into()),
+        ("zoneid", env.zone.clone()),
+    ])
+    .await
+    .unwrap()["diskoffering"]
+        .clone();
+    assert_eq!(custom["zoneid"], env.zone.as_str());
+    for bad in [
+        vec![("name", "x".to_string())],
+        vec![("name", "x".into()), ("disksize", "0".into())],
+        vec![
+            ("name", "x".into()),
+            ("customized", "true".into()),
+            ("disksize", "5".into()),
+        ],
+        vec![
+            ("name", "x".into()),
+            ("disksize", "5".into()),
+            ("storagetype", "tape".into()),
+        ],
+    ] {
+        assert_eq!(code_of(create(bad.clone()).await), 431, "{bad:?}");
+    }
+    let user = env.s.user(c, "disk-user", "0").await;
+    assert_eq!(
+        code_of(
+            user.call("createDiskOffering", &[("name", "u"), ("disksize", "1")])
+                .await
+        ),
+        401
+    );
+    let by_name = user
+        .call("listDiskOfferings", &[("name", "fixed-20")])
+        .await
+        .unwrap();
+    assert_eq!(by_name["count"], 1);
+
+    let fixed_id = fixed["id"].as_str().unwrap().to_string();
+    let custom_id = custom["id"].as_str().unwrap().to_string();
+    let deploy = |extra: Vec<(&'static str, String)>| {
+        let env = &env;
+        async move {
+            let mut p: Vec<(&str, &str)> = vec![
+                ("zoneid", env.zone.as_str()),
+                ("serviceofferingid", env.offering.as_str()),
+                ("templateid", env.template.as_str()),
+            ];
+            p.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
+            let r = env.c.call("deployVirtualMachine", &p).await?;
+            env.c
+                .wait_job(
+                    r["jobid"].as_str().unwrap(),
+                    Duration::from_secs(60),
+                    |_| {},
+                )
+                .await
+        }
+    };
+    let before = c.call("listVirtualMachines", &[]).await.unwrap()["count"].clone();
+    for (extra, why) in [
+        (
+            vec![("diskofferingid", custom_id.clone())],
+            "customized: give size",
+        ),
+        (
+            vec![
+                ("diskofferingid", fixed_id.clone()),
+                ("size", "5".to_string()),
+            ],
+            "fixed size",
+        ),
+        (vec![("size", "5".to_string())], "give diskofferingid"),
+    ] {
+        let r = deploy(extra).await;
+        assert!(text_of(r).contains(why), "{why}");
+    }
+    assert_eq!(
+        c.call("listVirtualMachines", &[]).await.unwrap()["count"],
+        before
+    );
+    let vm = deploy(vec![
+        ("diskofferingid", custom_id.clone()),
+        ("size", "30".to_string()),
+    ])
+    .await
+    .unwrap();
+    let vm = &vm["virtualmachine"];
+    assert_eq!(vm["diskofferingid"], custom_id.as_str());
+    assert_eq!(vm["diskofferingname"], "custom");
+    assert!(vm["details"].get("diskofferingid").is_none());
+    // No data volume: External instances have only their ROOT record.
+    let vols = c
+        .call(
+            "listVolumes",
+            &[("virtualmachineid", vm["id"].as_str().unwrap())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(vols["count"], 1);
+    c.call("deleteDiskOffering", &[("id", &fixed_id)])
+        .await
+        .unwrap();
+    assert_eq!(
+        code_of(c.call("deleteDiskOffering", &[("id", &fixed_id)]).await),
+        431
+    );
+    assert_eq!(
+        c.call("listDiskOfferings", &[("name", "fixed-20")])
+            .await
+            .unwrap(),
+        serde_json::json!({})
+    );
+}

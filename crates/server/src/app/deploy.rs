@@ -53,6 +53,9 @@ pub struct DeployInput {
     pub owner: super::ownership::OwnerInput,
     /// `group`: the instance group's name.
     pub group: Option<String>,
+    /// `diskofferingid` and `size` (GiB, for a customized offering).
+    pub disk_offering_uuid: Option<String>,
+    pub disk_size: Option<i64>,
     /// `affinitygroupids` / `affinitygroupnames` (at most one of them).
     pub affinity_group_ids: Vec<String>,
     pub affinity_group_names: Vec<String>,
@@ -242,6 +245,18 @@ impl App {
             )));
         }
         let offering = self.offering_by_uuid(&input.offering_uuid).await?;
+        let disk_offering = match &input.disk_offering_uuid {
+            Some(u) => Some(
+                self.disk_offering_for_deploy(u, zone.id, input.disk_size)
+                    .await?,
+            ),
+            None if input.disk_size.is_some() => {
+                return Err(Error::invalid_param(
+                    "size is for a customized disk offering: give diskofferingid",
+                ))
+            }
+            None => None,
+        };
         let template = self.template_by_uuid(&input.template_uuid).await?;
         if !template.is_public
             && template.account_id != caller.account.id
@@ -452,6 +467,16 @@ impl App {
         }
         if let Some(mode) = firmware {
             details.insert(DETAIL_UEFI.into(), mode.into());
+        }
+        if let Some(o) = &disk_offering {
+            details.insert(
+                super::disk_offerings::DETAIL_DISK_OFFERING_ID.into(),
+                o.uuid.clone(),
+            );
+            details.insert(
+                super::disk_offerings::DETAIL_DISK_OFFERING_NAME.into(),
+                o.name.clone(),
+            );
         }
         if let Some(g) = input
             .group

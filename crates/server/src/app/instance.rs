@@ -523,6 +523,8 @@ impl App {
             let system = [
                 DETAIL_DEPLOYVM,
                 super::guest_data::DETAIL_DELETE_PROTECTION,
+                super::disk_offerings::DETAIL_DISK_OFFERING_ID,
+                super::disk_offerings::DETAIL_DISK_OFFERING_NAME,
                 super::deploy::DETAIL_UEFI,
                 super::deploy::DETAIL_GROUP,
                 super::volumes::ROOT_DISK_SIZE,

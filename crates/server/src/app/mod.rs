@@ -6,6 +6,7 @@ pub mod auth;
 pub mod custom_action;
 pub mod deploy;
 pub mod detail_policy;
+pub mod disk_offerings;
 mod expunge_reaper;
 mod extension;
 pub mod guest_data;

@@ -15,8 +15,8 @@ use trellis_store::Store;
 
 /// The filter and paging types of listings, for the HTTP layer (which never names the store).
 pub use trellis_store::{
-    CustomActionFilter, EventFilter, ExtensionFilter, IdentityFilter, InfraFilter, InstanceFilter,
-    Page, TagFilter, TemplateFilter, VolumeFilter,
+    CustomActionFilter, DiskOfferingFilter, EventFilter, ExtensionFilter, IdentityFilter,
+    InfraFilter, InstanceFilter, Page, TagFilter, TemplateFilter, VolumeFilter,
 };
 
 use super::App;

@@ -1,5 +1,5 @@
 //! The command table: every catalog command, the kind of handling it gets, and the function that
-//! handles it — one file per resource (`extensions.rs`, `custom_actions.rs`, `identity.rs`, `projects.rs`,
+//! handles it — one file per resource (`extensions.rs`, `custom_actions.rs`, `identity.rs`, `projects.rs`, `disk_offerings.rs`,
 //! `infrastructure.rs`, `instances.rs`, `jobs.rs`, `settings.rs`, `ssh_keys.rs`, `tags.rs`,
 //! `templates.rs`, `volumes.rs`, `meta.rs`), one function per
 //! command, named after it in snake case (`listZones` → `infrastructure::list_zones`).
@@ -18,8 +18,8 @@ use trellis_api::{catalog::Command, ApiError, Params, Reply};
 use trellis_model::entity::{Cluster, Host, Pod, Zone};
 
 use super::{
-    affinity_groups, custom_actions, extensions, identity, infrastructure, instances, jobs, meta,
-    projects, settings, ssh_keys, tags, templates, volumes,
+    affinity_groups, custom_actions, disk_offerings, extensions, identity, infrastructure,
+    instances, jobs, meta, projects, settings, ssh_keys, tags, templates, volumes,
 };
 use crate::app::job::JobCommand;
 use crate::app::reads::Page;
@@ -77,7 +77,6 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("listAlerts", sync!(meta::list_alerts)),
     ("listApis", sync!(meta::list_apis)),
     ("listCapabilities", sync!(meta::list_capabilities)),
-    ("listDiskOfferings", sync!(meta::list_disk_offerings)),
     ("listEvents", sync!(meta::list_events)),
     ("listHypervisors", sync!(meta::list_hypervisors)),
     (
@@ -132,6 +131,19 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     (
         "listAffinityGroups",
         sync!(affinity_groups::list_affinity_groups),
+    ),
+    // disk_offerings.rs
+    (
+        "createDiskOffering",
+        sync!(disk_offerings::create_disk_offering),
+    ),
+    (
+        "deleteDiskOffering",
+        sync!(disk_offerings::delete_disk_offering),
+    ),
+    (
+        "listDiskOfferings",
+        sync!(disk_offerings::list_disk_offerings),
     ),
     // projects.rs
     ("activateProject", queue!(projects::activate_project)),

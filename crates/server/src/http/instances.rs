@@ -315,6 +315,8 @@ pub(super) async fn deploy_virtual_machine(cx: &Cx<'_>) -> Q {
             project_uuid: s(p, "projectid"),
         },
         group: s(p, "group"),
+        disk_offering_uuid: s(p, "diskofferingid"),
+        disk_size: p.int("size"),
         affinity_group_ids: p.list("affinitygroupids").unwrap_or_default(),
         affinity_group_names: p.list("affinitygroupnames").unwrap_or_default(),
     };
@@ -388,8 +390,6 @@ fn refuse_unsupported_deploy_params(p: &trellis_api::Params) -> Result<(), ApiEr
         ("ipaddress", "fixed NIC addresses are not supported yet"),
         ("ip6address", "fixed NIC addresses are not supported yet"),
         ("macaddress", "fixed NIC addresses are not supported yet"),
-        ("diskofferingid", "External instances take no data disks"),
-        ("size", "External instances take no data disks"),
         ("datadisksdetails", "External instances take no data disks"),
         ("password", "External instances take no initial password"),
         (

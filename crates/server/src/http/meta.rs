@@ -122,11 +122,6 @@ pub(super) async fn list_ip_forwarding_rules(_cx: &Cx<'_>) -> R {
     Ok(list("ipforwardingrule", vec![], 0))
 }
 
-/// `listDiskOfferings`.
-pub(super) async fn list_disk_offerings(_cx: &Cx<'_>) -> R {
-    Ok(list("diskoffering", vec![], 0))
-}
-
 /// `listVPCs`.
 pub(super) async fn list_vpcs(_cx: &Cx<'_>) -> R {
     Ok(list("vpc", vec![], 0))

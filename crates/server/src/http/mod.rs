@@ -4,6 +4,7 @@
 
 mod affinity_groups;
 mod custom_actions;
+mod disk_offerings;
 mod extensions;
 pub mod handlers;
 mod identity;

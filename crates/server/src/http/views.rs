@@ -368,6 +368,8 @@ pub fn vm_json(ctx: &InstanceRefs, i: &Instance) -> Value {
     let os = t.map(|t| OsType::of_stored(&t.os_type));
     let uefi = details.get(DETAIL_UEFI).cloned();
     let group = details.remove(DETAIL_GROUP);
+    let disk_offering_id = details.remove(crate::app::disk_offerings::DETAIL_DISK_OFFERING_ID);
+    let disk_offering_name = details.remove(crate::app::disk_offerings::DETAIL_DISK_OFFERING_NAME);
     let protected = details
         .remove(crate::app::guest_data::DETAIL_DELETE_PROTECTION)
         .is_some_and(|v| v == "true");
@@ -411,6 +413,8 @@ pub fn vm_json(ctx: &InstanceRefs, i: &Instance) -> Value {
         obj.insert("group".into(), json!(group));
         obj.insert("groupid".into(), json!(group_id));
         obj.insert("deleteprotection".into(), json!(protected));
+        obj.insert("diskofferingid".into(), json!(disk_offering_id));
+        obj.insert("diskofferingname".into(), json!(disk_offering_name));
         // Whoever may see the instance may see its user data (its owner and administrators).
         obj.insert("userdata".into(), json!(i.user_data));
     }
