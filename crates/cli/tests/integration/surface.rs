@@ -853,8 +853,24 @@ async fn keys_and_user_data_of_a_stopped_instance_reach_the_next_start() {
         )
         .await;
     assert_eq!(code_of(r), 531);
+    // What dedicated parameters set cannot be set (or spoofed) through details.
+    for (detail, param) in [
+        ("deleteprotection", "deleteprotection"),
+        ("group", "group"),
+        ("diskofferingname", "diskofferingid"),
+    ] {
+        let key = format!("details[0].{detail}");
+        let r = c
+            .call("updateVirtualMachine", &[("id", &id), (key.as_str(), "x")])
+            .await;
+        assert!(
+            text_of(r).contains(&format!("set by the parameter {param}")),
+            "{detail}"
+        );
+    }
     let listed = c.call("listVirtualMachines", &[("id", &id)]).await.unwrap();
     assert_eq!(listed["virtualmachine"][0]["displayname"], "keyed");
+    assert_eq!(listed["virtualmachine"][0]["deleteprotection"], false);
 
     let reset = env
         .run(

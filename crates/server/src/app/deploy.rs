@@ -18,7 +18,7 @@ use super::infra::{random_mac, EXTERNAL_PREFIX};
 use super::instance::DETAIL_DEPLOYVM;
 use super::invoke::{action_failed, Target};
 use super::job::{JobContext, JobStep};
-use super::ssh_keys::{is_key_pair_detail, DETAIL_SSH_KEYPAIR_NAMES, DETAIL_SSH_PUBLIC_KEY};
+use super::ssh_keys::{DETAIL_SSH_KEYPAIR_NAMES, DETAIL_SSH_PUBLIC_KEY};
 use super::{App, Caller};
 
 /// The job command of a deployment (`async_jobs.cmd`).
@@ -214,11 +214,7 @@ impl App {
             Some(raw) => Some(self.user_data_checked(raw, input.method)?),
             None => None,
         };
-        if let Some(k) = input.details.keys().find(|k| is_key_pair_detail(k)) {
-            return Err(Error::invalid_param(format!(
-                "Detail {k} cannot be set: it is set from the key pairs given by keypair or keypairs"
-            )));
-        }
+        super::detail_policy::refuse_reserved_details(input.details.keys())?;
         // The owner: the caller, or the account an administrator deploys for. Key pairs and
         // affinity groups are the owner's.
         let owner = self.owner_account(caller, &input.owner).await?;

@@ -21,6 +21,40 @@ use super::{App, Caller};
 /// None by default, for the built-ins too.
 pub const USER_SETTABLE_DETAILS: &str = "user.settable.details";
 
+/// Instance details Trellis sets from a dedicated parameter, with that parameter: `details` on
+/// deploy and `updateVirtualMachine` cannot set them (else a caller could spoof its keys, group,
+/// disk offering or delete protection past the checks of the real parameter).
+pub fn reserved_instance_detail(name: &str) -> Option<&'static str> {
+    use super::disk_offerings::{DETAIL_DISK_OFFERING_ID, DETAIL_DISK_OFFERING_NAME};
+    use super::ssh_keys::{DETAIL_SSH_KEYPAIR_NAMES, DETAIL_SSH_PUBLIC_KEY};
+    let reserved: [(&str, &'static str); 6] = [
+        (DETAIL_SSH_PUBLIC_KEY, "keypair or keypairs"),
+        (DETAIL_SSH_KEYPAIR_NAMES, "keypair or keypairs"),
+        (super::deploy::DETAIL_GROUP, "group"),
+        (
+            super::guest_data::DETAIL_DELETE_PROTECTION,
+            "deleteprotection",
+        ),
+        (DETAIL_DISK_OFFERING_ID, "diskofferingid"),
+        (DETAIL_DISK_OFFERING_NAME, "diskofferingid"),
+    ];
+    reserved
+        .into_iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, param)| param)
+}
+
+/// Refuse `details` that name a reserved instance detail (431 naming the detail and its
+/// parameter).
+pub fn refuse_reserved_details<'a>(mut keys: impl Iterator<Item = &'a String>) -> Result<()> {
+    match keys.find_map(|k| reserved_instance_detail(k).map(|p| (k, p))) {
+        Some((k, param)) => Err(Error::invalid_param(format!(
+            "Detail {k} cannot be set: it is set by the parameter {param}"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// The keys an extension lets tenants set.
 pub fn user_settable(extension_details: &BTreeMap<String, String>) -> BTreeSet<String> {
     extension_details

@@ -479,15 +479,7 @@ impl App {
         cleanup_details: bool,
     ) -> Result<Instance> {
         let inst = self.instance_check(caller, uuid, Op::Update).await?;
-        if let Some(k) = details
-            .iter()
-            .flat_map(|d| d.keys())
-            .find(|k| super::ssh_keys::is_key_pair_detail(k))
-        {
-            return Err(Error::invalid_param(format!(
-                "Detail {k} cannot be set: it holds the key pairs the instance was deployed with"
-            )));
-        }
+        super::detail_policy::refuse_reserved_details(details.iter().flat_map(|d| d.keys()))?;
         if let Some(d) = details.as_ref().filter(|_| !caller.is_root_admin()) {
             let keys: std::collections::BTreeSet<String> =
                 super::detail_policy::external_keys_of_details(d)
@@ -518,21 +510,18 @@ impl App {
                 .store
                 .details_visible(DetailOwner::Instance, inst.id)
                 .await?;
-            // What the deploy set (firmware, root size, group, keys) is not the user's free-form
-            // details: replacing those leaves it alone.
-            let system = [
+            // What the deploy and the dedicated parameters set (firmware, root size, keys, group,
+            // disk offering, delete protection) is not the user's free-form details: replacing
+            // those leaves it alone.
+            let deployed = [
                 DETAIL_DEPLOYVM,
-                super::guest_data::DETAIL_DELETE_PROTECTION,
-                super::disk_offerings::DETAIL_DISK_OFFERING_ID,
-                super::disk_offerings::DETAIL_DISK_OFFERING_NAME,
                 super::deploy::DETAIL_UEFI,
-                super::deploy::DETAIL_GROUP,
                 super::volumes::ROOT_DISK_SIZE,
             ];
             for (k, _) in current.iter().filter(|(k, _)| {
                 !k.starts_with(EXTERNAL_PREFIX)
-                    && !system.contains(&k.as_str())
-                    && !super::ssh_keys::is_key_pair_detail(k)
+                    && !deployed.contains(&k.as_str())
+                    && super::detail_policy::reserved_instance_detail(k).is_none()
             }) {
                 self.store
                     .detail_delete(DetailOwner::Instance, inst.id, k)

@@ -20,12 +20,6 @@ pub const DETAIL_SSH_PUBLIC_KEY: &str = "SSH.PublicKey";
 /// The instance detail holding the names of those key pairs, joined by `,`.
 pub const DETAIL_SSH_KEYPAIR_NAMES: &str = "SSH.KeyPairNames";
 
-/// Is `name` one of the instance details key pairs set (never set directly)?
-pub fn is_key_pair_detail(name: &str) -> bool {
-    name.eq_ignore_ascii_case(DETAIL_SSH_PUBLIC_KEY)
-        || name.eq_ignore_ascii_case(DETAIL_SSH_KEYPAIR_NAMES)
-}
-
 /// The size of generated RSA keys, in bits (upstream's `ssh.key.length` default).
 const RSA_BITS: usize = 2048;
 
