@@ -365,6 +365,10 @@ impl App {
                 owned.len()
             )));
         }
+        // A cleanup never stops half-way on a protected instance.
+        for inst in &owned {
+            self.delete_protection_check(inst).await?;
+        }
         Ok(p)
     }
 

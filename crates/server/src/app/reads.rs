@@ -228,21 +228,27 @@ impl App {
     }
 
     /// Project-owned instances show their project (and the project account, which account
-    /// listings leave out).
+    /// listings leave out). One query for any page: projects are few next to instances.
     async fn add_projects(&self, refs: &mut InstanceRefs, instances: &[Instance]) -> Result<()> {
+        if instances.is_empty() {
+            return Ok(());
+        }
         let store = &self.store;
-        let mut owners: Vec<i64> = instances.iter().map(|i| i.account_id).collect();
-        owners.sort_unstable();
-        owners.dedup();
-        for account_id in owners {
-            if let Some(p) = store.project_by_account(account_id).await? {
-                if !refs.accounts.contains_key(&account_id) {
-                    if let Some(a) = store.account_get(account_id).await? {
-                        refs.accounts.insert(a.id, a);
-                    }
-                }
-                refs.projects.insert(account_id, p);
+        let (projects, _) = store
+            .project_list(&trellis_store::ProjectFilter::default(), Page::all())
+            .await?;
+        let owners: std::collections::HashSet<i64> =
+            instances.iter().map(|i| i.account_id).collect();
+        for p in projects {
+            if !owners.contains(&p.account_id) {
+                continue;
             }
+            if !refs.accounts.contains_key(&p.account_id) {
+                if let Some(a) = store.account_get(p.account_id).await? {
+                    refs.accounts.insert(a.id, a);
+                }
+            }
+            refs.projects.insert(p.account_id, p);
         }
         Ok(())
     }
