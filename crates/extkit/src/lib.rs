@@ -33,6 +33,7 @@
 //! It depends on the protocol crate only, never on anything of the server.
 
 pub mod deadline;
+pub mod helper;
 
 pub use deadline::Deadline;
 pub use trellis_ext_protocol::{error_reply, exit, Payload, ENV_DEADLINE};

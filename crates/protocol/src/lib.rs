@@ -128,6 +128,15 @@ pub mod exit {
 /// a few seconds before Trellis sends SIGTERM.
 pub const ENV_DEADLINE: &str = "TRELLIS_DEADLINE";
 
+/// Names the run in the extension's environment; its descendants inherit it. A long-lived
+/// helper the extension launches outside the run on purpose is started without it.
+pub const ENV_RUN_ID: &str = "TRELLIS_RUN_ID";
+
+/// Where runs are contained in cgroups: the `cgroup.procs` file of the helpers' cgroup. Writing
+/// a helper's pid there takes it out of the run, so it outlives the run (see
+/// `trellis_extkit::helper`).
+pub const ENV_HELPER_CGROUP: &str = "TRELLIS_HELPER_CGROUP";
+
 /// The `externaldetails` block: one map per level, never merged.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExternalDetails {

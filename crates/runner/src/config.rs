@@ -42,6 +42,8 @@ pub struct RunnerConfig {
     pub env_allowlist: Vec<String>,
     /// Keep payload files after the run (debugging only: they may hold secrets).
     pub retain_payloads: bool,
+    /// How runs are contained (cgroup v2 where possible, else the subreaper sweep).
+    pub containment: crate::contain::ContainmentMode,
 }
 
 impl Default for RunnerConfig {
@@ -60,6 +62,7 @@ impl Default for RunnerConfig {
                 .map(|name| (*name).to_owned())
                 .collect(),
             retain_payloads: false,
+            containment: crate::contain::ContainmentMode::Auto,
         }
     }
 }

@@ -25,6 +25,11 @@ pub enum RunnerInitError {
     PayloadDirNotOwned { path: PathBuf, owner: u32 },
     #[error("runner limit {name} must be at least 1")]
     InvalidLimit { name: &'static str },
+    #[error("cannot contain extension runs (cgroup v2 or subreaper)")]
+    Containment {
+        #[source]
+        source: io::Error,
+    },
 }
 
 /// Running an extension action failed.
@@ -41,6 +46,12 @@ pub enum RunError {
     #[error("failed to run extension executable {}", .path.display())]
     Spawn {
         path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The run's container (cgroup) could not be made; nothing was started.
+    #[error("failed to make the run's container")]
+    Contain {
         #[source]
         source: io::Error,
     },
@@ -84,10 +95,22 @@ impl RunError {
     pub fn details(&self) -> String {
         match self {
             RunError::NotExecutable { reason, .. } => format!("File is not executable: {reason}"),
-            RunError::Spawn { .. } | RunError::Payload { .. } => {
+            RunError::Spawn { .. } | RunError::Payload { .. } | RunError::Contain { .. } => {
                 "External operation failed".to_owned()
             }
-            RunError::TimedOut { .. } => "Timeout".to_owned(),
+            RunError::TimedOut {
+                stdout,
+                stderr_tail,
+                ..
+            } => {
+                // What the extension printed before it was stopped helps more than the word.
+                let partial = output_text(stdout, stderr_tail);
+                if partial.is_empty() {
+                    "Timeout".to_owned()
+                } else {
+                    format!("Timeout, Output: {}", bounded(partial))
+                }
+            }
             RunError::Killed {
                 signal,
                 stdout,
@@ -98,7 +121,7 @@ impl RunError {
                     .unwrap_or("unknown signal");
                 format!(
                     "Killed by signal {signal} ({name}), Output: {}",
-                    output_text(stdout, stderr_tail)
+                    bounded(output_text(stdout, stderr_tail))
                 )
             }
             RunError::Exited {
@@ -108,7 +131,7 @@ impl RunError {
             } => {
                 format!(
                     "Exit code: {code}, Output: {}",
-                    output_text(stdout, stderr_tail)
+                    bounded(output_text(stdout, stderr_tail))
                 )
             }
             RunError::BadOutput { reason, .. } => format!("Bad output: {reason}"),
@@ -122,9 +145,10 @@ impl RunError {
             | RunError::Killed { stderr_tail, .. }
             | RunError::Exited { stderr_tail, .. }
             | RunError::BadOutput { stderr_tail, .. } => Some(stderr_tail),
-            RunError::NotExecutable { .. } | RunError::Spawn { .. } | RunError::Payload { .. } => {
-                None
-            }
+            RunError::NotExecutable { .. }
+            | RunError::Spawn { .. }
+            | RunError::Payload { .. }
+            | RunError::Contain { .. } => None,
         }
     }
 
@@ -151,7 +175,10 @@ impl RunError {
                 *stderr_tail = redact(stderr_tail);
             }
             RunError::BadOutput { stderr_tail, .. } => *stderr_tail = redact(stderr_tail),
-            RunError::NotExecutable { .. } | RunError::Spawn { .. } | RunError::Payload { .. } => {}
+            RunError::NotExecutable { .. }
+            | RunError::Spawn { .. }
+            | RunError::Payload { .. }
+            | RunError::Contain { .. } => {}
         }
     }
 
@@ -173,6 +200,32 @@ fn output_text<'a>(stdout: &'a str, stderr_tail: &'a str) -> &'a str {
     } else {
         stdout
     }
+}
+
+/// Most bytes of extension output a failure text carries; job results and error texts are read
+/// by every poll, so a flood is cut here with a marker that tells the full size.
+pub const OUTPUT_IN_DETAILS: usize = 4096;
+
+/// `text` cut to [`OUTPUT_IN_DETAILS`] bytes (at a character boundary) with a visible marker.
+pub fn bounded(text: &str) -> std::borrow::Cow<'_, str> {
+    bounded_to(text, OUTPUT_IN_DETAILS)
+}
+
+/// `text` cut to `limit` bytes (at a character boundary) with a visible marker.
+pub fn bounded_to(text: &str, limit: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= limit {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut cut = limit;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    std::borrow::Cow::Owned(format!(
+        "{}… [truncated: {} of {} bytes shown]",
+        &text[..cut],
+        cut,
+        text.len()
+    ))
 }
 
 pub(crate) fn format_duration(duration: Duration) -> String {
@@ -208,6 +261,20 @@ mod tests {
             stderr_tail: String::new(),
         };
         assert_eq!(timed_out.details(), "Timeout");
+        let partial = RunError::TimedOut {
+            after: Duration::from_secs(30),
+            stdout: "half a reply".into(),
+            stderr_tail: String::new(),
+        };
+        assert_eq!(partial.details(), "Timeout, Output: half a reply");
+        let flood = RunError::Exited {
+            code: 1,
+            stdout: "é".repeat(10_000),
+            stderr_tail: String::new(),
+        };
+        let details = flood.details();
+        assert!(details.len() < OUTPUT_IN_DETAILS + 100, "{}", details.len());
+        assert!(details.ends_with("[truncated: 4096 of 20000 bytes shown]"), "{details}");
         assert_eq!(timed_out.to_string(), "extension timed out after 30s");
         let killed = RunError::Killed {
             signal: 9,

@@ -14,13 +14,17 @@
 //! - the extension is told the configured timeout unchanged (argv\[3\] and `TRELLIS_DEADLINE`,
 //!   as upstream); a grace period after it (at most a quarter of it) the whole group gets SIGTERM,
 //!   then SIGKILL after the kill grace; when the extension exits, whatever is left of its group
-//!   is killed.
+//!   is killed;
+//! - each run lives in a container of its own that its descendants cannot leave (a cgroup v2, or
+//!   the subreaper sweep where none can be written; see [`ContainmentMode`]): everything in it is
+//!   killed when the run ends, and the extension gets SIGKILL if the server dies.
 //!
 //! The [`check`] module drives an executable through every standard action and reports whether
 //! Trellis can use its replies.
 
 pub mod check;
 mod config;
+mod contain;
 mod error;
 mod executable;
 mod metrics;
@@ -29,6 +33,7 @@ mod payload;
 mod runner;
 
 pub use config::{RunnerConfig, DEFAULT_ENV_ALLOWLIST};
-pub use error::{RunError, RunnerInitError};
+pub use contain::{ContainmentMode, HELPER_CGROUP_ENV, RUN_ID_ENV};
+pub use error::{bounded, bounded_to, RunError, RunnerInitError, OUTPUT_IN_DETAILS};
 pub use executable::{inspect_executable, ExecutableState};
 pub use runner::{Invocation, RunOutput, Runner};

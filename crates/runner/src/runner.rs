@@ -2,6 +2,7 @@
 //! process group until the run ends.
 
 use crate::config::RunnerConfig;
+use crate::contain::{child_setup, Containment, RunContainer};
 use crate::error::{RunError, RunnerInitError};
 use crate::executable::preflight;
 use crate::metrics::{Ending, Metrics};
@@ -79,6 +80,7 @@ struct Inner {
     per_extension: Mutex<HashMap<String, Arc<Semaphore>>>,
     per_host: Mutex<HashMap<String, Arc<Semaphore>>>,
     metrics: Arc<Metrics>,
+    containment: Containment,
 }
 
 impl std::fmt::Debug for Runner {
@@ -120,6 +122,8 @@ impl Runner {
             }
         }
         let payload_root = prepare_payload_root(&config.payload_dir)?;
+        let containment = Containment::new(config.containment)
+            .map_err(|source| RunnerInitError::Containment { source })?;
         let environment = config
             .env_allowlist
             .iter()
@@ -138,6 +142,7 @@ impl Runner {
                 per_extension: Mutex::new(HashMap::new()),
                 per_host: Mutex::new(HashMap::new()),
                 metrics: Arc::new(Metrics::default()),
+                containment,
             }),
         })
     }
@@ -145,6 +150,11 @@ impl Runner {
     /// The configuration this runner was created with.
     pub fn config(&self) -> &RunnerConfig {
         &self.inner.config
+    }
+
+    /// How runs are contained: `cgroup` or `subreaper`.
+    pub fn containment(&self) -> &'static str {
+        self.inner.containment.mode_name()
     }
 
     /// The payload directory as an absolute path.
@@ -258,6 +268,27 @@ impl Runner {
             .and_then(|deadline| deadline.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |since_epoch| since_epoch.as_secs());
 
+        let container = match inner.containment.open_run() {
+            Ok(container) => container,
+            Err(source) => {
+                inner
+                    .metrics
+                    .record(&extension, &action, Ending::SpawnFailure, None, 0);
+                return Err(RunError::Contain { source });
+            }
+        };
+        let procs_file = match container.procs_file() {
+            Ok(file) => file,
+            Err(source) => {
+                inner.containment.end(container, None).await;
+                inner
+                    .metrics
+                    .record(&extension, &action, Ending::SpawnFailure, None, 0);
+                return Err(RunError::Contain { source });
+            }
+        };
+        let parent = nix::unistd::getpid();
+
         let mut command = Command::new(&executable);
         command
             .arg(&action)
@@ -273,13 +304,24 @@ impl Runner {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            .envs(inner.containment.environment(&container))
             .process_group(0)
             .kill_on_drop(true);
+        // SAFETY: `child_setup` runs between fork and exec and makes only async-signal-safe
+        // calls (prctl, getppid, write) on memory the closure owns; it allocates nothing.
+        #[allow(unsafe_code)]
+        unsafe {
+            command.pre_exec(move || child_setup(parent, procs_file.as_ref()));
+        }
 
         let started = Instant::now();
-        let mut child = match spawn_retrying_busy(&mut command).await {
+        let spawned = spawn_retrying_busy(&mut command, &inner.containment).await;
+        // The closure holds the cgroup file open; the child has it by now.
+        drop(command);
+        let mut child = match spawned {
             Ok(child) => child,
             Err(source) => {
+                inner.containment.end(container, None).await;
                 inner
                     .metrics
                     .record(&extension, &action, Ending::SpawnFailure, None, 0);
@@ -290,11 +332,13 @@ impl Runner {
             }
         };
         // With process_group(0) the group id is the child's pid.
+        let root_pid = child.id();
         let group = ProcessGroup {
-            id: child
-                .id()
+            id: root_pid
                 .and_then(|id| i32::try_from(id).ok())
                 .map(Pid::from_raw),
+            container: &container,
+            containment: &inner.containment,
         };
         let supervised = supervise(
             &mut child,
@@ -305,9 +349,10 @@ impl Runner {
             &action,
         )
         .await;
-        // Whatever is left of the group goes now: the run is over.
+        // Whatever is left of the group and the container goes now: the run is over.
         drop(group);
         drop(child);
+        let left_in_container = inner.containment.end(container, root_pid).await;
         let elapsed = started.elapsed();
         drop(payload_file);
         span.record(
@@ -335,6 +380,16 @@ impl Runner {
             stderr_tail,
             kills,
         } = supervised;
+        let kills = kills + u64::from(left_in_container > 0 && kills == 0);
+        if left_in_container > 0 {
+            tracing::warn!(
+                target: "trellis::extension",
+                extension = extension.as_str(),
+                action = action.as_str(),
+                processes = left_in_container,
+                "killed processes the extension left running after its run (they may not outlive it)"
+            );
+        }
         if kills > 0 && !timed_out {
             tracing::warn!(
                 target: "trellis::extension",
@@ -480,10 +535,10 @@ fn prepare_payload_root(path: &Path) -> Result<PathBuf, RunnerInitError> {
 }
 
 /// Spawn, retrying briefly while the executable is being written by someone ("text file busy").
-async fn spawn_retrying_busy(command: &mut Command) -> io::Result<Child> {
+async fn spawn_retrying_busy(command: &mut Command, containment: &Containment) -> io::Result<Child> {
     let mut delay = Duration::from_millis(5);
     for _ in 0..6 {
-        match command.spawn() {
+        match containment.spawn(|| command.spawn(), Child::id) {
             Err(error) if error.raw_os_error() == Some(nix::errno::Errno::ETXTBSY as i32) => {
                 tokio::time::sleep(delay).await;
                 delay *= 2;
@@ -491,25 +546,35 @@ async fn spawn_retrying_busy(command: &mut Command) -> io::Result<Child> {
             spawned => return spawned,
         }
     }
-    command.spawn()
+    containment.spawn(|| command.spawn(), Child::id)
 }
 
-/// The extension's process group. Dropping it sends SIGKILL to whatever is left in the group.
-struct ProcessGroup {
+/// The extension's process group and its container. Dropping it sends SIGKILL to whatever is
+/// left in the group (the container is ended after it).
+struct ProcessGroup<'a> {
     id: Option<Pid>,
+    container: &'a RunContainer,
+    containment: &'a Containment,
 }
 
-impl ProcessGroup {
-    /// Signal every process of the group; true when at least one process received it.
+impl ProcessGroup<'_> {
+    /// Signal every process of the group and of the container; true when at least one process
+    /// received it.
     fn signal(&self, signal: Signal) -> bool {
-        self.id
-            .is_some_and(|id| nix::sys::signal::killpg(id, signal).is_ok())
+        let group = self
+            .id
+            .is_some_and(|id| nix::sys::signal::killpg(id, signal).is_ok());
+        let contained = self.containment.signal(self.container, signal, self.id);
+        group || contained
     }
 }
 
-impl Drop for ProcessGroup {
+impl Drop for ProcessGroup<'_> {
     fn drop(&mut self) {
-        self.signal(Signal::SIGKILL);
+        // The container's rest is killed (and counted) when the run ends.
+        if let Some(id) = self.id {
+            let _ = nix::sys::signal::killpg(id, Signal::SIGKILL);
+        }
     }
 }
 
@@ -551,7 +616,7 @@ impl Phase {
 
 async fn supervise(
     child: &mut Child,
-    group: &ProcessGroup,
+    group: &ProcessGroup<'_>,
     timeout: Duration,
     config: &RunnerConfig,
     extension: &str,

@@ -443,7 +443,10 @@ impl Machine {
         deadline: Deadline,
     ) -> Result<(), ActionError> {
         self.clean_runtime_files();
-        let mut child = Command::new(&plan.qemu)
+        // QEMU is a long-lived helper: it must outlive the run that starts it.
+        let mut command = Command::new(&plan.qemu);
+        trellis_extkit::helper::outside_the_run(&mut command);
+        let mut child = command
             .args(self.arguments(record, plan))
             .current_dir(&self.dir)
             .stdin(Stdio::null())
@@ -485,6 +488,13 @@ impl Machine {
                 message = collect(stdout);
             }
             return Err(launch_error(&self.name, plan, &message, status.to_string()));
+        }
+        // The daemon has written its pidfile by now; under cgroup containment it leaves the
+        // run's cgroup, or it would be killed when this run ends.
+        if let Some(pid) = self.pid(&record.uuid) {
+            trellis_extkit::helper::detach(pid).map_err(|source| {
+                ActionError::io(format!("take qemu (pid {pid}) out of the run"), source)
+            })?;
         }
         // The daemon signals its parent only once it is set up, so the monitor is there.
         let mut session = Qmp::connect(

@@ -1,6 +1,7 @@
 //! Shared helpers: sandboxes with a runner and a scripts directory, process-group inspection.
 
 mod check;
+mod containment;
 mod executables;
 mod limits;
 mod output;

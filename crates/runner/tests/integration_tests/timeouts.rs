@@ -34,7 +34,11 @@ while true; do sleep 1; done"#,
     };
     assert_eq!(*after, Duration::from_secs(1));
     assert!(stderr_tail.contains("children started"));
-    assert_eq!(error.details(), "Timeout");
+    assert_eq!(
+        error.details(),
+        format!("Timeout, Output: {}", stdout.trim()),
+        "the partial output is part of the failure"
+    );
     assert!(
         elapsed >= Duration::from_millis(1500),
         "SIGKILL came only after the grace period: {elapsed:?}"
