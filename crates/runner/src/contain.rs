@@ -110,7 +110,11 @@ impl Containment {
 
     /// Spawn the run's first process and record it while no sweep can run, so that the subreaper
     /// sweep never reaps it behind tokio's back (however quickly it exits).
-    pub(crate) fn spawn<T>(&self, spawn: impl FnOnce() -> io::Result<T>, pid: impl Fn(&T) -> Option<u32>) -> io::Result<T> {
+    pub(crate) fn spawn<T>(
+        &self,
+        spawn: impl FnOnce() -> io::Result<T>,
+        pid: impl Fn(&T) -> Option<u32>,
+    ) -> io::Result<T> {
         let mut roots = live_roots();
         let spawned = spawn()?;
         if let Some(pid) = pid(&spawned) {
@@ -233,7 +237,10 @@ impl CgroupRoot {
         let dir = self.dir.join(format!("run-{n}"));
         fs::create_dir(&dir)?;
         Ok(RunContainer {
-            id: format!("{}.{n}", self.dir.file_name().unwrap_or_default().to_string_lossy()),
+            id: format!(
+                "{}.{n}",
+                self.dir.file_name().unwrap_or_default().to_string_lossy()
+            ),
             cgroup: Some(dir),
         })
     }
@@ -425,7 +432,11 @@ fn process_table() -> Vec<(i32, i32, bool)> {
     };
     let mut table = Vec::new();
     for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
             continue;
         };
         let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {

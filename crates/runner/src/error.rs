@@ -274,7 +274,10 @@ mod tests {
         };
         let details = flood.details();
         assert!(details.len() < OUTPUT_IN_DETAILS + 100, "{}", details.len());
-        assert!(details.ends_with("[truncated: 4096 of 20000 bytes shown]"), "{details}");
+        assert!(
+            details.ends_with("[truncated: 4096 of 20000 bytes shown]"),
+            "{details}"
+        );
         assert_eq!(timed_out.to_string(), "extension timed out after 30s");
         let killed = RunError::Killed {
             signal: 9,

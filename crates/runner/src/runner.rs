@@ -535,7 +535,10 @@ fn prepare_payload_root(path: &Path) -> Result<PathBuf, RunnerInitError> {
 }
 
 /// Spawn, retrying briefly while the executable is being written by someone ("text file busy").
-async fn spawn_retrying_busy(command: &mut Command, containment: &Containment) -> io::Result<Child> {
+async fn spawn_retrying_busy(
+    command: &mut Command,
+    containment: &Containment,
+) -> io::Result<Child> {
     let mut delay = Duration::from_millis(5);
     for _ in 0..6 {
         match containment.spawn(|| command.spawn(), Child::id) {

@@ -3,6 +3,7 @@
 mod affinity;
 mod api;
 mod credentials;
+mod exactly_once;
 mod extensions;
 mod first_hour;
 mod instances;

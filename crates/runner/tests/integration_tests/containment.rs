@@ -68,7 +68,11 @@ async fn escaped_descendants_die_when_the_run_ends(mode: ContainmentMode) {
         .await
         .unwrap();
     let pids = recorded_pids(&sandbox);
-    assert_eq!(pids.len(), 3, "the script started three escaping descendants");
+    assert_eq!(
+        pids.len(),
+        3,
+        "the script started three escaping descendants"
+    );
     assert!(
         all_dead(&pids).await,
         "{mode:?}: survivors {:?}",
@@ -193,10 +197,14 @@ async fn the_run_cgroup_is_removed_after_each_run() {
         .lines()
         .find_map(|line| {
             let (left, right) = line.split_once(" - ")?;
-            (right.split(' ').next()? == "cgroup2").then(|| left.split(' ').nth(4).map(str::to_owned))?
+            (right.split(' ').next()? == "cgroup2")
+                .then(|| left.split(' ').nth(4).map(str::to_owned))?
         })
         .unwrap();
     let dir = std::path::Path::new(&mount).join(cgroup.trim_start_matches('/'));
     assert!(!dir.exists(), "{} was left behind", dir.display());
-    assert!(!own.contains("trellis-runs"), "the runner itself stays where it was");
+    assert!(
+        !own.contains("trellis-runs"),
+        "the runner itself stays where it was"
+    );
 }

@@ -93,7 +93,13 @@ async fn environment_is_cleared_except_the_allowlist() {
         .collect();
     let allowlist = &sandbox.runner.config().env_allowlist;
     for (name, value) in &child_env {
-        if ["TRELLIS_DEADLINE", "TRELLIS_RUN_ID", "TRELLIS_HELPER_CGROUP"].contains(&name.as_str()) {
+        if [
+            "TRELLIS_DEADLINE",
+            "TRELLIS_RUN_ID",
+            "TRELLIS_HELPER_CGROUP",
+        ]
+        .contains(&name.as_str())
+        {
             continue;
         }
         assert!(

@@ -491,7 +491,17 @@ mod run {
             let redactor = crate::app::secrets::Redactor::for_payload(&payload)
                 .with_parameters(&payload, password_params);
             let (success, details) = match self.invoke(&t, &a.name, &payload, timeout).await {
-                Ok(Ok(out)) => (true, Some(redactor.redact(out.stdout.trim()))),
+                Ok(Ok(out)) => (
+                    true,
+                    // Kept in the job row and returned by every poll: bounded, with a marker.
+                    Some(
+                        trellis_ext_runner::bounded_to(
+                            &redactor.redact(out.stdout.trim()),
+                            super::CUSTOM_ACTION_OUTPUT_CAP,
+                        )
+                        .into_owned(),
+                    ),
+                ),
                 Ok(Err(err)) => (false, Some(redactor.redact(&err.details()))),
                 Err(gate) => (false, Some(gate.external_message().to_string())),
             };
@@ -528,3 +538,7 @@ mod run {
         }
     }
 }
+
+/// Most bytes of a custom action's stdout kept in its result (the job row every poll returns);
+/// the rest is cut with a marker that tells the full size.
+pub const CUSTOM_ACTION_OUTPUT_CAP: usize = 64 * 1024;

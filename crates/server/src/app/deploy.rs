@@ -5,7 +5,6 @@
 
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::time::Duration;
 use trellis_ext_protocol as proto;
 use trellis_model::entity::{DetailOwner, Instance, Nic};
 use trellis_model::extension::DETAIL_REQUIRES_PREPARE;
@@ -17,7 +16,7 @@ use trellis_store::Page;
 use super::infra::{random_mac, EXTERNAL_PREFIX};
 use super::instance::DETAIL_DEPLOYVM;
 use super::invoke::{action_failed, Target};
-use super::job::{JobContext, JobStep};
+use super::job::{JobContext, Phase};
 use super::ssh_keys::{DETAIL_SSH_KEYPAIR_NAMES, DETAIL_SSH_PUBLIC_KEY};
 use super::{App, Caller};
 
@@ -607,7 +606,6 @@ impl App {
             .instance_by_uuid(uuid)
             .await?
             .ok_or_else(|| super::instance::unknown_instance(uuid))?;
-        let resumed = ctx.resumed_step()?;
         let template = self
             .store
             .template_get(inst.template_id)
@@ -643,43 +641,38 @@ impl App {
                 let payload = self.payload(&t, Some(caller), proto::action::START, true).await?;
                 return self.invoke(&t, proto::action::START, &payload, timeout).await?.map(|_| ()).map_err(|e| action_failed("start", &inst, &e));
             }
-            if resumed == Some(JobStep::Created) {
-                return Ok(());
-            }
-            if resumed == Some(JobStep::CreatePending) {
-                // The previous run may or may not have created it: observe first.
-                let payload = self.payload(&t, Some(caller), proto::action::STATUS, false).await?;
-                let observed = match self.invoke(&t, proto::action::STATUS, &payload, Duration::from_secs(60)).await? {
-                    Ok(o) => proto::parse_status_output(&o.stdout),
-                    Err(_) => proto::PowerState::PowerUnknown,
-                };
-                tracing::info!(instance = %inst.instance_name, ?observed, "resuming an interrupted create: observed the instance first");
-                match observed {
-                    proto::PowerState::PowerOn => return Ok(()),
-                    proto::PowerState::PowerOff => {
-                        let payload = self.payload(&t, Some(caller), proto::action::START, true).await?;
-                        return self.invoke(&t, proto::action::START, &payload, timeout).await?.map(|_| ()).map_err(|e| action_failed("start", &inst, &e));
-                    }
-                    proto::PowerState::PowerUnknown => {}
+            match ctx.resumed(proto::action::CREATE) {
+                Some(Phase::Ok) => return Ok(()),
+                Some(Phase::Pending) => {
+                    // The previous run may or may not have created it: observe first, and never
+                    // create a second time.
+                    let observed = self.observe_power(&t).await?;
+                    tracing::info!(instance = %inst.instance_name, ?observed, "resuming an interrupted create: observed the instance first");
+                    return match observed {
+                        proto::PowerState::PowerOn => Ok(()),
+                        proto::PowerState::PowerOff => {
+                            let payload = self.payload(&t, Some(caller), proto::action::START, true).await?;
+                            self.invoke(&t, proto::action::START, &payload, timeout).await?.map(|_| ()).map_err(|e| action_failed("start", &inst, &e))
+                        }
+                        // Nobody can tell whether it exists: the instance needs an operator's
+                        // attention (it ends in Error, with an alert), not a second create.
+                        proto::PowerState::PowerUnknown => Err(self.outcome_unknown(ctx, &t, proto::action::CREATE).await),
+                    };
                 }
+                Some(Phase::Failed) | None => {}
             }
             let requires_prepare = match template.extension_id {
                 Some(eid) => self.store.detail_get(DetailOwner::Extension, eid, DETAIL_REQUIRES_PREPARE).await?.is_some_and(|v| v.eq_ignore_ascii_case("true")),
                 None => false,
             };
-            if requires_prepare && !matches!(resumed, Some(JobStep::Prepared | JobStep::CreatePending)) {
+            if requires_prepare && ctx.resumed(proto::action::PREPARE) != Some(Phase::Ok) {
                 let payload = self.payload(&t, Some(caller), proto::action::PREPARE, true).await?;
                 let out = self.invoke(&t, proto::action::PREPARE, &payload, timeout).await?.map_err(|e| action_failed("prepare", &inst, &e))?;
                 self.apply_prepare(&t, &payload, &out.stdout).await?;
-                ctx.set_step(JobStep::Prepared).await?;
             }
-            ctx.set_step(JobStep::CreatePending).await?;
             let payload = self.payload(&t, Some(caller), proto::action::CREATE, true).await?;
             match self.invoke(&t, proto::action::CREATE, &payload, timeout).await? {
-                Ok(_) => {
-                    ctx.set_step(JobStep::Created).await?;
-                    Ok(())
-                }
+                Ok(_) => Ok(()),
                 Err(e) => {
                     // Undo: remove whatever the failed create left behind.
                     let del = self.payload(&t, Some(caller), proto::action::DELETE, false).await?;

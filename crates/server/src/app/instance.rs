@@ -200,11 +200,17 @@ impl App {
         if inst.state == VmState::Stopped {
             return Ok(inst);
         }
-        inst.state.begin_stop()?;
-        let prior = inst.state;
-        let inst = self
-            .set_state(&inst, VmState::Stopping, inst.host_id)
-            .await?;
+        // A job resumed after a crash finds the instance where it left it.
+        let (inst, prior) = if inst.state == VmState::Stopping && resuming_a_job() {
+            (inst, VmState::Running)
+        } else {
+            inst.state.begin_stop()?;
+            let prior = inst.state;
+            let inst = self
+                .set_state(&inst, VmState::Stopping, inst.host_id)
+                .await?;
+            (inst, prior)
+        };
         let result = match self.instance_host(&inst).await? {
             Some(host) => {
                 let t = self.target(&inst, &host).await;
@@ -321,6 +327,11 @@ impl App {
                 "Unable to find UUID for id [{id}] of type [VirtualMachine]"
             )));
         };
+        if inst.state == VmState::Expunging && resuming_a_job() {
+            // Resumed after a crash in the expunge of a destroy with `expunge`.
+            self.expunge_locked(caller, inst).await?;
+            return Ok(None);
+        }
         if is_destroyed(inst.state) {
             // Already destroyed: nothing to do, or the expunge the caller asked for.
             if !expunge {
@@ -330,12 +341,16 @@ impl App {
             return Ok(None);
         }
         self.delete_protection_check(&inst).await?;
-        inst.state.begin_destroy()?;
+        let resumed_stop = inst.state == VmState::Stopping && resuming_a_job();
+        if !resumed_stop {
+            inst.state.begin_destroy()?;
+        }
         // An instance whose first deployment failed was never created on the extension's side
         // (the failed create was undone): there is nothing to stop, as upstream's Error →
         // Destroyed goes straight on.
-        let exists =
-            inst.state == VmState::Running || (inst.state == VmState::Error && inst.started_once);
+        let exists = resumed_stop
+            || inst.state == VmState::Running
+            || (inst.state == VmState::Error && inst.started_once);
         if exists {
             inst = self.stop_locked(caller, inst, expunge).await?;
         }
@@ -376,8 +391,12 @@ impl App {
     }
 
     pub(crate) async fn expunge_locked(&self, caller: &Caller, inst: Instance) -> Result<()> {
-        inst.state.begin_expunge()?;
-        let inst = self.set_state(&inst, VmState::Expunging, None).await?;
+        let inst = if inst.state == VmState::Expunging && resuming_a_job() {
+            inst
+        } else {
+            inst.state.begin_expunge()?;
+            self.set_state(&inst, VmState::Expunging, None).await?
+        };
         self.store
             .detail_upsert(DetailOwner::Instance, inst.id, DETAIL_EXPUNGE, "true", true)
             .await?;
@@ -652,4 +671,9 @@ pub(crate) fn unknown_instance(uuid: &str) -> Error {
     Error::not_found(format!(
         "Invalid parameter id value={uuid} due to incorrect long value format, or entity does not exist or due to incorrect parameter annotation for the field in api cmd class."
     ))
+}
+
+/// Is this task a job that an earlier run (before a crash or a lost lease) already started?
+fn resuming_a_job() -> bool {
+    super::job::current().is_some_and(|job| job.job.attempts > 1)
 }

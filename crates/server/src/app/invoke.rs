@@ -15,7 +15,13 @@ use trellis_model::extension::ExtensionState;
 use trellis_model::{Error, Result};
 
 use super::infra::{strip_prefix, HOST_PASSWORD, HOST_USERNAME};
+use super::job::{JobContext, JobStep, Phase, Resume};
 use super::{setting, App, Caller};
+use trellis_model::{ids, time::now_millis};
+
+/// The alert type of a job whose interrupted action's outcome is unknown (a Trellis type,
+/// outside upstream's numbers).
+pub const ALERT_OUTCOME_UNKNOWN: i64 = 100;
 
 /// Everything needed to run an action for an instance, loaded once per operation.
 pub(crate) struct Target {
@@ -294,6 +300,31 @@ impl App {
         timeout: Duration,
     ) -> Result<std::result::Result<RunOutput, RunError>> {
         Self::extension_gate(&t.extension, action)?;
+        // Inside a job, every side effect is journaled, and one an earlier run of the job left
+        // interrupted is resumed by its rule, never run again blindly.
+        let job = super::job::current().filter(|_| JobStep::has_side_effect(action));
+        if let Some(job) = &job {
+            if let Some(done) = self.resume_interrupted(job, t, action).await? {
+                return Ok(Ok(done));
+            }
+            job.begin(action).await?;
+        }
+        let out = self.run_action(t, action, payload, timeout).await?;
+        if let Some(job) = &job {
+            job.finish(action, out.is_ok());
+        }
+        Ok(out)
+    }
+
+    /// The run itself: the runner, then the failure's output masked of the payload's secrets,
+    /// then the log line.
+    async fn run_action(
+        &self,
+        t: &Target,
+        action: &str,
+        payload: &proto::Payload,
+        timeout: Duration,
+    ) -> Result<std::result::Result<RunOutput, RunError>> {
         let bytes = serde_json::to_vec(payload).map_err(|e| Error::internal(e.to_string()))?;
         let inv = Invocation {
             extension: t.extension.name.clone(),
@@ -318,6 +349,104 @@ impl App {
             }
         }
         Ok(out)
+    }
+
+    /// Decide what to do with `action` when an earlier run of the job got to it: `Some` output
+    /// when it is known to have happened (nothing runs), `None` to run it, an error when its
+    /// outcome cannot be known (it is never run a second time).
+    async fn resume_interrupted(
+        &self,
+        job: &JobContext,
+        t: &Target,
+        action: &str,
+    ) -> Result<Option<RunOutput>> {
+        let inst = &t.instance.instance_name;
+        let done = || RunOutput {
+            stdout: String::new(),
+            stdout_truncated: false,
+            stderr_tail: String::new(),
+            elapsed: Duration::ZERO,
+        };
+        match job.take_resumed(action) {
+            None => Ok(None),
+            Some(Phase::Ok) => {
+                tracing::info!(job_id = %job.job.uuid, action, instance = %inst, "resumed job: the action had already succeeded before the restart; not run again");
+                Ok(Some(done()))
+            }
+            Some(Phase::Failed) => {
+                let text = format!("The {action} action of instance {inst} failed before the server restarted; it is not run again");
+                Err(Error::internal_with(text.clone(), text))
+            }
+            Some(Phase::Pending) => match JobStep::on_resume(action) {
+                Resume::Repeat => Ok(None),
+                Resume::Observe { done_when } => {
+                    let observed = self.observe_power(t).await?;
+                    tracing::info!(job_id = %job.job.uuid, action, instance = %inst, ?observed, "resumed job: observed the instance before deciding about an interrupted action");
+                    if observed == done_when {
+                        Ok(Some(done()))
+                    } else if observed == proto::PowerState::PowerUnknown {
+                        Err(self.outcome_unknown(job, t, action).await)
+                    } else {
+                        // It did not happen: running it now is its first effect.
+                        Ok(None)
+                    }
+                }
+                Resume::ObserveCreate | Resume::Never => {
+                    Err(self.outcome_unknown(job, t, action).await)
+                }
+            },
+        }
+    }
+
+    /// The instance's power state as its extension reports it (unknown when `status` fails).
+    pub(crate) async fn observe_power(&self, t: &Target) -> Result<proto::PowerState> {
+        let payload = self.payload(t, None, proto::action::STATUS, false).await?;
+        Ok(
+            match self
+                .run_action(t, proto::action::STATUS, &payload, Duration::from_secs(60))
+                .await?
+            {
+                Ok(o) => proto::parse_status_output(&o.stdout),
+                Err(_) => proto::PowerState::PowerUnknown,
+            },
+        )
+    }
+
+    /// An interrupted action whose outcome nobody can tell: raise an alert and an event, and
+    /// return the error the job ends with. The action is not run again.
+    pub(crate) async fn outcome_unknown(
+        &self,
+        job: &JobContext,
+        t: &Target,
+        action: &str,
+    ) -> Error {
+        let inst = &t.instance;
+        let text = format!(
+            "Outcome unknown: the server stopped while the {action} action of instance {} ran; it was not run again. Check the instance on the extension's side",
+            inst.instance_name
+        );
+        tracing::warn!(job_id = %job.job.uuid, action, instance = %inst.instance_name, "an interrupted action's outcome is unknown; it is not run again");
+        if let Err(e) = self
+            .store
+            .alert_raise(
+                &ids::new_uuid(),
+                ALERT_OUTCOME_UNKNOWN,
+                "ALERT.TYPE.JOB.OUTCOME.UNKNOWN",
+                &format!("{text} (job {})", job.job.uuid),
+                now_millis(),
+            )
+            .await
+        {
+            tracing::warn!(error = %trellis_model::ErrorChain(&e), "could not raise the alert");
+        }
+        self.event_level(
+            "ERROR",
+            "JOB.OUTCOME.UNKNOWN",
+            &text,
+            Some(("VirtualMachine", &inst.uuid)),
+        )
+        .await;
+        Error::internal_with(text.clone(), text)
     }
 
     pub(crate) fn lifecycle_timeout(&self) -> Duration {

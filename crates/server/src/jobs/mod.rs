@@ -166,6 +166,11 @@ async fn execute(app: &Arc<App>, job: &Job) -> std::result::Result<JobOutcome, A
             "the user who submitted the job no longer exists",
         ))
     })?;
-    let ctx = JobContext::new(job.clone(), app.server_id.clone(), app.clone());
-    Ok(command.execute(app, &caller, &ctx).await?)
+    let ctx = Arc::new(JobContext::new(
+        job.clone(),
+        app.server_id.clone(),
+        app.clone(),
+    )?);
+    let work = command.execute(app, &caller, &ctx);
+    Ok(crate::app::job::in_job(ctx.clone(), work).await?)
 }

@@ -1,6 +1,6 @@
 //! Jobs as the application sees them: the closed set of commands a job can carry
 //! ([`JobCommand`], executed through `App`), what it produced ([`JobOutcome`]), the steps it
-//! records around side effects ([`JobStep`], each with its undo), the secrets it carries sealed at
+//! journals around side effects ([`JobStep`], each action with its resumption), the secrets it carries sealed at
 //! rest ([`seal`]), the [`JobContext`] a running job records through, and queueing and reading
 //! jobs. The worker that claims and runs them is `crate::jobs`; it depends on this module, never
 //! the other way round.
@@ -15,49 +15,95 @@ use trellis_model::{ids, time::now_millis, Error, Result};
 use trellis_store::{NewJob, Page};
 
 pub use command::{JobCommand, JobOutcome};
-pub use step::JobStep;
+pub use step::{JobStep, Phase, Resume};
 
 use super::{App, Caller};
+
+tokio::task_local! {
+    /// The job the current task runs, so that `App::invoke` journals its side effects.
+    static CURRENT: Arc<JobContext>;
+}
+
+/// Run `work` as job `ctx`: every extension action it invokes (in this task) is journaled.
+pub async fn in_job<F: std::future::Future>(ctx: Arc<JobContext>, work: F) -> F::Output {
+    CURRENT.scope(ctx, work).await
+}
+
+/// The job the current task runs, if it runs one.
+pub(crate) fn current() -> Option<Arc<JobContext>> {
+    CURRENT.try_with(Arc::clone).ok()
+}
 
 /// What a running job can see and record.
 pub struct JobContext {
     pub job: Job,
     owner: String,
     app: Arc<App>,
+    /// The journal as an earlier run of this job left it (after a crash); an entry is taken out
+    /// once its resumption is decided.
+    resumed: std::sync::Mutex<JobStep>,
+    /// The journal as this run writes it.
+    journal: std::sync::Mutex<JobStep>,
 }
 
 impl JobContext {
-    /// The context of `job`, run by the server `owner` (its lease is fenced on that id).
-    pub fn new(job: Job, owner: String, app: Arc<App>) -> JobContext {
-        JobContext { job, owner, app }
+    /// The context of `job`, run by the server `owner` (its lease is fenced on that id). A
+    /// journal this server cannot read is an error, never silently ignored.
+    pub fn new(job: Job, owner: String, app: Arc<App>) -> Result<JobContext> {
+        let resumed = JobStep::parse(job.step.as_deref().unwrap_or(""))
+            .map_err(|e| Error::internal(format!("job {}: {}", job.uuid, e.external_message())))?;
+        Ok(JobContext {
+            journal: std::sync::Mutex::new(resumed.clone()),
+            resumed: std::sync::Mutex::new(resumed),
+            job,
+            owner,
+            app,
+        })
     }
 
-    /// The step recorded by an earlier run of this job (after a crash), if any. A step name
-    /// this server does not know is an error, never silently ignored.
-    pub fn resumed_step(&self) -> Result<Option<JobStep>> {
-        match self.job.step.as_deref() {
-            None | Some("") => Ok(None),
-            Some(s) => JobStep::parse(s).map(Some).ok_or_else(|| {
-                Error::internal(format!(
-                    "job {} recorded an unknown step {s:?}",
-                    self.job.uuid
-                ))
-            }),
-        }
+    /// Where an earlier run of this job left `action`, if it got to it. Taking it decides its
+    /// resumption: a later call for the same action in this run sees nothing.
+    pub fn take_resumed(&self, action: &str) -> Option<Phase> {
+        self.resumed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take(action)
     }
 
-    /// Record the step reached, before and after each side effect; steps whose undo is "observe
-    /// first" are synced to disk (see `Store::job_set_step`).
-    pub async fn set_step(&self, step: JobStep) -> Result<()> {
+    /// Peek at where an earlier run left `action` without deciding anything.
+    pub fn resumed(&self, action: &str) -> Option<Phase> {
+        self.resumed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .phase(action)
+    }
+
+    /// Record that `action` is about to run, fenced on this server's lease (synced to disk for
+    /// the actions [`JobStep::durable`] names). Outcomes recorded since the last write go with it.
+    pub async fn begin(&self, action: &str) -> Result<()> {
+        let text = {
+            let mut j = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+            j.set(action, Phase::Pending);
+            j.render()
+        };
         if !self
             .app
             .store
-            .job_set_step(self.job.id, &self.owner, step.as_str(), step.durable())
+            .job_set_step(self.job.id, &self.owner, &text, JobStep::durable(action))
             .await?
         {
             return Err(Error::conflict("the job is no longer owned by this server"));
         }
         Ok(())
+    }
+
+    /// Note `action`'s outcome; it is written with the next [`JobContext::begin`] (a job that
+    /// ends records its result instead).
+    pub fn finish(&self, action: &str, ok: bool) {
+        self.journal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .set(action, if ok { Phase::Ok } else { Phase::Failed });
     }
 }
 
