@@ -13,12 +13,27 @@ pub struct ApiError {
     pub text: String,
 }
 
+/// Most bytes of an error text (the `errortext` of a response or job result).
+pub const MAX_ERROR_TEXT: usize = 2048;
+
 impl ApiError {
+    /// An error answer. The text is bounded to [`MAX_ERROR_TEXT`] bytes (a text that echoes a
+    /// huge bad value is cut with a marker that tells the full size).
     pub fn new(code: u16, cs_code: u32, text: impl Into<String>) -> ApiError {
+        let mut text = text.into();
+        if text.len() > MAX_ERROR_TEXT {
+            let full = text.len();
+            let mut cut = MAX_ERROR_TEXT;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+            text.push_str(&format!("… [truncated: {cut} of {full} bytes shown]"));
+        }
         ApiError {
             code,
             cs_code,
-            text: text.into(),
+            text,
         }
     }
     /// 401: bad or missing credentials or signature.
@@ -85,6 +100,21 @@ impl From<Error> for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_texts_are_bounded() {
+        let e = ApiError::from(Error::invalid_param(format!(
+            "bad value {}",
+            "x".repeat(1 << 20)
+        )));
+        assert_eq!(e.code, 431);
+        assert!(e.text.len() < MAX_ERROR_TEXT + 64, "{}", e.text.len());
+        assert!(e.text.ends_with(&format!(
+            "[truncated: 2048 of {} bytes shown]",
+            (1 << 20) + 10
+        )));
+        assert_eq!(ApiError::new(431, 4350, "short").text, "short");
+    }
 
     #[test]
     fn mapping_table() {

@@ -73,6 +73,7 @@ async fn once(variant: Variant, runner: &Runner, payload: &[u8]) -> anyhow::Resu
                     payload: payload.to_vec(),
                     timeout: Duration::from_secs(30),
                     host_key: None,
+                    secrets: Default::default(),
                 })
                 .await
                 .context("runner run")?;

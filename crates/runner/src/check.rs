@@ -247,6 +247,7 @@ pub async fn check_extension(runner: &Runner, options: CheckOptions) -> CheckRep
             payload,
             timeout: options.timeout,
             host_key: None,
+            secrets: Default::default(),
         };
         let started = Instant::now();
         let result = runner.run(invocation).await;

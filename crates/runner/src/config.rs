@@ -31,6 +31,8 @@ pub struct RunnerConfig {
     pub stdout_cap: usize,
     /// Bytes of the end of stderr kept for error reports.
     pub stderr_cap: usize,
+    /// Bytes of stderr logged per run; the rest is counted and summarised in one line.
+    pub stderr_log_budget: usize,
     /// Time between SIGTERM and SIGKILL to the process group once the timeout has passed.
     pub kill_grace: Duration,
     /// Time the extension is given after the deadline it is told (argv\[3\], which is the
@@ -55,6 +57,7 @@ impl Default for RunnerConfig {
             max_per_host: 8,
             stdout_cap: 8 * 1024 * 1024,
             stderr_cap: 64 * 1024,
+            stderr_log_budget: 256 * 1024,
             kill_grace: Duration::from_secs(5),
             deadline_grace: Duration::from_secs(3),
             env_allowlist: DEFAULT_ENV_ALLOWLIST

@@ -1,4 +1,37 @@
-//! Output sinks: a capped stdout buffer, and a stderr tail that also logs each line as it arrives.
+//! Output sinks: a capped stdout buffer, and a stderr tail that also logs each line as it arrives
+//! (within a byte budget, secrets masked).
+
+/// Secret values of one run (from its payload), masked in what the runner logs. `Debug` shows
+/// only how many there are.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secrets(Vec<String>);
+
+impl Secrets {
+    /// The values to mask; empty ones are ignored, longer ones are masked first.
+    pub fn new(values: impl IntoIterator<Item = String>) -> Secrets {
+        let mut v: Vec<String> = values.into_iter().filter(|s| !s.is_empty()).collect();
+        v.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        v.dedup();
+        Secrets(v)
+    }
+
+    /// `text` with every secret value replaced by `******`.
+    pub fn mask<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        let mut out = std::borrow::Cow::Borrowed(text);
+        for secret in &self.0 {
+            if out.contains(secret.as_str()) {
+                out = std::borrow::Cow::Owned(out.replace(secret.as_str(), "******"));
+            }
+        }
+        out
+    }
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secrets({} values)", self.0.len())
+    }
+}
 
 /// Keeps the first `cap` bytes; the rest is counted as truncated and dropped.
 #[derive(Debug)]
@@ -36,7 +69,9 @@ impl CappedBuffer {
 const MAX_LOG_LINE: usize = 16 * 1024;
 
 /// Keeps the last `cap` bytes of stderr and logs every line through `tracing` (target
-/// `trellis::extension`). stderr is for humans: it is never parsed.
+/// `trellis::extension`), up to a per-run byte budget; what is over the budget is counted and
+/// summarised in one line when the run ends. Each logged line has the run's secret values masked.
+/// stderr is for humans: it is never parsed.
 #[derive(Debug)]
 pub(crate) struct StderrSink<'a> {
     tail: Vec<u8>,
@@ -44,16 +79,32 @@ pub(crate) struct StderrSink<'a> {
     line: Vec<u8>,
     extension: &'a str,
     action: &'a str,
+    secrets: &'a Secrets,
+    budget: usize,
+    logged: usize,
+    dropped_bytes: usize,
+    dropped_lines: usize,
 }
 
 impl<'a> StderrSink<'a> {
-    pub(crate) fn new(cap: usize, extension: &'a str, action: &'a str) -> StderrSink<'a> {
+    pub(crate) fn new(
+        cap: usize,
+        budget: usize,
+        extension: &'a str,
+        action: &'a str,
+        secrets: &'a Secrets,
+    ) -> StderrSink<'a> {
         StderrSink {
             tail: Vec::new(),
             cap,
             line: Vec::new(),
             extension,
             action,
+            secrets,
+            budget,
+            logged: 0,
+            dropped_bytes: 0,
+            dropped_lines: 0,
         }
     }
 
@@ -86,9 +137,16 @@ impl<'a> StderrSink<'a> {
         self.line.clear();
     }
 
-    fn emit(&self, bytes: &[u8]) {
+    fn emit(&mut self, bytes: &[u8]) {
+        if self.logged.saturating_add(bytes.len()) > self.budget {
+            self.dropped_bytes += bytes.len();
+            self.dropped_lines += 1;
+            return;
+        }
+        self.logged += bytes.len();
         let text = String::from_utf8_lossy(bytes);
         let text = text.strip_suffix('\r').unwrap_or(&text);
+        let text = self.secrets.mask(text);
         tracing::info!(target: "trellis::extension", extension = self.extension, action = self.action, "{text}");
     }
 
@@ -96,6 +154,17 @@ impl<'a> StderrSink<'a> {
     pub(crate) fn finish(mut self) -> String {
         if !self.line.is_empty() {
             self.emit_line();
+        }
+        if self.dropped_lines > 0 {
+            tracing::warn!(
+                target: "trellis::extension",
+                extension = self.extension,
+                action = self.action,
+                dropped_bytes = self.dropped_bytes,
+                dropped_lines = self.dropped_lines,
+                budget = self.budget,
+                "stderr over the per-run log budget was not logged"
+            );
         }
         let start = self.tail.len().saturating_sub(self.cap);
         let mut tail = &self.tail[start..];
@@ -157,7 +226,8 @@ mod tests {
 
     #[test]
     fn stderr_tail_keeps_the_end() {
-        let mut sink = StderrSink::new(10, "x", "y");
+        let secrets = Secrets::default();
+        let mut sink = StderrSink::new(10, usize::MAX, "x", "y", &secrets);
         for index in 0..10_000 {
             sink.push(format!("line {index}\n").as_bytes());
         }
@@ -166,9 +236,17 @@ mod tests {
 
     #[test]
     fn stderr_tail_does_not_start_mid_character() {
-        let mut sink = StderrSink::new(4, "x", "y");
+        let secrets = Secrets::default();
+        let mut sink = StderrSink::new(4, usize::MAX, "x", "y", &secrets);
         sink.push("aé€".as_bytes());
         assert_eq!(sink.finish(), "€");
+    }
+
+    #[test]
+    fn secrets_are_masked_longest_first() {
+        let secrets = Secrets::new(["abc".to_string(), "abcdef".to_string(), String::new()]);
+        assert_eq!(secrets.mask("x abcdef y abc"), "x ****** y ******");
+        assert_eq!(format!("{secrets:?}"), "Secrets(2 values)");
     }
 
     #[test]

@@ -23,7 +23,13 @@ impl PayloadFile {
         retain: bool,
     ) -> Result<PayloadFile, PathedIoError> {
         let directory = root.join(directory_name(extension));
-        let path = directory.join(format!("{}.json", uuid::Uuid::new_v4()));
+        // Named after this process while the run is in flight, so that a server restarted after
+        // a crash can tell the files of runs that never finished (see `sweep_orphaned`).
+        let path = directory.join(format!(
+            "{}-{}.json",
+            std::process::id(),
+            uuid::Uuid::new_v4()
+        ));
         let mut file = match open_new(&path) {
             Ok(file) => file,
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
@@ -62,8 +68,47 @@ impl Drop for PayloadFile {
         if !self.retain {
             // A file already removed (for example by a sweep) is not a problem.
             let _ = std::fs::remove_file(&self.path);
+            return;
+        }
+        // Kept for debugging: renamed so that it is no longer taken for a run in flight.
+        if let Some(name) = self.path.file_name().and_then(|n| n.to_str()) {
+            let kept = name
+                .split_once('-')
+                .map_or(name, |(_, rest)| rest)
+                .to_owned();
+            let _ = std::fs::rename(&self.path, self.path.with_file_name(format!("kept-{kept}")));
         }
     }
+}
+
+/// Remove the payload files of runs in flight in processes that are gone (a server killed
+/// while its extensions ran): they hold secrets and no run will ever remove them. Returns how
+/// many were removed.
+pub(crate) fn sweep_orphaned(root: &Path) -> usize {
+    let mut removed = 0;
+    let Ok(extension_dirs) = std::fs::read_dir(root) else {
+        return 0;
+    };
+    for extension_dir in extension_dirs.flatten() {
+        let Ok(entries) = std::fs::read_dir(extension_dir.path()) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name
+                .to_str()
+                .and_then(|n| n.split_once('-'))
+                .and_then(|(pid, _)| pid.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let alive = Path::new(&format!("/proc/{pid}")).exists();
+            if !alive && std::fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    removed
 }
 
 /// An I/O failure together with the path it concerns.

@@ -6,7 +6,7 @@ use crate::contain::{child_setup, Containment, RunContainer};
 use crate::error::{RunError, RunnerInitError};
 use crate::executable::preflight;
 use crate::metrics::{Ending, Metrics};
-use crate::output::{stdout_lossy, stdout_text, CappedBuffer, StderrSink};
+use crate::output::{stdout_lossy, stdout_text, CappedBuffer, Secrets, StderrSink};
 use crate::payload::{self, PayloadFile};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -48,6 +48,15 @@ pub struct Invocation {
     pub timeout: Duration,
     /// The host the action concerns, for the per-host limit.
     pub host_key: Option<String>,
+    /// Secret values of the payload, masked in the log lines of the run's stderr.
+    pub secrets: Secrets,
+}
+
+/// A run's place under the concurrency limits (per host, per extension, global), held until
+/// dropped.
+#[derive(Debug)]
+pub struct Slot {
+    _permits: Vec<OwnedSemaphorePermit>,
 }
 
 /// A successful run: the process exited 0.
@@ -122,6 +131,13 @@ impl Runner {
             }
         }
         let payload_root = prepare_payload_root(&config.payload_dir)?;
+        let orphaned = payload::sweep_orphaned(&payload_root);
+        if orphaned > 0 {
+            tracing::warn!(
+                files = orphaned,
+                "removed payload files of runs that never finished (their server stopped while they ran)"
+            );
+        }
         let containment = Containment::new(config.containment)
             .map_err(|source| RunnerInitError::Containment { source })?;
         let environment = config
@@ -168,6 +184,25 @@ impl Runner {
     ///
     /// Success means exit code 0; stdout is returned verbatim.
     pub async fn run(&self, invocation: Invocation) -> Result<RunOutput, RunError> {
+        self.run_in(None, invocation).await
+    }
+
+    /// Wait for a slot for a run of `extension` on `host` (per host, per extension, global),
+    /// without starting anything: a caller that records something just before the side effect
+    /// (a job's journal) does it holding the slot, then calls [`Runner::run_in`].
+    pub async fn slot(&self, extension: &str, action: &str, host: Option<&str>) -> Slot {
+        let queued = self.inner.metrics.queued(extension, action);
+        let permits = self.acquire(extension, host).await;
+        drop(queued);
+        Slot { _permits: permits }
+    }
+
+    /// [`Runner::run`] in a slot taken with [`Runner::slot`] (`None`: wait for one).
+    pub async fn run_in(
+        &self,
+        slot: Option<Slot>,
+        invocation: Invocation,
+    ) -> Result<RunOutput, RunError> {
         let span = tracing::info_span!(
             "extension_run",
             extension = invocation.extension.as_str(),
@@ -175,7 +210,7 @@ impl Runner {
             exit_code = tracing::field::Empty,
             elapsed_ms = tracing::field::Empty,
         );
-        self.run_in_span(invocation, &span)
+        self.run_in_span(slot, invocation, &span)
             .instrument(span.clone())
             .await
     }
@@ -193,6 +228,7 @@ impl Runner {
 
     async fn run_in_span(
         &self,
+        slot: Option<Slot>,
         invocation: Invocation,
         span: &tracing::Span,
     ) -> Result<RunOutput, RunError> {
@@ -204,6 +240,7 @@ impl Runner {
             payload,
             timeout,
             host_key,
+            secrets,
         } = invocation;
 
         let executable = match std::path::absolute(&executable) {
@@ -231,9 +268,10 @@ impl Runner {
             .parent()
             .map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
 
-        let queued = inner.metrics.queued(&extension, &action);
-        let _permits = self.acquire(&extension, host_key.as_deref()).await;
-        drop(queued);
+        let _slot = match slot {
+            Some(slot) => slot,
+            None => self.slot(&extension, &action, host_key.as_deref()).await,
+        };
         let _in_flight = inner.metrics.in_flight(&extension, &action);
 
         let payload_file = match PayloadFile::write(
@@ -345,8 +383,8 @@ impl Runner {
             &group,
             timeout,
             &inner.config,
-            &extension,
-            &action,
+            (&extension, &action),
+            &secrets,
         )
         .await;
         // Whatever is left of the group and the container goes now: the run is over.
@@ -622,13 +660,19 @@ async fn supervise(
     group: &ProcessGroup<'_>,
     timeout: Duration,
     config: &RunnerConfig,
-    extension: &str,
-    action: &str,
+    (extension, action): (&str, &str),
+    secrets: &Secrets,
 ) -> io::Result<Supervised> {
     let mut stdout_pipe = child.stdout.take();
     let mut stderr_pipe = child.stderr.take();
     let mut stdout = CappedBuffer::new(config.stdout_cap);
-    let mut stderr = StderrSink::new(config.stderr_cap, extension, action);
+    let mut stderr = StderrSink::new(
+        config.stderr_cap,
+        config.stderr_log_budget,
+        extension,
+        action,
+        secrets,
+    );
     let mut stdout_chunk = vec![0u8; 32 * 1024];
     let mut stderr_chunk = vec![0u8; 8 * 1024];
     let mut status: Option<ExitStatus> = None;

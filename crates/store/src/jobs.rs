@@ -148,6 +148,20 @@ impl Store {
         Ok(r.rows_affected())
     }
 
+    /// Ids of the unfinished jobs `owner` holds (a job another server took over is not among
+    /// them).
+    pub async fn job_owned_ids(&self, owner: &str) -> StoreResult<Vec<i64>> {
+        let rows = sqlx::query("SELECT id FROM async_jobs WHERE owner = $1 AND status = 0")
+            .bind(owner)
+            .fetch_all(&self.writer)
+            .await
+            .map_err(StoreError::query("job_owned_ids"))?;
+        rows.iter()
+            .map(|r| get_i64(r, "id"))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::query("job_owned_ids"))
+    }
+
     /// Record the step a job has reached (fenced on the owner).
     ///
     /// With `durable`, the step is on disk when this returns, also on SQLite, whose other

@@ -470,6 +470,10 @@ async fn jobs_steps_leases_release_and_counts() {
         assert_eq!(c2.id, j2.id);
         assert_eq!(s.job_renew_leases("srv-a", 5000).await.unwrap(), 2);
         assert_eq!(s.job_renew_leases("srv-b", 5000).await.unwrap(), 0);
+        let mut owned = s.job_owned_ids("srv-a").await.unwrap();
+        owned.sort();
+        assert_eq!(owned, vec![j1.id.min(j2.id), j1.id.max(j2.id)]);
+        assert!(s.job_owned_ids("srv-b").await.unwrap().is_empty());
         assert_eq!(
             s.job_by_uuid(&j2.uuid).await.unwrap().unwrap().lease_until,
             Some(5000)

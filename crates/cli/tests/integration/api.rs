@@ -326,6 +326,9 @@ async fn envelopes_paging_and_parameter_errors() {
             .await
             .unwrap();
     }
+    // A duplicate name is bad input (431, as upstream), not an internal error.
+    let dup = admin.call("createDomain", &[("name", "d0")]).await;
+    assert_eq!(code_of(dup), 431);
     let page = admin
         .call("listDomains", &[("page", "2"), ("pagesize", "2")])
         .await
@@ -709,4 +712,49 @@ async fn metrics_report_each_reconciler() {
         },
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_huge_bad_parameter_gets_a_bounded_error() {
+    let s = TestServer::start();
+    let admin = s.admin().await;
+    let (key, secret) = keys_of(&admin);
+    let url = s.url.clone();
+    tokio::task::spawn_blocking(move || {
+        let huge = "z".repeat(1 << 20);
+        let mut p = pairs(&[
+            ("command", "listZones"),
+            ("response", "json"),
+            ("apiKey", &key),
+            ("id", &huge),
+        ]);
+        let sig = sign(&p, &secret);
+        p.push(("signature".into(), sig));
+        let r = reqwest::blocking::Client::new()
+            .post(&url)
+            .form(&p)
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 431, "bad input is the caller's error");
+        let description = r
+            .headers()
+            .get("x-description")
+            .expect("the error is described")
+            .len();
+        assert!(
+            description <= 600,
+            "X-Description is bounded: {description} bytes"
+        );
+        let body: Value = serde_json::from_str(&r.text().unwrap()).unwrap();
+        let text = body["listzonesresponse"]["errortext"].as_str().unwrap();
+        assert!(
+            text.len() < 2200,
+            "errortext is bounded: {} bytes",
+            text.len()
+        );
+        assert!(text.contains("id"), "the parameter is named: {text}");
+        assert!(text.contains("truncated"), "{text}");
+    })
+    .await
+    .unwrap();
 }

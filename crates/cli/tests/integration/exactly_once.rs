@@ -222,3 +222,47 @@ async fn crash_during_stop_is_decided_by_status() {
     assert_eq!(result["virtualmachine"]["state"], "Stopped");
     assert_eq!(env.payloads("stop").len(), 1, "stop ran once");
 }
+
+#[tokio::test]
+async fn a_graceful_stop_hands_jobs_that_had_not_begun_back_to_the_queue() {
+    let mut env = setup(false).await;
+    // Nine deploys on one host: eight run their create (the per-host limit), one waits for a
+    // slot and has begun nothing when the server is asked to stop.
+    std::fs::write(env.dir.join("create.sleep"), "3").unwrap();
+    let mut jobs = Vec::new();
+    for i in 0..9 {
+        jobs.push(submit_deploy(&env, &format!("drain-{i}")).await);
+    }
+    wait_for(Duration::from_secs(30), "eight creates running", || {
+        let n = env.payloads("create").len();
+        async move { (n == 8).then_some(()) }
+    })
+    .await;
+    env.s.terminate();
+    assert_eq!(
+        env.payloads("create").len(),
+        8,
+        "the waiting job was handed back, not started during the drain"
+    );
+    assert!(
+        env.s
+            .logs()
+            .contains("handed jobs that had not begun back to the queue"),
+        "the stop says so"
+    );
+    std::fs::remove_file(env.dir.join("create.sleep")).unwrap();
+    env.s.restart();
+    for job in &jobs {
+        let v = env
+            .c
+            .wait_job(job, Duration::from_secs(120), |_| {})
+            .await
+            .unwrap();
+        assert_eq!(v["virtualmachine"]["state"], "Running");
+    }
+    assert_eq!(
+        env.payloads("create").len(),
+        9,
+        "every instance created once"
+    );
+}

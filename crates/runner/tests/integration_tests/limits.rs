@@ -68,6 +68,7 @@ async fn per_host_limit_is_respected() {
     let invocations = (0..4)
         .map(|_| Invocation {
             host_key: Some("host-1".to_owned()),
+            secrets: Default::default(),
             ..invocation(&script, "status")
         })
         .collect();
@@ -82,6 +83,7 @@ async fn different_hosts_run_in_parallel() {
     let invocations = (0..3)
         .map(|index| Invocation {
             host_key: Some(format!("host-{index}")),
+            secrets: Default::default(),
             ..invocation(&script, "status")
         })
         .collect();

@@ -74,6 +74,7 @@ pub fn invocation(executable: &Path, action: &str) -> Invocation {
         payload: br#"{"virtualmachinename":"i-2-10-VM"}"#.to_vec(),
         timeout: Duration::from_secs(30),
         host_key: None,
+        secrets: Default::default(),
     }
 }
 

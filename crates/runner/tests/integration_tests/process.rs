@@ -378,3 +378,33 @@ async fn stderr_is_logged_line_by_line() {
     assert!(!logs.contains("{\"ok\":true}"), "stdout is not logged");
     assert!(!logs.contains("i-2-10-VM"), "the payload is not logged");
 }
+
+#[tokio::test]
+async fn payload_files_of_runs_that_never_finished_are_removed_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("payloads");
+    let ext = root.join("test-ext");
+    std::fs::create_dir_all(&ext).unwrap();
+    // A run of a process that is gone (no pid is this large), one of this live process, and a
+    // file kept for debugging after its run ended.
+    let dead = ext.join("4294967-aaaa.json");
+    let live = ext.join(format!("{}-bbbb.json", std::process::id()));
+    let kept = ext.join("kept-cccc.json");
+    for f in [&dead, &live, &kept] {
+        std::fs::write(f, r#"{"password":"s3cret"}"#).unwrap();
+    }
+    let _runner = trellis_ext_runner::Runner::new(trellis_ext_runner::RunnerConfig {
+        payload_dir: root.clone(),
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(
+        !dead.exists(),
+        "the orphaned payload (with its secrets) is gone"
+    );
+    assert!(live.exists(), "a live process's run is left alone");
+    assert!(
+        kept.exists(),
+        "retained files wait for their retention sweep"
+    );
+}

@@ -490,7 +490,10 @@ mod run {
                 .collect();
             let redactor = crate::app::secrets::Redactor::for_payload(&payload)
                 .with_parameters(&payload, password_params);
-            let (success, details) = match self.invoke(&t, &a.name, &payload, timeout).await {
+            let (success, details) = match self
+                .invoke_masking(&t, &a.name, &payload, timeout, &redactor)
+                .await
+            {
                 Ok(Ok(out)) => (
                     true,
                     // Kept in the job row and returned by every poll: bounded, with a marker.

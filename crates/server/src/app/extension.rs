@@ -429,10 +429,10 @@ impl App {
         let (name, ext_type, path) = (&*name, &*ext_type, path.as_deref());
         require_admin(caller)?;
         if ext_type != ext::TYPE_ORCHESTRATOR {
-            return Err(Error::internal_with(
-                format!("Invalid type specified - {ext_type}"),
-                "invalid extension type",
-            ));
+            return Err(Error::invalid_param(format!(
+                "Invalid type specified - {ext_type} (parameter type: the supported type is {})",
+                ext::TYPE_ORCHESTRATOR
+            )));
         }
         let state = match state.as_deref() {
             None => ExtensionState::Enabled,

@@ -211,7 +211,7 @@ impl App {
         }
         let path = format!("{}{}/", parent.path, name);
         if self.store.domain_by_path(&path).await?.is_some() {
-            return Err(Error::already_exists(format!(
+            return Err(Error::invalid_param(format!(
                 "Domain with name {name} already exists for the parent id={}",
                 parent.uuid
             )));

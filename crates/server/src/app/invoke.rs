@@ -16,6 +16,7 @@ use trellis_model::{Error, Result};
 
 use super::infra::{strip_prefix, HOST_PASSWORD, HOST_USERNAME};
 use super::job::{JobContext, JobStep, Phase, Resume};
+use super::secrets::Redactor;
 use super::{setting, App, Caller};
 use trellis_model::{ids, time::now_millis};
 
@@ -291,7 +292,8 @@ impl App {
         Ok(())
     }
 
-    /// Run one action through the runner.
+    /// Run one action through the runner; the payload's secrets are masked in its log lines and
+    /// in a failure's output.
     pub(crate) async fn invoke(
         &self,
         t: &Target,
@@ -299,17 +301,42 @@ impl App {
         payload: &proto::Payload,
         timeout: Duration,
     ) -> Result<std::result::Result<RunOutput, RunError>> {
+        let redactor = Redactor::for_payload(payload);
+        self.invoke_masking(t, action, payload, timeout, &redactor)
+            .await
+    }
+
+    /// [`App::invoke`] with the secrets to mask given (a custom action adds its
+    /// `PASSWORD`-typed parameters).
+    pub(crate) async fn invoke_masking(
+        &self,
+        t: &Target,
+        action: &str,
+        payload: &proto::Payload,
+        timeout: Duration,
+        redactor: &Redactor,
+    ) -> Result<std::result::Result<RunOutput, RunError>> {
         Self::extension_gate(&t.extension, action)?;
         // Inside a job, every side effect is journaled, and one an earlier run of the job left
         // interrupted is resumed by its rule, never run again blindly.
         let job = super::job::current().filter(|_| JobStep::has_side_effect(action));
+        let mut slot = None;
         if let Some(job) = &job {
             if let Some(done) = self.resume_interrupted(job, t, action).await? {
                 return Ok(Ok(done));
             }
+            // The pending mark goes in once the run has its slot: a job waiting for one has
+            // begun nothing (a graceful stop hands it back to the queue).
+            slot = Some(
+                self.runner
+                    .slot(&t.extension.name, action, Some(&t.host.uuid))
+                    .await,
+            );
             job.begin(action).await?;
         }
-        let out = self.run_action(t, action, payload, timeout).await?;
+        let out = self
+            .run_action(t, action, payload, timeout, redactor, slot)
+            .await?;
         if let Some(job) = &job {
             job.finish(action, out.is_ok());
         }
@@ -324,6 +351,8 @@ impl App {
         action: &str,
         payload: &proto::Payload,
         timeout: Duration,
+        redactor: &Redactor,
+        slot: Option<trellis_ext_runner::Slot>,
     ) -> Result<std::result::Result<RunOutput, RunError>> {
         let bytes = serde_json::to_vec(payload).map_err(|e| Error::internal(e.to_string()))?;
         let inv = Invocation {
@@ -333,11 +362,11 @@ impl App {
             payload: bytes,
             timeout,
             host_key: Some(t.host.uuid.clone()),
+            secrets: redactor.runner_secrets(),
         };
-        let mut out = self.runner.run(inv).await;
+        let mut out = self.runner.run_in(slot, inv).await;
         if let Err(e) = &mut out {
             // A failure's output reaches users (job results): no secret of the payload in it.
-            let redactor = super::secrets::Redactor::for_payload(payload);
             e.redact_output(|text| redactor.redact(text));
         }
         match &out {
@@ -403,7 +432,14 @@ impl App {
         let payload = self.payload(t, None, proto::action::STATUS, false).await?;
         Ok(
             match self
-                .run_action(t, proto::action::STATUS, &payload, Duration::from_secs(60))
+                .run_action(
+                    t,
+                    proto::action::STATUS,
+                    &payload,
+                    Duration::from_secs(60),
+                    &Redactor::for_payload(&payload),
+                    None,
+                )
                 .await?
             {
                 Ok(o) => proto::parse_status_output(&o.stdout),

@@ -114,6 +114,11 @@ impl Redactor {
         self
     }
 
+    /// The values, for the runner to mask in the run's log lines.
+    pub fn runner_secrets(&self) -> trellis_ext_runner::Secrets {
+        trellis_ext_runner::Secrets::new(self.secrets.iter().cloned())
+    }
+
     fn add_value(&mut self, v: &Value) {
         match v {
             Value::String(s) => self.add(s),

@@ -62,6 +62,9 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
+/// Most characters of an error text in the `X-Description` header.
+const MAX_DESCRIPTION_CHARS: usize = 512;
+
 /// An API answer in `format` (JSON, or XML for `response=xml`).
 fn api_response(format: Format, status: u16, body: String, description: Option<&str>) -> Response {
     let mut resp = Response::new(axum::body::Body::from(body));
@@ -71,10 +74,16 @@ fn api_response(format: Format, status: u16, body: String, description: Option<&
         HeaderValue::from_static(format.content_type()),
     );
     if let Some(d) = description {
-        let clean: String = d
+        // A header line clients read whole (Python's http.client refuses lines over 64 KiB):
+        // bounded, control characters blanked; the body carries the full (bounded) text.
+        let mut clean: String = d
             .chars()
+            .take(MAX_DESCRIPTION_CHARS)
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
+        if d.chars().nth(MAX_DESCRIPTION_CHARS).is_some() {
+            clean.push_str(" ...");
+        }
         if let Ok(v) = HeaderValue::from_str(&clean) {
             resp.headers_mut().insert("X-Description", v);
         }

@@ -7,11 +7,13 @@
 //! renderer the server was started with (the HTTP layer's), so this module never names the HTTP
 //! layer; the application never names this module.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Semaphore};
+use tokio::task::AbortHandle;
 use trellis_api::ApiError;
 use trellis_model::entity::{Job, JobStatus};
 use trellis_model::{time::now_millis, Error};
@@ -28,9 +30,10 @@ pub type Renderer = for<'a> fn(
     Box<dyn Future<Output = std::result::Result<serde_json::Value, ApiError>> + Send + 'a>,
 >;
 
-/// How long a claim lasts without renewal.
-pub const LEASE_MS: i64 = 60_000;
-const RENEW_EVERY: Duration = Duration::from_secs(15);
+/// How long a claim lasts without renewal: a dead server's jobs are taken over this long after
+/// its last renewal at most.
+pub const LEASE_MS: i64 = 10_000;
+const RENEW_EVERY: Duration = Duration::from_secs(2);
 const POLL_EVERY: Duration = Duration::from_millis(1000);
 const MAX_RUNNING: usize = 64;
 
@@ -47,8 +50,10 @@ pub async fn worker(app: Arc<App>, render: Renderer, mut shutdown: watch::Receiv
         }
     }
     let slots = Arc::new(Semaphore::new(MAX_RUNNING));
+    let running: Running = Arc::default();
     let renewer = {
         let app = app.clone();
+        let running = running.clone();
         let mut stop = shutdown.clone();
         tokio::spawn(async move {
             loop {
@@ -63,6 +68,7 @@ pub async fn worker(app: Arc<App>, render: Renderer, mut shutdown: watch::Receiv
                 {
                     tracing::warn!(error = %trellis_model::ErrorChain(&e), "lease renewal failed");
                 }
+                stop_jobs_taken_over(&app, &running).await;
                 if let Ok(c) = app.store.job_counts().await {
                     if let Ok(mut cache) = app.jobs_counts_cache.lock() {
                         *cache = c;
@@ -86,11 +92,7 @@ pub async fn worker(app: Arc<App>, render: Renderer, mut shutdown: watch::Receiv
             .await
         {
             Ok(Some(job)) => {
-                let app = app.clone();
-                tokio::spawn(async move {
-                    run_one(app, render, job).await;
-                    drop(permit);
-                });
+                start(&app, render, &running, job, permit);
                 continue;
             }
             Ok(None) => drop(permit),
@@ -105,8 +107,16 @@ pub async fn worker(app: Arc<App>, render: Renderer, mut shutdown: watch::Receiv
             _ = shutdown.wait_for(|v| *v) => break,
         }
     }
-    // Let running jobs finish for a while; the rest keep their lease and resume elsewhere or
-    // after restart.
+    // Jobs that have begun no side effect go back to the queue at once (another server, or
+    // this one after its restart, takes them); the others may finish for a while, and what is
+    // left keeps its lease and resumes elsewhere or after restart by its journal.
+    let handed_back = hand_back(&app, &running).await;
+    if handed_back > 0 {
+        tracing::info!(
+            jobs = handed_back,
+            "stopping: handed jobs that had not begun back to the queue"
+        );
+    }
     let _ = tokio::time::timeout(
         Duration::from_secs(20),
         slots.acquire_many(MAX_RUNNING as u32),
@@ -115,12 +125,108 @@ pub async fn worker(app: Arc<App>, render: Renderer, mut shutdown: watch::Receiv
     renewer.abort();
 }
 
-async fn run_one(app: Arc<App>, render: Renderer, job: Job) {
+/// The jobs this server runs: their context and the handle that stops them.
+type Running = Arc<std::sync::Mutex<HashMap<i64, (Arc<JobContext>, AbortHandle)>>>;
+
+fn running_jobs(
+    running: &Running,
+) -> std::sync::MutexGuard<'_, HashMap<i64, (Arc<JobContext>, AbortHandle)>> {
+    running.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Run a claimed job in a task of its own, known to `running` until it ends.
+fn start(
+    app: &Arc<App>,
+    render: Renderer,
+    running: &Running,
+    job: Job,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    let ctx = match JobContext::new(job.clone(), app.server_id.clone(), app.clone()) {
+        Ok(ctx) => Arc::new(ctx),
+        Err(e) => {
+            let app = app.clone();
+            tokio::spawn(async move {
+                record(&app, &job, Err(ApiError::from(e))).await;
+                drop(permit);
+            });
+            return;
+        }
+    };
+    // Registered under the lock before the task can end and deregister itself.
+    let mut jobs = running_jobs(running);
+    let task = {
+        let (app, running, ctx) = (app.clone(), running.clone(), ctx.clone());
+        tokio::spawn(async move {
+            run_one(app, render, ctx.clone()).await;
+            running_jobs(&running).remove(&ctx.job.id);
+            drop(permit);
+        })
+    };
+    jobs.insert(job.id, (ctx, task.abort_handle()));
+}
+
+/// Stop the runs of jobs another server has taken over (this server's lease on them lapsed):
+/// their extension processes are killed, and the new owner resumes them by their journal.
+async fn stop_jobs_taken_over(app: &App, running: &Running) {
+    let owned = match app.store.job_owned_ids(&app.server_id).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::warn!(error = %trellis_model::ErrorChain(&e), "could not list the jobs this server owns");
+            return;
+        }
+    };
+    let mut jobs = running_jobs(running);
+    jobs.retain(|id, (ctx, task)| {
+        if owned.contains(id) {
+            return true;
+        }
+        tracing::warn!(job_id = %ctx.job.uuid, "this server's lease on the job lapsed and another server took it over: its run here is stopped");
+        task.abort();
+        false
+    });
+}
+
+/// Hand back to the queue every running job that has begun no side effect; returns how many.
+async fn hand_back(app: &App, running: &Running) -> usize {
+    let handed: Vec<Arc<JobContext>> = {
+        let mut jobs = running_jobs(running);
+        let ids: Vec<i64> = jobs
+            .iter()
+            .filter(|(_, (ctx, _))| ctx.hand_back())
+            .map(|(id, _)| *id)
+            .collect();
+        ids.iter()
+            .filter_map(|id| jobs.remove(id))
+            .map(|(ctx, task)| {
+                task.abort();
+                ctx
+            })
+            .collect()
+    };
+    for ctx in &handed {
+        if let Err(e) = app.store.job_release(ctx.job.id, &app.server_id).await {
+            tracing::warn!(job_id = %ctx.job.uuid, error = %trellis_model::ErrorChain(&e), "could not hand the job back");
+        }
+    }
+    handed.len()
+}
+
+async fn run_one(app: Arc<App>, render: Renderer, ctx: Arc<JobContext>) {
+    let job = &ctx.job;
     tracing::info!(job_id = %job.uuid, cmd = %job.cmd, attempt = job.attempts, "job started");
-    let outcome = match execute(&app, &job).await {
+    let outcome = match execute(&app, &ctx).await {
         Ok(o) => render(&app, o).await,
         Err(e) => Err(e),
     };
+    if ctx.handed_back() {
+        return;
+    }
+    record(&app, job, outcome).await;
+}
+
+/// Record a job's result, fenced on this server's ownership.
+async fn record(app: &App, job: &Job, outcome: std::result::Result<serde_json::Value, ApiError>) {
     let (status, code, result) = match outcome {
         Ok(v) => (JobStatus::Succeeded, 0, v),
         Err(e) => {
@@ -159,18 +265,17 @@ async fn run_one(app: Arc<App>, render: Renderer, job: Job) {
     }
 }
 
-async fn execute(app: &Arc<App>, job: &Job) -> std::result::Result<JobOutcome, ApiError> {
+async fn execute(
+    app: &Arc<App>,
+    ctx: &Arc<JobContext>,
+) -> std::result::Result<JobOutcome, ApiError> {
+    let job = &ctx.job;
     let command = JobCommand::of_job(job, app.secret_key())?;
     let caller = app.principal_cached(job.user_id).await?.ok_or_else(|| {
         ApiError::from(Error::denied(
             "the user who submitted the job no longer exists",
         ))
     })?;
-    let ctx = Arc::new(JobContext::new(
-        job.clone(),
-        app.server_id.clone(),
-        app.clone(),
-    )?);
-    let work = command.execute(app, &caller, &ctx);
+    let work = command.execute(app, &caller, ctx);
     Ok(crate::app::job::in_job(ctx.clone(), work).await?)
 }

@@ -9,6 +9,7 @@ pub mod command;
 pub mod seal;
 pub mod step;
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use trellis_model::entity::{Job, JobStatus};
 use trellis_model::{ids, time::now_millis, Error, Result};
@@ -44,6 +45,10 @@ pub struct JobContext {
     resumed: std::sync::Mutex<JobStep>,
     /// The journal as this run writes it.
     journal: std::sync::Mutex<JobStep>,
+    /// A side effect was begun in this run (set under the journal's lock).
+    begun: std::sync::atomic::AtomicBool,
+    /// Handed back to the queue (graceful stop) before any side effect: it may begin none.
+    handed_back: std::sync::atomic::AtomicBool,
 }
 
 impl JobContext {
@@ -55,6 +60,8 @@ impl JobContext {
         Ok(JobContext {
             journal: std::sync::Mutex::new(resumed.clone()),
             resumed: std::sync::Mutex::new(resumed),
+            begun: std::sync::atomic::AtomicBool::new(false),
+            handed_back: std::sync::atomic::AtomicBool::new(false),
             job,
             owner,
             app,
@@ -83,6 +90,12 @@ impl JobContext {
     pub async fn begin(&self, action: &str) -> Result<()> {
         let text = {
             let mut j = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+            if self.handed_back.load(Ordering::SeqCst) {
+                return Err(Error::unavailable(
+                    "the server is stopping: the job goes back to the queue",
+                ));
+            }
+            self.begun.store(true, Ordering::SeqCst);
             j.set(action, Phase::Pending);
             j.render()
         };
@@ -95,6 +108,22 @@ impl JobContext {
             return Err(Error::conflict("the job is no longer owned by this server"));
         }
         Ok(())
+    }
+
+    /// Give the job back to the queue if it has begun no side effect in this run (a graceful
+    /// stop): from now on it may begin none. Returns whether it was handed back.
+    pub fn hand_back(&self) -> bool {
+        let _journal = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        if self.begun.load(Ordering::SeqCst) {
+            return false;
+        }
+        self.handed_back.store(true, Ordering::SeqCst);
+        true
+    }
+
+    /// Was the job handed back (its result, if any, is not to be recorded)?
+    pub fn handed_back(&self) -> bool {
+        self.handed_back.load(Ordering::SeqCst)
     }
 
     /// Note `action`'s outcome; it is written with the next [`JobContext::begin`] (a job that
