@@ -115,6 +115,11 @@ pub struct Client {
 
 impl Client {
     /// A client for `url` (e.g. `http://127.0.0.1:8080/client/api`).
+    /// The same credentials against another server (servers sharing one database).
+    pub fn with_url(&self, url: impl Into<String>) -> Client {
+        Client::new(url, self.auth.clone())
+    }
+
     pub fn new(url: impl Into<String>, auth: Auth) -> Client {
         let http = reqwest::Client::builder()
             .cookie_store(true)

@@ -71,13 +71,20 @@ impl Drop for PayloadFile {
             return;
         }
         // Kept for debugging: renamed so that it is no longer taken for a run in flight.
-        if let Some(name) = self.path.file_name().and_then(|n| n.to_str()) {
-            let kept = name
-                .split_once('-')
-                .map_or(name, |(_, rest)| rest)
-                .to_owned();
-            let _ = std::fs::rename(&self.path, self.path.with_file_name(format!("kept-{kept}")));
-        }
+        let _ = std::fs::rename(&self.path, self.kept_path());
+    }
+}
+
+impl PayloadFile {
+    /// Where a retained file is kept once its run has ended.
+    pub(crate) fn kept_path(&self) -> PathBuf {
+        let name = self
+            .path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let rest = name.split_once('-').map_or(name, |(_, rest)| rest);
+        self.path.with_file_name(format!("kept-{rest}"))
     }
 }
 

@@ -295,7 +295,7 @@ impl Runner {
         };
         drop(payload);
         if payload_file.retained() {
-            tracing::info!(path = %payload_file.path().display(), "payload retained (extension.payload.retain): it holds secrets; removed after the retention period");
+            tracing::info!(path = %payload_file.kept_path().display(), "payload retained (extension.payload.retain): it holds secrets; removed after the retention period");
         }
 
         // The extension is told the configured timeout, as upstream; the grace period before the

@@ -5,6 +5,7 @@ mod api;
 mod credentials;
 mod exactly_once;
 mod extensions;
+mod faults;
 mod first_hour;
 mod instances;
 mod isolation;
@@ -32,6 +33,8 @@ pub struct TestServer {
     pub addr: String,
     pub url: String,
     pub database_url: Option<String>,
+    /// Extra environment of the server process (e.g. a shared `TRELLIS_SECRET_KEY_FILE`).
+    pub env: Vec<(String, String)>,
 }
 
 fn bin() -> &'static str {
@@ -45,6 +48,11 @@ impl TestServer {
 
     /// Start with an explicit database URL (PostgreSQL legs), else SQLite in the data dir.
     pub fn start_with(database_url: Option<String>) -> TestServer {
+        TestServer::start_with_env(database_url, Vec::new())
+    }
+
+    /// Start with a database URL and extra environment variables.
+    pub fn start_with_env(database_url: Option<String>, env: Vec<(String, String)>) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut s = TestServer {
             child: None,
@@ -52,6 +60,7 @@ impl TestServer {
             addr: String::new(),
             url: String::new(),
             database_url,
+            env,
         };
         s.launch("127.0.0.1:0");
         s
@@ -76,6 +85,7 @@ impl TestServer {
         if let Some(db) = &self.database_url {
             cmd.args(["--database-url", db]);
         }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd.env("TRELLIS_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("TRELLIS_LOG", "info,sqlx=warn")
             .stdout(Stdio::piped())

@@ -32,8 +32,8 @@ pub type Renderer = for<'a> fn(
 
 /// How long a claim lasts without renewal: a dead server's jobs are taken over this long after
 /// its last renewal at most.
-pub const LEASE_MS: i64 = 10_000;
-const RENEW_EVERY: Duration = Duration::from_secs(2);
+pub const LEASE_MS: i64 = 4_000;
+const RENEW_EVERY: Duration = Duration::from_secs(1);
 const POLL_EVERY: Duration = Duration::from_millis(1000);
 const MAX_RUNNING: usize = 64;
 
@@ -155,6 +155,12 @@ fn start(
     };
     // Registered under the lock before the task can end and deregister itself.
     let mut jobs = running_jobs(running);
+    if jobs.contains_key(&job.id) {
+        // This server's own lease lapsed (a stall) and it claimed the job it still runs: the
+        // claim renewed the lease; the run goes on, once.
+        tracing::warn!(job_id = %job.uuid, "claimed a job this server is still running (its lease had lapsed); not started twice");
+        return;
+    }
     let task = {
         let (app, running, ctx) = (app.clone(), running.clone(), ctx.clone());
         tokio::spawn(async move {
