@@ -291,7 +291,11 @@ impl Params {
                         "Page size can't exceed max allowed page size value: {max}"
                     )));
                 }
-                Ok((s * (p - 1), Some(s)))
+                // A page far beyond any table is refused, not overflowed.
+                let offset = s.checked_mul(p - 1).ok_or_else(|| {
+                    ApiError::param(format!("\"page\" is too large for a page size of {s}"))
+                })?;
+                Ok((offset, Some(s)))
             }
         }
     }

@@ -758,3 +758,71 @@ async fn a_huge_bad_parameter_gets_a_bounded_error() {
     .await
     .unwrap();
 }
+
+/// Fuzzing through HTTP: random parameters (names from each command's catalog entry and beyond,
+/// values at the edges) on every list command, signed as the admin. Bad input is the caller's
+/// error: never a 5xx. `PROPTEST_CASES` sets the count (256 by default).
+#[tokio::test]
+async fn random_parameters_on_every_list_command_never_get_a_5xx() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestCaseError, TestRunner};
+    let s = TestServer::start();
+    let admin = s.admin().await;
+    let handle = tokio::runtime::Handle::current();
+    let lists: Vec<&'static trellis_api::Command> = trellis_api::catalog::COMMANDS
+        .iter()
+        .filter(|c| c.name.starts_with("list"))
+        .collect();
+    let value = prop_oneof![
+        any::<i64>().prop_map(|n| n.to_string()),
+        Just("-1".to_string()),
+        Just(String::new()),
+        "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+        "(true|false|maybe)",
+        ".{0,40}",
+    ];
+    let case = (
+        proptest::sample::select(lists),
+        proptest::collection::vec((any::<prop::sample::Index>(), value), 0..6),
+    );
+    let tried = tokio::task::spawn_blocking(move || {
+        let mut runner = TestRunner::new(Config::default());
+        let tried = std::sync::atomic::AtomicU64::new(0);
+        runner
+            .run(&case, |(cmd, picks)| {
+                tried.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let mut params: Vec<(String, String)> = picks
+                    .into_iter()
+                    .map(|(i, v)| {
+                        let name = if cmd.params.is_empty() {
+                            "keyword".to_string()
+                        } else {
+                            i.get(cmd.params).name.to_string()
+                        };
+                        (name, v.replace(|c: char| c.is_control(), " "))
+                    })
+                    .collect();
+                params.dedup_by(|a, b| a.0 == b.0);
+                let borrowed: Vec<(&str, &str)> = params
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                let answer = handle.block_on(admin.call(cmd.name, &borrowed));
+                if let Err(e) = answer {
+                    let text = e.to_string();
+                    if text.contains("errorcode 5") && !text.contains("errorcode 531") {
+                        return Err(TestCaseError::fail(format!(
+                            "{} {params:?}: {text}",
+                            cmd.name
+                        )));
+                    }
+                }
+                Ok(())
+            })
+            .map(|()| tried.into_inner())
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("random list calls tried: {tried}");
+}

@@ -354,7 +354,15 @@ async fn kill_rotation_across_three_servers_loses_and_repeats_nothing() {
         let mut v = v;
         let deadline = Instant::now() + Duration::from_secs(180);
         while v["jobstatus"] == 0 {
-            assert!(Instant::now() < deadline, "job {jobid} never finished: {v}");
+            if Instant::now() >= deadline {
+                let mut trail = String::new();
+                for (i, s) in servers.iter().enumerate() {
+                    for l in s.logs().lines().filter(|l| l.contains(jobid.as_str())) {
+                        trail.push_str(&format!("server {i}: {l}\n"));
+                    }
+                }
+                panic!("job {jobid} never finished: {v}\n{trail}");
+            }
             tokio::time::sleep(Duration::from_millis(200)).await;
             v = clients[0]
                 .call("queryAsyncJobResult", &[("jobid", jobid)])

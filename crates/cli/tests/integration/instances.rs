@@ -12,7 +12,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 action=$1; payload=$2
 mkdir -p "$here/rec" "$here/state"
 name=$(grep -o '"virtualmachinename":"[^"]*"' "$payload" | head -n 1 | sed 's/.*:"//; s/"$//')
-cp "$payload" "$here/rec/$(date +%s%N)-$action-$name.json"
+cp "$payload" "$here/rec/.part-$$" && mv "$here/rec/.part-$$" "$here/rec/$(date +%s%N)-$action-$name.json"
 [ -f "$here/$action.sleep" ] && sleep "$(cat "$here/$action.sleep")"
 [ -f "$here/$action.fail" ] && { echo "{\"status\":\"error\",\"error\":\"$action refused by test\"}"; exit 3; }
 case "$action" in
