@@ -56,6 +56,7 @@ pub async fn worker(app: Arc<App>, render: Renderer, mut shutdown: watch::Receiv
         let running = running.clone();
         let mut stop = shutdown.clone();
         tokio::spawn(async move {
+            let mut strays = std::collections::HashSet::new();
             loop {
                 tokio::select! {
                     _ = tokio::time::sleep(RENEW_EVERY) => {}
@@ -68,7 +69,7 @@ pub async fn worker(app: Arc<App>, render: Renderer, mut shutdown: watch::Receiv
                 {
                     tracing::warn!(error = %trellis_model::ErrorChain(&e), "lease renewal failed");
                 }
-                stop_jobs_taken_over(&app, &running).await;
+                reconcile_ownership(&app, &running, &mut strays).await;
                 if let Ok(c) = app.store.job_counts().await {
                     if let Ok(mut cache) = app.jobs_counts_cache.lock() {
                         *cache = c;
@@ -172,9 +173,18 @@ fn start(
     jobs.insert(job.id, (ctx, task.abort_handle()));
 }
 
-/// Stop the runs of jobs another server has taken over (this server's lease on them lapsed):
-/// their extension processes are killed, and the new owner resumes them by their journal.
-async fn stop_jobs_taken_over(app: &App, running: &Running) {
+/// Make the jobs this server owns and the jobs it runs agree, once per renewal:
+/// - a job it runs but no longer owns (its lease lapsed and another server took it over) has its
+///   run stopped here: its extension processes are killed, the new owner resumes it by its
+///   journal;
+/// - a job it owns but runs no longer (its task ended without recording a result: the database
+///   was unreachable at that moment) is released after two renewals in a row, so that it is
+///   resumed by its journal instead of being renewed forever.
+async fn reconcile_ownership(
+    app: &App,
+    running: &Running,
+    strays: &mut std::collections::HashSet<i64>,
+) {
     let owned = match app.store.job_owned_ids(&app.server_id).await {
         Ok(ids) => ids,
         Err(e) => {
@@ -182,15 +192,36 @@ async fn stop_jobs_taken_over(app: &App, running: &Running) {
             return;
         }
     };
-    let mut jobs = running_jobs(running);
-    jobs.retain(|id, (ctx, task)| {
-        if owned.contains(id) {
-            return true;
+    let orphaned: Vec<i64> = {
+        let mut jobs = running_jobs(running);
+        jobs.retain(|id, (ctx, task)| {
+            if owned.contains(id) {
+                return true;
+            }
+            tracing::warn!(job_id = %ctx.job.uuid, "this server's lease on the job lapsed and another server took it over: its run here is stopped");
+            task.abort();
+            false
+        });
+        owned
+            .iter()
+            .copied()
+            .filter(|id| !jobs.contains_key(id))
+            .collect()
+    };
+    // Seen twice in a row (a second apart): not a claim on its way into the running set.
+    let release: Vec<i64> = orphaned
+        .iter()
+        .copied()
+        .filter(|id| strays.contains(id))
+        .collect();
+    *strays = orphaned.into_iter().collect();
+    for id in release {
+        strays.remove(&id);
+        tracing::warn!(job_id = id, "releasing a job this server owns but no longer runs (its result could not be recorded); it resumes by its journal");
+        if let Err(e) = app.store.job_release(id, &app.server_id).await {
+            tracing::warn!(job_id = id, error = %trellis_model::ErrorChain(&e), "could not release the job");
         }
-        tracing::warn!(job_id = %ctx.job.uuid, "this server's lease on the job lapsed and another server took it over: its run here is stopped");
-        task.abort();
-        false
-    });
+    }
 }
 
 /// Hand back to the queue every running job that has begun no side effect; returns how many.
@@ -244,21 +275,30 @@ async fn record(app: &App, job: &Job, outcome: std::result::Result<serde_json::V
             )
         }
     };
-    match app
-        .store
-        .job_complete(
-            job.id,
-            &app.server_id,
-            &JobCompletion {
-                status,
-                result_code: code,
-                result_type: "object".into(),
-                result: result.to_string(),
-            },
-            now_millis(),
-        )
-        .await
-    {
+    let completion = JobCompletion {
+        status,
+        result_code: code,
+        result_type: "object".into(),
+        result: result.to_string(),
+    };
+    // A database that is briefly unreachable (a restart, a full pool) does not lose the result;
+    // if it stays away, the renewer releases the job and it resumes by its journal.
+    let mut attempt = 0;
+    let recorded = loop {
+        match app
+            .store
+            .job_complete(job.id, &app.server_id, &completion, now_millis())
+            .await
+        {
+            Err(e) if attempt < 4 => {
+                attempt += 1;
+                tracing::warn!(job_id = %job.uuid, attempt, error = %trellis_model::ErrorChain(&e), "recording the job result failed; trying again");
+                tokio::time::sleep(Duration::from_millis(250 * attempt)).await;
+            }
+            other => break other,
+        }
+    };
+    match recorded {
         Ok(true) => {
             tracing::info!(job_id = %job.uuid, cmd = %job.cmd, status = status as i64, "job finished")
         }
