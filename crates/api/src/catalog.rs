@@ -458,6 +458,37 @@ const EVENT_FIELDS: &[Field] = &[
     f("resourceid", "string", "the id of the resource"),
     f("created", "date", "the date the event was created"),
 ];
+const MANAGEMENT_SERVER_FIELDS: &[Field] = &[
+    f("id", "string", "the ID of the management server"),
+    f("name", "string", "the name of the management server"),
+    f(
+        "state",
+        "state",
+        "the state of the management server: Up when its last heartbeat is recent, else Down",
+    ),
+    f("version", "string", "the version of the management server"),
+    f(
+        "lastserverstart",
+        "date",
+        "the last time this management server was started",
+    ),
+    f(
+        "lastheartbeat",
+        "date",
+        "the last heartbeat of the management server (Trellis)",
+    ),
+    f(
+        "extensionsready",
+        "list",
+        "the extensions whose executable is ready on this server (Trellis)",
+    ),
+    f(
+        "extensionsnotready",
+        "list",
+        "the extensions whose executable is missing or unusable on this server (Trellis)",
+    ),
+];
+
 const ALERT_FIELDS: &[Field] = &[
     f("id", "string", "the id of the alert"),
     f("type", "short", "the alert type"),
@@ -1142,6 +1173,9 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "listAlerts", description: "Lists all alerts.", since: "", isasync: false, roles: roles::ADMIN,
         params: list_params![p("id", T::Uuid, false, "the ID of the alert"), p("type", T::String, false, "list by alert type"), p("name", T::String, false, "list by alert name")],
         response: ALERT_FIELDS, related: "", response_name: None },
+    Command { name: "listManagementServers", description: "Lists management servers: each with its state, version, last start and heartbeat, and the extensions whose executable is ready on it.", since: "4.2.0", isasync: false, roles: roles::ADMIN,
+        params: list_params![p("id", T::Uuid, false, "the id of the management server"), p("name", T::String, false, "the name of the management server")],
+        response: MANAGEMENT_SERVER_FIELDS, related: "", response_name: None },
     Command { name: "listConfigurations", description: "Lists all configurations.", since: "", isasync: false, roles: roles::ADMIN,
         params: list_params![p("name", T::String, false, "lists configuration by name"), p("category", T::String, false, "lists configurations by category")],
         response: CONFIG_FIELDS, related: "updateConfiguration", response_name: None },

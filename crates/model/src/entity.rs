@@ -205,6 +205,8 @@ pub struct ServerNode {
     pub name: String,
     pub started: i64,
     pub heartbeat: i64,
+    /// The Trellis version it runs (`None` for rows written before versions were recorded).
+    pub version: Option<String>,
 }
 
 /// Owners of details rows.

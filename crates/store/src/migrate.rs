@@ -26,6 +26,10 @@ const SQLITE: &[(i64, &str)] = &[
         9,
         include_str!("../migrations/sqlite/0009_disk_offerings.sql"),
     ),
+    (
+        10,
+        include_str!("../migrations/sqlite/0010_server_versions.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (
@@ -54,6 +58,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         9,
         include_str!("../migrations/postgres/0009_disk_offerings.sql"),
+    ),
+    (
+        10,
+        include_str!("../migrations/postgres/0010_server_versions.sql"),
     ),
 ];
 

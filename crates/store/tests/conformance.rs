@@ -397,10 +397,24 @@ async fn extensions_and_custom_actions() {
         s.checksum_record(e1.id, "srv-a", Some("abc"), 1)
             .await
             .unwrap();
+        s.checksum_record(e1.id, "srv-b", Some("abc"), 1)
+            .await
+            .unwrap();
         s.checksum_record(e1.id, "srv-a", None, 2).await.unwrap();
         assert_eq!(
             s.checksum_list(e1.id).await.unwrap(),
-            vec![("srv-a".to_string(), None, 2)]
+            vec![
+                ("srv-a".to_string(), None, 2),
+                ("srv-b".to_string(), Some("abc".to_string()), 1)
+            ]
+        );
+        let name = e1.name.clone();
+        assert_eq!(
+            s.server_extension_readiness().await.unwrap(),
+            vec![
+                ("srv-a".to_string(), name.clone(), false),
+                ("srv-b".to_string(), name, true)
+            ]
         );
         s.extension_delete(e1.id, 10).await.unwrap();
         assert!(s.extension_by_name("alpha").await.unwrap().is_none());
@@ -451,8 +465,8 @@ async fn events_alerts_settings_servers() {
             Some("2"),
             "seeding keeps values"
         );
-        s.server_register("a", "node-a", 10).await.unwrap();
-        s.server_register("b", "node-b", 20).await.unwrap();
+        s.server_register("a", "node-a", "1.0.0", 10).await.unwrap();
+        s.server_register("b", "node-b", "1.0.0", 20).await.unwrap();
         s.server_heartbeat("a", 100).await.unwrap();
         let live = s.server_list_live(50).await.unwrap();
         assert_eq!(live.len(), 1);

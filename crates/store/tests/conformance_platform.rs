@@ -861,8 +861,8 @@ async fn settings_list_and_set() {
 #[tokio::test]
 async fn servers_register_heartbeat_and_leave() {
     each_backend(|s| async move {
-        s.server_register("b", "node-b", 10).await.unwrap();
-        s.server_register("a", "node-a", 20).await.unwrap();
+        s.server_register("b", "node-b", "1.0.0", 10).await.unwrap();
+        s.server_register("a", "node-a", "1.0.0", 20).await.unwrap();
         assert_eq!(
             s.server_list_live(0)
                 .await
@@ -874,7 +874,9 @@ async fn servers_register_heartbeat_and_leave() {
             "oldest start first"
         );
         // Registering again restarts the server.
-        s.server_register("b", "node-b2", 30).await.unwrap();
+        s.server_register("b", "node-b2", "1.0.0", 30)
+            .await
+            .unwrap();
         let live = s.server_list_live(25).await.unwrap();
         assert_eq!(live.len(), 1);
         assert_eq!(
@@ -888,6 +890,8 @@ async fn servers_register_heartbeat_and_leave() {
         );
         s.server_heartbeat("a", 40).await.unwrap();
         assert_eq!(s.server_list_live(35).await.unwrap()[0].id, "a");
+        assert_eq!(live[0].version.as_deref(), Some("1.0.0"));
+        assert!(s.server_extension_readiness().await.unwrap().is_empty());
         s.server_remove("a").await.unwrap();
         assert!(s.server_list_live(35).await.unwrap().is_empty());
         assert_eq!(s.server_list_live(0).await.unwrap().len(), 1);

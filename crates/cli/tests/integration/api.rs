@@ -826,3 +826,31 @@ async fn random_parameters_on_every_list_command_never_get_a_5xx() {
     .unwrap_or_else(|e| panic!("{e}"));
     eprintln!("random list calls tried: {tried}");
 }
+
+#[tokio::test]
+async fn management_servers_are_listed_with_state_version_and_ready_extensions() {
+    let s = TestServer::start();
+    let admin = s.admin().await;
+    let l = admin.call("listManagementServers", &[]).await.unwrap();
+    assert_eq!(l["count"], 1);
+    let me = &l["managementserver"][0];
+    assert_eq!(me["state"], "Up");
+    assert_eq!(me["version"], env!("CARGO_PKG_VERSION"));
+    assert!(me["lastheartbeat"]
+        .as_str()
+        .is_some_and(|d| d.contains('T')));
+    let id = me["id"].as_str().unwrap().to_string();
+    let byid = admin
+        .call("listManagementServers", &[("id", &id)])
+        .await
+        .unwrap();
+    assert_eq!(byid["count"], 1);
+    let none = admin
+        .call("listManagementServers", &[("name", "no-such-server")])
+        .await
+        .unwrap();
+    assert!(none.get("managementserver").is_none(), "{none}");
+    // An administrator's command.
+    let user = s.user(&admin, "ms-user", "0").await;
+    assert_eq!(code_of(user.call("listManagementServers", &[]).await), 401);
+}

@@ -773,6 +773,14 @@ async fn two_servers_on_postgres_agree_on_readiness_and_state() {
         ready(&ca, true)
     })
     .await;
+    // Both servers are listed, up, with their version and the extension ready on each.
+    let servers = ca.call("listManagementServers", &[]).await.unwrap();
+    assert_eq!(servers["count"], 2, "{servers}");
+    for s in servers["managementserver"].as_array().unwrap() {
+        assert_eq!(s["state"], "Up");
+        assert_eq!(s["version"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(s["extensionsready"], serde_json::json!(["shared"]), "{s}");
+    }
     // B's copy changes: the checksums differ, so neither server calls it ready.
     write_script(&path_b, "#!/bin/sh\necho '{}'\n");
     wait_for(

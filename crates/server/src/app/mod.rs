@@ -44,6 +44,7 @@ pub use auth::{LoginOutcome, SESSION_COOKIE};
 pub use custom_action::CustomActionRun;
 pub use extension::{ExtensionCreateParams, ExtensionUpdateParams, ExtensionView, ExtensionViews};
 pub use identity::paginate;
+pub use readiness::LIVE_WINDOW_MS;
 pub use settings::{setting, SETTINGS};
 
 use crate::config::ServerConfig;
@@ -157,7 +158,12 @@ impl App {
     pub async fn bootstrap(&self) -> Result<Option<String>> {
         let now = now_millis();
         self.store
-            .server_register(&self.server_id, &self.server_name, now)
+            .server_register(
+                &self.server_id,
+                &self.server_name,
+                env!("CARGO_PKG_VERSION"),
+                now,
+            )
             .await?;
         self.settings_seed().await?;
         let generated = self.identity_bootstrap().await?;

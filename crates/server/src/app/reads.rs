@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, HashMap};
 use trellis_model::entity::{
     Account, AffinityGroup, Alert, Cluster, DetailOwner, Domain, Event, Extension, Host, Instance,
-    Network, NetworkOffering, Nic, Pod, Project, ResourceTag, Role, ServiceOffering, Template,
-    User, Zone,
+    Network, NetworkOffering, Nic, Pod, Project, ResourceTag, Role, ServerNode, ServiceOffering,
+    Template, User, Zone,
 };
 use trellis_model::Result;
 use trellis_store::Store;
@@ -79,6 +79,8 @@ forward! {
     details_visible(owner: DetailOwner, owner_id: i64) -> BTreeMap<String, String>;
     tags_of(resource_type: &str, resource_ids: &[i64]) -> Vec<ResourceTag>;
     instance_by_uuid_any(uuid: &str) -> Option<Instance>;
+    server_list_live(since: i64) -> Vec<ServerNode>;
+    server_extension_readiness() -> Vec<(String, String, bool)>;
 }
 
 impl Reads<'_> {

@@ -19,7 +19,8 @@ use trellis_model::entity::{Cluster, Host, Pod, Zone};
 
 use super::{
     affinity_groups, custom_actions, disk_offerings, extensions, identity, infrastructure,
-    instances, jobs, meta, projects, settings, ssh_keys, tags, templates, volumes,
+    instances, jobs, management_servers, meta, projects, settings, ssh_keys, tags, templates,
+    volumes,
 };
 use crate::app::job::JobCommand;
 use crate::app::reads::Page;
@@ -75,6 +76,10 @@ macro_rules! queue {
 pub static HANDLERS: &[(&str, Handler)] = &[
     // meta.rs
     ("listAlerts", sync!(meta::list_alerts)),
+    (
+        "listManagementServers",
+        sync!(management_servers::list_management_servers),
+    ),
     ("listApis", sync!(meta::list_apis)),
     ("listCapabilities", sync!(meta::list_capabilities)),
     ("listEvents", sync!(meta::list_events)),

@@ -1,0 +1,2 @@
+-- The version each management server runs (listManagementServers).
+ALTER TABLE servers ADD COLUMN version TEXT;
