@@ -115,6 +115,11 @@ impl Containment {
         spawn: impl FnOnce() -> io::Result<T>,
         pid: impl Fn(&T) -> Option<u32>,
     ) -> io::Result<T> {
+        // Only a process with a subreaper sweeps orphans: elsewhere spawns need not wait for
+        // each other.
+        if !SUBREAPER_ACTIVE.load(Ordering::Relaxed) {
+            return spawn();
+        }
         let mut roots = live_roots();
         let spawned = spawn()?;
         if let Some(pid) = pid(&spawned) {
@@ -150,8 +155,16 @@ impl Containment {
             live_roots().remove(&pid);
         }
         match self {
-            Containment::Cgroup(_) => match run.cgroup.take() {
-                Some(cgroup) => end_cgroup(&cgroup).await,
+            Containment::Cgroup(root) => match run.cgroup.take() {
+                Some(cgroup) => {
+                    let (left, empty) = end_cgroup(&cgroup).await;
+                    if empty {
+                        root.give_back(cgroup);
+                    } else {
+                        tracing::warn!(cgroup = %cgroup.display(), "a run's cgroup could not be emptied; it is left aside and removed with the runner");
+                    }
+                    left
+                }
                 None => 0,
             },
             Containment::Subreaper(reaper) => reaper.sweep(&run.id).await,
@@ -198,7 +211,12 @@ pub(crate) struct CgroupRoot {
     helpers: PathBuf,
     sequence: AtomicU64,
     has_kill: bool,
+    /// Empty run cgroups ready for the next runs.
+    pool: Mutex<Vec<PathBuf>>,
 }
+
+/// Most empty run cgroups kept for reuse.
+const POOL_MAX: usize = 256;
 
 static ROOT_SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
@@ -229,13 +247,23 @@ impl CgroupRoot {
             helpers,
             sequence: AtomicU64::new(0),
             has_kill,
+            pool: Mutex::new(Vec::new()),
         })
     }
 
+    /// A cgroup for one run: an empty one from the pool, else a new one (making and removing a
+    /// cgroup per run would cost more than the rest of the run's bookkeeping together).
     fn open_run(&self) -> io::Result<RunContainer> {
         let n = self.sequence.fetch_add(1, Ordering::Relaxed);
-        let dir = self.dir.join(format!("run-{n}"));
-        fs::create_dir(&dir)?;
+        let pooled = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let dir = match pooled {
+            Some(dir) => dir,
+            None => {
+                let dir = self.dir.join(format!("run-{n}"));
+                fs::create_dir(&dir)?;
+                dir
+            }
+        };
         Ok(RunContainer {
             id: format!(
                 "{}.{n}",
@@ -243,6 +271,19 @@ impl CgroupRoot {
             ),
             cgroup: Some(dir),
         })
+    }
+}
+
+impl CgroupRoot {
+    /// An emptied run cgroup goes back to the pool (a bounded one: beyond it, it is removed).
+    fn give_back(&self, dir: PathBuf) {
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < POOL_MAX {
+            pool.push(dir);
+        } else {
+            drop(pool);
+            let _ = fs::remove_dir(&dir);
+        }
     }
 }
 
@@ -346,29 +387,22 @@ fn kill_cgroup(dir: &Path, has_kill: bool) {
     }
 }
 
-/// Kill what is left of a run's cgroup and remove it; returns how many processes were left.
-async fn end_cgroup(dir: &Path) -> usize {
+/// Kill what is left of a run's cgroup and wait until it is empty. Returns how many processes
+/// were left, and whether it is empty now (and so can serve another run).
+async fn end_cgroup(dir: &Path) -> (usize, bool) {
     let left = members(dir).len();
-    if left > 0 {
-        kill_cgroup(dir, dir.join("cgroup.kill").exists());
+    if left == 0 {
+        return (0, true);
     }
+    kill_cgroup(dir, dir.join("cgroup.kill").exists());
     let until = tokio::time::Instant::now() + EMPTY_PATIENCE;
-    loop {
-        match fs::remove_dir(dir) {
-            Ok(()) => break,
-            Err(error) if tokio::time::Instant::now() >= until => {
-                tracing::warn!(cgroup = %dir.display(), %error, "a run's cgroup could not be removed; it is removed when the runner is");
-                break;
-            }
-            Err(_) => {
-                if !populated(dir) {
-                    // Empty but still busy for a moment: try again.
-                }
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
+    while !members(dir).is_empty() {
+        if tokio::time::Instant::now() >= until {
+            return (left, false);
         }
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    left
+    (left, true)
 }
 
 /// The subreaper fallback.
@@ -389,9 +423,13 @@ fn live_roots() -> std::sync::MutexGuard<'static, HashSet<u32>> {
 
 static REAPER_SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
+/// Set once a runner of this process has made it the child subreaper.
+static SUBREAPER_ACTIVE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 impl Reaper {
     fn new() -> io::Result<Reaper> {
         nix::sys::prctl::set_child_subreaper(true).map_err(io::Error::from)?;
+        SUBREAPER_ACTIVE.store(true, Ordering::SeqCst);
         let n = REAPER_SEQUENCE.fetch_add(1, Ordering::Relaxed);
         Ok(Reaper {
             prefix: format!("{}.{n}", std::process::id()),

@@ -173,11 +173,15 @@ async fn subreaper_helper_launched_outside_the_run_survives() {
 }
 
 #[tokio::test]
-async fn the_run_cgroup_is_removed_after_each_run() {
+async fn each_run_is_in_its_own_cgroup_emptied_when_it_ends_and_the_runner_removes_them_all() {
     let Some(sandbox) = sandbox(ContainmentMode::Cgroup) else {
         return;
     };
-    let script = sandbox.script("ext.sh", "cat /proc/self/cgroup");
+    // The run lingers in the background: its cgroup must be emptied when it ends.
+    let script = sandbox.script(
+        "ext.sh",
+        "cat /proc/self/cgroup; setsid sleep 300 </dev/null >/dev/null 2>&1 &",
+    );
     let out = sandbox
         .runner
         .run(invocation(&script, "status"))
@@ -192,6 +196,10 @@ async fn the_run_cgroup_is_removed_after_each_run() {
     assert!(cgroup.contains("/trellis-runs."), "{cgroup}");
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
     let own = own.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
+    assert!(
+        !own.contains("trellis-runs"),
+        "the runner itself stays where it was"
+    );
     let mount = std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
         .lines()
@@ -202,9 +210,21 @@ async fn the_run_cgroup_is_removed_after_each_run() {
         })
         .unwrap();
     let dir = std::path::Path::new(&mount).join(cgroup.trim_start_matches('/'));
-    assert!(!dir.exists(), "{} was left behind", dir.display());
+    // Emptied (and kept for the next run: making a cgroup per run costs more than reusing one).
+    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+    assert!(procs.trim().is_empty(), "left in the run's cgroup: {procs}");
+    // A second run reuses it.
+    let again = sandbox
+        .runner
+        .run(invocation(&script, "status"))
+        .await
+        .unwrap();
     assert!(
-        !own.contains("trellis-runs"),
-        "the runner itself stays where it was"
+        again.stdout.contains(&cgroup),
+        "{} vs {cgroup}",
+        again.stdout
     );
+    let root = dir.parent().unwrap().to_path_buf();
+    drop(sandbox);
+    assert!(!root.exists(), "{} was left behind", root.display());
 }
