@@ -50,7 +50,7 @@ fn pairs() -> impl Strategy<Value = Vec<(String, String)>> {
 
 /// A refusal of bad input: CloudStack's parameter codes, never a server error.
 fn is_input_error(e: &ApiError) -> bool {
-    matches!(e.code, 430 | 431 | 432)
+    (430..=432).contains(&e.code)
 }
 
 proptest! {

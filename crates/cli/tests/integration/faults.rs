@@ -311,10 +311,10 @@ async fn kill_rotation_across_three_servers_loses_and_repeats_nothing() {
         }
         turn += 1;
         let live: Vec<usize> = (0..servers.len())
-            .filter(|i| down.map_or(true, |(d, _)| d != *i))
+            .filter(|i| down.is_none_or(|(d, _)| d != *i))
             .collect();
         let c = clients[live[turn % live.len()]].clone();
-        let submitted = if turn % 3 == 0 {
+        let submitted = if turn.is_multiple_of(3) {
             deploy(c, format!("chaos-{turn}"))
                 .await
                 .map(|r| (r, "deploy".to_string()))
