@@ -36,5 +36,5 @@ pub use config::{RunnerConfig, DEFAULT_ENV_ALLOWLIST};
 pub use contain::{ContainmentMode, HELPER_CGROUP_ENV, RUN_ID_ENV};
 pub use error::{bounded, bounded_to, RunError, RunnerInitError, OUTPUT_IN_DETAILS};
 pub use executable::{inspect_executable, ExecutableState};
-pub use output::Secrets;
+pub use output::{Secrets, MASK};
 pub use runner::{Invocation, RunOutput, Runner, Slot};

@@ -1,26 +1,44 @@
 //! Output sinks: a capped stdout buffer, and a stderr tail that also logs each line as it arrives
 //! (within a byte budget, secrets masked).
 
-/// Secret values of one run (from its payload), masked in what the runner logs. `Debug` shows
-/// only how many there are.
+/// What a secret value is replaced with.
+pub const MASK: &str = "******";
+
+/// Secret values (of one run's payload), masked in what the runner logs and in what the server
+/// keeps for users: the one masking rule of the project. `Debug` shows only how many there are.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secrets(Vec<String>);
 
 impl Secrets {
     /// The values to mask; empty ones are ignored, longer ones are masked first.
     pub fn new(values: impl IntoIterator<Item = String>) -> Secrets {
-        let mut v: Vec<String> = values.into_iter().filter(|s| !s.is_empty()).collect();
-        v.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        v.dedup();
-        Secrets(v)
+        let mut secrets = Secrets::default();
+        for v in values {
+            secrets.add(v);
+        }
+        secrets
     }
 
-    /// `text` with every secret value replaced by `******`.
+    /// One more value to mask (kept longest first, so a secret containing another is masked
+    /// whole).
+    pub fn add(&mut self, value: String) {
+        if value.is_empty() || self.0.contains(&value) {
+            return;
+        }
+        let at = self.0.partition_point(|s| s.len() >= value.len());
+        self.0.insert(at, value);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `text` with every secret value replaced by [`MASK`].
     pub fn mask<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
         let mut out = std::borrow::Cow::Borrowed(text);
         for secret in &self.0 {
             if out.contains(secret.as_str()) {
-                out = std::borrow::Cow::Owned(out.replace(secret.as_str(), "******"));
+                out = std::borrow::Cow::Owned(out.replace(secret.as_str(), MASK));
             }
         }
         out

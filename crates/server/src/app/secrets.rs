@@ -10,7 +10,7 @@ use serde_json::Value;
 use trellis_ext_protocol::Payload;
 
 /// What a secret value is replaced with.
-pub const MASK: &str = "******";
+pub use trellis_ext_runner::MASK;
 
 /// Values shorter than this are not masked: replacing every `1` or `on` in a text would hide
 /// more than it protects.
@@ -52,8 +52,7 @@ pub fn is_secret_key(key: &str) -> bool {
 /// The secret values of one payload, ready to mask text with.
 #[derive(Debug, Default, Clone)]
 pub struct Redactor {
-    /// Longest first, so a secret containing another is masked whole.
-    secrets: Vec<String>,
+    secrets: trellis_ext_runner::Secrets,
 }
 
 impl Redactor {
@@ -116,7 +115,7 @@ impl Redactor {
 
     /// The values, for the runner to mask in the run's log lines.
     pub fn runner_secrets(&self) -> trellis_ext_runner::Secrets {
-        trellis_ext_runner::Secrets::new(self.secrets.iter().cloned())
+        self.secrets.clone()
     }
 
     fn add_value(&mut self, v: &Value) {
@@ -135,23 +134,13 @@ impl Redactor {
         // escaped), since extensions often print their payload as JSON.
         let json = serde_json::to_string(value).unwrap_or_default();
         let json = json.trim_matches('"').to_string();
-        for v in [value.to_string(), json] {
-            if !self.secrets.contains(&v) {
-                self.secrets.push(v);
-            }
-        }
-        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        self.secrets.add(value.to_string());
+        self.secrets.add(json);
     }
 
-    /// `text` with every secret value replaced by [`MASK`].
+    /// `text` with every secret value of the payload replaced by [`MASK`].
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for s in &self.secrets {
-            if out.contains(s.as_str()) {
-                out = out.replace(s.as_str(), MASK);
-            }
-        }
-        out
+        self.secrets.mask(text).into_owned()
     }
 }
 
