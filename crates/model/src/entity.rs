@@ -13,6 +13,8 @@ pub struct Domain {
     pub name: String,
     pub path: String,
     pub parent_id: Option<i64>,
+    /// DNS suffix for the networks of the domain's accounts (`networkdomain`).
+    pub network_domain: Option<String>,
     pub created: i64,
 }
 
@@ -34,6 +36,8 @@ pub struct Account {
     pub domain_id: i64,
     pub role_id: i64,
     pub state: AccountState,
+    /// DNS suffix for the account's networks (`networkdomain`).
+    pub network_domain: Option<String>,
     pub created: i64,
 }
 
@@ -50,6 +54,10 @@ pub struct User {
     pub api_key: Option<String>,
     pub secret_key: Option<String>,
     pub state: AccountState,
+    /// The user's time zone (`timezone`), when one was given.
+    pub timezone: Option<String>,
+    /// Wrong passwords since the last successful log-in (lock-out).
+    pub failed_logins: i64,
     pub created: i64,
 }
 

@@ -105,6 +105,12 @@ impl Store {
         }
     }
 
+    /// Is this process the database's only writer (SQLite)? Then caches of its own may trust
+    /// that every change passes through it.
+    pub fn is_sole_writer(&self) -> bool {
+        self.catalog.enabled
+    }
+
     /// Hit and miss counts of the catalog cache since start.
     pub fn cache_stats(&self) -> CacheStats {
         CacheStats {

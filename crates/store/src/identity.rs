@@ -10,13 +10,14 @@ use crate::{
     StoreError, StoreResult,
 };
 
-fn domain_row(r: &AnyRow) -> Result<Domain, sqlx::Error> {
+pub(crate) fn domain_row(r: &AnyRow) -> Result<Domain, sqlx::Error> {
     Ok(Domain {
         id: get_i64(r, "id")?,
         uuid: get_str(r, "uuid")?,
         name: get_str(r, "name")?,
         path: get_str(r, "path")?,
         parent_id: get_opt_i64(r, "parent_id")?,
+        network_domain: get_opt_str(r, "network_domain")?,
         created: get_i64(r, "created")?,
     })
 }
@@ -56,11 +57,12 @@ pub(crate) fn account_row(r: &AnyRow) -> Result<Account, sqlx::Error> {
         domain_id: get_i64(r, "domain_id")?,
         role_id: get_i64(r, "role_id")?,
         state: get_enum(r, "state", AccountState::parse)?,
+        network_domain: get_opt_str(r, "network_domain")?,
         created: get_i64(r, "created")?,
     })
 }
 
-fn user_row(r: &AnyRow) -> Result<User, sqlx::Error> {
+pub(crate) fn user_row(r: &AnyRow) -> Result<User, sqlx::Error> {
     Ok(User {
         id: get_i64(r, "id")?,
         uuid: get_str(r, "uuid")?,
@@ -73,6 +75,8 @@ fn user_row(r: &AnyRow) -> Result<User, sqlx::Error> {
         api_key: get_opt_str(r, "api_key")?,
         secret_key: get_opt_str(r, "secret_key")?,
         state: get_enum(r, "state", AccountState::parse)?,
+        timezone: get_opt_str(r, "timezone")?,
+        failed_logins: get_i64(r, "failed_logins")?,
         created: get_i64(r, "created")?,
     })
 }

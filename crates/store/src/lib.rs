@@ -82,6 +82,7 @@ mod servers;
 mod settings;
 mod ssh_keys;
 mod tags;
+mod tenancy;
 mod volumes;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -101,6 +102,7 @@ pub use offerings::{TemplateFilter, TemplateVisibility};
 pub use projects::ProjectFilter;
 pub use ssh_keys::SshKeyPairFilter;
 pub use tags::{tags_condition, TagFilter};
+pub use tenancy::UserChanges;
 pub use volumes::VolumeFilter;
 
 /// Which database is behind the store.

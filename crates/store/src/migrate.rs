@@ -30,6 +30,7 @@ const SQLITE: &[(i64, &str)] = &[
         10,
         include_str!("../migrations/sqlite/0010_server_versions.sql"),
     ),
+    (11, include_str!("../migrations/sqlite/0011_tenancy.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (
@@ -63,6 +64,7 @@ const POSTGRES: &[(i64, &str)] = &[
         10,
         include_str!("../migrations/postgres/0010_server_versions.sql"),
     ),
+    (11, include_str!("../migrations/postgres/0011_tenancy.sql")),
 ];
 
 /// The migrations of a backend, in order.

@@ -16,6 +16,7 @@ mod projects;
 mod quickstart_ports;
 mod registrations;
 mod surface;
+mod tenancy;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};

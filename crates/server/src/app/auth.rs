@@ -132,8 +132,15 @@ impl App {
         let Some(user) = self.store.user_by_username(domain.id, username).await? else {
             return Err(failed());
         };
-        if !verify_password(password, &user.password_hash) || !user.state.is_enabled() {
+        if !verify_password(password, &user.password_hash) {
+            self.login_failed(&user).await;
             return Err(failed());
+        }
+        if !user.state.is_enabled() {
+            return Err(failed());
+        }
+        if user.failed_logins > 0 {
+            self.store.user_login_succeeded(user.id).await?;
         }
         let Some(principal) = self.store.principal_get(user.id).await? else {
             return Err(failed());
@@ -163,6 +170,38 @@ impl App {
             session,
             timeout_seconds: timeout,
         })
+    }
+
+    /// Count a wrong password; at `incorrect.login.attempts.allowed` in a row the user is
+    /// locked, with an event and a warning. The caller's answer does not change: a locked user
+    /// and a wrong password read the same.
+    async fn login_failed(&self, user: &User) {
+        if !user.state.is_enabled() {
+            return;
+        }
+        let allowed = self.setting_i64(setting::LOGIN_ATTEMPTS);
+        let now = match self.store.user_login_failed(user.id, allowed).await {
+            Ok(Some(u)) => u,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(user = %user.uuid, error = %trellis_model::ErrorChain(&e), "could not count a failed log-in");
+                return;
+            }
+        };
+        if now.state == trellis_model::account::AccountState::Locked {
+            tracing::warn!(user = %user.uuid, username = %user.username, attempts = now.failed_logins, "user locked after repeated failed log-ins");
+            let principal = self.store.principal_get(user.id).await.ok().flatten();
+            self.event(
+                principal.as_ref(),
+                "USER.LOCK",
+                &format!(
+                    "User {} locked after {} failed log-in attempts in a row",
+                    user.username, now.failed_logins
+                ),
+                Some(("User", &user.uuid)),
+            )
+            .await;
+        }
     }
 
     pub async fn logout(&self, session_key: &str) -> Result<()> {
@@ -196,17 +235,25 @@ impl App {
     }
 
     /// Verify a signed request; `None` when the key is unknown or the signature is wrong.
-    /// Key lookups are cached for [`AUTH_CACHE_TTL`]; changing keys or deleting an account clears
-    /// this server's cache at once (other servers follow within the TTL).
+    /// Where this server is the database's sole writer, key lookups are cached for
+    /// [`AUTH_CACHE_TTL`] and every change to users, accounts or keys clears the cache; with
+    /// several servers every request looks its key up, so a disable or delete on any server
+    /// holds on all of them at the next request.
     pub async fn apikey_principal(&self, pairs: &[(String, String)]) -> Result<Option<Principal>> {
         let Some(key) = trellis_api::signature::api_key(pairs) else {
             return Ok(None);
         };
-        let cached = self.auth_cache.lock().ok().and_then(|c| {
-            c.get(key)
-                .filter(|(_, _, at)| at.elapsed() < AUTH_CACHE_TTL)
-                .map(|(p, s, _)| (p.clone(), s.clone()))
-        });
+        // With other servers writing the same database, a cached key could outlive a
+        // disable or delete made there: look it up every time.
+        let cache = self.store.is_sole_writer();
+        let cached = cache
+            .then(|| self.auth_cache.lock().ok())
+            .flatten()
+            .and_then(|c| {
+                c.get(key)
+                    .filter(|(_, _, at)| at.elapsed() < AUTH_CACHE_TTL)
+                    .map(|(p, s, _)| (p.clone(), s.clone()))
+            });
         let (principal, secret) = match cached {
             Some(hit) => hit,
             None => {
@@ -219,7 +266,7 @@ impl App {
                 let Some(p) = self.store.principal_get(user.id).await? else {
                     return Ok(None);
                 };
-                if let Ok(mut c) = self.auth_cache.lock() {
+                if let Some(mut c) = cache.then(|| self.auth_cache.lock().ok()).flatten() {
                     if c.len() > 10_000 {
                         c.clear();
                     }

@@ -21,6 +21,7 @@ pub struct AccountCreateParams {
     pub account_type: Option<i64>,
     pub role_uuid: Option<String>,
     pub domain_uuid: Option<String>,
+    pub timezone: Option<String>,
 }
 
 /// Input of `createUser`: a user of an existing account.
@@ -33,6 +34,7 @@ pub struct UserCreateParams {
     pub firstname: String,
     pub lastname: String,
     pub domain_uuid: Option<String>,
+    pub timezone: Option<String>,
 }
 
 /// Normalise a domain path as CloudStack does (`ROOT`, `/`, `/a` → `/`, `/a/`).
@@ -183,11 +185,28 @@ impl App {
         Ok(paginate(visible, page))
     }
 
+    /// Record the time zone given at creation.
+    async fn user_set_timezone(&self, user: User, timezone: Option<String>) -> Result<User> {
+        let Some(tz) = timezone.filter(|t| !t.trim().is_empty()) else {
+            return Ok(user);
+        };
+        let changes = trellis_store::UserChanges {
+            timezone: Some(tz),
+            ..Default::default()
+        };
+        Ok(self
+            .store
+            .user_update(user.id, &changes)
+            .await?
+            .unwrap_or(user))
+    }
+
     pub async fn domain_create(
         &self,
         caller: &Caller,
         name: &str,
         parent_uuid: Option<&str>,
+        network_domain: Option<&str>,
     ) -> Result<Domain> {
         let parent = match parent_uuid {
             Some(u) => self.store.domain_by_uuid(u).await?.ok_or_else(|| {
@@ -220,6 +239,14 @@ impl App {
             .store
             .domain_create(&ids::new_uuid(), name, &path, Some(parent.id), now_millis())
             .await?;
+        let d = match network_domain.filter(|n| !n.is_empty()) {
+            Some(nd) => self
+                .store
+                .domain_update(d.id, None, Some(nd))
+                .await?
+                .unwrap_or(d),
+            None => d,
+        };
         self.event(
             Some(caller),
             "DOMAIN.CREATE",
@@ -327,6 +354,7 @@ impl App {
             email: Some(params.email),
         };
         let user = self.store.user_create(&new_user, now).await?;
+        let user = self.user_set_timezone(user, params.timezone).await?;
         self.event(
             Some(caller),
             "ACCOUNT.CREATE",
@@ -381,6 +409,7 @@ impl App {
             email: Some(params.email),
         };
         let user = self.store.user_create(&new_user, now_millis()).await?;
+        let user = self.user_set_timezone(user, params.timezone).await?;
         self.event(
             Some(caller),
             "USER.CREATE",
@@ -416,11 +445,33 @@ impl App {
         if !caller.is_root_admin() && !domain.path.starts_with(&caller.domain.path) {
             return Err(Error::denied("the account is outside the caller's domain"));
         }
+        // A deletion never stops half-way on a protected instance.
+        for inst in self.account_instances(&account).await? {
+            self.delete_protection_check(&inst).await?;
+        }
         Ok(account)
     }
 
+    /// Every instance an account owns, Destroyed ones included.
+    async fn account_instances(
+        &self,
+        account: &Account,
+    ) -> Result<Vec<trellis_model::entity::Instance>> {
+        let f = trellis_store::InstanceFilter {
+            account_id: Some(account.id),
+            include_destroyed: true,
+            ..Default::default()
+        };
+        Ok(self.store.instance_list(&f, Page::all()).await?.0)
+    }
+
+    /// `deleteAccount`, the job: the account's instances are destroyed and expunged through
+    /// their extensions, then its key pairs, affinity groups, users and sessions go.
     pub async fn account_delete(&self, caller: &Caller, uuid: &str) -> Result<()> {
         let account = self.account_check_delete(caller, uuid).await?;
+        for inst in self.account_instances(&account).await? {
+            self.instance_destroy(caller, &inst.uuid, true).await?;
+        }
         self.store.account_delete(account.id, now_millis()).await?;
         // Key pairs and affinity groups go with their account (instances keep their own copies
         // of the keys).

@@ -31,6 +31,7 @@ pub mod ssh_keys;
 pub mod tags;
 pub mod template_capture;
 pub mod templates;
+pub mod tenancy;
 pub mod volumes;
 
 use std::collections::HashMap;

@@ -46,6 +46,7 @@ pub mod setting {
     pub const EXPUNGE_INTERVAL: &str = "expunge.interval";
     pub const EXPUNGE_DELAY: &str = "expunge.delay";
     pub const USERDATA_MAX_LENGTH: &str = "vm.userdata.max.length";
+    pub const LOGIN_ATTEMPTS: &str = "incorrect.login.attempts.allowed";
 }
 
 pub static SETTINGS: &[SettingDef] = &[
@@ -68,6 +69,7 @@ pub static SETTINGS: &[SettingDef] = &[
     SettingDef { name: setting::EXPUNGE_INTERVAL, default: "86400", category: "Advanced", description: "Interval (in seconds) between rounds of the expunge reaper, which expunges Destroyed instances older than expunge.delay", dynamic: true, kind: Kind::Integer { min: 1, max: 31_536_000 } },
     SettingDef { name: setting::EXPUNGE_DELAY, default: "86400", category: "Advanced", description: "Time (in seconds) a Destroyed instance is kept before the expunge reaper expunges it (0: at the next round)", dynamic: true, kind: Kind::Integer { min: 0, max: 31_536_000 } },
     SettingDef { name: setting::USERDATA_MAX_LENGTH, default: "32768", category: "Advanced", description: "Maximum length (in characters, base64) of the user data of an instance; requests are further limited to 4096 characters by GET and 1048576 by POST", dynamic: true, kind: Kind::Integer { min: 1, max: 1_048_576 } },
+    SettingDef { name: setting::LOGIN_ATTEMPTS, default: "5", category: "Authentication", description: "Wrong passwords in a row after which a user is locked (an administrator unlocks it with enableUser); 0 never locks", dynamic: true, kind: Kind::Integer { min: 0, max: 1_000_000 } },
     SettingDef { name: setting::SIGNATURE_LENIENT_TILDE, default: "true", category: "Advanced", description: "Also accept signatures computed with '~' left unescaped, as Python's and Go's URL encoders produce (CloudStack's Java canonical form escapes it)", dynamic: true, kind: Kind::Boolean },
 ];
 

@@ -76,6 +76,14 @@ pub fn render_job_outcome(
                 object: "project",
                 value: super::views::project_view(&app.project_view(&p).await?),
             },
+            JobOutcome::User(u) => Reply::Object {
+                object: "user",
+                value: super::views::user_view(app, &u).await?,
+            },
+            JobOutcome::Account(a) => Reply::Object {
+                object: "account",
+                value: super::views::account_view(app, &a).await?,
+            },
             JobOutcome::Done => Reply::Success { displaytext: None },
         };
         Ok(reply.job_result())

@@ -34,6 +34,7 @@ pub fn domain(d: &Domain, parent: Option<&Domain>, has_child: bool) -> Value {
         "id": d.uuid, "name": d.name, "path": path, "level": level,
         "parentdomainid": parent.map(|p| p.uuid.clone()), "parentdomainname": parent.map(|p| p.name.clone()),
         "haschild": has_child, "state": "Active", "created": format_date(d.created),
+        "networkdomain": d.network_domain.as_deref().filter(|n| !n.is_empty()),
     })
 }
 
@@ -48,7 +49,7 @@ pub fn user(u: &User, a: &Account, d: &Domain, r: &Role) -> Value {
         "roleid": r.uuid, "roletype": r.role_type.as_str(), "rolename": r.name,
         "domainid": d.uuid, "domain": d.name, "apikey": u.api_key, "state": u.state.as_str(),
         "created": format_date(u.created), "isdefault": a.name == "admin" && d.path == "/",
-        "timezone": "UTC", "usersource": "native",
+        "timezone": u.timezone.as_deref().filter(|t| !t.is_empty()), "usersource": "native",
     })
 }
 
@@ -63,6 +64,7 @@ pub fn account(a: &Account, d: &Domain, r: &Role, users: Vec<Value>) -> Value {
         "roleid": r.uuid, "roletype": r.role_type.as_str(), "rolename": r.name,
         "domainid": d.uuid, "domain": d.name, "domainpath": path, "state": a.state.as_str(),
         "created": format_date(a.created), "user": users, "isdefault": a.name == "admin" && d.path == "/",
+        "networkdomain": a.network_domain.as_deref().filter(|n| !n.is_empty()),
     })
 }
 

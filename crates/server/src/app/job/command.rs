@@ -8,7 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 use trellis_api::Params;
-use trellis_model::entity::{AffinityGroup, Host, Instance, Job, Project, Template};
+use trellis_model::account::AccountState;
+use trellis_model::entity::{Account, AffinityGroup, Host, Instance, Job, Project, Template, User};
 use trellis_model::project::{ProjectRole, ProjectState};
 use trellis_model::{Error, Result};
 
@@ -78,6 +79,18 @@ pub enum JobCommand {
     DeleteAccount {
         account: String,
     },
+    DisableAccount {
+        account: String,
+        /// Lock (users shut out, instances kept running) rather than disable.
+        lock: bool,
+    },
+    DisableUser {
+        user: String,
+    },
+    DeleteDomain {
+        domain: String,
+        cleanup: bool,
+    },
     /// `createTemplate` from a ROOT volume.
     CreateTemplate(TemplateCapture),
     CreateTags {
@@ -139,6 +152,8 @@ pub enum JobOutcome {
     Template(Template),
     AffinityGroup(AffinityGroup),
     Project(Project),
+    User(User),
+    Account(Account),
     Done,
 }
 
@@ -165,6 +180,9 @@ impl JobCommand {
             JobCommand::DeleteTemplate { .. } => "deleteTemplate",
             JobCommand::DeleteNetwork { .. } => "deleteNetwork",
             JobCommand::DeleteAccount { .. } => "deleteAccount",
+            JobCommand::DisableAccount { .. } => "disableAccount",
+            JobCommand::DisableUser { .. } => "disableUser",
+            JobCommand::DeleteDomain { .. } => "deleteDomain",
             JobCommand::CreateTemplate(_) => "createTemplate",
             JobCommand::CreateTags { .. } => "createTags",
             JobCommand::DeleteTags { .. } => "deleteTags",
@@ -358,6 +376,17 @@ impl JobCommand {
                 app.account_delete(caller, &account).await?;
                 JobOutcome::Done
             }
+            JobCommand::DisableAccount { account, lock } => {
+                JobOutcome::Account(app.account_disable(caller, &account, lock).await?)
+            }
+            JobCommand::DisableUser { user } => JobOutcome::User(
+                app.user_set_state(caller, &user, AccountState::Disabled)
+                    .await?,
+            ),
+            JobCommand::DeleteDomain { domain, cleanup } => {
+                app.domain_delete(caller, &domain, cleanup).await?;
+                JobOutcome::Done
+            }
             JobCommand::CreateTemplate(input) => {
                 JobOutcome::Template(app.template_capture(caller, &input).await?)
             }
@@ -473,6 +502,15 @@ mod tests {
     fn commands_round_trip_through_the_stored_format() {
         let key = SecretKey::generate();
         let commands = vec![
+            JobCommand::DisableAccount {
+                account: "a".into(),
+                lock: true,
+            },
+            JobCommand::DisableUser { user: "u".into() },
+            JobCommand::DeleteDomain {
+                domain: "d".into(),
+                cleanup: true,
+            },
             JobCommand::Deploy {
                 instance: "vm".into(),
                 start: false,
