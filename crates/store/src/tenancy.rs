@@ -250,7 +250,8 @@ impl Store {
             let old = domain_row(&old).map_err(StoreError::query("domain_update"))?;
             if let Some((_, new_path)) = rename {
                 // Every path below starts with the old one; swap that prefix.
-                let len = i64::try_from(old.path.chars().count()).unwrap_or(i64::MAX);
+                // `substr` takes 32-bit positions on PostgreSQL.
+                let len = i32::try_from(old.path.chars().count()).unwrap_or(i32::MAX - 1);
                 sqlx::query(
                     "UPDATE domains SET path = $2 || substr(path, $3) \
                      WHERE substr(path, 1, $4) = $1 AND removed IS NULL",

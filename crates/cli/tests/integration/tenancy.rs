@@ -355,7 +355,7 @@ async fn accounts_are_locked_disabled_with_their_instances_stopped_and_enabled()
                 .unwrap()
                 .file_name()
                 .to_string_lossy()
-                .contains("-stop-a-vm")
+                .contains("-stop-")
         })
         .count();
     assert_eq!(
@@ -567,7 +567,7 @@ async fn domains_are_renamed_listed_and_deleted_only_as_asked() {
     );
     assert_eq!(
         code_of(eng_admin.call("deleteDomain", &[("id", &eng_id)]).await),
-        431
+        531
     );
     let c = eng_admin.call("listDomainChildren", &[]).await.unwrap();
     assert_eq!(names(&c), ["web"]);

@@ -646,7 +646,7 @@ impl App {
         if !cleanup {
             let (accounts, children) = self.store.domain_contents(d.id).await?;
             if accounts > 0 || children > 0 {
-                return Err(Error::in_use(format!(
+                return Err(Error::invalid_state(format!(
                     "Domain {} still has {accounts} accounts and {children} child domains: delete them first, or delete with cleanup=true",
                     d.name
                 )));
