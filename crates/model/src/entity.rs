@@ -26,6 +26,20 @@ pub struct Role {
     pub role_type: RoleType,
     pub description: String,
     pub is_default: bool,
+    /// Visible to domain administrators for their accounts (`ispublic`).
+    pub is_public: bool,
+}
+
+/// One rule of a role (`rolepermission`): the first rule whose pattern matches a command decides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RolePermission {
+    pub id: i64,
+    pub uuid: String,
+    pub role_id: i64,
+    pub rule: String,
+    pub permission: crate::role::Permission,
+    pub description: String,
+    pub sort_order: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]

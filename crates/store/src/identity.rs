@@ -22,8 +22,9 @@ pub(crate) fn domain_row(r: &AnyRow) -> Result<Domain, sqlx::Error> {
     })
 }
 
-fn role_row(r: &AnyRow) -> StoreResult<Role> {
-    let inner = || -> Result<(i64, String, String, String, String, bool), sqlx::Error> {
+pub(crate) fn role_row(r: &AnyRow) -> StoreResult<Role> {
+    type Columns = (i64, String, String, String, String, bool, bool);
+    let inner = || -> Result<Columns, sqlx::Error> {
         Ok((
             get_i64(r, "id")?,
             get_str(r, "uuid")?,
@@ -31,9 +32,10 @@ fn role_row(r: &AnyRow) -> StoreResult<Role> {
             get_str(r, "role_type")?,
             get_str(r, "description")?,
             get_bool(r, "is_default")?,
+            get_bool(r, "is_public")?,
         ))
     };
-    let (id, uuid, name, rt, description, is_default) =
+    let (id, uuid, name, rt, description, is_default, is_public) =
         inner().map_err(StoreError::query("role_row"))?;
     let role_type = RoleType::parse(&rt).ok_or(StoreError::Corrupt {
         what: "role_type",
@@ -46,6 +48,7 @@ fn role_row(r: &AnyRow) -> StoreResult<Role> {
         role_type,
         description,
         is_default,
+        is_public,
     })
 }
 
@@ -222,7 +225,7 @@ impl Store {
     }
 
     pub async fn role_list(&self) -> StoreResult<Vec<Role>> {
-        let rows = sqlx::query("SELECT * FROM roles ORDER BY id")
+        let rows = sqlx::query("SELECT * FROM roles WHERE removed IS NULL ORDER BY id")
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::query("role_list"))?;

@@ -31,6 +31,10 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0010_server_versions.sql"),
     ),
     (11, include_str!("../migrations/sqlite/0011_tenancy.sql")),
+    (
+        12,
+        include_str!("../migrations/sqlite/0012_role_permissions.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (
@@ -65,6 +69,10 @@ const POSTGRES: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0010_server_versions.sql"),
     ),
     (11, include_str!("../migrations/postgres/0011_tenancy.sql")),
+    (
+        12,
+        include_str!("../migrations/postgres/0012_role_permissions.sql"),
+    ),
 ];
 
 /// The migrations of a backend, in order.

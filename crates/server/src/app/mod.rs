@@ -25,6 +25,7 @@ pub mod projects;
 mod readiness;
 pub mod reads;
 mod registration;
+pub mod roles;
 pub mod secrets;
 mod settings;
 pub mod ssh_keys;

@@ -1,5 +1,5 @@
 //! The command table: every catalog command, the kind of handling it gets, and the function that
-//! handles it — one file per resource (`extensions.rs`, `custom_actions.rs`, `identity.rs`, `projects.rs`, `disk_offerings.rs`,
+//! handles it — one file per resource (`extensions.rs`, `custom_actions.rs`, `identity.rs`, `roles.rs`, `projects.rs`, `disk_offerings.rs`,
 //! `infrastructure.rs`, `instances.rs`, `jobs.rs`, `settings.rs`, `ssh_keys.rs`, `tags.rs`,
 //! `templates.rs`, `volumes.rs`, `meta.rs`), one function per
 //! command, named after it in snake case (`listZones` → `infrastructure::list_zones`).
@@ -19,8 +19,8 @@ use trellis_model::entity::{Cluster, Host, Pod, Zone};
 
 use super::{
     affinity_groups, custom_actions, disk_offerings, extensions, identity, infrastructure,
-    instances, jobs, management_servers, meta, projects, settings, ssh_keys, tags, templates,
-    volumes,
+    instances, jobs, management_servers, meta, projects, roles, settings, ssh_keys, tags,
+    templates, volumes,
 };
 use crate::app::job::JobCommand;
 use crate::app::reads::Page;
@@ -127,7 +127,15 @@ pub static HANDLERS: &[(&str, Handler)] = &[
         "listLdapConfigurations",
         sync!(identity::list_ldap_configurations),
     ),
-    ("listRoles", sync!(identity::list_roles)),
+    ("listRoles", sync!(roles::list_roles)),
+    ("createRole", sync!(roles::create_role)),
+    ("updateRole", sync!(roles::update_role)),
+    ("deleteRole", sync!(roles::delete_role)),
+    ("importRole", sync!(roles::import_role)),
+    ("listRolePermissions", sync!(roles::list_role_permissions)),
+    ("createRolePermission", sync!(roles::create_role_permission)),
+    ("updateRolePermission", sync!(roles::update_role_permission)),
+    ("deleteRolePermission", sync!(roles::delete_role_permission)),
     ("listUsers", sync!(identity::list_users)),
     ("login", Handler::Session),
     ("logout", Handler::Session),

@@ -1,7 +1,7 @@
 //! Domains, accounts, users, roles and API keys (`login`/`logout` are answered by the router before
 //! authentication).
 
-use serde_json::{json, Value};
+use serde_json::json;
 use trellis_api::Reply;
 
 use crate::app::identity::{AccountCreateParams, UserCreateParams};
@@ -200,18 +200,6 @@ pub(super) async fn get_user(cx: &Cx<'_>) -> R {
         object: "user",
         value: user_view(app, &u).await?,
     })
-}
-
-/// `listRoles`.
-pub(super) async fn list_roles(cx: &Cx<'_>) -> R {
-    let app = cx.app;
-    let p = cx.p;
-    let roles = app
-        .role_list(p.str("id"), p.str("name"), p.str("type"))
-        .await?;
-    let items: Vec<Value> = roles.iter().map(views::role).collect();
-    let n = items.len() as i64;
-    Ok(list("role", items, n))
 }
 
 /// `listLdapConfigurations`.

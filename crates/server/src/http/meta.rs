@@ -140,14 +140,18 @@ pub(super) async fn list_isos(_cx: &Cx<'_>) -> R {
 /// `listApis`: the whole catalog for the caller's role (pre-rendered), or one API by name.
 pub(super) async fn list_apis(cx: &Cx<'_>) -> R {
     let (caller, p) = (cx.caller, cx.p);
-    if p.str("name").is_none() {
+    // A default role sees exactly its role type's commands (pre-rendered); a custom role what
+    // its rules allow.
+    if p.str("name").is_none() && caller.role.is_default {
         return Ok(Reply::Rendered(trellis_api::catalog::list_apis_body(
             caller.role_type(),
         )));
     }
-    let items: Vec<Value> = trellis_api::catalog::COMMANDS
-        .iter()
-        .filter(|c| c.allows(caller.role_type()))
+    let items: Vec<Value> = cx
+        .app
+        .apis_allowed(caller)
+        .await?
+        .into_iter()
         .filter(|c| p.str("name").is_none_or(|n| c.name.eq_ignore_ascii_case(n)))
         .map(|c| c.api_json())
         .collect();

@@ -14,6 +14,7 @@ mod jobs;
 mod management_servers;
 mod meta;
 mod projects;
+mod roles;
 mod settings;
 mod ssh_keys;
 mod tags;
@@ -242,8 +243,12 @@ async fn api(
             failed("errorresponse", &ApiError::unknown_command(&command_name))
         };
     };
-    if !cmd.allows(caller.role_type()) {
-        tracing::warn!(command = cmd.name, account = %caller.account.name, role = ?caller.role_type(), "API command not allowed for the caller's role");
+    let allowed = match app.api_allowed(&caller, cmd).await {
+        Ok(a) => a,
+        Err(e) => return failed(&response_name, &ApiError::from(e)),
+    };
+    if !allowed {
+        tracing::warn!(command = cmd.name, account = %caller.account.name, role = %caller.role.name, "API command not allowed for the caller's role");
         return if by_session {
             failed("errorresponse", &ApiError::unsupported(cmd.name))
         } else {

@@ -13,7 +13,8 @@ use crate::app::reads::InstanceRefs;
 use crate::app::reads::{IdentityFilter, Page};
 use crate::app::{App, Caller};
 use trellis_model::entity::{
-    Account, Alert, Configuration, Domain, Event, Job, ResourceTag, Role, SshKeyPair, User,
+    Account, Alert, Configuration, Domain, Event, Job, ResourceTag, Role, RolePermission,
+    SshKeyPair, User,
 };
 
 use crate::app::affinity::AffinityGroupView;
@@ -39,7 +40,12 @@ pub fn domain(d: &Domain, parent: Option<&Domain>, has_child: bool) -> Value {
 }
 
 pub fn role(r: &Role) -> Value {
-    json!({"id": r.uuid, "name": r.name, "type": r.role_type.as_str(), "description": r.description, "isdefault": r.is_default, "state": "ENABLED"})
+    json!({"id": r.uuid, "name": r.name, "type": r.role_type.as_str(), "description": r.description, "isdefault": r.is_default, "ispublic": r.is_public, "state": "ENABLED"})
+}
+
+pub fn role_permission(p: &RolePermission, r: &Role) -> Value {
+    json!({"id": p.uuid, "roleid": r.uuid, "rolename": r.name, "roletype": r.role_type.as_str(),
+           "rule": p.rule, "permission": p.permission.as_str(), "description": p.description})
 }
 
 pub fn user(u: &User, a: &Account, d: &Domain, r: &Role) -> Value {
