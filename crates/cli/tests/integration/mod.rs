@@ -15,6 +15,7 @@ mod operations;
 mod projects;
 mod quickstart_ports;
 mod registrations;
+mod roles;
 mod surface;
 mod tenancy;
 
