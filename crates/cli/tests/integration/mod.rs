@@ -15,6 +15,7 @@ mod operations;
 mod projects;
 mod quickstart_ports;
 mod registrations;
+mod secrets;
 mod surface;
 
 use serde_json::Value;

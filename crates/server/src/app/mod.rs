@@ -25,6 +25,7 @@ pub mod projects;
 mod readiness;
 pub mod reads;
 mod registration;
+pub mod secret_details;
 pub mod secrets;
 mod settings;
 pub mod ssh_keys;
@@ -169,6 +170,13 @@ impl App {
         let generated = self.identity_bootstrap().await?;
         self.network_offerings_bootstrap().await?;
         self.extensions_bootstrap().await?;
+        let sealed = self.details_reseal().await?;
+        if sealed > 0 {
+            tracing::info!(
+                details = sealed,
+                "sealed secret details stored in clear by an earlier version"
+            );
+        }
         let added = self.store.volume_backfill_roots().await?;
         if added > 0 {
             tracing::info!(
