@@ -469,7 +469,7 @@ mod run {
             // The view masks secrets; the extension gets their clear values.
             let action_details = self.details_opened(
                 self.store
-                    .details_visible(DetailOwner::CustomAction, a.id)
+                    .details_visible(trellis_model::entity::DetailOwner::CustomAction, a.id)
                     .await?,
             )?;
             if let Some(d) = payload.externaldetails.as_mut() {
