@@ -194,10 +194,7 @@ async fn details_by_name_fragment_and_compare_and_set() {
             .await
             .unwrap();
         // Case-insensitive, any owner, hidden rows too, never a row matching no fragment.
-        let found = s
-            .details_named_like(&["PASSWORD", "token"])
-            .await
-            .unwrap();
+        let found = s.details_named_like(&["PASSWORD", "token"]).await.unwrap();
         let got: Vec<(DetailOwner, i64, &str, &str)> = found
             .iter()
             .map(|d| (d.owner, d.owner_id, d.name.as_str(), d.value.as_str()))

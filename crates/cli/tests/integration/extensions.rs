@@ -63,7 +63,10 @@ async fn create_defaults_scaffold_and_errors() {
         5000,
         "no 255-character limit on details"
     );
-    assert_eq!(e["details"]["secret"], "******", "a secret is listed as the mask");
+    assert_eq!(
+        e["details"]["secret"], "******",
+        "a secret is listed as the mask"
+    );
     let path = std::path::PathBuf::from(e["path"].as_str().unwrap());
     assert_eq!(
         path,

@@ -220,8 +220,7 @@ async fn secret_details_are_sealed_masked_kept_on_round_trip_and_reach_the_exten
         .unwrap();
     assert_no_secret("updateRegisteredExtension", &registered.to_string());
     assert_eq!(
-        registered["extension"]["resources"][0]["details"]["api_secret"],
-        MASK,
+        registered["extension"]["resources"][0]["details"]["api_secret"], MASK,
         "{registered}"
     );
     env.admin
@@ -270,16 +269,16 @@ async fn secret_details_are_sealed_masked_kept_on_round_trip_and_reach_the_exten
         env.admin
             .call(
                 "updateExtension",
-                &[
-                    ("id", &env.ext_id),
-                    ("details[0].apikey", MASK),
-                ],
+                &[("id", &env.ext_id), ("details[0].apikey", MASK)],
             )
             .await,
     );
     assert!(refused.contains("send the value itself"), "{refused}");
     let e = the_extension(&env).await;
-    assert_eq!(e["details"]["password"], MASK, "the refused update changed nothing: {e}");
+    assert_eq!(
+        e["details"]["password"], MASK,
+        "the refused update changed nothing: {e}"
+    );
 
     // A custom action's secret detail: listed as the mask, in clear in the payload, and the
     // payload the action echoes into its result is scrubbed of every secret it carried.
@@ -317,7 +316,10 @@ async fn secret_details_are_sealed_masked_kept_on_round_trip_and_reach_the_exten
     assert_eq!(r["customactionresult"]["success"], true, "{r}");
     let result = r.to_string();
     assert_no_secret("the custom action's result", &result);
-    assert!(result.contains(MASK), "the echoed payload is masked: {result}");
+    assert!(
+        result.contains(MASK),
+        "the echoed payload is masked: {result}"
+    );
     let ran = payload_of(&env, "DumpOk", &name);
     let x = &ran["externaldetails"];
     assert_eq!(x["action"]["action_token"], ACTION_TOKEN, "{x}");
@@ -371,11 +373,7 @@ async fn secret_details_stored_in_clear_by_an_earlier_version_work_and_are_seale
     let vid = vm["id"].as_str().unwrap().to_string();
     // A row as an earlier version wrote it: the password in clear.
     let store = database(&mut env).await;
-    let ext = store
-        .extension_by_uuid(&env.ext_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let ext = store.extension_by_uuid(&env.ext_id).await.unwrap().unwrap();
     store
         .detail_upsert(DetailOwner::Extension, ext.id, "password", LEGACY, true)
         .await
@@ -383,7 +381,9 @@ async fn secret_details_stored_in_clear_by_an_earlier_version_work_and_are_seale
     // The start seals it.
     restart(&mut env, store).await;
     assert!(
-        env.s.logs().contains("sealed secret details stored in clear"),
+        env.s
+            .logs()
+            .contains("sealed secret details stored in clear"),
         "the start says what it did"
     );
     let e = the_extension(&env).await;

@@ -201,12 +201,7 @@ impl App {
         let details = self.details_sealed(input.details.clone().unwrap_or_default())?;
         let a = self
             .store
-            .custom_action_create(
-                &new,
-                &details,
-                &json,
-                now_millis(),
-            )
+            .custom_action_create(&new, &details, &json, now_millis())
             .await?;
         drop(_guard);
         self.event(

@@ -547,7 +547,8 @@ impl App {
                     .await?;
             }
             // A secret sent back as the mask keeps its stored value.
-            let details = super::secret_details::keep_masked(details.unwrap_or_default(), &current)?;
+            let details =
+                super::secret_details::keep_masked(details.unwrap_or_default(), &current)?;
             for (k, v) in details {
                 let v = self.detail_sealed(&k, &v)?;
                 self.store

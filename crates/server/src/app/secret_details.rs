@@ -225,8 +225,14 @@ mod tests {
         assert_ne!(seal(&key, "password", "Hyper-V-Pass-1").unwrap(), stored);
         assert_eq!(seal(&key, "password", &stored).unwrap(), stored);
         // Names that are not secret are stored as they are.
-        assert_eq!(seal(&key, "url", "https://pve:8006").unwrap(), "https://pve:8006");
-        assert_eq!(seal(&key, "SSH.PublicKey", "ssh-ed25519 AAA").unwrap(), "ssh-ed25519 AAA");
+        assert_eq!(
+            seal(&key, "url", "https://pve:8006").unwrap(),
+            "https://pve:8006"
+        );
+        assert_eq!(
+            seal(&key, "SSH.PublicKey", "ssh-ed25519 AAA").unwrap(),
+            "ssh-ed25519 AAA"
+        );
     }
 
     #[test]
@@ -275,12 +281,12 @@ mod tests {
     #[test]
     fn the_mask_sent_back_keeps_the_stored_secret_and_a_new_value_replaces_it() {
         let stored = map(&[("password", "sealed:v1:x:y"), ("url", "https://old")]);
-        let kept = keep_masked(
-            map(&[("password", MASK), ("url", "https://new")]),
-            &stored,
-        )
-        .unwrap();
-        assert_eq!(kept, map(&[("password", "sealed:v1:x:y"), ("url", "https://new")]));
+        let kept =
+            keep_masked(map(&[("password", MASK), ("url", "https://new")]), &stored).unwrap();
+        assert_eq!(
+            kept,
+            map(&[("password", "sealed:v1:x:y"), ("url", "https://new")])
+        );
         let replaced = keep_masked(map(&[("password", "new-pass")]), &stored).unwrap();
         assert_eq!(replaced, map(&[("password", "new-pass")]));
         // The mask under a name that is not secret is a value like any other.
