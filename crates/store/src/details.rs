@@ -234,3 +234,91 @@ impl Store {
         Ok(out)
     }
 }
+
+/// One details row with its owner, for work over the rows of every owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedDetail {
+    pub owner: DetailOwner,
+    pub owner_id: i64,
+    pub name: String,
+    pub value: String,
+}
+
+/// The owner kind of a stored row (`None` for a kind this version does not know).
+fn owner_of(kind: &str) -> Option<DetailOwner> {
+    [
+        DetailOwner::Extension,
+        DetailOwner::ResourceMap,
+        DetailOwner::CustomAction,
+        DetailOwner::Cluster,
+        DetailOwner::Host,
+        DetailOwner::Offering,
+        DetailOwner::Template,
+        DetailOwner::Instance,
+    ]
+    .into_iter()
+    .find(|o| o.as_str() == kind)
+}
+
+impl Store {
+    /// The details rows, visible and hidden, of every owner whose name contains one of
+    /// `fragments` (ASCII case-insensitively), ordered by owner and name. The caller decides what
+    /// the fragments mean; this only matches text.
+    pub async fn details_named_like(&self, fragments: &[&str]) -> StoreResult<Vec<OwnedDetail>> {
+        let op = "details_named_like";
+        if fragments.is_empty() {
+            return Ok(Vec::new());
+        }
+        let terms: Vec<String> = (1..=fragments.len())
+            .map(|i| format!("lower(name) LIKE ${i}"))
+            .collect();
+        let sql = format!(
+            "SELECT owner_kind, owner_id, name, value FROM details WHERE {} ORDER BY owner_kind, owner_id, name",
+            terms.join(" OR ")
+        );
+        let mut q = sqlx::query(&sql);
+        for f in fragments {
+            q = q.bind(format!("%{}%", f.to_ascii_lowercase()));
+        }
+        let rows = q
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query(op))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let kind = get_str(r, "owner_kind").map_err(StoreError::query(op))?;
+            let Some(owner) = owner_of(&kind) else {
+                continue;
+            };
+            out.push(OwnedDetail {
+                owner,
+                owner_id: get_i64(r, "owner_id").map_err(StoreError::query(op))?,
+                name: get_str(r, "name").map_err(StoreError::query(op))?,
+                value: get_str(r, "value").map_err(StoreError::query(op))?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Set one detail's value only if it still holds `expected` (a compare-and-set, so that
+    /// several servers rewriting the same row write it once); tells whether it did.
+    pub async fn detail_swap_value(
+        &self,
+        owner: DetailOwner,
+        owner_id: i64,
+        name: &str,
+        expected: &str,
+        value: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE details SET value = $5 WHERE owner_kind = $1 AND owner_id = $2 AND name = $3 AND value = $4")
+            .bind(owner.as_str())
+            .bind(owner_id)
+            .bind(name)
+            .bind(expected)
+            .bind(value)
+            .execute(&self.writer)
+            .await
+            .map_err(StoreError::query("detail_swap_value"))?;
+        Ok(done.rows_affected() == 1)
+    }
+}

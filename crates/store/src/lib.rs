@@ -92,6 +92,7 @@ use std::time::Duration;
 
 pub use affinity::{AffinityGroupFilter, AffinityMember};
 pub use cache::CacheStats;
+pub use details::OwnedDetail;
 pub use disk_offerings::DiskOfferingFilter;
 pub use events::EventFilter;
 pub use extensions::{CustomActionFilter, ExtensionFilter, NewCustomAction, NewExtension};

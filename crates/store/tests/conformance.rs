@@ -179,6 +179,60 @@ async fn jobs_are_claimed_once_and_fenced() {
 }
 
 #[tokio::test]
+async fn details_by_name_fragment_and_compare_and_set() {
+    each_backend(|s| async move {
+        s.detail_upsert(DetailOwner::Extension, 3, "Api_Password", "p1", true)
+            .await
+            .unwrap();
+        s.detail_upsert(DetailOwner::Host, 4, "External:token", "t1", true)
+            .await
+            .unwrap();
+        s.detail_upsert(DetailOwner::Host, 4, "password", "p2", false)
+            .await
+            .unwrap();
+        s.detail_upsert(DetailOwner::Host, 4, "url", "https://x", true)
+            .await
+            .unwrap();
+        // Case-insensitive, any owner, hidden rows too, never a row matching no fragment.
+        let found = s.details_named_like(&["PASSWORD", "token"]).await.unwrap();
+        let got: Vec<(DetailOwner, i64, &str, &str)> = found
+            .iter()
+            .map(|d| (d.owner, d.owner_id, d.name.as_str(), d.value.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (DetailOwner::Extension, 3, "Api_Password", "p1"),
+                (DetailOwner::Host, 4, "External:token", "t1"),
+                (DetailOwner::Host, 4, "password", "p2"),
+            ]
+        );
+        assert!(s.details_named_like(&[]).await.unwrap().is_empty());
+        // The swap happens only while the row holds the expected value.
+        assert!(s
+            .detail_swap_value(DetailOwner::Host, 4, "password", "p2", "sealed-p2")
+            .await
+            .unwrap());
+        assert!(!s
+            .detail_swap_value(DetailOwner::Host, 4, "password", "p2", "again")
+            .await
+            .unwrap());
+        assert!(!s
+            .detail_swap_value(DetailOwner::Host, 5, "password", "sealed-p2", "x")
+            .await
+            .unwrap());
+        assert_eq!(
+            s.detail_get(DetailOwner::Host, 4, "password")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("sealed-p2")
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn details_replace_keeps_hidden() {
     each_backend(|s| async move {
         s.detail_upsert(DetailOwner::Extension, 7, "hidden", "h", false)

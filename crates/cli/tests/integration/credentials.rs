@@ -91,7 +91,7 @@ async fn add_host_credentials_reach_the_extension_and_are_never_listed() {
 }
 
 /// The latest recorded payload of `action` for instance `name`.
-fn payload_of(env: &super::isolation::Env, action: &str, name: &str) -> Value {
+pub(super) fn payload_of(env: &super::isolation::Env, action: &str, name: &str) -> Value {
     let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(env.dir.join("rec"))
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -46,7 +46,8 @@ async fn create_defaults_scaffold_and_errors() {
                 ("description", "demo"),
                 ("orchestratorrequirespreparevm", "true"),
                 ("details[0].url", "pve.example"),
-                ("details[0].secret", &"s".repeat(5000)),
+                ("details[0].secret", "Scaffold-Secret-1"),
+                ("details[0].notes", &"s".repeat(5000)),
             ],
         )
         .await
@@ -58,9 +59,13 @@ async fn create_defaults_scaffold_and_errors() {
     assert_eq!(e["orchestratorrequirespreparevm"], true);
     assert_eq!(e["details"]["url"], "pve.example");
     assert_eq!(
-        e["details"]["secret"].as_str().unwrap().len(),
+        e["details"]["notes"].as_str().unwrap().len(),
         5000,
         "no 255-character limit on details"
+    );
+    assert_eq!(
+        e["details"]["secret"], "******",
+        "a secret is listed as the mask"
     );
     let path = std::path::PathBuf::from(e["path"].as_str().unwrap());
     assert_eq!(

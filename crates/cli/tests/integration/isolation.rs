@@ -28,9 +28,9 @@ case "$action" in
 esac
 "#;
 
-const EXTENSION_PASSWORD: &str = "Adm1n-Extension-Pass";
-const HOST_TOKEN: &str = "host-token-0123456789";
-const MAP_SECRET: &str = "cluster-secret-ABCDEF";
+pub(super) const EXTENSION_PASSWORD: &str = "Adm1n-Extension-Pass";
+pub(super) const HOST_TOKEN: &str = "host-token-0123456789";
+pub(super) const MAP_SECRET: &str = "cluster-secret-ABCDEF";
 
 pub(super) struct Env {
     pub(super) s: TestServer,

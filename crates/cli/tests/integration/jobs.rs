@@ -8,7 +8,7 @@ use trellis_store::{NewJob, Store};
 const PASSWORD_VALUE: &str = "Sealed-Param-Pass-42";
 
 /// Every byte the SQLite database holds (main file and write-ahead log).
-fn database_bytes(s: &TestServer) -> Vec<u8> {
+pub(super) fn database_bytes(s: &TestServer) -> Vec<u8> {
     let mut out = Vec::new();
     for f in ["trellis.db", "trellis.db-wal"] {
         if let Ok(b) = std::fs::read(s.data_dir().join(f)) {
@@ -18,7 +18,7 @@ fn database_bytes(s: &TestServer) -> Vec<u8> {
     out
 }
 
-fn contains(haystack: &[u8], needle: &str) -> bool {
+pub(super) fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
         .any(|w| w == needle.as_bytes())

@@ -16,6 +16,7 @@ mod projects;
 mod quickstart_ports;
 mod registrations;
 mod roles;
+mod secrets;
 mod surface;
 mod tenancy;
 

@@ -124,11 +124,12 @@ impl App {
             .store
             .details_get(DetailOwner::CustomAction, a.id)
             .await?;
-        let details = all
-            .iter()
-            .filter(|d| d.display)
-            .map(|d| (d.name.clone(), d.value.clone()))
-            .collect();
+        let details = super::secret_details::masked(
+            all.iter()
+                .filter(|d| d.display)
+                .map(|d| (d.name.clone(), d.value.clone()))
+                .collect(),
+        );
         let parameters = match all.iter().find(|d| !d.display && d.name == "parameters") {
             Some(d) => Some(serde_json::from_str(&d.value).map_err(|e| {
                 Error::internal(format!(
@@ -197,14 +198,10 @@ impl App {
         };
         let json =
             serde_json::to_string(&params).map_err(|err| Error::internal(err.to_string()))?;
+        let details = self.details_sealed(input.details.clone().unwrap_or_default())?;
         let a = self
             .store
-            .custom_action_create(
-                &new,
-                &input.details.clone().unwrap_or_default(),
-                &json,
-                now_millis(),
-            )
+            .custom_action_create(&new, &details, &json, now_millis())
             .await?;
         drop(_guard);
         self.event(
@@ -269,12 +266,10 @@ impl App {
                 .await?;
         }
         if cleanup_details {
-            self.store
-                .details_replace_visible(DetailOwner::CustomAction, a.id, "", &BTreeMap::new())
+            self.details_replace(DetailOwner::CustomAction, a.id, "", &BTreeMap::new())
                 .await?;
         } else if let Some(d) = &input.details {
-            self.store
-                .details_replace_visible(DetailOwner::CustomAction, a.id, "", d)
+            self.details_replace(DetailOwner::CustomAction, a.id, "", d)
                 .await?;
         }
         self.event(
@@ -466,12 +461,14 @@ mod run {
                 &supplied,
             )?;
             let mut payload = self.payload(&t, Some(caller), &a.name, false).await?;
+            // The view masks secrets; the extension gets their clear values.
+            let action_details = self.details_opened(
+                self.store
+                    .details_visible(trellis_model::entity::DetailOwner::CustomAction, a.id)
+                    .await?,
+            )?;
             if let Some(d) = payload.externaldetails.as_mut() {
-                d.action = if view.details.is_empty() {
-                    None
-                } else {
-                    Some(view.details.clone())
-                };
+                d.action = (!action_details.is_empty()).then_some(action_details);
             }
             payload.action = Some(a.name.clone());
             payload.parameters = params.filter(|p| !p.is_empty());

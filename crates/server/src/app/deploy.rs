@@ -500,6 +500,8 @@ impl App {
             Some(("VirtualMachine", &inst.uuid)),
         );
         let group_ids: Vec<i64> = groups.iter().map(|g| g.id).collect();
+        // The template's secrets are sealed already; the deploy's are sealed here.
+        let details = self.details_seal_values(details)?;
         let inst = loop {
             match self
                 .store
@@ -565,6 +567,7 @@ impl App {
                     other => other.to_string(),
                 };
                 if old.get(k).and_then(Value::as_str) != Some(v.as_str()) {
+                    let v = self.detail_sealed(k, &v)?;
                     self.store
                         .detail_upsert(DetailOwner::Instance, t.instance.id, k, &v, true)
                         .await?;

@@ -8,7 +8,7 @@ use trellis_model::extension::{self as ext, ExtensionState};
 use trellis_model::{ids, time::now_millis, Error, Result};
 use trellis_store::{ExtensionFilter, NewExtension, Page};
 
-use super::{require_admin, App, Caller};
+use super::{require_admin, secret_details, App, Caller};
 
 /// The default executable of a user-defined extension that has none.
 pub const SCAFFOLD: &str = include_str!("../../assets/scaffold.sh");
@@ -467,6 +467,7 @@ impl App {
             state,
             path_ready: false,
         };
+        let details = self.details_sealed(details)?;
         let e = self
             .store
             .extension_create(&new_extension, &details, &hidden, now_millis())
@@ -507,10 +508,12 @@ impl App {
             .find(|d| d.name == ext::DETAIL_REQUIRES_PREPARE)
             .map(|d| d.value.eq_ignore_ascii_case("true"));
         let details = views.details.then(|| {
-            all.iter()
-                .filter(|d| d.display)
-                .map(|d| (d.name.clone(), d.value.clone()))
-                .collect()
+            secret_details::masked(
+                all.iter()
+                    .filter(|d| d.display)
+                    .map(|d| (d.name.clone(), d.value.clone()))
+                    .collect(),
+            )
         });
         let resources = if views.resources {
             let mut out = Vec::new();
@@ -520,7 +523,7 @@ impl App {
                         .store
                         .details_visible(DetailOwner::ResourceMap, m.id)
                         .await?;
-                    out.push((c, m, d));
+                    out.push((c, m, secret_details::masked(d)));
                 }
             }
             Some(out)
@@ -599,12 +602,10 @@ impl App {
                 .await?;
         }
         if cleanup_details {
-            self.store
-                .details_replace_visible(DetailOwner::Extension, e.id, "", &BTreeMap::new())
+            self.details_replace(DetailOwner::Extension, e.id, "", &BTreeMap::new())
                 .await?;
         } else if let Some(d) = details {
-            self.store
-                .details_replace_visible(DetailOwner::Extension, e.id, "", &d)
+            self.details_replace(DetailOwner::Extension, e.id, "", &d)
                 .await?;
         }
         if let Some(s) = new_state {

@@ -326,6 +326,10 @@ impl App {
                 "Extension can be specified only for External hypervisor type",
             ));
         }
+        if let Some(d) = &external_details {
+            // A new registration: no stored secret for a mask to stand for.
+            super::secret_details::keep_masked(d.clone(), &BTreeMap::new())?;
+        }
         if external_details.as_ref().is_some_and(|d| !d.is_empty()) && extension_uuid.is_none() {
             return Err(Error::invalid_param(
                 "External details can be specified only with an extension",
@@ -469,8 +473,7 @@ impl App {
                         c.name
                     ))
                 })?;
-            self.store
-                .details_replace_visible(DetailOwner::ResourceMap, m.id, "", &d)
+            self.details_replace(DetailOwner::ResourceMap, m.id, "", &d)
                 .await?;
         }
         self.store.cluster_update(&c).await?;
@@ -620,6 +623,8 @@ impl App {
                 c.name
             )));
         }
+        // A new host: no stored secret for a mask to stand for.
+        super::secret_details::keep_masked(external_details.clone(), &BTreeMap::new())?;
         let h = Host {
             id: 0,
             uuid: ids::new_uuid(),
@@ -636,8 +641,7 @@ impl App {
             created: now_millis(),
         };
         let h = self.store.host_create(&h).await?;
-        self.store
-            .details_replace_visible(DetailOwner::Host, h.id, EXTERNAL_PREFIX, &external_details)
+        self.details_replace(DetailOwner::Host, h.id, EXTERNAL_PREFIX, &external_details)
             .await?;
         // addHost's username/password, as upstream keeps them: plain host details, the password
         // hidden (never listed). Extensions get them as host-level fallbacks (see invoke.rs).
@@ -647,8 +651,9 @@ impl App {
                 .await?;
         }
         if let Some(pw) = password.as_deref().filter(|p| !p.is_empty()) {
+            let pw = self.detail_sealed(HOST_PASSWORD, pw)?;
             self.store
-                .detail_upsert(DetailOwner::Host, h.id, HOST_PASSWORD, pw, false)
+                .detail_upsert(DetailOwner::Host, h.id, HOST_PASSWORD, &pw, false)
                 .await?;
         }
         // Adding a host prepares the extension's path, as upstream does.
@@ -674,13 +679,13 @@ impl App {
             .ok_or_else(|| Error::not_found(format!("Unable to find host by id {uuid}")))
     }
 
-    /// The host's external details without the prefix.
+    /// The host's external details without the prefix, as views show them (secrets masked).
     pub async fn host_external_details(&self, host_id: i64) -> Result<BTreeMap<String, String>> {
-        Ok(strip_prefix(
+        Ok(super::secret_details::masked(strip_prefix(
             self.store
                 .details_visible(DetailOwner::Host, host_id)
                 .await?,
-        ))
+        )))
     }
 
     pub async fn host_update(&self, caller: &Caller, params: HostUpdateParams) -> Result<Host> {
@@ -712,12 +717,10 @@ impl App {
             };
         }
         if cleanup_external_details {
-            self.store
-                .details_replace_visible(DetailOwner::Host, h.id, EXTERNAL_PREFIX, &BTreeMap::new())
+            self.details_replace(DetailOwner::Host, h.id, EXTERNAL_PREFIX, &BTreeMap::new())
                 .await?;
         } else if let Some(d) = external_details {
-            self.store
-                .details_replace_visible(DetailOwner::Host, h.id, EXTERNAL_PREFIX, &d)
+            self.details_replace(DetailOwner::Host, h.id, EXTERNAL_PREFIX, &d)
                 .await?;
         }
         self.store.host_update(&h).await?;

@@ -546,7 +546,11 @@ impl App {
                     .detail_delete(DetailOwner::Instance, inst.id, k)
                     .await?;
             }
-            for (k, v) in details.unwrap_or_default() {
+            // A secret sent back as the mask keeps its stored value.
+            let details =
+                super::secret_details::keep_masked(details.unwrap_or_default(), &current)?;
+            for (k, v) in details {
+                let v = self.detail_sealed(&k, &v)?;
                 self.store
                     .detail_upsert(DetailOwner::Instance, inst.id, &k, &v, true)
                     .await?;

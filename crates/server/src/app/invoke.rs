@@ -121,6 +121,12 @@ impl App {
                     (DetailOwner::Host, t.host.id),
                 ])
                 .await?;
+        // The extension gets the clear values of sealed secrets (and only it: views mask them).
+        let offering_details = self.details_opened(offering_details)?;
+        let instance_details = self.details_opened(instance_details)?;
+        let extension_details = self.details_opened(extension_details)?;
+        let map_details = self.details_opened(map_details)?;
+        let host_details = self.details_opened(host_details)?;
         let mut to_details = offering_details;
         to_details.extend(instance_details);
         let mut vm_ext = strip_prefix(to_details.clone());
@@ -269,7 +275,10 @@ impl App {
                 .detail_get(DetailOwner::Host, host_id, HOST_PASSWORD)
                 .await?
             {
-                host.insert(HOST_PASSWORD.into(), pw);
+                host.insert(
+                    HOST_PASSWORD.into(),
+                    self.detail_opened(HOST_PASSWORD, &pw)?,
+                );
             }
         }
         Ok(host)

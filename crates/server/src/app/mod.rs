@@ -26,6 +26,7 @@ mod readiness;
 pub mod reads;
 mod registration;
 pub mod roles;
+pub mod secret_details;
 pub mod secrets;
 mod settings;
 pub mod ssh_keys;
@@ -130,7 +131,7 @@ impl App {
         let runner = Runner::new(runner_cfg).map_err(crate::StartError::Runner)?;
         let (key_path, create) = cfg.secret_key_file();
         if create && cfg.database_url().starts_with("postgres") {
-            tracing::warn!(path = %key_path.display(), "no secret_key_file configured: this server seals job secrets with its own key; servers sharing the database cannot run each other's custom-action jobs until they share one key file");
+            tracing::warn!(path = %key_path.display(), "no secret_key_file configured: this server seals job secrets and secret details with its own key; servers sharing the database cannot open each other's until they share one key file");
         }
         let secret_key = crate::app::job::seal::SecretKey::load_or_create(&key_path, create)
             .map_err(crate::StartError::SecretKey)?;
@@ -171,6 +172,13 @@ impl App {
         let generated = self.identity_bootstrap().await?;
         self.network_offerings_bootstrap().await?;
         self.extensions_bootstrap().await?;
+        let sealed = self.details_reseal().await?;
+        if sealed > 0 {
+            tracing::info!(
+                details = sealed,
+                "sealed secret details stored in clear by an earlier version"
+            );
+        }
         let added = self.store.volume_backfill_roots().await?;
         if added > 0 {
             tracing::info!(

@@ -54,15 +54,16 @@ impl App {
             state: "Active".into(),
             created: now_millis(),
         };
+        // A new offering: no stored secret for a mask to stand for.
+        super::secret_details::keep_masked(external_details.clone(), &BTreeMap::new())?;
         let o = self.store.offering_create(&o).await?;
-        self.store
-            .details_replace_visible(
-                DetailOwner::Offering,
-                o.id,
-                EXTERNAL_PREFIX,
-                &external_details,
-            )
-            .await?;
+        self.details_replace(
+            DetailOwner::Offering,
+            o.id,
+            EXTERNAL_PREFIX,
+            &external_details,
+        )
+        .await?;
         self.event(
             Some(caller),
             "SERVICE.OFFERING.CREATE",
@@ -98,17 +99,15 @@ impl App {
         }
         self.store.offering_update(&o).await?;
         if cleanup {
-            self.store
-                .details_replace_visible(
-                    DetailOwner::Offering,
-                    o.id,
-                    EXTERNAL_PREFIX,
-                    &BTreeMap::new(),
-                )
-                .await?;
+            self.details_replace(
+                DetailOwner::Offering,
+                o.id,
+                EXTERNAL_PREFIX,
+                &BTreeMap::new(),
+            )
+            .await?;
         } else if let Some(d) = external_details {
-            self.store
-                .details_replace_visible(DetailOwner::Offering, o.id, EXTERNAL_PREFIX, &d)
+            self.details_replace(DetailOwner::Offering, o.id, EXTERNAL_PREFIX, &d)
                 .await?;
         }
         self.event(

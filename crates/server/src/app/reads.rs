@@ -76,7 +76,6 @@ forward! {
     user_list(f: &IdentityFilter, page: Page) -> (Vec<User>, i64);
     event_list(f: &EventFilter, page: Page) -> (Vec<Event>, i64);
     alert_list(uuid: Option<&str>, type_id: Option<i64>, keyword: Option<&str>, page: Page) -> (Vec<Alert>, i64);
-    details_visible(owner: DetailOwner, owner_id: i64) -> BTreeMap<String, String>;
     tags_of(resource_type: &str, resource_ids: &[i64]) -> Vec<ResourceTag>;
     instance_by_uuid_any(uuid: &str) -> Option<Instance>;
     server_list_live(since: i64) -> Vec<ServerNode>;
@@ -84,6 +83,17 @@ forward! {
 }
 
 impl Reads<'_> {
+    /// The visible details of an owner, as views show them: secrets masked.
+    pub async fn details_visible(
+        self,
+        owner: DetailOwner,
+        owner_id: i64,
+    ) -> Result<BTreeMap<String, String>> {
+        Ok(super::secret_details::masked(
+            self.0.details_visible(owner, owner_id).await?,
+        ))
+    }
+
     /// Is the database answering?
     pub async fn ping(self) -> bool {
         self.0.ping().await
@@ -124,7 +134,10 @@ impl App {
             nics: store.nic_list_for(&ids).await?,
             details: store
                 .details_visible_for(DetailOwner::Instance, &ids)
-                .await?,
+                .await?
+                .into_iter()
+                .map(|(id, d)| (id, super::secret_details::masked(d)))
+                .collect(),
             ..InstanceRefs::default()
         };
         for t in store.tags_of("UserVm", &ids).await? {

@@ -49,6 +49,7 @@ impl App {
                 ))
             });
         }
+        let details = self.details_sealed(details)?;
         self.store
             .resource_map_create(
                 e.id,
@@ -151,8 +152,7 @@ impl App {
                 ))
             }
         };
-        self.store
-            .details_replace_visible(DetailOwner::ResourceMap, map.id, "", &details)
+        self.details_replace(DetailOwner::ResourceMap, map.id, "", &details)
             .await?;
         self.event(
             Some(caller),

@@ -23,30 +23,32 @@ const PUBLIC_DETAILS: &[&str] = &[
     super::ssh_keys::DETAIL_SSH_KEYPAIR_NAMES,
 ];
 
-/// Does a detail or parameter of this name hold a secret?
+/// What a secret name contains (ASCII case-insensitively); see [`is_secret_key`].
+pub const SECRET_NAME_FRAGMENTS: &[&str] = &[
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "credential",
+    "private",
+    "apikey",
+    "api_key",
+    "api-key",
+    "access_key",
+    "accesskey",
+    "authorization",
+    "cookie",
+];
+
+/// Does a detail or parameter of this name hold a secret? The one rule: payload masking, details
+/// sealed at rest and masked in views (`secret_details`) all ask it.
 pub fn is_secret_key(key: &str) -> bool {
     if PUBLIC_DETAILS.iter().any(|p| p.eq_ignore_ascii_case(key)) {
         return false;
     }
     let k = key.to_ascii_lowercase();
-    [
-        "password",
-        "passwd",
-        "passphrase",
-        "secret",
-        "token",
-        "credential",
-        "private",
-        "apikey",
-        "api_key",
-        "api-key",
-        "access_key",
-        "accesskey",
-        "authorization",
-        "cookie",
-    ]
-    .iter()
-    .any(|s| k.contains(s))
+    SECRET_NAME_FRAGMENTS.iter().any(|s| k.contains(s))
 }
 
 /// The secret values of one payload, ready to mask text with.

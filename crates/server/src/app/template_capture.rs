@@ -210,6 +210,8 @@ impl App {
             created: now_millis(),
         };
         let new = self.store.template_create(&new).await?;
+        // The source's secrets are sealed already; the extension's reply is sealed here.
+        let details = self.details_seal_values(details)?;
         self.store
             .details_replace_visible(DetailOwner::Template, new.id, EXTERNAL_PREFIX, &details)
             .await?;

@@ -175,15 +175,16 @@ impl App {
             state: "Active".into(),
             created: now_millis(),
         };
+        // A new template: no stored secret for a mask to stand for.
+        super::secret_details::keep_masked(external_details.clone(), &BTreeMap::new())?;
         let t = self.store.template_create(&t).await?;
-        self.store
-            .details_replace_visible(
-                DetailOwner::Template,
-                t.id,
-                EXTERNAL_PREFIX,
-                &external_details,
-            )
-            .await?;
+        self.details_replace(
+            DetailOwner::Template,
+            t.id,
+            EXTERNAL_PREFIX,
+            &external_details,
+        )
+        .await?;
         self.event(
             Some(caller),
             "TEMPLATE.CREATE",
@@ -336,18 +337,16 @@ impl App {
         }
         let t = self.store.template_update(&t).await?;
         if let Some(details) = &update.external_details {
-            self.store
-                .details_replace_visible(DetailOwner::Template, t.id, EXTERNAL_PREFIX, details)
+            self.details_replace(DetailOwner::Template, t.id, EXTERNAL_PREFIX, details)
                 .await?;
         } else if update.cleanup_external_details {
-            self.store
-                .details_replace_visible(
-                    DetailOwner::Template,
-                    t.id,
-                    EXTERNAL_PREFIX,
-                    &BTreeMap::new(),
-                )
-                .await?;
+            self.details_replace(
+                DetailOwner::Template,
+                t.id,
+                EXTERNAL_PREFIX,
+                &BTreeMap::new(),
+            )
+            .await?;
         }
         self.event(
             Some(caller),

@@ -197,6 +197,27 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 #[serde(transparent)]
 pub struct Sealed(String);
 
+impl Sealed {
+    /// The stored text (`v1:<fingerprint>:<base64>`), to keep somewhere else than a job row.
+    pub fn as_stored(&self) -> &str {
+        &self.0
+    }
+
+    /// A stored text, to open.
+    pub fn from_stored(text: impl Into<String>) -> Sealed {
+        Sealed(text.into())
+    }
+
+    /// The fingerprint of the key this value was sealed with, if the text has the sealed form.
+    pub fn fingerprint(&self) -> Option<&str> {
+        let mut parts = self.0.splitn(3, ':');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(VERSION), Some(fingerprint), Some(_)) => Some(fingerprint),
+            _ => None,
+        }
+    }
+}
+
 impl std::fmt::Debug for Sealed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Sealed({} bytes)", self.0.len())
