@@ -390,6 +390,27 @@ const ROLE_FIELDS: &[Field] = &[
     f("state", "string", "the state of the role"),
     f("ispublic", "boolean", "Indicates whether the role will be visible to all users (public) or only to root admins (private). If this parameter is not specified during the creation of the role its value will be defaulted to true (public)."),
 ];
+const RESOURCE_LIMIT_FIELDS: &[Field] = &[
+    f("account", "string", "the account of the resource limit"),
+    f("domainid", "string", "the domain ID of the resource limit"),
+    f("domain", "string", "the domain name of the resource limit"),
+    f("domainpath", "string", "path of the domain to which the resource limit belongs"),
+    f("projectid", "string", "the project id of the resource limit"),
+    f("project", "string", "the project name of the resource limit"),
+    f("resourcetype", "string", "resource type. Values include 0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11. See the resourceType parameter for more information on these values."),
+    f("resourcetypename", "string", "resource type name. Values include user_vm, public_ip, volume, snapshot, template, network, vpc, cpu, memory, primary_storage and secondary_storage."),
+    f("max", "long", "the maximum number of the resource. A -1 means the resource currently has no limit."),
+];
+const RESOURCE_COUNT_FIELDS: &[Field] = &[
+    f("account", "string", "the account for which resource count's are updated"),
+    f("domainid", "string", "the domain ID for which resource count's are updated"),
+    f("domain", "string", "the domain name for which resource count's are updated"),
+    f("projectid", "string", "the project id for which resource count's are updated"),
+    f("project", "string", "the project name for which resource count's are updated"),
+    f("resourcetype", "string", "resource type. Values include 0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11. See the resourceType parameter for more information on these values."),
+    f("resourcetypename", "string", "resource type name. Values include user_vm, public_ip, volume, snapshot, template, network, vpc, cpu, memory, primary_storage and secondary_storage."),
+    f("resourcecount", "long", "resource count"),
+];
 const ROLE_PERMISSION_FIELDS: &[Field] = &[
     f("id", "string", "the ID of the role permission"),
     f(
@@ -1247,6 +1268,15 @@ pub static COMMANDS: &[Command] = &[
         response: SUCCESS, related: "", response_name: None },
     Command { name: "deleteRolePermission", description: "Deletes a role permission", since: "4.9.0", isasync: false, roles: roles::ADMIN,
         params: &[p("id", T::Uuid, true, "ID of the role permission")], response: SUCCESS, related: "", response_name: None },
+    Command { name: "listResourceLimits", description: "Lists resource limits.", since: "", isasync: false, roles: roles::ALL,
+        params: list_params![p("resourcetype", T::Integer, false, "Type of resource. Values are 0, 1, 2, 4, 5, 6, 8 and 9: 0 - Instance, 1 - public IP, 2 - volume, 4 - template, 5 - project, 6 - network, 8 - CPU, 9 - memory (MiB)."), p("resourcetypename", T::String, false, "Type of resource (wins over resourceType if both are provided): user_vm, public_ip, volume, template, project, network, cpu, memory"), p("account", T::String, false, "list resources by account. Must be used with the domainId parameter."), p("domainid", T::Uuid, false, "list only resources belonging to the domain specified"), p("projectid", T::Uuid, false, "list limits of the project")],
+        response: RESOURCE_LIMIT_FIELDS, related: "", response_name: None },
+    Command { name: "updateResourceLimit", description: "Updates resource limits for an account or domain.", since: "", isasync: false, roles: roles::ADMIN | roles::DOMAIN_ADMIN,
+        params: &[p("resourcetype", T::Integer, true, "Type of resource to update. Values are 0, 1, 2, 4, 5, 6, 8 and 9: 0 - Instance, 1 - public IP, 2 - volume, 4 - template, 5 - project, 6 - network, 8 - CPU, 9 - memory (MiB)."), p("max", T::Long, false, "Maximum resource limit."), p("account", T::String, false, "Update resource for a specified account. Must be used with the domainId parameter."), p("domainid", T::Uuid, false, "Update resource limits for all accounts in specified domain. If used with the account parameter, updates resource limits for a specified account in specified domain."), p("projectid", T::Uuid, false, "Update resource limits for project")],
+        response: RESOURCE_LIMIT_FIELDS, related: "", response_name: None },
+    Command { name: "updateResourceCount", description: "Recalculate and update resource count for an account or domain. This also executes some cleanup tasks before calculating resource counts.", since: "", isasync: false, roles: roles::ADMIN | roles::DOMAIN_ADMIN,
+        params: &[p("domainid", T::Uuid, true, "If account parameter specified then updates resource counts for a specified account in this domain else update resource counts for all accounts & child domains in specified domain."), p("account", T::String, false, "Update resource count for a specified account. Must be used with the domainId parameter."), p("resourcetype", T::Integer, false, "Type of resource to update. If specifies valid values are 0, 1, 2, 4, 5, 6, 8 and 9. If not specified will update all resource counts."), p("projectid", T::Uuid, false, "Update resource limits for project")],
+        response: RESOURCE_COUNT_FIELDS, related: "", response_name: None },
     Command { name: "queryAsyncJobResult", description: "Retrieves the current status of asynchronous job.", since: "", isasync: false, roles: roles::ALL,
         params: &[p("jobid", T::Uuid, true, "the ID of the asynchronous job")], response: JOB_FIELDS, related: "listAsyncJobs", response_name: None },
     Command { name: "listAsyncJobs", description: "Lists all pending asynchronous jobs for the account.", since: "", isasync: false, roles: roles::ALL,

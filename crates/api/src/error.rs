@@ -90,6 +90,7 @@ impl From<Error> for ApiError {
             Error::Conflict { .. } => ApiError::new(530, 4300, text),
             Error::InUse { .. } => ApiError::new(536, 4375, text),
             Error::InsufficientCapacity { .. } => ApiError::new(533, 4325, text),
+            Error::LimitExceeded { .. } => ApiError::new(535, 4370, text),
             Error::Unavailable { .. } => ApiError::new(534, 4380, text),
             Error::PermissionDenied { .. } => ApiError::new(531, 4365, text),
             Error::Unsupported { .. } => ApiError::new(530, 4390, text),
@@ -128,6 +129,7 @@ mod tests {
         assert_eq!(c(Error::unavailable("x")), 534);
         assert_eq!(c(Error::in_use("x")), 536);
         assert_eq!(c(Error::denied("x")), 531);
+        assert_eq!(c(Error::limit_exceeded("x")), 535);
         let internal = ApiError::from(Error::internal("db exploded"));
         assert_eq!(internal.code, 530);
         assert!(!internal.text.contains("db exploded"));

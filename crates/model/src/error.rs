@@ -32,6 +32,9 @@ pub enum Error {
     /// No capacity (no host, no free address, ...).
     #[error("{external}")]
     InsufficientCapacity { external: String },
+    /// A resource limit of the owner (account, project or domain) would be exceeded.
+    #[error("{external}")]
+    LimitExceeded { external: String },
     /// A dependency (extension, remote system) is not available.
     #[error("{external}")]
     Unavailable { external: String },
@@ -97,6 +100,11 @@ impl Error {
             external: msg.into(),
         }
     }
+    pub fn limit_exceeded(msg: impl Into<String>) -> Self {
+        Error::LimitExceeded {
+            external: msg.into(),
+        }
+    }
     pub fn unsupported(msg: impl Into<String>) -> Self {
         Error::Unsupported {
             external: msg.into(),
@@ -128,6 +136,7 @@ impl Error {
             | Error::Conflict { external }
             | Error::InUse { external }
             | Error::InsufficientCapacity { external }
+            | Error::LimitExceeded { external }
             | Error::Unavailable { external }
             | Error::PermissionDenied { external }
             | Error::Unsupported { external }

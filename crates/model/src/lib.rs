@@ -9,6 +9,7 @@ pub mod extension;
 pub mod ids;
 pub mod infra;
 pub mod instance;
+pub mod limits;
 pub mod merge;
 pub mod os_types;
 pub mod project;

@@ -35,6 +35,10 @@ const SQLITE: &[(i64, &str)] = &[
         12,
         include_str!("../migrations/sqlite/0012_role_permissions.sql"),
     ),
+    (
+        13,
+        include_str!("../migrations/sqlite/0013_resource_limits.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (
@@ -72,6 +76,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         12,
         include_str!("../migrations/postgres/0012_role_permissions.sql"),
+    ),
+    (
+        13,
+        include_str!("../migrations/postgres/0013_resource_limits.sql"),
     ),
 ];
 

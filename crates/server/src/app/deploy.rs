@@ -10,6 +10,7 @@ use trellis_model::entity::{DetailOwner, Instance, Nic};
 use trellis_model::extension::DETAIL_REQUIRES_PREPARE;
 use trellis_model::infra::AllocationState;
 use trellis_model::instance::VmState;
+use trellis_model::limits::ResourceType;
 use trellis_model::{ids, time::now_millis, Error, Result};
 use trellis_store::Page;
 
@@ -391,6 +392,17 @@ impl App {
         let now = now_millis();
         let lock = self.lock_for("ip-allocation").await;
         let _guard = lock.lock().await;
+        let _limits = self
+            .limits_reserve(
+                &owner,
+                &[
+                    (ResourceType::UserVm, 1),
+                    (ResourceType::Cpu, offering.cpu_number),
+                    (ResourceType::Memory, offering.memory),
+                    (ResourceType::Volume, 1),
+                ],
+            )
+            .await?;
         let mut nics = Vec::new();
         let mut taken = Vec::new();
         for (i, n) in networks.iter().enumerate() {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use trellis_ext_protocol as proto;
 use trellis_model::entity::{DetailOwner, Instance};
 use trellis_model::instance::VmState;
+use trellis_model::limits::ResourceType;
 use trellis_model::{time::now_millis, Error, Result, RoleType};
 use trellis_store::{InstanceFilter, Page};
 
@@ -473,6 +474,21 @@ impl App {
 
     pub async fn instance_recover(&self, caller: &Caller, uuid: &str) -> Result<Instance> {
         let inst = self.instance_check(caller, uuid, Op::Recover).await?;
+        // A recovered instance holds its resources again: it must fit the limits.
+        let owner = self.limits_account(inst.account_id).await?;
+        let offering = self.store.offering_get(inst.service_offering_id).await?;
+        let (cpu, memory) = offering.map_or((0, 0), |o| (o.cpu_number, o.memory));
+        let _limits = self
+            .limits_reserve(
+                &owner,
+                &[
+                    (ResourceType::UserVm, 1),
+                    (ResourceType::Cpu, cpu),
+                    (ResourceType::Memory, memory),
+                    (ResourceType::Volume, 1),
+                ],
+            )
+            .await?;
         let inst = self.set_state(&inst, VmState::Stopped, None).await?;
         self.store
             .detail_delete(DetailOwner::Instance, inst.id, DETAIL_DESTROYED_AT)

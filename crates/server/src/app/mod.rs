@@ -16,6 +16,7 @@ pub mod infra;
 pub mod instance;
 mod invoke;
 pub mod job;
+pub mod limits;
 pub mod networks;
 pub mod offerings;
 pub mod ownership;

@@ -2,6 +2,7 @@
 
 use std::net::Ipv4Addr;
 use trellis_model::entity::{Network, NetworkOffering};
+use trellis_model::limits::ResourceType;
 use trellis_model::{ids, time::now_millis, Error, Result};
 
 use super::{App, Caller};
@@ -140,6 +141,9 @@ impl App {
             state: "Implemented".into(),
             created: now_millis(),
         };
+        let _limits = self
+            .limits_reserve(&caller.account, &[(ResourceType::Network, 1)])
+            .await?;
         let n = self.store.network_create(&n).await?;
         self.event(
             Some(caller),

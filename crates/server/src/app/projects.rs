@@ -10,6 +10,7 @@
 
 use trellis_model::entity::{Account, Project, ProjectMember};
 use trellis_model::instance::VmState;
+use trellis_model::limits::ResourceType;
 use trellis_model::project::{ProjectRole, ProjectState};
 use trellis_model::{ids, time::now_millis, Error, Result, RoleType};
 use trellis_store::{InstanceFilter, Page, ProjectFilter};
@@ -53,6 +54,8 @@ pub struct ProjectView {
     pub vm_stopped: i64,
     pub cpu_total: i64,
     pub memory_total: i64,
+    /// Limits, totals and availability of every counted resource type.
+    pub usage: super::limits::Usage,
 }
 
 /// One member row of `listProjectAccounts`.
@@ -199,6 +202,9 @@ impl App {
         };
         let role = self.default_role(RoleType::User).await?;
         let account_name = format!("PrjAcct-{name}-{}", &uuid[..8]);
+        let _limits = self
+            .limits_reserve(&admin, &[(ResourceType::Project, 1)])
+            .await?;
         let (project, _) = self
             .store
             .project_create(&row, &account_name, role.id, admin.id)
@@ -542,6 +548,9 @@ impl App {
                 .unwrap_or_default(),
             ..ProjectView::default()
         };
+        if let Some(a) = self.store.account_get(p.account_id).await? {
+            v.usage = self.account_usage(&a).await?;
+        }
         for inst in self.project_instances(p).await? {
             if matches!(inst.state, VmState::Destroyed | VmState::Expunging) {
                 continue;

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use trellis_ext_protocol as proto;
 use trellis_model::entity::{DetailOwner, Instance, Template};
 use trellis_model::instance::VmState;
+use trellis_model::limits::ResourceType;
 use trellis_model::{ids, time::now_millis, Error, Result};
 
 use super::infra::EXTERNAL_PREFIX;
@@ -115,6 +116,11 @@ impl App {
                 setting::ALLOW_PUBLIC_USER_TEMPLATES
             )));
         }
+        // The new template will count against the instance owner's limit: refuse before the
+        // extension runs.
+        let owner = self.limits_account(inst.account_id).await?;
+        self.limits_check(&owner, &[(ResourceType::Template, 1)])
+            .await?;
         Ok(inst)
     }
 

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use trellis_model::entity::{DetailOwner, Template};
+use trellis_model::limits::ResourceType;
 use trellis_model::os_types::{OsType, DEFAULT_OS_TYPE};
 use trellis_model::{ids, time::now_millis, Error, Result};
 use trellis_store::{Page, TemplateFilter, TemplateVisibility};
@@ -177,6 +178,9 @@ impl App {
         };
         // A new template: no stored secret for a mask to stand for.
         super::secret_details::keep_masked(external_details.clone(), &BTreeMap::new())?;
+        let _limits = self
+            .limits_reserve(&caller.account, &[(ResourceType::Template, 1)])
+            .await?;
         let t = self.store.template_create(&t).await?;
         self.details_replace(
             DetailOwner::Template,

@@ -1,5 +1,5 @@
 //! The command table: every catalog command, the kind of handling it gets, and the function that
-//! handles it — one file per resource (`extensions.rs`, `custom_actions.rs`, `identity.rs`, `roles.rs`, `projects.rs`, `disk_offerings.rs`,
+//! handles it — one file per resource (`extensions.rs`, `custom_actions.rs`, `identity.rs`, `roles.rs`, `limits.rs`, `projects.rs`, `disk_offerings.rs`,
 //! `infrastructure.rs`, `instances.rs`, `jobs.rs`, `settings.rs`, `ssh_keys.rs`, `tags.rs`,
 //! `templates.rs`, `volumes.rs`, `meta.rs`), one function per
 //! command, named after it in snake case (`listZones` → `infrastructure::list_zones`).
@@ -19,7 +19,7 @@ use trellis_model::entity::{Cluster, Host, Pod, Zone};
 
 use super::{
     affinity_groups, custom_actions, disk_offerings, extensions, identity, infrastructure,
-    instances, jobs, management_servers, meta, projects, roles, settings, ssh_keys, tags,
+    instances, jobs, limits, management_servers, meta, projects, roles, settings, ssh_keys, tags,
     templates, volumes,
 };
 use crate::app::job::JobCommand;
@@ -128,6 +128,9 @@ pub static HANDLERS: &[(&str, Handler)] = &[
         sync!(identity::list_ldap_configurations),
     ),
     ("listRoles", sync!(roles::list_roles)),
+    ("listResourceLimits", sync!(limits::list_resource_limits)),
+    ("updateResourceLimit", sync!(limits::update_resource_limit)),
+    ("updateResourceCount", sync!(limits::update_resource_count)),
     ("createRole", sync!(roles::create_role)),
     ("updateRole", sync!(roles::update_role)),
     ("deleteRole", sync!(roles::delete_role)),

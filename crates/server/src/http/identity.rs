@@ -35,7 +35,7 @@ pub(super) async fn list_domains(cx: &Cx<'_>) -> R {
     for d in &items {
         let parent = d.parent_id.and_then(|pid| all.iter().find(|x| x.id == pid));
         let has_child = all.iter().any(|x| x.parent_id == Some(d.id));
-        out.push(views::domain(d, parent, has_child));
+        out.push(views::domain_view(app, d, parent, has_child).await?);
     }
     Ok(list("domain", out, total))
 }
@@ -60,7 +60,7 @@ pub(super) async fn create_domain(cx: &Cx<'_>) -> R {
     };
     Ok(Reply::Object {
         object: "domain",
-        value: views::domain(&d, parent.as_ref(), false),
+        value: views::domain_view(app, &d, parent.as_ref(), false).await?,
     })
 }
 
@@ -360,7 +360,7 @@ async fn domain_reply(cx: &Cx<'_>, d: &trellis_model::entity::Domain) -> R {
     let has_child = all.iter().any(|x| x.parent_id == Some(d.id));
     Ok(Reply::Object {
         object: "domain",
-        value: views::domain(d, parent, has_child),
+        value: views::domain_view(cx.app, d, parent, has_child).await?,
     })
 }
 
@@ -413,13 +413,11 @@ pub(super) async fn list_domain_children(cx: &Cx<'_>) -> R {
         .reads()
         .domain_list(None, None, None, Page::all())
         .await?;
-    let out = items
-        .iter()
-        .map(|d| {
-            let parent = d.parent_id.and_then(|pid| all.iter().find(|x| x.id == pid));
-            let has_child = all.iter().any(|x| x.parent_id == Some(d.id));
-            views::domain(d, parent, has_child)
-        })
-        .collect();
+    let mut out = Vec::with_capacity(items.len());
+    for d in &items {
+        let parent = d.parent_id.and_then(|pid| all.iter().find(|x| x.id == pid));
+        let has_child = all.iter().any(|x| x.parent_id == Some(d.id));
+        out.push(views::domain_view(app, d, parent, has_child).await?);
+    }
     Ok(list("domain", out, total))
 }

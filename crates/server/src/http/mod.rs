@@ -11,6 +11,7 @@ mod identity;
 mod infrastructure;
 mod instances;
 mod jobs;
+mod limits;
 mod management_servers;
 mod meta;
 mod projects;

@@ -39,6 +39,20 @@ pub fn domain(d: &Domain, parent: Option<&Domain>, has_child: bool) -> Value {
     })
 }
 
+/// A domain with the limit, total and availability of every counted resource type.
+pub(super) async fn domain_view(
+    app: &App,
+    d: &Domain,
+    parent: Option<&Domain>,
+    has_child: bool,
+) -> Result<Value, ApiError> {
+    let mut out = domain(d, parent, has_child);
+    if let Some(m) = out.as_object_mut() {
+        m.extend(app.domain_usage(d).await?.fields());
+    }
+    Ok(out)
+}
+
 pub fn role(r: &Role) -> Value {
     json!({"id": r.uuid, "name": r.name, "type": r.role_type.as_str(), "description": r.description, "isdefault": r.is_default, "ispublic": r.is_public, "state": "ENABLED"})
 }
@@ -187,7 +201,11 @@ pub(super) async fn account_view(
     };
     let (users, _) = app.reads().user_list(&filter, Page::all()).await?;
     let uv = users.iter().map(|u| user(u, a, &d, &r)).collect();
-    Ok(account(a, &d, &r, uv))
+    let mut out = account(a, &d, &r, uv);
+    if let Some(m) = out.as_object_mut() {
+        m.extend(app.account_usage(a).await?.fields());
+    }
+    Ok(out)
 }
 
 pub(super) async fn user_view(
@@ -438,19 +456,20 @@ pub fn affinity_group_view(v: &AffinityGroupView) -> Value {
            "projectid": v.project.as_ref().map(|p| p.uuid.clone()), "project": v.project.as_ref().map(|p| p.name.clone())})
 }
 
-/// One `project` (ProjectResponse). Limits are not enforced yet: every limit and availability
-/// reads `Unlimited`, the totals are real.
+/// One `project` (ProjectResponse), with the limit, total and availability of every counted
+/// resource type.
 pub fn project_view(v: &ProjectView) -> Value {
     let Some(p) = &v.project else {
         return Value::Null;
     };
     let owners: Vec<Value> = v.owners.iter().map(|a| json!({"account": a})).collect();
-    json!({"id": p.uuid, "name": p.name, "displaytext": p.display_text, "domainid": v.domain_uuid, "domain": v.domain,
+    let mut out = json!({"id": p.uuid, "name": p.name, "displaytext": p.display_text, "domainid": v.domain_uuid, "domain": v.domain,
            "owner": owners, "projectaccountname": v.account_name, "state": p.state.as_str(), "created": date(p.created),
-           "vmtotal": v.vm_total, "vmlimit": "Unlimited", "vmavailable": "Unlimited",
-           "cputotal": v.cpu_total, "cpulimit": "Unlimited", "cpuavailable": "Unlimited",
-           "memorytotal": v.memory_total, "memorylimit": "Unlimited", "memoryavailable": "Unlimited",
-           "vmrunning": v.vm_running, "vmstopped": v.vm_stopped, "tags": []})
+           "vmrunning": v.vm_running, "vmstopped": v.vm_stopped, "tags": []});
+    if let Some(m) = out.as_object_mut() {
+        m.extend(v.usage.fields());
+    }
+    out
 }
 
 /// One `ostype` of `listOsTypes`.
