@@ -10,6 +10,7 @@ mod first_hour;
 mod instances;
 mod isolation;
 mod jobs;
+mod limits;
 mod metrics;
 mod operations;
 mod projects;
