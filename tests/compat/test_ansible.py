@@ -23,7 +23,9 @@ PLAYBOOK = shutil.which("ansible-playbook", path=BIN + os.pathsep + os.environ.g
 pytestmark = pytest.mark.skipif(PLAYBOOK is None, reason="ansible-playbook is not installed (pip install ansible)")
 
 # Module names of collection 3.x, with their 2.x spelling.
-LEGACY = {"template": "cs_template", "ssh_key": "cs_sshkeypair", "instance": "cs_instance", "affinity_group": "cs_affinitygroup"}
+LEGACY = {"template": "cs_template", "ssh_key": "cs_sshkeypair", "instance": "cs_instance", "affinity_group": "cs_affinitygroup",
+          "domain": "cs_domain", "account": "cs_account", "user": "cs_user", "role": "cs_role",
+          "role_permission": "cs_role_permission", "resource_limit": "cs_resourcelimit"}
 
 
 def ansible_env(server, home):
@@ -216,3 +218,62 @@ def test_instance_absent_then_present_recovers(cs, env):
     started, = env["ansible"].run(("instance", dict(instance_args(env, "ans-back"), state="started")))
     assert started["id"] == vm["id"] and started["state"] == "Running"
     assert [v["id"] for v in vms_named(cs, "ans-back")] == [vm["id"]]
+
+
+def test_domain_account_user_and_limit_lifecycle(cs, env):
+    a = env["ansible"]
+    a.run(
+        ("domain", {"path": "ansdom", "network_domain": "ansdom.example"}),
+        ("account", {"name": "ansacct", "domain": "ansdom", "username": "ansuser1", "password": "pw-123456",
+                     "first_name": "A", "last_name": "B", "email": "a@example.org", "account_type": "user"}),
+        ("user", {"username": "ansuser2", "account": "ansacct", "domain": "ansdom", "password": "pw-123456",
+                  "first_name": "C", "last_name": "D", "email": "c@example.org", "keys_registered": True}),
+        ("resource_limit", {"resource_type": "instance", "limit": 3, "account": "ansacct", "domain": "ansdom"}),
+    )
+    dom = cs.listDomains(name="ansdom")["domain"][0]
+    assert (dom["path"], dom["networkdomain"]) == ("ROOT/ansdom", "ansdom.example")
+    acct = cs.listAccounts(name="ansacct", domainid=dom["id"])["account"][0]
+    assert acct["vmlimit"] == "3" and acct["vmavailable"] == "3", acct
+    users = {u["username"]: u for u in cs.listUsers(domainid=dom["id"], listall="true")["user"]}
+    assert set(users) == {"ansuser1", "ansuser2"} and users["ansuser2"]["apikey"]
+    # A second run changes nothing.
+    again = a.run(("resource_limit", {"resource_type": "instance", "limit": 3, "account": "ansacct", "domain": "ansdom"}),
+                  ("user", {"username": "ansuser2", "account": "ansacct", "domain": "ansdom", "password": "pw-123456",
+                            "first_name": "C", "last_name": "D", "email": "c@example.org"}))
+    assert not again[0]["changed"] and not again[1]["changed"], again
+    # States: lock and unlock the user, lock and enable the account.
+    a.run(("user", {"username": "ansuser2", "domain": "ansdom", "state": "locked"}))
+    assert cs.listUsers(id=users["ansuser2"]["id"])["user"][0]["state"] == "locked"
+    a.run(("user", {"username": "ansuser2", "domain": "ansdom", "state": "unlocked"}),
+          ("account", {"name": "ansacct", "domain": "ansdom", "state": "locked"}))
+    assert cs.listUsers(id=users["ansuser2"]["id"])["user"][0]["state"] == "enabled"
+    assert cs.listAccounts(id=acct["id"])["account"][0]["state"] == "locked"
+    a.run(("account", {"name": "ansacct", "domain": "ansdom", "state": "enabled"}),
+          ("user", {"username": "ansuser2", "domain": "ansdom", "state": "absent"}))
+    assert cs.listAccounts(id=acct["id"])["account"][0]["state"] == "enabled"
+    assert [u["username"] for u in cs.listUsers(domainid=dom["id"], listall="true")["user"]] == ["ansuser1"]
+    # The domain goes with its account when cleaned up.
+    a.run(("domain", {"path": "ansdom", "state": "absent", "clean_up": True}))
+    assert not cs.listDomains(name="ansdom").get("domain")
+    assert not cs.listAccounts(name="ansacct", listall="true").get("account")
+
+
+def test_role_and_its_permissions(cs, env):
+    a = env["ansible"]
+    a.run(
+        ("role", {"name": "ans-readers", "role_type": "User", "description": "read only"}),
+        ("role_permission", {"role": "ans-readers", "name": "list*", "permission": "allow"}),
+        ("role_permission", {"role": "ans-readers", "name": "listVirtualMachines", "permission": "deny"}),
+    )
+    role = cs.listRoles(name="ans-readers")["role"][0]
+    rules = lambda: [(p["rule"], p["permission"]) for p in cs.listRolePermissions(roleid=role["id"])["rolepermission"]]
+    assert rules() == [("list*", "allow"), ("listVirtualMachines", "deny")]
+    # parent=0 moves a rule to the top (the module sends the whole ruleorder).
+    a.run(("role_permission", {"role": "ans-readers", "name": "listVirtualMachines", "parent": 0}))
+    assert rules() == [("listVirtualMachines", "deny"), ("list*", "allow")]
+    a.run(("role_permission", {"role": "ans-readers", "name": "list*", "permission": "deny"}))
+    assert rules()[1] == ("list*", "deny")
+    a.run(("role_permission", {"role": "ans-readers", "name": "list*", "state": "absent"}),
+          ("role_permission", {"role": "ans-readers", "name": "listVirtualMachines", "state": "absent"}),
+          ("role", {"name": "ans-readers", "state": "absent"}))
+    assert not cs.listRoles(name="ans-readers").get("role")

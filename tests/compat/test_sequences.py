@@ -441,8 +441,6 @@ def test_capc_client_setup(server, cs):
     assert (keys["apikey"], keys["secretkey"]) == (server.api_key, server.secret)
 
 
-@pytest.mark.xfail(strict=True, reason="listAccounts and listDomains answers carry no cpuavailable/memoryavailable/"
-                                       "vmavailable strings (nor the *limit/*total fields)")
 def test_capc_account_and_domain_limits(cs):
     d = cs.listDomains(listall="true", name="ROOT", level=0)["domain"][0]
     a = cs.listAccounts(domainid=d["id"], name="admin")["account"][0]
