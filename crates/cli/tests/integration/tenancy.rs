@@ -630,3 +630,58 @@ async fn domains_are_renamed_listed_and_deleted_only_as_asked() {
         .collect();
     assert_eq!(left, ["admin"]);
 }
+
+/// Two servers on one PostgreSQL database: a lock, a rule or a deletion made through one
+/// holds on the other at its next request, for API keys and sessions alike.
+#[tokio::test]
+async fn a_change_through_one_server_holds_on_the_other_at_once() {
+    let Some(base) = trellis_store::testing::postgres_url() else {
+        eprintln!("TRELLIS_TEST_POSTGRES_URL not set: two-server test skipped");
+        return;
+    };
+    let url = trellis_store::testing::isolated_postgres_url(&base)
+        .await
+        .unwrap();
+    let a = TestServer::start_with(Some(url.clone()));
+    let admin = a.admin().await;
+    let b = TestServer::start_with(Some(url));
+    let role = admin
+        .call("createRole", &[("name", "Watched"), ("type", "User")])
+        .await
+        .unwrap()["role"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, uid, on_a) = account(&a, &admin, "dora", &[("roleid", &role)]).await;
+    let on_b = on_a.with_url(b.url.clone());
+    let session_b = Client::login(&b.url, "dora", "pw-123456", None)
+        .await
+        .unwrap();
+    // Warm whatever B might keep.
+    for _ in 0..3 {
+        assert!(works(&on_b).await && works(&session_b).await);
+    }
+    // A rule added through A refuses the next request on B.
+    admin
+        .call(
+            "createRolePermission",
+            &[
+                ("roleid", &role),
+                ("rule", "listZones"),
+                ("permission", "deny"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(code_of(on_b.call("listZones", &[]).await), 401);
+    assert!(on_b.call("listCapabilities", &[]).await.is_ok());
+    // A lock through A shuts B's key and session out at once.
+    admin.call("lockUser", &[("id", &uid)]).await.unwrap();
+    assert!(on_b.call("listCapabilities", &[]).await.is_err());
+    assert!(session_b.call("listCapabilities", &[]).await.is_err());
+    admin.call("enableUser", &[("id", &uid)]).await.unwrap();
+    assert!(on_b.call("listCapabilities", &[]).await.is_ok());
+    // A deletion too.
+    admin.call("deleteUser", &[("id", &uid)]).await.unwrap();
+    assert!(on_b.call("listCapabilities", &[]).await.is_err());
+}
