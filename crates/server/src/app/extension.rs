@@ -467,12 +467,14 @@ impl App {
             state,
             path_ready: false,
         };
+        self.secret_names_note(&details);
         let details = self.details_sealed(details)?;
         let e = self
             .store
             .extension_create(&new_extension, &details, &hidden, now_millis())
             .await?;
         drop(_guard);
+        self.secret_names_refresh().await?;
         self.event(
             Some(caller),
             "EXTENSION.CREATE",
@@ -605,9 +607,11 @@ impl App {
             self.details_replace(DetailOwner::Extension, e.id, "", &BTreeMap::new())
                 .await?;
         } else if let Some(d) = details {
+            self.secret_names_note(&d);
             self.details_replace(DetailOwner::Extension, e.id, "", &d)
                 .await?;
         }
+        self.secret_names_refresh().await?;
         if let Some(s) = new_state {
             self.store.extension_set_state(e.id, s).await?;
         }

@@ -173,6 +173,7 @@ impl App {
         let generated = self.identity_bootstrap().await?;
         self.network_offerings_bootstrap().await?;
         self.extensions_bootstrap().await?;
+        self.secret_names_refresh().await?;
         let sealed = self.details_reseal().await?;
         if sealed > 0 {
             tracing::info!(

@@ -179,13 +179,52 @@ impl App {
         Ok(())
     }
 
+    /// Note the secret names a set of extension details declares, before they are sealed (so a
+    /// value given with its declaration is sealed at once).
+    pub(crate) fn secret_names_note(&self, details: &BTreeMap<String, String>) {
+        if let Some(v) = details
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(super::secrets::DECLARED_SECRETS_DETAIL))
+            .map(|(_, v)| v)
+        {
+            super::secrets::declare_secret_names(&super::secrets::declared_in(v));
+        }
+    }
+
+    /// Recompute the declared secret names from every extension (other servers may have
+    /// changed them) and seal the values a new declaration covers.
+    pub(crate) async fn secret_names_refresh(&self) -> Result<()> {
+        let mut names = std::collections::BTreeSet::new();
+        for d in self
+            .store
+            .details_named_like(&[super::secrets::DECLARED_SECRETS_DETAIL])
+            .await?
+        {
+            if d.owner == trellis_model::entity::DetailOwner::Extension
+                && d.name.eq_ignore_ascii_case(super::secrets::DECLARED_SECRETS_DETAIL)
+            {
+                names.extend(super::secrets::declared_in(&d.value));
+            }
+        }
+        if super::secrets::set_declared_secret_names(names) {
+            let sealed = self.details_reseal().await?;
+            if sealed > 0 {
+                tracing::info!(details = sealed, "sealed the details newly declared secret by an extension");
+            }
+        }
+        Ok(())
+    }
+
     /// Seal the secret details still stored in clear (rows written before sealing existed).
     /// Idempotent, and safe with several servers: each row is rewritten only if it still holds
     /// the clear value read (a compare-and-set), so it is sealed once. Returns how many rows
     /// this call sealed.
     pub(crate) async fn details_reseal(&self) -> Result<usize> {
         let mut sealed = 0;
-        for d in self.store.details_named_like(SECRET_NAME_FRAGMENTS).await? {
+        let declared = super::secrets::declared_secret_names();
+        let mut names: Vec<&str> = SECRET_NAME_FRAGMENTS.to_vec();
+        names.extend(declared.iter().map(String::as_str));
+        for d in self.store.details_named_like(&names).await? {
             if !is_secret_key(&d.name) || is_sealed(&d.value) {
                 continue;
             }

@@ -7,6 +7,7 @@
 //! [`MASK`].
 
 use serde_json::Value;
+use std::collections::BTreeSet;
 use trellis_ext_protocol::Payload;
 
 /// What a secret value is replaced with.
@@ -41,14 +42,62 @@ pub const SECRET_NAME_FRAGMENTS: &[&str] = &[
     "cookie",
 ];
 
+/// The extension detail in which an extension declares more secret detail names, comma
+/// separated (`sensitive.details=region_pass,ipmi_pw`): details of those names are secret
+/// wherever they appear, as the names [`SECRET_NAME_FRAGMENTS`] match are.
+pub const DECLARED_SECRETS_DETAIL: &str = "sensitive.details";
+
+/// Names declared secret by the extensions (lower case). One set for the process: a name one
+/// extension declares secret is treated as secret everywhere — more masking, never less.
+static DECLARED: std::sync::RwLock<BTreeSet<String>> = std::sync::RwLock::new(BTreeSet::new());
+
+/// The names a `sensitive.details` value declares.
+pub fn declared_in(value: &str) -> BTreeSet<String> {
+    value
+        .split(',')
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+/// Add names to the declared set; true when one was new.
+pub fn declare_secret_names(names: &BTreeSet<String>) -> bool {
+    let Ok(mut set) = DECLARED.write() else {
+        return false;
+    };
+    let before = set.len();
+    set.extend(names.iter().cloned());
+    set.len() != before
+}
+
+/// Replace the declared set (a refresh from every extension); true when a name was added.
+pub fn set_declared_secret_names(names: BTreeSet<String>) -> bool {
+    let Ok(mut set) = DECLARED.write() else {
+        return false;
+    };
+    let added = names.iter().any(|n| !set.contains(n));
+    *set = names;
+    added
+}
+
+/// The declared names, for the start-up sealing of values stored before a declaration.
+pub fn declared_secret_names() -> Vec<String> {
+    DECLARED
+        .read()
+        .map(|s| s.iter().cloned().collect())
+        .unwrap_or_default()
+}
+
 /// Does a detail or parameter of this name hold a secret? The one rule: payload masking, details
-/// sealed at rest and masked in views (`secret_details`) all ask it.
+/// sealed at rest and masked in views (`secret_details`) all ask it. Names that look secret, and
+/// names an extension declared secret.
 pub fn is_secret_key(key: &str) -> bool {
     if PUBLIC_DETAILS.iter().any(|p| p.eq_ignore_ascii_case(key)) {
         return false;
     }
     let k = key.to_ascii_lowercase();
     SECRET_NAME_FRAGMENTS.iter().any(|s| k.contains(s))
+        || DECLARED.read().is_ok_and(|d| d.contains(&k))
 }
 
 /// The secret values of one payload, ready to mask text with.

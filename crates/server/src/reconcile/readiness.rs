@@ -27,6 +27,13 @@ impl Reconciler for Readiness {
     }
 
     async fn tick(&self, app: &Arc<App>) -> TickStatus {
+        // Declarations of secret detail names made through another server.
+        if let Err(e) = app.secret_names_refresh().await {
+            return TickStatus::Error(format!(
+                "could not refresh the declared secret names: {}",
+                e.internal_message()
+            ));
+        }
         match app.readiness_check_all().await {
             Ok(pass) if pass.failed > 0 => TickStatus::Error(format!(
                 "readiness check failed for {} of {} extensions",
