@@ -181,6 +181,15 @@ async function route() {
     replace(view, h('h1', {}, 'Not found'), h('p', {}, 'There is no such page. ', h('a', { href: '#/' }, 'Go to the overview.')));
     return;
   }
+  // A page behind a menu entry this user does not get (an old link, the address of another
+  // user's session) is not rendered either.
+  const entry = NAV.flatMap((g) => g.items).find((it) => it.path !== '/' && (path === it.path || path.startsWith(`${it.path}/`)));
+  if (entry && !visible(entry)) {
+    replace(view, h('h1', { id: 'not-allowed' }, 'Not available'),
+      h('p', {}, `Your role does not allow the ${entry.label} page. `, h('a', { href: '#/' }, 'Go to the overview.')));
+    document.title = 'Not available · Trellis';
+    return;
+  }
   view.append(loading());
   try {
     await found[1](ctx);

@@ -351,6 +351,19 @@ async fn plain_user(page: &Page<'_>, api: &Api) -> TestResult {
             return fail(format!("a user with the User role sees {path} in the menu"));
         }
     }
+    // Nor the pages themselves: the address left by the administrator (the users of
+    // eng-team), or typed in.
+    page.wait_text("#not-allowed", "Not available").await?;
+    for path in ["#/domains", "#/accounts", "#/roles"] {
+        page.route("#/").await?;
+        page.wait("#getting-started, .cards").await?;
+        page.route(path).await?;
+        page.wait_text("#not-allowed", "Not available").await?;
+        if page.exists("main table").await? {
+            return fail(format!("a user with the User role gets a list at {path}"));
+        }
+    }
+    page.route("#/").await?;
 
     // Change the password: a wrong current password is refused with the API's text.
     page.click("[data-action=change-password]").await?;

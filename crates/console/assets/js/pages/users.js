@@ -21,7 +21,7 @@ export function changePassword() {
   const fresh = textField({ name: 'password', label: 'New password', type: 'password', required: true, trim: false, autocomplete: 'new-password' });
   return formDialog({
     title: 'Change your password',
-    intro: `For ${s.username}. Your other sessions stay logged in.`,
+    intro: `The new password is for ${s.username}, from the next log-in on.`,
     fields: [
       textField({ name: 'currentpassword', label: 'Current password', type: 'password', required: true, trim: false, autocomplete: 'current-password' }),
       fresh,
