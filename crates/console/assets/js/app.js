@@ -121,11 +121,12 @@ function buildShell() {
   main = h('main', { id: 'main', class: 'main', tabindex: '-1' });
   const header = h('header', { class: 'topbar' },
     menuBtn,
-    h('a', { class: 'brand', href: '#/' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }), 'Trellis'),
+    h('a', { class: 'brand', href: '#/', 'aria-label': 'Trellis' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }),
+      h('span', { class: 'brand-name' }, 'Trellis')),
     h('div', { class: 'topbar-right' },
       h('span', { class: 'user', id: 'current-user' },
         h('strong', {}, s.username), ' ', h('span', { class: 'role' }, role)),
-      can('updateUser') ? button('Change password', () => changePassword(),
+      can('updateUser') ? button([h('span', { class: 'wide-only' }, 'Change '), 'password'], () => changePassword(),
         { kind: 'ghost', data: { action: 'change-password' } }) : null,
       button('Log out', async () => {
         await logout();

@@ -398,5 +398,32 @@ async fn plain_user(page: &Page<'_>, api: &Api) -> TestResult {
     if who != "dana" {
         return fail(format!("logged in as {who} after the password change"));
     }
+    narrow_top_bar(page).await
+}
+
+/// On a phone-sized window the top bar still fits: the user's name, "Password" and "Log out"
+/// inside the window, nothing to scroll sideways.
+async fn narrow_top_bar(page: &Page<'_>) -> TestResult {
+    page.c.set_window_size(420, 900).await?;
+    let r = page
+        .c
+        .execute(
+            r#"
+const vw = document.documentElement.clientWidth;
+const right = (css) => Math.round(document.querySelector(css).getBoundingClientRect().right);
+return { vw, scroll: document.documentElement.scrollWidth - vw, logout: right('[data-action=logout]'),
+  user: right('#current-user'), label: document.querySelector('[data-action=change-password]').innerText };
+"#,
+            vec![],
+        )
+        .await?;
+    page.c.set_window_size(1280, 1000).await?;
+    let vw = r["vw"].as_i64().unwrap_or(0);
+    let fits = r["scroll"].as_i64().unwrap_or(1) <= 0
+        && r["logout"].as_i64().unwrap_or(i64::MAX) <= vw
+        && r["user"].as_i64().unwrap_or(i64::MAX) <= vw;
+    if !fits || r["label"] != "Password" {
+        return fail(format!("the top bar does not fit 420 px: {r}"));
+    }
     Ok(())
 }
