@@ -218,6 +218,21 @@ async fn roles(page: &Page<'_>, api: &Api) -> TestResult {
         return fail(format!("the server keeps the rules as {stored:?}"));
     }
     page.shot("role-rules").await?;
+
+    // Import: a role with its rules in one step, in the order written.
+    page.click("a[data-path='/roles']").await?;
+    page.click("[data-action=import-role]").await?;
+    page.fill("dialog [name=name]", "Reader").await?;
+    page.fill(
+        "dialog [name=rules]",
+        "listTemplates allow\nlist* deny Nothing else to read",
+    )
+    .await?;
+    submit(page).await?;
+    page.wait_text("h1", "Reader").await?;
+    rule_order(page, &["listTemplates", "list*"]).await?;
+    page.wait_text("tr[data-rule='list*']", "Nothing else to read")
+        .await?;
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-// Roles: the list (create, clone, edit, delete) and a role's page with its permission rules in
+// Roles: the list (create, clone, import, edit, delete) and a role's page with its permission rules in
 // the order they are checked: add a rule, flip allow/deny, move a rule up or down (the whole new
 // order goes to updateRolePermission as `ruleorder`), delete a rule.
 
@@ -34,6 +34,49 @@ function createRole(ctx, from) {
         name: v.name, type: v.type, roleid: from ? from.id : undefined, description: v.description, ispublic: String(v.ispublic),
       });
       toast(`Role ${r.role.name} created.`, 'success');
+      ctx.navigate(`/roles/${r.role.id}`);
+    },
+  });
+}
+
+/** The lines of the import form: "rule allow|deny [description]" → rules, or an error text. */
+export function parseRuleLines(text) {
+  const rules = [];
+  const lines = String(text || '').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  for (const [i, line] of lines.entries()) {
+    const [rule, permission, ...rest] = line.split(/\s+/);
+    if (!['allow', 'deny'].includes((permission || '').toLowerCase())) {
+      return { error: `Line ${i + 1}: write the rule, then allow or deny (${line}).` };
+    }
+    rules.push({ rule, permission: permission.toLowerCase(), description: rest.join(' ') });
+  }
+  return lines.length ? { rules } : { error: 'Write at least one rule.' };
+}
+
+function importRole(ctx) {
+  return formDialog({
+    title: 'Import role',
+    intro: 'A role with its rules in one step, in the order written.',
+    fields: [
+      textField({ name: 'name', label: 'Name', required: true }),
+      selectField({ name: 'type', label: 'Type', required: true, options: TYPES, value: 'User' }),
+      textField({ name: 'description', label: 'Description' }),
+      textField({ name: 'rules', label: 'Rules', required: true, multiline: true, rows: 6, trim: false,
+        placeholder: 'listVirtualMachines allow\nlist* deny Nothing else to read',
+        hint: 'One rule per line: the command or pattern, allow or deny, then an optional description.',
+        check: (v) => parseRuleLines(v).error || null }),
+      checkboxField({ name: 'forced', label: 'Replace a role of the same name (its type, description and rules)' }),
+    ],
+    submitLabel: 'Import',
+    onSubmit: async (v) => {
+      const params = { name: v.name, type: v.type, description: v.description, forced: v.forced ? 'true' : undefined };
+      parseRuleLines(v.rules).rules.forEach((r, i) => {
+        params[`rules[${i}].rule`] = r.rule;
+        params[`rules[${i}].permission`] = r.permission;
+        if (r.description) params[`rules[${i}].description`] = r.description;
+      });
+      const r = await call('importRole', params);
+      toast(`Role ${r.role.name} imported.`, 'success');
       ctx.navigate(`/roles/${r.role.id}`);
     },
   });
@@ -99,7 +142,10 @@ export async function renderRoles(ctx) {
   replace(ctx.view,
     pageHeader('Roles', {
       subtitle: 'A role\'s rules are checked in order; the first that matches a command allows or denies it.',
-      actions: [can('createRole') ? button('Create role', () => createRole(ctx), { kind: 'primary', data: { action: 'create-role' } }) : null],
+      actions: [
+        can('importRole') ? button('Import role', () => importRole(ctx), { data: { action: 'import-role' } }) : null,
+        can('createRole') ? button('Create role', () => createRole(ctx), { kind: 'primary', data: { action: 'create-role' } }) : null,
+      ],
     }),
     lv.el);
 }
