@@ -65,11 +65,8 @@ async fn domains(page: &Page<'_>, api: &Api) -> TestResult {
     page.wait("tr[data-domain='ROOT']").await?;
     add_child(page, "ROOT", "engineering", "eng.example.internal").await?;
     submit(page).await?;
-    page.wait_text(
-        "tr[data-domain='ROOT/engineering']",
-        "eng.example.internal",
-    )
-    .await?;
+    page.wait_text("tr[data-domain='ROOT/engineering']", "eng.example.internal")
+        .await?;
     add_child(page, "ROOT/engineering", "scratch", "").await?;
     submit(page).await?;
     page.wait("tr[data-domain='ROOT/engineering/scratch']")
@@ -77,9 +74,12 @@ async fn domains(page: &Page<'_>, api: &Api) -> TestResult {
     // A tree: the child comes right after its parent, one level further in.
     let order = attr_list(page, "main tbody tr", "data-domain").await?;
     let levels = attr_list(page, "main tbody .tree-name", "data-level").await?;
-    if order != ["ROOT", "ROOT/engineering", "ROOT/engineering/scratch"] || levels != ["0", "1", "2"]
+    if order != ["ROOT", "ROOT/engineering", "ROOT/engineering/scratch"]
+        || levels != ["0", "1", "2"]
     {
-        return fail(format!("the domain tree reads {order:?} at levels {levels:?}"));
+        return fail(format!(
+            "the domain tree reads {order:?} at levels {levels:?}"
+        ));
     }
 
     // A second domain of the same name under ROOT: the form shows the API's error text.
@@ -97,11 +97,7 @@ async fn domains(page: &Page<'_>, api: &Api) -> TestResult {
             "the form shows {shown:?}, not the API's errortext ({refused})"
         ));
     }
-    page.c
-        .active_element()
-        .await?
-        .send_keys(ESCAPE)
-        .await?;
+    page.c.active_element().await?.send_keys(ESCAPE).await?;
     page.wait_gone("dialog").await?;
 
     // Rename: the path follows.
@@ -390,7 +386,9 @@ async fn plain_user(page: &Page<'_>, api: &Api) -> TestResult {
     page.wait("dialog .form-error:not([hidden])").await?;
     let error = page.text("dialog .form-error").await?;
     if error.trim().is_empty() || error.contains("highlighted") {
-        return fail(format!("no API error for a wrong current password: {error:?}"));
+        return fail(format!(
+            "no API error for a wrong current password: {error:?}"
+        ));
     }
     page.shot("change-password").await?;
     page.fill("dialog [name=currentpassword]", "dana-Secret-1")
