@@ -3,7 +3,8 @@
 //! administrator and as a user: log in, create extensions, add a custom action with a parameter
 //! editor, register a cluster, deploy an instance, run the action from the generated form
 //! (client-side validation first), see the result rendered from `printmessage` output, stop and
-//! start the instance, read events and alerts, log out.
+//! start the instance, read events and alerts, log out. A second walk (`tenancy.rs`) covers
+//! domains, roles and their rules, accounts, users and changing one's own password.
 //!
 //! Needs `chromium` and `chromedriver` (`scripts/install-chromium.sh`); when either is missing
 //! the test prints why and passes without running. `CHROMIUM` and `CHROMEDRIVER` override the
