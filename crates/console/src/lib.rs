@@ -57,6 +57,10 @@ const ASSETS: &[Asset] = &[
     asset!("js/pages/instances.js", JS),
     asset!("js/pages/runaction.js", JS),
     asset!("js/pages/events.js", JS),
+    asset!("js/pages/domains.js", JS),
+    asset!("js/pages/accounts.js", JS),
+    asset!("js/pages/users.js", JS),
+    asset!("js/pages/roles.js", JS),
 ];
 
 const INDEX: &str = include_str!("../assets/index.html");

@@ -11,6 +11,10 @@ import { renderZones, renderClusters, renderHosts, renderHost } from './pages/in
 import { renderTemplates, renderOfferings } from './pages/catalog.js';
 import { renderInstances, renderInstance } from './pages/instances.js';
 import { renderEvents, renderAlerts } from './pages/events.js';
+import { renderDomains } from './pages/domains.js';
+import { renderAccounts } from './pages/accounts.js';
+import { renderUsers, changePassword } from './pages/users.js';
+import { renderRoles, renderRole } from './pages/roles.js';
 
 const NAV = [
   { group: null, items: [{ path: '/', label: 'Overview', needs: 'listApis' }] },
@@ -29,6 +33,17 @@ const NAV = [
       { path: '/instances', label: 'Instances', needs: 'listVirtualMachines' },
       { path: '/templates', label: 'Templates', needs: 'listTemplates' },
       { path: '/offerings', label: 'Service offerings', needs: 'listServiceOfferings' },
+    ],
+  },
+  {
+    // listAccounts and listUsers are open to every user (who sees only its own account):
+    // these pages are for those who also administer a domain (listDomains).
+    group: 'Administration',
+    items: [
+      { path: '/domains', label: 'Domains', needs: 'listDomains' },
+      { path: '/accounts', label: 'Accounts', needs: ['listAccounts', 'listDomains'] },
+      { path: '/users', label: 'Users', needs: ['listUsers', 'listDomains'] },
+      { path: '/roles', label: 'Roles', needs: 'listRoles' },
     ],
   },
   {
@@ -54,6 +69,11 @@ const ROUTES = [
   [/^\/instances\/([^/]+)$/, renderInstance],
   [/^\/events$/, renderEvents],
   [/^\/alerts$/, renderAlerts],
+  [/^\/domains$/, renderDomains],
+  [/^\/accounts$/, renderAccounts],
+  [/^\/users$/, renderUsers],
+  [/^\/roles$/, renderRoles],
+  [/^\/roles\/([^/]+)$/, renderRole],
 ];
 
 const ROLE_NAMES = { 0: 'User', 1: 'Administrator', 2: 'Domain administrator', 3: 'Resource administrator' };
@@ -75,7 +95,8 @@ export function navigate(path) {
 }
 
 function visible(item) {
-  return can(item.needs) && (!item.admin || can('listHosts'));
+  const needs = Array.isArray(item.needs) ? item.needs : [item.needs];
+  return needs.every(can) && (!item.admin || can('listHosts'));
 }
 
 function buildShell() {
@@ -100,10 +121,13 @@ function buildShell() {
   main = h('main', { id: 'main', class: 'main', tabindex: '-1' });
   const header = h('header', { class: 'topbar' },
     menuBtn,
-    h('a', { class: 'brand', href: '#/' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }), 'Trellis'),
+    h('a', { class: 'brand', href: '#/', 'aria-label': 'Trellis' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }),
+      h('span', { class: 'brand-name' }, 'Trellis')),
     h('div', { class: 'topbar-right' },
       h('span', { class: 'user', id: 'current-user' },
         h('strong', {}, s.username), ' ', h('span', { class: 'role' }, role)),
+      can('updateUser') ? button([h('span', { class: 'wide-only' }, 'Change '), 'password'], () => changePassword(),
+        { kind: 'ghost', data: { action: 'change-password' } }) : null,
       button('Log out', async () => {
         await logout();
         showLogin('You have logged out.');
@@ -156,6 +180,15 @@ async function route() {
   };
   if (!found) {
     replace(view, h('h1', {}, 'Not found'), h('p', {}, 'There is no such page. ', h('a', { href: '#/' }, 'Go to the overview.')));
+    return;
+  }
+  // A page behind a menu entry this user does not get (an old link, the address of another
+  // user's session) is not rendered either.
+  const entry = NAV.flatMap((g) => g.items).find((it) => it.path !== '/' && (path === it.path || path.startsWith(`${it.path}/`)));
+  if (entry && !visible(entry)) {
+    replace(view, h('h1', { id: 'not-allowed' }, 'Not available'),
+      h('p', {}, `Your role does not allow the ${entry.label} page. `, h('a', { href: '#/' }, 'Go to the overview.')));
+    document.title = 'Not available · Trellis';
     return;
   }
   view.append(loading());

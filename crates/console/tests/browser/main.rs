@@ -3,7 +3,8 @@
 //! administrator and as a user: log in, create extensions, add a custom action with a parameter
 //! editor, register a cluster, deploy an instance, run the action from the generated form
 //! (client-side validation first), see the result rendered from `printmessage` output, stop and
-//! start the instance, read events and alerts, log out.
+//! start the instance, read events and alerts, log out. A second walk (`tenancy.rs`) covers
+//! domains, roles and their rules, accounts, users and changing one's own password.
 //!
 //! Needs `chromium` and `chromedriver` (`scripts/install-chromium.sh`); when either is missing
 //! the test prints why and passes without running. `CHROMIUM` and `CHROMEDRIVER` override the
@@ -11,10 +12,11 @@
 //! (`docs/screenshots` refreshes the committed ones).
 
 mod harness;
+mod tenancy;
 
 use harness::{fail, find_tool, screenshot_dir, Api, Browser, Page, Server, TestResult};
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const ENTER: &str = "\u{E007}";
 const ESCAPE: &str = "\u{E00C}";
@@ -83,21 +85,52 @@ fn recorded(extensions: &Path, action: &str) -> Vec<Value> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn console_in_a_real_browser() {
+/// The browser tests run one at a time: each starts a server and a Chromium, and two of them at
+/// once on a small machine make every wait slower.
+static ONE_BROWSER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Chromium and chromedriver, or `None` (the test is skipped and says why).
+fn browser_tools(test: &str) -> Option<(PathBuf, PathBuf)> {
     let chromium = find_tool(
         "CHROMIUM",
         &["chromium", "chromium-browser", "google-chrome"],
     );
     let chromedriver = find_tool("CHROMEDRIVER", &["chromedriver"]);
-    let (Some(chromium), Some(chromedriver)) = (chromium, chromedriver) else {
-        eprintln!(
-            "SKIPPED console_in_a_real_browser: chromium and chromedriver are needed \
-             (run scripts/install-chromium.sh, or set CHROMIUM and CHROMEDRIVER)"
-        );
+    match (chromium, chromedriver) {
+        (Some(chromium), Some(chromedriver)) => Some((chromium, chromedriver)),
+        _ => {
+            eprintln!(
+                "SKIPPED {test}: chromium and chromedriver are needed \
+                 (run scripts/install-chromium.sh, or set CHROMIUM and CHROMEDRIVER)"
+            );
+            None
+        }
+    }
+}
+
+/// After a failed walk: a screenshot, the page source and the server log's tail.
+async fn report_failure(page: &Page<'_>, server: &Server, test: &str) {
+    let _ = page.shot(&format!("failure-{test}")).await;
+    let src = page.c.source().await.unwrap_or_default();
+    eprintln!(
+        "--- page source (truncated) ---\n{}",
+        &src[..src.len().min(6000)]
+    );
+    eprintln!("--- server log (tail) ---");
+    let log = server.log();
+    let tail: Vec<&str> = log.lines().rev().take(60).collect();
+    for l in tail.iter().rev() {
+        eprintln!("{l}");
+    }
+    eprintln!("screenshots: {}", page.shots.display());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_in_a_real_browser() {
+    let Some((chromium, chromedriver)) = browser_tools("console_in_a_real_browser") else {
         return;
     };
-
+    let _turn = ONE_BROWSER_AT_A_TIME.lock().await;
     let server = Server::start(write_recorder).expect("start trellis");
     let browser = Browser::start(&chromedriver, &chromium)
         .await
@@ -109,24 +142,38 @@ async fn console_in_a_real_browser() {
     };
     // Boxed: the walk is one large future, too big for a test thread's stack in debug builds.
     let outcome = Box::pin(walk(&page, &server)).await;
-    if let Err(e) = &outcome {
-        let _ = page.shot("failure").await;
-        let src = page.c.source().await.unwrap_or_default();
-        eprintln!(
-            "--- page source (truncated) ---\n{}",
-            &src[..src.len().min(6000)]
-        );
-        eprintln!("--- server log (tail) ---");
-        let log = server.log();
-        let tail: Vec<&str> = log.lines().rev().take(60).collect();
-        for l in tail.iter().rev() {
-            eprintln!("{l}");
-        }
-        eprintln!("screenshots: {}", page.shots.display());
-        browser.close().await;
-        panic!("console walk-through failed: {e}");
+    if outcome.is_err() {
+        report_failure(&page, &server, "console").await;
     }
     browser.close().await;
+    if let Err(e) = outcome {
+        panic!("console walk-through failed: {e}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenancy_pages_in_a_real_browser() {
+    let Some((chromium, chromedriver)) = browser_tools("tenancy_pages_in_a_real_browser") else {
+        return;
+    };
+    let _turn = ONE_BROWSER_AT_A_TIME.lock().await;
+    let server = Server::start(|_| {}).expect("start trellis");
+    let browser = Browser::start(&chromedriver, &chromium)
+        .await
+        .expect("start chromium");
+    let page = Page {
+        c: &browser.client,
+        base: server.base.clone(),
+        shots: screenshot_dir(),
+    };
+    let outcome = Box::pin(tenancy::walk(&page, &server)).await;
+    if outcome.is_err() {
+        report_failure(&page, &server, "tenancy").await;
+    }
+    browser.close().await;
+    if let Err(e) = outcome {
+        panic!("tenancy walk-through failed: {e}");
+    }
 }
 
 async fn walk(page: &Page<'_>, server: &Server) -> TestResult {
