@@ -414,3 +414,64 @@ async fn secret_details_stored_in_clear_by_an_earlier_version_work_and_are_seale
     let stopped = payload_of(&env, "stop", &name);
     assert_eq!(stopped["externaldetails"]["extension"]["password"], LEGACY);
 }
+
+/// An extension declares more secret names (`sensitive.details`): values of those names are
+/// sealed (those stored before the declaration too), masked in every view, and still reach the
+/// extension in clear.
+#[tokio::test(flavor = "multi_thread")]
+async fn details_an_extension_declares_secret_are_sealed_masked_and_delivered() {
+    const IPMI: &str = "Ipmi-Clear-Value-42";
+    let mut env = setup().await;
+    // The cluster's `region` (eu) was stored in clear before any declaration.
+    let e = env
+        .admin
+        .call(
+            "updateExtension",
+            &[
+                ("id", &env.ext_id),
+                ("details[0].url", "https://orchestrator.example"),
+                ("details[0].password", MASK),
+                ("details[0].sensitive.details", "ipmi_pw, region"),
+                ("details[0].ipmi_pw", IPMI),
+            ],
+        )
+        .await
+        .unwrap()["extension"]
+        .clone();
+    assert_eq!(e["details"]["ipmi_pw"], MASK, "{e}");
+    assert_eq!(e["details"]["sensitive.details"], "ipmi_pw, region", "{e}");
+    assert_eq!(e["details"]["password"], MASK, "{e}");
+    let listed = the_extension(&env).await;
+    assert_eq!(
+        listed["resources"][0]["details"]["region"], MASK,
+        "{listed}"
+    );
+    assert!(!listed.to_string().contains(IPMI));
+
+    let vm = env
+        .deploy(&env.admin, "declared-1", &env.template, &[])
+        .await
+        .unwrap();
+    let created = payload_of(&env, "create", vm["instancename"].as_str().unwrap());
+    let x = &created["externaldetails"];
+    assert_eq!(x["extension"]["ipmi_pw"], IPMI, "{x}");
+    assert_eq!(x["extension"]["password"], EXTENSION_PASSWORD, "{x}");
+    assert_eq!(x["resourcemap"]["region"], "eu", "{x}");
+
+    // At rest both are sealed, the one stored before the declaration included.
+    let store = database(&mut env).await;
+    let rows = store
+        .details_named_like(&["ipmi_pw", "region"])
+        .await
+        .unwrap();
+    for name in ["ipmi_pw", "region"] {
+        let named: Vec<_> = rows.iter().filter(|d| d.name == name).collect();
+        assert!(!named.is_empty(), "no row {name}");
+        for d in named {
+            assert!(d.value.starts_with("sealed:v1:"), "{name}: {}", d.value);
+        }
+    }
+    restart(&mut env, store).await;
+    assert!(!contains(&database_bytes(&env.s), IPMI));
+    assert!(!env.s.logs().contains(IPMI));
+}

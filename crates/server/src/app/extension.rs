@@ -467,7 +467,7 @@ impl App {
             state,
             path_ready: false,
         };
-        self.secret_names_note(&details);
+        let declared = self.secret_names_note(&details);
         let details = self.details_sealed(details)?;
         let e = self
             .store
@@ -475,6 +475,9 @@ impl App {
             .await?;
         drop(_guard);
         self.secret_names_refresh().await?;
+        if declared {
+            self.details_reseal().await?;
+        }
         self.event(
             Some(caller),
             "EXTENSION.CREATE",
@@ -607,9 +610,13 @@ impl App {
             self.details_replace(DetailOwner::Extension, e.id, "", &BTreeMap::new())
                 .await?;
         } else if let Some(d) = details {
-            self.secret_names_note(&d);
+            // Names newly declared secret: values stored before are sealed once this is written.
+            let declared = self.secret_names_note(&d);
             self.details_replace(DetailOwner::Extension, e.id, "", &d)
                 .await?;
+            if declared {
+                self.details_reseal().await?;
+            }
         }
         self.secret_names_refresh().await?;
         if let Some(s) = new_state {

@@ -181,14 +181,14 @@ impl App {
 
     /// Note the secret names a set of extension details declares, before they are sealed (so a
     /// value given with its declaration is sealed at once).
-    pub(crate) fn secret_names_note(&self, details: &BTreeMap<String, String>) {
-        if let Some(v) = details
+    /// Returns whether a name was new (then the caller reseals once the details are written).
+    pub(crate) fn secret_names_note(&self, details: &BTreeMap<String, String>) -> bool {
+        details
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(super::secrets::DECLARED_SECRETS_DETAIL))
-            .map(|(_, v)| v)
-        {
-            super::secrets::declare_secret_names(&super::secrets::declared_in(v));
-        }
+            .is_some_and(|(_, v)| {
+                super::secrets::declare_secret_names(&super::secrets::declared_in(v))
+            })
     }
 
     /// Recompute the declared secret names from every extension (other servers may have
@@ -201,7 +201,8 @@ impl App {
             .await?
         {
             if d.owner == trellis_model::entity::DetailOwner::Extension
-                && d.name.eq_ignore_ascii_case(super::secrets::DECLARED_SECRETS_DETAIL)
+                && d.name
+                    .eq_ignore_ascii_case(super::secrets::DECLARED_SECRETS_DETAIL)
             {
                 names.extend(super::secrets::declared_in(&d.value));
             }
@@ -209,7 +210,10 @@ impl App {
         if super::secrets::set_declared_secret_names(names) {
             let sealed = self.details_reseal().await?;
             if sealed > 0 {
-                tracing::info!(details = sealed, "sealed the details newly declared secret by an extension");
+                tracing::info!(
+                    details = sealed,
+                    "sealed the details newly declared secret by an extension"
+                );
             }
         }
         Ok(())
