@@ -59,9 +59,35 @@ pub fn root_volume_uuid(instance_uuid: &str) -> String {
         .to_string()
 }
 
+/// The uuid of one address of a network's range (`listPublicIpAddresses`): derived from the
+/// network's uuid and the address, so it is stable without a row per address.
+pub fn address_uuid(network_uuid: &str, ip: &str) -> String {
+    use sha1::{Digest, Sha1};
+    let mut h = Sha1::new();
+    h.update(b"trellis-address");
+    h.update(network_uuid.as_bytes());
+    h.update(b"/");
+    h.update(ip.as_bytes());
+    let digest = h.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_sha1_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn address_uuids_are_stable_and_distinct() {
+        let a = address_uuid("n1", "10.0.0.1");
+        assert_eq!(a, address_uuid("n1", "10.0.0.1"));
+        assert_ne!(a, address_uuid("n1", "10.0.0.2"));
+        assert_ne!(a, address_uuid("n2", "10.0.0.1"));
+        assert!(is_api_uuid(&a));
+    }
 
     #[test]
     fn api_uuid_shape() {

@@ -173,6 +173,35 @@ impl Store {
         .map_err(StoreError::query("network_used_ips"))
     }
 
+    /// The addresses in use on a network with the instance holding each: (address, instance
+    /// uuid, instance name, owning account id, NIC created), by address.
+    pub async fn network_address_holders(
+        &self,
+        network_id: i64,
+    ) -> StoreResult<Vec<(String, String, String, i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT n.ip AS ip, i.uuid AS uuid, i.name AS name, i.account_id AS account_id, n.created AS created \
+             FROM nics n JOIN vm_instances i ON i.id = n.instance_id \
+             WHERE n.network_id = $1 AND n.removed IS NULL AND n.ip IS NOT NULL ORDER BY n.ip",
+        )
+        .bind(network_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query("network_address_holders"))?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    get_str(r, "ip")?,
+                    get_str(r, "uuid")?,
+                    get_str(r, "name")?,
+                    get_i64(r, "account_id")?,
+                    get_i64(r, "created")?,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::query("network_address_holders"))
+    }
+
     /// Number of live NICs on a network.
     pub async fn network_nic_count(&self, network_id: i64) -> StoreResult<i64> {
         sqlx::query_scalar("SELECT COUNT(*) FROM nics WHERE network_id = $1 AND removed IS NULL")

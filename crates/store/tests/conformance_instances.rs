@@ -164,6 +164,23 @@ async fn instance_create_round_trips_with_nics_details_and_event() {
         let mut ips = s.network_used_ips(p.network).await.unwrap();
         ips.sort();
         assert_eq!(ips, ["10.2.0.10", "10.2.0.11"]);
+        let holders = s.network_address_holders(p.network).await.unwrap();
+        assert_eq!(
+            holders
+                .iter()
+                .map(|h| (h.0.as_str(), h.1.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                ("10.2.0.10", a.uuid.as_str()),
+                ("10.2.0.11", a.uuid.as_str())
+            ]
+        );
+        assert_eq!(holders[0].3, a.account_id);
+        assert!(s
+            .network_address_holders(p.network + 1000)
+            .await
+            .unwrap()
+            .is_empty());
         assert_eq!(s.network_nic_count(p.network).await.unwrap(), 2);
         assert_eq!(s.network_nic_count(p.network + 1000).await.unwrap(), 0);
         let max = got.iter().map(|n| n.id).max().unwrap();

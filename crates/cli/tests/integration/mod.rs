@@ -1,5 +1,6 @@
 //! Shared harness and the per-area test modules.
 
+mod addresses;
 mod affinity;
 mod api;
 mod credentials;

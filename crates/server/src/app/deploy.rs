@@ -59,6 +59,21 @@ pub struct DeployInput {
     /// `affinitygroupids` / `affinitygroupnames` (at most one of them).
     pub affinity_group_ids: Vec<String>,
     pub affinity_group_names: Vec<String>,
+    /// `iptonetworklist`: one NIC per entry, in order, with a fixed address and/or MAC (instead
+    /// of `network_uuids`).
+    pub nic_requests: Vec<NicRequest>,
+    /// `ipaddress`: the fixed IPv4 address of the default (first) NIC.
+    pub default_ip: Option<String>,
+    /// `macaddress`: the fixed MAC address of the default (first) NIC.
+    pub default_mac: Option<String>,
+}
+
+/// One entry of `iptonetworklist`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NicRequest {
+    pub network_uuid: String,
+    pub ip: Option<String>,
+    pub mac: Option<String>,
 }
 
 /// The instance detail holding the instance group's name (`group`); views show it as `group`
@@ -342,8 +357,40 @@ impl App {
             None => format!("VM-{}", ids::new_uuid()),
         };
         // Networks: the ones asked for, else the zone's first usable network (if any).
+        if !input.nic_requests.is_empty() && !input.network_uuids.is_empty() {
+            return Err(Error::invalid_param(
+                "networkids and iptonetworklist cannot be given together: iptonetworklist names the networks",
+            ));
+        }
+        let network_uuids: Vec<String> = if input.nic_requests.is_empty() {
+            input.network_uuids.clone()
+        } else {
+            input
+                .nic_requests
+                .iter()
+                .map(|r| r.network_uuid.clone())
+                .collect()
+        };
+        // The fixed address and MAC of each NIC, in order.
+        let fixed: Vec<(Option<String>, Option<String>)> = if input.nic_requests.is_empty() {
+            vec![(input.default_ip.clone(), input.default_mac.clone())]
+        } else {
+            if input.default_ip.is_some() || input.default_mac.is_some() {
+                return Err(Error::invalid_param(
+                    "ipaddress and macaddress cannot be given with iptonetworklist: give them in its entries",
+                ));
+            }
+            input
+                .nic_requests
+                .iter()
+                .map(|r| (r.ip.clone(), r.mac.clone()))
+                .collect()
+        };
+        for mac in fixed.iter().filter_map(|(_, m)| m.as_deref()) {
+            super::networks::check_mac(mac)?;
+        }
         let mut networks = Vec::new();
-        for u in &input.network_uuids {
+        for u in &network_uuids {
             let n = self
                 .store
                 .network_by_uuid(u)
@@ -403,13 +450,20 @@ impl App {
                 ],
             )
             .await?;
+        if fixed.iter().any(|(ip, mac)| ip.is_some() || mac.is_some()) && networks.is_empty() {
+            return Err(Error::invalid_param(format!(
+                "Zone {} has no network for the instance: a fixed address cannot be given",
+                zone.name
+            )));
+        }
         let mut nics = Vec::new();
         let mut taken = Vec::new();
         for (i, n) in networks.iter().enumerate() {
-            let ip = if n.guest_type == "Shared" {
-                self.network_allocate_ip(n, &taken).await?
-            } else {
-                None
+            let (fixed_ip, _) = fixed.get(i).cloned().unwrap_or_default();
+            let ip = match fixed_ip {
+                Some(ip) => Some(self.network_check_ip(n, &ip, &taken).await?),
+                None if n.guest_type == "Shared" => self.network_allocate_ip(n, &taken).await?,
+                None => None,
             };
             if let Some(ip) = &ip {
                 taken.push(ip.clone());
@@ -420,7 +474,10 @@ impl App {
                 instance_id: 0,
                 network_id: n.id,
                 device_id: i as i64,
-                mac: random_mac(),
+                mac: fixed
+                    .get(i)
+                    .and_then(|(_, m)| m.as_deref())
+                    .map_or_else(random_mac, str::to_ascii_lowercase),
                 ip,
                 netmask: n.netmask.clone(),
                 gateway: n.gateway.clone(),
@@ -514,6 +571,7 @@ impl App {
         let group_ids: Vec<i64> = groups.iter().map(|g| g.id).collect();
         // The template's secrets are sealed already; the deploy's are sealed here.
         let details = self.details_seal_values(details)?;
+        let mut mac_retries = 0;
         let inst = loop {
             match self
                 .store
@@ -521,9 +579,20 @@ impl App {
                 .await
             {
                 Ok(i) => break i,
+                // A fixed MAC already in use is the caller's to change; a random one is drawn again.
                 Err(e) if e.is_unique_violation() => {
-                    for n in &mut nics {
-                        n.mac = random_mac();
+                    let mut drawn = false;
+                    for (i, n) in nics.iter_mut().enumerate() {
+                        if fixed.get(i).and_then(|(_, m)| m.as_ref()).is_none() {
+                            n.mac = random_mac();
+                            drawn = true;
+                        }
+                    }
+                    mac_retries += 1;
+                    if !drawn || mac_retries > 3 {
+                        return Err(Error::invalid_param(
+                            "The MAC address given is already in use by another NIC",
+                        ));
                     }
                 }
                 Err(e) => return Err(e.into()),

@@ -186,6 +186,50 @@ impl App {
     }
 
     /// Allocate a free IP of a shared network.
+    /// A fixed address asked for on network `n`: in its range, not its gateway, not used by a
+    /// live NIC nor by another NIC of the same deploy (`taken`).
+    pub async fn network_check_ip(
+        &self,
+        n: &Network,
+        ip: &str,
+        taken: &[String],
+    ) -> Result<String> {
+        let (Some(start), Some(end)) = (&n.start_ip, &n.end_ip) else {
+            return Err(Error::invalid_param(format!(
+                "Network {} assigns no addresses: a fixed IP address cannot be given on it",
+                n.name
+            )));
+        };
+        let addr: Ipv4Addr = ip
+            .trim()
+            .parse()
+            .map_err(|_| Error::invalid_param(format!("Invalid IPv4 address {ip}")))?;
+        let (s, e) = (
+            u32::from(parse_ip(start, "startip")?),
+            u32::from(parse_ip(end, "endip")?),
+        );
+        if !(s..=e).contains(&u32::from(addr)) {
+            return Err(Error::invalid_param(format!(
+                "IP address {addr} is not in the range {start}-{end} of network {}",
+                n.name
+            )));
+        }
+        let text = addr.to_string();
+        if Some(&text) == n.gateway.as_ref() {
+            return Err(Error::invalid_param(format!(
+                "IP address {addr} is the gateway of network {}",
+                n.name
+            )));
+        }
+        if taken.contains(&text) || self.store.network_used_ips(n.id).await?.contains(&text) {
+            return Err(Error::invalid_param(format!(
+                "IP address {addr} is already used in network {}",
+                n.name
+            )));
+        }
+        Ok(text)
+    }
+
     pub async fn network_allocate_ip(
         &self,
         n: &Network,
@@ -210,5 +254,96 @@ impl App {
             "Insufficient address capacity: no free IP address left in network {}",
             n.name
         )))
+    }
+}
+
+/// A MAC address a client may fix: six colon-separated hex octets, unicast.
+pub fn check_mac(mac: &str) -> Result<()> {
+    let octets: Vec<&str> = mac.split(':').collect();
+    let well_formed = octets.len() == 6
+        && octets
+            .iter()
+            .all(|o| o.len() == 2 && o.chars().all(|c| c.is_ascii_hexdigit()));
+    let unicast = well_formed && u8::from_str_radix(octets[0], 16).is_ok_and(|b| b & 1 == 0);
+    if !unicast {
+        return Err(Error::invalid_param(format!(
+            "Invalid MAC address {mac}: give six hexadecimal octets separated by colons, unicast"
+        )));
+    }
+    Ok(())
+}
+
+/// One address of a network's range (`listPublicIpAddresses networkid=<shared>`).
+#[derive(Debug, Clone)]
+pub struct AddressView {
+    pub uuid: String,
+    pub ip: String,
+    /// The instance holding it (uuid, name), shown only to whom may see that instance.
+    pub holder: Option<(String, String)>,
+    pub allocated: bool,
+    /// When the holding NIC was made.
+    pub since: Option<i64>,
+}
+
+/// The most addresses of one range listed (a /16).
+const MAX_RANGE: u32 = 65_536;
+
+impl App {
+    /// The addresses of a network's range, Free or Allocated (`allocated_only`: Allocated
+    /// ones), optionally one address or one id.
+    pub async fn network_addresses(
+        &self,
+        caller: &Caller,
+        network_uuid: &str,
+        allocated_only: bool,
+        ip: Option<&str>,
+        id: Option<&str>,
+    ) -> Result<(Network, Vec<AddressView>)> {
+        let n = self
+            .store
+            .network_by_uuid(network_uuid)
+            .await?
+            .ok_or_else(|| {
+                Error::not_found(format!("Unable to find network by id {network_uuid}"))
+            })?;
+        if n.guest_type != "Shared" && n.account_id != caller.account.id && !caller.is_root_admin()
+        {
+            return Err(Error::not_found(format!(
+                "Unable to find network by id {network_uuid}"
+            )));
+        }
+        let (Some(start), Some(end)) = (&n.start_ip, &n.end_ip) else {
+            return Ok((n, Vec::new()));
+        };
+        let (s, e) = (
+            u32::from(parse_ip(start, "startip")?),
+            u32::from(parse_ip(end, "endip")?),
+        );
+        let holders = self.store.network_address_holders(n.id).await?;
+        let mut out = Vec::new();
+        for a in (s..=e).take(MAX_RANGE as usize) {
+            let text = Ipv4Addr::from(a).to_string();
+            if Some(&text) == n.gateway.as_ref() || ip.is_some_and(|f| f.trim() != text) {
+                continue;
+            }
+            let uuid = trellis_model::ids::address_uuid(&n.uuid, &text);
+            if id.is_some_and(|f| f != uuid) {
+                continue;
+            }
+            let held = holders.iter().find(|h| h.0 == text);
+            if allocated_only && held.is_none() {
+                continue;
+            }
+            out.push(AddressView {
+                uuid,
+                holder: held
+                    .filter(|h| caller.is_root_admin() || h.3 == caller.account.id)
+                    .map(|h| (h.1.clone(), h.2.clone())),
+                allocated: held.is_some(),
+                since: held.map(|h| h.4),
+                ip: text,
+            });
+        }
+        Ok((n, out))
     }
 }

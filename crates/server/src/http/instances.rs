@@ -8,7 +8,7 @@ use trellis_model::entity::Instance;
 
 use super::handlers::*;
 use super::views::*;
-use crate::app::deploy::{DeployInput, RequestMethod};
+use crate::app::deploy::{DeployInput, NicRequest, RequestMethod};
 use crate::app::instance::Op;
 use crate::app::job::JobCommand;
 use crate::app::ownership::OwnerInput;
@@ -319,6 +319,9 @@ pub(super) async fn deploy_virtual_machine(cx: &Cx<'_>) -> Q {
         disk_size: p.int("size"),
         affinity_group_ids: p.list("affinitygroupids").unwrap_or_default(),
         affinity_group_names: p.list("affinitygroupnames").unwrap_or_default(),
+        nic_requests: nic_requests(p)?,
+        default_ip: s(p, "ipaddress").filter(|v| !v.trim().is_empty()),
+        default_mac: s(p, "macaddress").filter(|v| !v.trim().is_empty()),
     };
     let inst = cx.app.instance_allocate(cx.caller, input).await?;
     let about = about_vm(&inst.uuid);
@@ -374,6 +377,31 @@ pub(super) async fn expunge_virtual_machine(cx: &Cx<'_>) -> Q {
     Ok((JobCommand::Expunge { instance }, about))
 }
 
+/// `iptonetworklist[i].networkid/ip/mac` (`ipv6` is refused: IPv6 is not supported).
+fn nic_requests(p: &trellis_api::Params) -> Result<Vec<NicRequest>, ApiError> {
+    let mut out = Vec::new();
+    for m in p.map_objects("iptonetworklist").unwrap_or_default() {
+        let get = |k: &str| {
+            m.get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        if get("ipv6").is_some() {
+            return Err(ApiError::param(
+                "iptonetworklist ipv6 is not supported: IPv6 addresses are not supported",
+            ));
+        }
+        let network_uuid = get("networkid")
+            .ok_or_else(|| ApiError::param("Each iptonetworklist entry needs a networkid"))?;
+        out.push(NicRequest {
+            network_uuid,
+            ip: get("ip"),
+            mac: get("mac"),
+        });
+    }
+    Ok(out)
+}
+
 /// Deploy parameters upstream has and Trellis does not honour yet: refused by name, never
 /// dropped. A list parameter given empty (as some clients send) is no request.
 fn refuse_unsupported_deploy_params(p: &trellis_api::Params) -> Result<(), ApiError> {
@@ -383,13 +411,7 @@ fn refuse_unsupported_deploy_params(p: &trellis_api::Params) -> Result<(), ApiEr
             "securitygroupnames",
             "External zones have no security groups",
         ),
-        (
-            "iptonetworklist",
-            "fixed NIC addresses are not supported yet",
-        ),
-        ("ipaddress", "fixed NIC addresses are not supported yet"),
-        ("ip6address", "fixed NIC addresses are not supported yet"),
-        ("macaddress", "fixed NIC addresses are not supported yet"),
+        ("ip6address", "IPv6 addresses are not supported"),
         ("datadisksdetails", "External instances take no data disks"),
         ("password", "External instances take no initial password"),
         (

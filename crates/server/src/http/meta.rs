@@ -107,9 +107,51 @@ pub(super) async fn list_hypervisors(_cx: &Cx<'_>) -> R {
     Ok(list("hypervisor", vec![json!({"name": "External"})], 1))
 }
 
-/// `listPublicIpAddresses`.
-pub(super) async fn list_public_ip_addresses(_cx: &Cx<'_>) -> R {
-    Ok(list("publicipaddress", vec![], 0))
+/// `listPublicIpAddresses`. Trellis has no public (virtual-network) addresses yet; with the
+/// `networkid` of a Shared network it lists that network's range, each address `Free` or
+/// `Allocated` (only the allocated ones unless `allocatedonly=false`, as upstream).
+pub(super) async fn list_public_ip_addresses(cx: &Cx<'_>) -> R {
+    let p = cx.p;
+    let network = p.str("networkid").or(p.str("associatednetworkid"));
+    let Some(network) = network.filter(|_| !p.bool_or("forvirtualnetwork", false)) else {
+        return Ok(list("publicipaddress", vec![], 0));
+    };
+    let (n, addresses) = cx
+        .app
+        .network_addresses(
+            cx.caller,
+            network,
+            p.bool_or("allocatedonly", true),
+            p.str("ipaddress"),
+            p.str("id"),
+        )
+        .await?;
+    let zone = cx.app.reads().zone_get(n.zone_id).await?;
+    if let Some(z) = p.str("zoneid") {
+        if zone.as_ref().is_none_or(|zone| zone.uuid != z) {
+            return Ok(list("publicipaddress", vec![], 0));
+        }
+    }
+    let total = addresses.len() as i64;
+    let (offset, limit) = page_of(cx.app, p).map(|pg| (pg.offset, pg.limit))?;
+    let items: Vec<Value> = addresses
+        .iter()
+        .skip(usize::try_from(offset).unwrap_or(0))
+        .take(limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(0)))
+        .map(|a| {
+            json!({
+                "id": a.uuid, "ipaddress": a.ip, "state": if a.allocated { "Allocated" } else { "Free" },
+                "networkid": n.uuid, "associatednetworkid": n.uuid, "associatednetworkname": n.name,
+                "zoneid": zone.as_ref().map(|z| z.uuid.clone()), "zonename": zone.as_ref().map(|z| z.name.clone()),
+                "forvirtualnetwork": false, "issourcenat": false, "isstaticnat": false, "issystem": false,
+                "virtualmachineid": a.holder.as_ref().map(|h| h.0.clone()),
+                "virtualmachinename": a.holder.as_ref().map(|h| h.1.clone()),
+                "allocated": a.since.map(trellis_api::format_date),
+                "vlanname": n.broadcast_uri,
+            })
+        })
+        .collect();
+    Ok(list("publicipaddress", items, total))
 }
 
 /// `listPortForwardingRules`.

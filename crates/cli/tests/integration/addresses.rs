@@ -1,0 +1,262 @@
+//! Fixed NIC addresses on Shared networks and the network's range as `listPublicIpAddresses`
+//! shows it: `ipaddress`, `macaddress` and `iptonetworklist` honoured at deploy, every bad or
+//! taken address refused before anything is made.
+
+use super::*;
+
+async fn shared_network(env: &super::isolation::Env) -> String {
+    let offering = env
+        .admin
+        .call("listNetworkOfferings", &[("guestiptype", "Shared")])
+        .await
+        .unwrap()["networkoffering"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.admin
+        .call(
+            "createNetwork",
+            &[
+                ("name", "shared-1"),
+                ("displaytext", "shared"),
+                ("networkofferingid", &offering),
+                ("zoneid", &env.zone),
+                ("vlan", "120"),
+                ("gateway", "10.9.0.1"),
+                ("netmask", "255.255.255.0"),
+                ("startip", "10.9.0.10"),
+                ("endip", "10.9.0.14"),
+            ],
+        )
+        .await
+        .unwrap()["network"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn addresses(c: &Client, network: &str) -> Vec<(String, String, Option<String>)> {
+    let r = c
+        .call(
+            "listPublicIpAddresses",
+            &[
+                ("networkid", network),
+                ("allocatedonly", "false"),
+                ("forvirtualnetwork", "false"),
+                ("listall", "true"),
+            ],
+        )
+        .await
+        .unwrap();
+    r["publicipaddress"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| {
+                    (
+                        x["ipaddress"].as_str().unwrap().to_string(),
+                        x["state"].as_str().unwrap().to_string(),
+                        x["virtualmachineid"].as_str().map(str::to_string),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn fixed_addresses_are_honoured_and_bad_ones_refused_before_anything_is_made() {
+    let env = super::isolation::setup().await;
+    let net = shared_network(&env).await;
+    let all = addresses(&env.b, &net).await;
+    assert_eq!(all.len(), 5, "{all:?}");
+    assert!(all.iter().all(|(_, state, _)| state == "Free"));
+
+    let vm = env
+        .deploy(
+            &env.a,
+            "fixed-1",
+            &env.template,
+            &[
+                ("networkids", &net),
+                ("ipaddress", "10.9.0.12"),
+                ("macaddress", "02:AA:bb:cc:dd:01"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(vm["nic"][0]["ipaddress"], "10.9.0.12", "{vm}");
+    assert_eq!(vm["nic"][0]["macaddress"], "02:aa:bb:cc:dd:01", "{vm}");
+    let created =
+        super::credentials::payload_of(&env, "create", vm["instancename"].as_str().unwrap());
+    assert!(
+        created.to_string().contains("10.9.0.12"),
+        "the extension got the address: {created}"
+    );
+
+    // Allocated for everyone; whose instance holds it only for its owner and administrators.
+    let seen_by_b = addresses(&env.b, &net).await;
+    let held = seen_by_b.iter().find(|a| a.0 == "10.9.0.12").unwrap();
+    assert_eq!((held.1.as_str(), held.2.as_deref()), ("Allocated", None));
+    let seen_by_a = addresses(&env.a, &net).await;
+    assert_eq!(
+        seen_by_a
+            .iter()
+            .find(|a| a.0 == "10.9.0.12")
+            .unwrap()
+            .2
+            .as_deref(),
+        vm["id"].as_str()
+    );
+    let only = env
+        .admin
+        .call("listPublicIpAddresses", &[("networkid", &net)])
+        .await
+        .unwrap();
+    assert_eq!(only["count"], 1, "allocatedonly defaults to true: {only}");
+
+    // Refused, each with 431 and nothing made: taken, outside the range, the gateway, not an
+    // address, a multicast or taken MAC, networkids with iptonetworklist, IPv6.
+    let before = env
+        .admin
+        .call("listVirtualMachines", &[("listall", "true")])
+        .await
+        .unwrap()["count"]
+        .clone();
+    let creates = || {
+        std::fs::read_dir(env.dir.join("rec"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .contains("-create-")
+            })
+            .count()
+    };
+    let created_before = creates();
+    let try_deploy = |extra: Vec<(&'static str, String)>| {
+        let b = env.b.clone();
+        let (zone, offering, template) =
+            (env.zone.clone(), env.offering.clone(), env.template.clone());
+        async move {
+            let mut params: Vec<(&str, &str)> = vec![
+                ("zoneid", &zone),
+                ("serviceofferingid", &offering),
+                ("templateid", &template),
+                ("name", "bad"),
+            ];
+            for (k, v) in &extra {
+                params.push((k, v.as_str()));
+            }
+            b.call("deployVirtualMachine", &params).await
+        }
+    };
+    for (extra, expect) in [
+        (
+            vec![
+                ("networkids", net.clone()),
+                ("ipaddress", "10.9.0.12".into()),
+            ],
+            "already used",
+        ),
+        (
+            vec![
+                ("networkids", net.clone()),
+                ("ipaddress", "10.9.0.99".into()),
+            ],
+            "is not in the range",
+        ),
+        (
+            vec![
+                ("networkids", net.clone()),
+                ("ipaddress", "10.9.0.1".into()),
+            ],
+            "is not in the range",
+        ),
+        (
+            vec![("networkids", net.clone()), ("ipaddress", "ten".into())],
+            "Invalid IPv4 address",
+        ),
+        (
+            vec![
+                ("networkids", net.clone()),
+                ("macaddress", "01:00:5e:00:00:01".into()),
+            ],
+            "Invalid MAC address",
+        ),
+        (
+            vec![
+                ("networkids", net.clone()),
+                ("macaddress", "02:aa:bb:cc:dd:01".into()),
+            ],
+            "already in use",
+        ),
+        (
+            vec![
+                ("networkids", net.clone()),
+                ("iptonetworklist[0].networkid", net.clone()),
+                ("iptonetworklist[0].ip", "10.9.0.13".into()),
+            ],
+            "cannot be given together",
+        ),
+        (
+            vec![
+                ("iptonetworklist[0].networkid", net.clone()),
+                ("iptonetworklist[0].ipv6", "fd00::5".into()),
+            ],
+            "IPv6",
+        ),
+        (vec![("ip6address", "fd00::5".into())], "IPv6"),
+    ] {
+        let r = try_deploy(extra.clone()).await;
+        let text = text_of(try_deploy(extra.clone()).await);
+        assert_eq!(code_of(r), 431, "{extra:?}: {text}");
+        assert!(text.contains(expect), "{extra:?}: {text}");
+    }
+    assert_eq!(
+        env.admin
+            .call("listVirtualMachines", &[("listall", "true")])
+            .await
+            .unwrap()["count"],
+        before
+    );
+    assert_eq!(
+        creates(),
+        created_before,
+        "the extension ran for a refused deploy"
+    );
+
+    // iptonetworklist: the NIC gets the address it names.
+    let vm2 = env
+        .deploy(
+            &env.b,
+            "fixed-2",
+            &env.template,
+            &[
+                ("iptonetworklist[0].networkid", &net),
+                ("iptonetworklist[0].ip", "10.9.0.13"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(vm2["nic"][0]["ipaddress"], "10.9.0.13");
+    // Automatic allocation skips the fixed ones.
+    let vm3 = env
+        .deploy(&env.b, "auto-1", &env.template, &[("networkids", &net)])
+        .await
+        .unwrap();
+    let ip3 = vm3["nic"][0]["ipaddress"].as_str().unwrap();
+    assert!(
+        !["10.9.0.12", "10.9.0.13", "10.9.0.1"].contains(&ip3),
+        "{ip3}"
+    );
+    let allocated: Vec<String> = addresses(&env.admin, &net)
+        .await
+        .into_iter()
+        .filter(|a| a.1 == "Allocated")
+        .map(|a| a.0)
+        .collect();
+    assert_eq!(allocated.len(), 3, "{allocated:?}");
+}
