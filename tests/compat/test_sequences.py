@@ -325,8 +325,6 @@ def test_terraform_delete_protection(cs, env):
             job(cs, cs.destroyVirtualMachine(id=vm["id"], expunge="true"))
 
 
-@pytest.mark.xfail(strict=True, reason="deployVirtualMachine ipaddress=<ip> is refused (431 'Parameter ipaddress is not "
-                                       "supported: fixed NIC addresses are not supported yet')")
 def test_terraform_fixed_ip_address(cs, env):
     vm = tf_deploy(cs, env, f"tf-ivm-{env['suffix']}", ipaddress="10.20.0.150")
     assert vm["nic"][0]["ipaddress"] == "10.20.0.150"
@@ -521,9 +519,6 @@ def test_capc_disk_offering(cs, env):
     capc_delete(cs, vm["id"])
 
 
-@pytest.mark.xfail(strict=True, reason="listPublicIpAddresses networkid=<shared> answers nothing (no Free addresses) "
-                                       "and deployVirtualMachine iptonetworklist is refused (431 'Parameter "
-                                       "iptonetworklist is not supported: fixed NIC addresses are not supported yet')")
 def test_capc_machine_networks(cs, env):
     s = env["suffix"]
     net = cs.listNetworks(id=env["shared"])
