@@ -263,8 +263,6 @@ def test_terraform_project_instance(cs, env, project):
     assert tf_read(cs, vm["id"]) is None
 
 
-@pytest.mark.xfail(strict=True, reason="createNetwork ignores projectid: the network answer has no projectid/project, so "
-                                       "listNetworks id=<n> projectid=-1 gives Terraform no project to inherit")
 def test_terraform_inherits_project_from_network(cs, env, project):
     l2 = cs.listNetworkOfferings(guestiptype="L2")["networkoffering"][0]
     net = cs.createNetwork(name=f"tf-pnet-{env['suffix']}", displaytext="project net", networkofferingid=l2["id"],

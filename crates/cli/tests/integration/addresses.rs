@@ -260,3 +260,85 @@ async fn fixed_addresses_are_honoured_and_bad_ones_refused_before_anything_is_ma
         .collect();
     assert_eq!(allocated.len(), 3, "{allocated:?}");
 }
+
+/// A project owns the networks made with its `projectid`: its members list them with it (or
+/// with `-1`), others cannot, and listings without `projectid` leave them out.
+#[tokio::test]
+async fn networks_made_for_a_project_are_the_projects() {
+    let env = super::isolation::setup().await;
+    let j = env
+        .a
+        .call(
+            "createProject",
+            &[("name", "netproj"), ("displaytext", "p")],
+        )
+        .await
+        .unwrap();
+    let done = env
+        .a
+        .wait_job(
+            j["jobid"].as_str().unwrap(),
+            Duration::from_secs(30),
+            |_| {},
+        )
+        .await
+        .unwrap();
+    let project = done["project"]["id"].as_str().unwrap().to_string();
+    let l2 = env
+        .admin
+        .call("listNetworkOfferings", &[("guestiptype", "L2")])
+        .await
+        .unwrap()["networkoffering"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let make = |who: Client, project: String| {
+        let (l2, zone) = (l2.clone(), env.zone.clone());
+        async move {
+            who.call(
+                "createNetwork",
+                &[
+                    ("name", "pnet"),
+                    ("displaytext", "p"),
+                    ("networkofferingid", &l2),
+                    ("zoneid", &zone),
+                    ("projectid", &project),
+                ],
+            )
+            .await
+        }
+    };
+    let net = make(env.a.clone(), project.clone()).await.unwrap()["network"].clone();
+    assert_eq!(net["projectid"], project.as_str(), "{net}");
+    assert_eq!(net["project"], "netproj");
+    let id = net["id"].as_str().unwrap().to_string();
+    let listed = |who: Client, extra: Vec<(&'static str, String)>| {
+        let id = id.clone();
+        async move {
+            let mut params: Vec<(&str, &str)> = vec![("id", &id)];
+            for (k, v) in &extra {
+                params.push((k, v.as_str()));
+            }
+            who.call("listNetworks", &params).await
+        }
+    };
+    let r = listed(env.a.clone(), vec![("projectid", project.clone())])
+        .await
+        .unwrap();
+    assert_eq!(r["count"], 1);
+    let r = listed(env.a.clone(), vec![("projectid", "-1".into())])
+        .await
+        .unwrap();
+    assert_eq!(r["network"][0]["projectid"], project.as_str());
+    let r = listed(env.a.clone(), vec![]).await.unwrap();
+    assert!(
+        r["network"].is_null(),
+        "a listing without projectid shows the project's network: {r}"
+    );
+    // Not a member: cannot list nor create.
+    assert!(listed(env.b.clone(), vec![("projectid", project.clone())])
+        .await
+        .is_err());
+    assert!(listed(env.b.clone(), vec![]).await.unwrap()["network"].is_null());
+    assert!(make(env.b.clone(), project.clone()).await.is_err());
+}

@@ -19,6 +19,8 @@ pub struct NetworkInput {
     pub netmask: Option<String>,
     pub start_ip: Option<String>,
     pub end_ip: Option<String>,
+    /// `projectid`: the project owns the network.
+    pub project_uuid: Option<String>,
 }
 
 fn parse_ip(s: &str, what: &str) -> Result<Ipv4Addr> {
@@ -70,6 +72,17 @@ impl App {
                 ))
             })?;
         let zone = self.zone_by_uuid(&input.zone_uuid).await?;
+        // The owner: the caller, or the project it names (a member that may manage it).
+        let owner = match &input.project_uuid {
+            Some(_) => {
+                let o = super::ownership::OwnerInput {
+                    project_uuid: input.project_uuid.clone(),
+                    ..Default::default()
+                };
+                self.owner_account(caller, &o).await?
+            }
+            None => caller.account.clone(),
+        };
         let broadcast = match input.vlan.as_deref() {
             None | Some("") | Some("untagged") => None,
             Some(v) => {
@@ -136,13 +149,13 @@ impl App {
             end_ip: input.end_ip.filter(|_| shared),
             dns1: zone.dns1.clone(),
             dns2: zone.dns2.clone(),
-            account_id: caller.account.id,
-            domain_id: caller.domain.id,
+            account_id: owner.id,
+            domain_id: owner.domain_id,
             state: "Implemented".into(),
             created: now_millis(),
         };
         let _limits = self
-            .limits_reserve(&caller.account, &[(ResourceType::Network, 1)])
+            .limits_reserve(&owner, &[(ResourceType::Network, 1)])
             .await?;
         let n = self.store.network_create(&n).await?;
         self.event(
@@ -345,5 +358,40 @@ impl App {
             });
         }
         Ok((n, out))
+    }
+}
+
+impl App {
+    /// `listNetworks`: the caller's networks and the Shared ones (root administrators: all);
+    /// with `projectid`, the project's networks (`-1`: those of every project of the caller).
+    pub async fn network_list_for(
+        &self,
+        caller: &Caller,
+        uuid: Option<&str>,
+        zone_id: Option<i64>,
+        project: Option<&str>,
+        keyword: Option<&str>,
+        page: trellis_store::Page,
+    ) -> Result<(Vec<Network>, i64)> {
+        let Some(project) = project else {
+            let scope = (!caller.is_root_admin()).then_some(caller.account.id);
+            return Ok(self
+                .store
+                .network_list(uuid, zone_id, scope, keyword, page)
+                .await?);
+        };
+        let accounts = match project {
+            "-1" => self.project_accounts_visible(caller).await?,
+            u => vec![self.project_for(caller, u).await?.account_id],
+        };
+        let (all, _) = self
+            .store
+            .network_list(uuid, zone_id, None, keyword, trellis_store::Page::all())
+            .await?;
+        let owned: Vec<Network> = all
+            .into_iter()
+            .filter(|n| accounts.contains(&n.account_id))
+            .collect();
+        Ok(super::identity::paginate(owned, page))
     }
 }

@@ -393,6 +393,7 @@ pub(super) async fn create_network(cx: &Cx<'_>) -> R {
         netmask: s(p, "netmask"),
         start_ip: s(p, "startip"),
         end_ip: s(p, "endip"),
+        project_uuid: s(p, "projectid"),
     };
     let n = app.network_create(caller, input).await?;
     Ok(Reply::Object {
@@ -409,17 +410,12 @@ pub(super) async fn list_networks(cx: &Cx<'_>) -> R {
     if p.bool("restartrequired") == Some(true) {
         return Ok(list("network", vec![], 0));
     }
-    let scope = if caller.is_root_admin() {
-        None
-    } else {
-        Some(caller.account.id)
-    };
     let (items, total) = app
-        .reads()
-        .network_list(
+        .network_list_for(
+            caller,
             p.str("id"),
             zone_filter(app, p).await?,
-            scope,
+            p.str("projectid"),
             p.str("keyword"),
             page_of(app, p)?,
         )

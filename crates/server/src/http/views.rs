@@ -344,6 +344,9 @@ pub(super) async fn template_view(app: &App, t: &Template) -> Result<Value, ApiE
 pub(super) async fn network_view(app: &App, n: &Network) -> Result<Value, ApiError> {
     let tags = tags_json(app, "Network", n.id).await?;
     let z = app.reads().zone_get(n.zone_id).await?;
+    let project = app.project_of_account(n.account_id).await?;
+    let account = app.reads().account_get(n.account_id).await?;
+    let domain = app.reads().domain_get(n.domain_id).await?;
     let o = app
         .reads()
         .network_offering_get(n.network_offering_id)
@@ -353,7 +356,10 @@ pub(super) async fn network_view(app: &App, n: &Network) -> Result<Value, ApiErr
               "networkofferingid": o.as_ref().map(|o| o.uuid.clone()), "networkofferingname": o.map(|o| o.name), "type": n.guest_type,
               "broadcasturi": n.broadcast_uri, "vlan": n.broadcast_uri.as_deref().and_then(|b| b.strip_prefix("vlan://")), "gateway": n.gateway, "netmask": n.netmask,
               "dns1": n.dns1, "dns2": n.dns2, "state": n.state, "traffictype": "Guest", "acltype": if n.guest_type == "Shared" { "Domain" } else { "Account" },
-              "restartrequired": false, "tags": tags, "created": date(n.created)}),
+              "restartrequired": false, "tags": tags, "created": date(n.created),
+              "account": if project.is_some() { None } else { account.map(|a| a.name) },
+              "domainid": domain.as_ref().map(|d| d.uuid.clone()), "domain": domain.map(|d| d.name),
+              "projectid": project.as_ref().map(|p| p.uuid.clone()), "project": project.map(|p| p.name)}),
     )
 }
 
