@@ -8,7 +8,6 @@
 
 use crate::client::{power_wire, MaasClient, Machine};
 use crate::error::ActionError;
-use base64::Engine as _;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -297,14 +296,12 @@ pub fn create(context: &Context<'_>) -> Result<Value, ActionError> {
         context.ensure_ours(&machine)?;
     }
     let system_id = machine.system_id.clone();
+    let (form, warning) = deploy_form(context);
     match machine.status_name.as_str() {
         // A retried create: never deploy twice.
         "Deployed" | "Deploying" => {}
         _ => {
-            let deployed =
-                context
-                    .client
-                    .machine_op(&system_id, "deploy", &deploy_form(context))?;
+            let deployed = context.client.machine_op(&system_id, "deploy", &form)?;
             if let (false, Some(name)) = (context.is_ours(&deployed), context.instance_name()) {
                 // The reservation was lost (the machine was Ready and deploy allocated it anew).
                 tag(context, &system_id, &name)?;
@@ -330,7 +327,7 @@ pub fn create(context: &Context<'_>) -> Result<Value, ActionError> {
             }
         },
     )?;
-    Ok(json!({
+    let mut out = json!({
         "status": "success",
         "message": format!("machine {} deployed", deployed.system_id),
         "system_id": deployed.system_id,
@@ -338,11 +335,17 @@ pub fn create(context: &Context<'_>) -> Result<Value, ActionError> {
         "osystem": deployed.osystem,
         "distro_series": deployed.distro_series,
         "power_state": power_wire(&deployed.power_state),
-    }))
+    });
+    // Never dropped silently: what could not be delivered is said in the result.
+    if let Some(w) = warning {
+        out["warning"] = json!(w);
+    }
+    Ok(out)
 }
 
-/// The deploy parameters MAAS knows: `osystem`, `distro_series`, `hwe_kernel`, `user_data`.
-fn deploy_form(context: &Context<'_>) -> Vec<(String, String)> {
+/// The deploy parameters MAAS knows: `osystem`, `distro_series`, `hwe_kernel`, `user_data`
+/// (the instance's user data with its SSH keys); and a warning when keys could not be added.
+fn deploy_form(context: &Context<'_>) -> (Vec<(String, String)>, Option<String>) {
     let mut form = Vec::new();
     if let Some(osystem) = context
         .setting("osystem")
@@ -362,8 +365,23 @@ fn deploy_form(context: &Context<'_>) -> Vec<(String, String)> {
         .as_ref()
         .and_then(|vm| vm.user_data.clone())
         .or_else(|| context.vm_setting("user_data"));
-    if let Some(user_data) = user_data.filter(|u| !u.trim().is_empty()) {
-        form.push(("user_data".to_string(), as_base64(&user_data)));
+    // The instance's SSH public keys (one per line) go to cloud-init with its user data.
+    let keys: Vec<String> = context
+        .payload
+        .vm
+        .as_ref()
+        .and_then(|vm| vm.details.get(SSH_PUBLIC_KEY_DETAIL))
+        .map(|k| {
+            k.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let prepared = crate::cloud_init::prepare(user_data.as_deref(), &keys);
+    if let Some(user_data) = prepared.user_data {
+        form.push(("user_data".to_string(), user_data));
     }
     if let Some(name) = context.instance_name() {
         form.push((
@@ -371,19 +389,11 @@ fn deploy_form(context: &Context<'_>) -> Vec<(String, String)> {
             format!("deployed for instance {name}"),
         ));
     }
-    form
+    (form, prepared.warning)
 }
 
-/// MAAS wants base64 user data; CloudStack already sends it encoded, others may not.
-fn as_base64(user_data: &str) -> String {
-    let engine = base64::engine::general_purpose::STANDARD;
-    let trimmed = user_data.trim();
-    if engine.decode(trimmed).is_ok() {
-        trimmed.to_string()
-    } else {
-        engine.encode(user_data.as_bytes())
-    }
-}
+/// The instance detail with its SSH public keys, one OpenSSH key per line.
+const SSH_PUBLIC_KEY_DETAIL: &str = "SSH.PublicKey";
 
 /// `start`: power on and wait until MAAS reports the machine on.
 pub fn start(context: &Context<'_>) -> Result<Value, ActionError> {

@@ -12,6 +12,7 @@
 
 pub mod actions;
 pub mod client;
+pub mod cloud_init;
 pub mod config;
 pub mod error;
 

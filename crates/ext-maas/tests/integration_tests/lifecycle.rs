@@ -326,3 +326,47 @@ fn statuses_match_owner_data_and_hostnames() {
         json!({a.name.clone(): "poweron", b.name.clone(): "poweroff"})
     );
 }
+
+/// The instance's SSH keys reach cloud-init with its user data: one multipart document MAAS
+/// deploys with, the keys as a cloud-config part next to the user's own.
+#[test]
+fn ssh_keys_are_deployed_with_the_user_data() {
+    use base64::Engine as _;
+    let env = Env::start(SimConfig {
+        machines: 1,
+        deploy_polls: 0,
+        release_polls: 0,
+        power_polls: 0,
+        ..SimConfig::default()
+    });
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOa7 alice@example";
+    let mut instance = Instance::new(11);
+    instance.user_data =
+        Some(base64::engine::general_purpose::STANDARD.encode("#!/bin/sh\necho hello\n"));
+    instance.ssh_keys = Some(format!("{key}\n"));
+    let patch = env.run("prepare", &instance).ok();
+    let system_id = patch["details"]["External:maas_system_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    instance.apply_prepare(&patch);
+    let created = env.run("create", &instance).ok();
+    assert_eq!(created["status"], "success");
+    assert!(created.get("warning").is_none(), "{created}");
+    let sent = env
+        .machine(&system_id)
+        .user_data
+        .expect("user data deployed");
+    let doc = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(sent)
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(doc.starts_with("Content-Type: multipart/mixed"), "{doc}");
+    assert!(
+        doc.contains(&format!("ssh_authorized_keys:\n  - \"{key}\"")),
+        "{doc}"
+    );
+    assert!(doc.contains("#!/bin/sh\necho hello"), "{doc}");
+}

@@ -63,6 +63,9 @@ impl Env {
         if let Some(user_data) = &instance.user_data {
             vm["userData"] = json!(user_data);
         }
+        if let Some(keys) = &instance.ssh_keys {
+            vm["details"]["SSH.PublicKey"] = json!(keys);
+        }
         json!({
             "externaldetails": {"extension": extension, "host": host, "virtualmachine": external},
             "virtualmachineid": instance.uuid,
@@ -185,6 +188,8 @@ pub struct Instance {
     /// Instance details (`External:` prefix implied), as the server stores them.
     pub details: Vec<(String, String)>,
     pub user_data: Option<String>,
+    /// `SSH.PublicKey`: the instance's SSH public keys, one per line.
+    pub ssh_keys: Option<String>,
 }
 
 impl Instance {
@@ -198,6 +203,7 @@ impl Instance {
             ],
             details: Vec::new(),
             user_data: None,
+            ssh_keys: None,
         }
     }
 
