@@ -127,6 +127,33 @@ fn success(message: &str) -> Value {
     json!({"status": "success", "message": message})
 }
 
+/// Hyper-V has no channel to hand SSH keys or user data to a guest (no metadata service, no
+/// config drive): when the instance has either, the create result says they were not delivered,
+/// rather than dropping them without a word.
+fn with_undelivered_guest_data(mut out: Value, payload: &Payload) -> Value {
+    let vm = payload.vm.as_ref();
+    let keys = vm.is_some_and(|vm| {
+        vm.details
+            .get("SSH.PublicKey")
+            .is_some_and(|k| !k.trim().is_empty())
+    });
+    let user_data = vm.is_some_and(|vm| {
+        vm.user_data
+            .as_deref()
+            .is_some_and(|u| !u.trim().is_empty())
+    });
+    let what = match (keys, user_data) {
+        (true, true) => "SSH keys and user data",
+        (true, false) => "SSH keys",
+        (false, true) => "user data",
+        (false, false) => return out,
+    };
+    out["warning"] = json!(format!(
+        "the instance's {what} were not delivered: Hyper-V has no channel to hand them to the guest (bake them into the template's image)"
+    ));
+    out
+}
+
 /// Runs `action` (any case) for `payload`.
 pub async fn run(
     action: &str,
@@ -177,7 +204,9 @@ pub async fn run(
     };
     let result = match (action.as_str(), instance, snapshot, plan) {
         ("statuses", _, _, _) => statuses(&mut session, payload).await,
-        ("create", Some(instance), _, Some(plan)) => create(&mut session, &instance, &plan).await,
+        ("create", Some(instance), _, Some(plan)) => create(&mut session, &instance, &plan)
+            .await
+            .map(|out| with_undelivered_guest_data(out, payload)),
         ("delete", Some(instance), _, _) => delete(&mut session, payload, &instance).await,
         ("status", Some(instance), _, _) => status(&mut session, &instance).await,
         ("start", Some(instance), _, _) => session
@@ -398,6 +427,40 @@ async fn roll_back(session: &mut Session, cleanup: &str, failure: Failure) -> Fa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_and_user_data_the_guest_cannot_get_are_named_in_the_result() {
+        let mut vm = trellis_ext_protocol::VirtualMachine {
+            user_data: Some("I2Nsb3VkLWNvbmZpZwo=".into()),
+            ..Default::default()
+        };
+        vm.details
+            .insert("SSH.PublicKey".into(), "ssh-ed25519 AAAA a@b".into());
+        let mut payload = Payload {
+            vm: Some(vm),
+            ..Default::default()
+        };
+        let out = with_undelivered_guest_data(success("Instance created"), &payload);
+        assert!(
+            out["warning"]
+                .as_str()
+                .unwrap()
+                .contains("SSH keys and user data were not delivered"),
+            "{out}"
+        );
+        payload.vm.as_mut().unwrap().user_data = None;
+        let out = with_undelivered_guest_data(success("Instance created"), &payload);
+        assert!(
+            out["warning"]
+                .as_str()
+                .unwrap()
+                .contains("SSH keys were not delivered"),
+            "{out}"
+        );
+        payload.vm.as_mut().unwrap().details.clear();
+        let out = with_undelivered_guest_data(success("Instance created"), &payload);
+        assert!(out.get("warning").is_none(), "{out}");
+    }
 
     #[test]
     fn power_states() {
