@@ -6,7 +6,7 @@
 use serde_json::Value;
 use std::collections::BTreeMap;
 use trellis_ext_protocol as proto;
-use trellis_model::entity::{DetailOwner, Instance, Nic};
+use trellis_model::entity::{DetailOwner, Instance};
 use trellis_model::extension::DETAIL_REQUIRES_PREPARE;
 use trellis_model::infra::AllocationState;
 use trellis_model::instance::VmState;
@@ -357,38 +357,7 @@ impl App {
             None => format!("VM-{}", ids::new_uuid()),
         };
         // Networks: the ones asked for, else the zone's first usable network (if any).
-        if !input.nic_requests.is_empty() && !input.network_uuids.is_empty() {
-            return Err(Error::invalid_param(
-                "networkids and iptonetworklist cannot be given together: iptonetworklist names the networks",
-            ));
-        }
-        let network_uuids: Vec<String> = if input.nic_requests.is_empty() {
-            input.network_uuids.clone()
-        } else {
-            input
-                .nic_requests
-                .iter()
-                .map(|r| r.network_uuid.clone())
-                .collect()
-        };
-        // The fixed address and MAC of each NIC, in order.
-        let fixed: Vec<(Option<String>, Option<String>)> = if input.nic_requests.is_empty() {
-            vec![(input.default_ip.clone(), input.default_mac.clone())]
-        } else {
-            if input.default_ip.is_some() || input.default_mac.is_some() {
-                return Err(Error::invalid_param(
-                    "ipaddress and macaddress cannot be given with iptonetworklist: give them in its entries",
-                ));
-            }
-            input
-                .nic_requests
-                .iter()
-                .map(|r| (r.ip.clone(), r.mac.clone()))
-                .collect()
-        };
-        for mac in fixed.iter().filter_map(|(_, m)| m.as_deref()) {
-            super::networks::check_mac(mac)?;
-        }
+        let (network_uuids, fixed) = super::networks::requested_nics(&input)?;
         let mut networks = Vec::new();
         for u in &network_uuids {
             let n = self
@@ -456,36 +425,7 @@ impl App {
                 zone.name
             )));
         }
-        let mut nics = Vec::new();
-        let mut taken = Vec::new();
-        for (i, n) in networks.iter().enumerate() {
-            let (fixed_ip, _) = fixed.get(i).cloned().unwrap_or_default();
-            let ip = match fixed_ip {
-                Some(ip) => Some(self.network_check_ip(n, &ip, &taken).await?),
-                None if n.guest_type == "Shared" => self.network_allocate_ip(n, &taken).await?,
-                None => None,
-            };
-            if let Some(ip) = &ip {
-                taken.push(ip.clone());
-            }
-            nics.push(Nic {
-                id: 0,
-                uuid: ids::new_uuid(),
-                instance_id: 0,
-                network_id: n.id,
-                device_id: i as i64,
-                mac: fixed
-                    .get(i)
-                    .and_then(|(_, m)| m.as_deref())
-                    .map_or_else(random_mac, str::to_ascii_lowercase),
-                ip,
-                netmask: n.netmask.clone(),
-                gateway: n.gateway.clone(),
-                is_default: i == 0,
-                broadcast_uri: n.broadcast_uri.clone(),
-                created: now,
-            });
-        }
+        let mut nics = self.nics_for_deploy(&networks, &fixed, now).await?;
         let mut vnc = [0u8; 12];
         rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut vnc);
         let inst = Instance {
@@ -756,7 +696,18 @@ impl App {
             }
             let payload = self.payload(&t, Some(caller), proto::action::CREATE, true).await?;
             match self.invoke(&t, proto::action::CREATE, &payload, timeout).await? {
-                Ok(_) => Ok(()),
+                Ok(out) => {
+                    // What the extension could not do (keys or user data it cannot deliver, say)
+                    // is said in its result: the operator sees it as a WARN event and in the log.
+                    let warning = serde_json::from_str::<serde_json::Value>(out.stdout.trim())
+                        .ok()
+                        .and_then(|v| v.get("warning").and_then(|w| w.as_str()).map(str::to_string));
+                    if let Some(w) = warning {
+                        tracing::warn!(instance = %inst.instance_name, warning = %w, "the extension created the instance with a warning");
+                        self.event_level("WARN", "VM.CREATE", &format!("Instance {}: {w}", inst.instance_name), Some(("VirtualMachine", inst.uuid.as_str()))).await;
+                    }
+                    Ok(())
+                }
                 Err(e) => {
                     // Undo: remove whatever the failed create left behind.
                     let del = self.payload(&t, Some(caller), proto::action::DELETE, false).await?;

@@ -395,3 +395,88 @@ impl App {
         Ok(super::identity::paginate(owned, page))
     }
 }
+
+/// The fixed address and MAC asked for one NIC.
+pub(crate) type FixedNic = (Option<String>, Option<String>);
+
+/// The networks a deploy names (`networkids`, or those of `iptonetworklist`) and the fixed
+/// address and MAC of each NIC in order (`ipaddress`/`macaddress` for the default one).
+pub(crate) fn requested_nics(
+    input: &super::deploy::DeployInput,
+) -> Result<(Vec<String>, Vec<FixedNic>)> {
+    if !input.nic_requests.is_empty() && !input.network_uuids.is_empty() {
+        return Err(Error::invalid_param(
+            "networkids and iptonetworklist cannot be given together: iptonetworklist names the networks",
+        ));
+    }
+    if input.nic_requests.is_empty() {
+        let fixed = vec![(input.default_ip.clone(), input.default_mac.clone())];
+        for mac in fixed.iter().filter_map(|(_, m)| m.as_deref()) {
+            check_mac(mac)?;
+        }
+        return Ok((input.network_uuids.clone(), fixed));
+    }
+    if input.default_ip.is_some() || input.default_mac.is_some() {
+        return Err(Error::invalid_param(
+            "ipaddress and macaddress cannot be given with iptonetworklist: give them in its entries",
+        ));
+    }
+    let uuids = input
+        .nic_requests
+        .iter()
+        .map(|r| r.network_uuid.clone())
+        .collect();
+    let fixed: Vec<FixedNic> = input
+        .nic_requests
+        .iter()
+        .map(|r| (r.ip.clone(), r.mac.clone()))
+        .collect();
+    for mac in fixed.iter().filter_map(|(_, m)| m.as_deref()) {
+        check_mac(mac)?;
+    }
+    Ok((uuids, fixed))
+}
+
+impl App {
+    /// The NICs of a new instance, one per network in order: fixed addresses checked, the
+    /// others allocated from Shared ranges, fixed MACs kept (lower case), the rest drawn.
+    /// Callers hold the allocation lock until the NICs are written.
+    pub(crate) async fn nics_for_deploy(
+        &self,
+        networks: &[Network],
+        fixed: &[FixedNic],
+        now: i64,
+    ) -> Result<Vec<trellis_model::entity::Nic>> {
+        let mut nics = Vec::new();
+        let mut taken = Vec::new();
+        for (i, n) in networks.iter().enumerate() {
+            let (fixed_ip, _) = fixed.get(i).cloned().unwrap_or_default();
+            let ip = match fixed_ip {
+                Some(ip) => Some(self.network_check_ip(n, &ip, &taken).await?),
+                None if n.guest_type == "Shared" => self.network_allocate_ip(n, &taken).await?,
+                None => None,
+            };
+            if let Some(ip) = &ip {
+                taken.push(ip.clone());
+            }
+            nics.push(trellis_model::entity::Nic {
+                id: 0,
+                uuid: ids::new_uuid(),
+                instance_id: 0,
+                network_id: n.id,
+                device_id: i as i64,
+                mac: fixed
+                    .get(i)
+                    .and_then(|(_, m)| m.as_deref())
+                    .map_or_else(super::infra::random_mac, str::to_ascii_lowercase),
+                ip,
+                netmask: n.netmask.clone(),
+                gateway: n.gateway.clone(),
+                is_default: i == 0,
+                broadcast_uri: n.broadcast_uri.clone(),
+                created: now,
+            });
+        }
+        Ok(nics)
+    }
+}
