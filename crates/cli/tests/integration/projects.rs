@@ -60,7 +60,9 @@ async fn projects_own_resources_their_members_use() {
     assert_eq!(project["name"], "web");
     assert_eq!(project["state"], "Active");
     assert_eq!(project["owner"][0]["account"], "alice", "{project}");
-    assert_eq!(project["vmavailable"], "Unlimited");
+    // A project's limits follow max.project.* (20 instances by default).
+    assert_eq!(project["vmlimit"], "20");
+    assert_eq!(project["vmavailable"], "20");
     let pid = project["id"].as_str().unwrap().to_string();
     // A second project of that name in the domain is refused in the request.
     let dup = alice.call("createProject", &[("name", "WEB")]).await;
