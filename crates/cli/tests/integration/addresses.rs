@@ -342,3 +342,126 @@ async fn networks_made_for_a_project_are_the_projects() {
     assert!(listed(env.b.clone(), vec![]).await.unwrap()["network"].is_null());
     assert!(make(env.b.clone(), project.clone()).await.is_err());
 }
+
+/// Templates and tags of a project's resources: registered with `projectid`, listed with it (or
+/// `-1`), shown with the project, never listed without it, and refused to non-members.
+#[tokio::test]
+async fn templates_and_tags_of_a_project_are_the_projects() {
+    let env = super::isolation::setup().await;
+    let j = env
+        .a
+        .call(
+            "createProject",
+            &[("name", "tplproj"), ("displaytext", "p")],
+        )
+        .await
+        .unwrap();
+    let done = env
+        .a
+        .wait_job(
+            j["jobid"].as_str().unwrap(),
+            Duration::from_secs(30),
+            |_| {},
+        )
+        .await
+        .unwrap();
+    let project = done["project"]["id"].as_str().unwrap().to_string();
+    let t = env
+        .a
+        .call(
+            "registerTemplate",
+            &[
+                ("name", "ptpl"),
+                ("displaytext", "p"),
+                ("format", "QCOW2"),
+                ("hypervisor", "External"),
+                ("url", "http://x/p.qcow2"),
+                ("zoneid", &env.zone),
+                ("projectid", &project),
+            ],
+        )
+        .await
+        .unwrap()["template"][0]
+        .clone();
+    assert_eq!(t["projectid"], project.as_str(), "{t}");
+    assert!(t.get("account").is_none(), "{t}");
+    let tid = t["id"].as_str().unwrap().to_string();
+    let names = |r: Value| -> Vec<String> {
+        r["template"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|t| t["id"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let self_listed = |extra: Vec<(&'static str, String)>| {
+        let a = env.a.clone();
+        async move {
+            let mut params: Vec<(&str, &str)> = vec![("templatefilter", "self")];
+            for (k, v) in &extra {
+                params.push((k, v.as_str()));
+            }
+            a.call("listTemplates", &params).await.unwrap()
+        }
+    };
+    assert!(names(self_listed(vec![("projectid", project.clone())]).await).contains(&tid));
+    assert!(names(self_listed(vec![("projectid", "-1".into())]).await).contains(&tid));
+    assert!(!names(self_listed(vec![]).await).contains(&tid));
+    let r = env
+        .b
+        .call(
+            "listTemplates",
+            &[("templatefilter", "self"), ("projectid", &project)],
+        )
+        .await;
+    assert!(r.is_err(), "a non-member listed the project's templates");
+
+    // A tag on the project's instance belongs to the project.
+    let vm = env
+        .deploy(&env.a, "pvm", &env.template, &[("projectid", &project)])
+        .await
+        .unwrap();
+    let vid = vm["id"].as_str().unwrap().to_string();
+    let j = env
+        .a
+        .call(
+            "createTags",
+            &[
+                ("resourceids", &vid),
+                ("resourcetype", "UserVm"),
+                ("tags[0].key", "tier"),
+                ("tags[0].value", "web"),
+            ],
+        )
+        .await
+        .unwrap();
+    env.a
+        .wait_job(
+            j["jobid"].as_str().unwrap(),
+            Duration::from_secs(30),
+            |_| {},
+        )
+        .await
+        .unwrap();
+    let tags = env
+        .a
+        .call("listTags", &[("projectid", &project)])
+        .await
+        .unwrap();
+    assert_eq!(tags["tag"][0]["key"], "tier", "{tags}");
+    assert_eq!(tags["tag"][0]["projectid"], project.as_str(), "{tags}");
+    let all = env
+        .a
+        .call("listTags", &[("projectid", "-1")])
+        .await
+        .unwrap();
+    assert_eq!(all["count"], 1, "{all}");
+    assert!(env.a.call("listTags", &[]).await.unwrap()["tag"].is_null());
+    assert!(env
+        .b
+        .call("listTags", &[("projectid", &project)])
+        .await
+        .is_err());
+}

@@ -144,8 +144,17 @@ impl App {
                 "Unable to find resource by uuid {id} and type {resource_type}"
             )));
         };
+        // A project's resources are tagged by the project's members (and administrators of
+        // its domain), as they use them.
+        let of_my_project = match found.account_id {
+            Some(a) if a != caller.account.id && resource_type != "Account" => {
+                self.project_accounts_visible(caller).await?.contains(&a)
+            }
+            _ => false,
+        };
         let allowed = caller.is_root_admin()
-            || (found.account_id == Some(caller.account.id) && resource_type != "Account");
+            || (found.account_id == Some(caller.account.id) && resource_type != "Account")
+            || of_my_project;
         if !allowed {
             return Err(Error::denied(format!(
                 "Account {} does not have permission to operate on {resource_type} {}",
@@ -298,17 +307,33 @@ impl App {
     }
 
     /// `listTags`: a user sees the tags of what their account owns; a root admin all of them.
+    /// `listTags`: the caller's tags (root administrators: all); with `project`, the tags of
+    /// the project's resources (`-1`: of every project of the caller).
     pub async fn tag_list(
         &self,
         caller: &Caller,
         mut filter: TagFilter,
+        project: Option<&str>,
         page: Page,
     ) -> Result<(Vec<ResourceTag>, i64)> {
         if let Some(t) = filter.resource_type.take() {
             filter.resource_type = Some(resource_type(&t)?.to_string());
         }
-        if !caller.is_root_admin() {
-            filter.account_id = Some(caller.account.id);
+        match project {
+            None if !caller.is_root_admin() => filter.account_id = Some(caller.account.id),
+            None => {}
+            Some("-1") => {
+                let accounts = self.project_accounts_visible(caller).await?;
+                let (all, _) = self.store.tag_list(&filter, Page::all()).await?;
+                let owned = all
+                    .into_iter()
+                    .filter(|t| t.account_id.is_some_and(|a| accounts.contains(&a)))
+                    .collect();
+                return Ok(super::identity::paginate(owned, page));
+            }
+            Some(uuid) => {
+                filter.account_id = Some(self.project_for(caller, uuid).await?.account_id)
+            }
         }
         Ok(self.store.tag_list(&filter, page).await?)
     }

@@ -27,6 +27,8 @@ pub struct TemplateInput {
     pub os_type_id: Option<String>,
     pub is_public: Option<bool>,
     pub is_featured: Option<bool>,
+    /// `projectid`: the project owns the template.
+    pub project_uuid: Option<String>,
 }
 
 /// Input of `updateTemplate`: what is `None` stays as it is.
@@ -95,7 +97,19 @@ impl App {
             os_type_id,
             is_public,
             is_featured,
+            project_uuid,
         } = input;
+        // The owner: the caller, or the project it names (a member).
+        let owner = match project_uuid {
+            Some(u) => {
+                let o = super::ownership::OwnerInput {
+                    project_uuid: Some(u),
+                    ..Default::default()
+                };
+                self.owner_account(caller, &o).await?
+            }
+            None => caller.account.clone(),
+        };
         let (name, format, hypervisor, url) = (&*name, &*format, &*hypervisor, &*url);
         let (display_text, zone_uuid, extension_uuid) = (
             display_text.as_deref(),
@@ -169,7 +183,7 @@ impl App {
             arch: arch.unwrap_or("x86_64").into(),
             is_public,
             is_featured,
-            account_id: caller.account.id,
+            account_id: owner.id,
             zone_id,
             url: url.into(),
             size: 0,
@@ -179,7 +193,7 @@ impl App {
         // A new template: no stored secret for a mask to stand for.
         super::secret_details::keep_masked(external_details.clone(), &BTreeMap::new())?;
         let _limits = self
-            .limits_reserve(&caller.account, &[(ResourceType::Template, 1)])
+            .limits_reserve(&owner, &[(ResourceType::Template, 1)])
             .await?;
         let t = self.store.template_create(&t).await?;
         self.details_replace(
@@ -206,10 +220,62 @@ impl App {
         template_filter: &str,
         hypervisor: Option<&str>,
         filter: &TemplateFilter<'_>,
+        project: Option<&str>,
         page: Page,
     ) -> Result<(Vec<Template>, i64)> {
-        let admin = caller.is_root_admin();
-        let account = caller.account.id;
+        match project {
+            None => {
+                self.templates_visible(
+                    caller.is_root_admin(),
+                    caller.account.id,
+                    template_filter,
+                    hypervisor,
+                    filter,
+                    page,
+                )
+                .await
+            }
+            Some("-1") => {
+                // Every project of the caller: what any of them sees, once each.
+                let mut seen = std::collections::BTreeMap::new();
+                for account in self.project_accounts_visible(caller).await? {
+                    let (items, _) = self
+                        .templates_visible(
+                            false,
+                            account,
+                            template_filter,
+                            hypervisor,
+                            filter,
+                            Page::all(),
+                        )
+                        .await?;
+                    for t in items {
+                        seen.insert(t.id, t);
+                    }
+                }
+                Ok(super::identity::paginate(
+                    seen.into_values().collect(),
+                    page,
+                ))
+            }
+            Some(uuid) => {
+                let account = self.project_for(caller, uuid).await?.account_id;
+                self.templates_visible(false, account, template_filter, hypervisor, filter, page)
+                    .await
+            }
+        }
+    }
+
+    /// The templates `account` sees through `template_filter` (`admin`: a root administrator).
+    async fn templates_visible(
+        &self,
+        admin: bool,
+        account: i64,
+        template_filter: &str,
+        hypervisor: Option<&str>,
+        filter: &TemplateFilter<'_>,
+        page: Page,
+    ) -> Result<(Vec<Template>, i64)> {
         let visibility = match template_filter.to_ascii_lowercase().as_str() {
             "featured" => TemplateVisibility::FeaturedFor(if admin { -1 } else { account }),
             "self" | "selfexecutable" => TemplateVisibility::OwnedBy(account),

@@ -86,7 +86,9 @@ pub(super) async fn list_tags(cx: &Cx<'_>) -> R {
         account_id: None,
         keyword: s(p, "keyword"),
     };
-    let (items, total) = app.tag_list(cx.caller, f, page_of(app, p)?).await?;
+    let (items, total) = app
+        .tag_list(cx.caller, f, p.str("projectid"), page_of(app, p)?)
+        .await?;
     let mut out = Vec::with_capacity(items.len());
     for t in &items {
         out.push(tag_view(app, t).await?);

@@ -72,6 +72,7 @@ pub(super) async fn register_template(cx: &Cx<'_>) -> R {
         os_type_id: s(p, "ostypeid"),
         is_public: p.bool("ispublic"),
         is_featured: p.bool("isfeatured"),
+        project_uuid: s(p, "projectid"),
     };
     let t = app.template_register(caller, input).await?;
     Ok(list("template", vec![template_view(app, &t).await?], 1))
@@ -99,6 +100,7 @@ pub(super) async fn list_templates(cx: &Cx<'_>) -> R {
             p.str("templatefilter").unwrap_or("executable"),
             p.str("hypervisor"),
             &filter,
+            p.str("projectid"),
             page_of(app, p)?,
         )
         .await?;

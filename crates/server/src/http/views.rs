@@ -329,13 +329,16 @@ pub(super) async fn template_view(app: &App, t: &Template) -> Result<Value, ApiE
         .details_visible(DetailOwner::Template, t.id)
         .await?;
     let account = app.reads().account_get(t.account_id).await?;
+    let project = app.project_of_account(t.account_id).await?;
     let os = OsType::of_stored(&t.os_type);
     let tags = tags_json(app, "Template", t.id).await?;
     Ok(
         json!({"id": t.uuid, "name": t.name, "displaytext": t.display_text, "format": t.format, "hypervisor": t.hypervisor, "ostypename": os.description,
               "ostypeid": os.uuid(), "size": t.size, "isready": t.state == "Active", "status": "Download Complete",
               "ispublic": t.is_public, "isfeatured": t.is_featured, "zoneid": zone.as_ref().map(|z| z.uuid.clone()), "zonename": zone.map(|z| z.name),
-              "templatetype": "USER", "arch": t.arch, "account": account.map(|a| a.name), "passwordenabled": false, "crossZones": t.zone_id.is_none(),
+              "templatetype": "USER", "arch": t.arch, "passwordenabled": false, "crossZones": t.zone_id.is_none(),
+              "account": if project.is_some() { None } else { account.map(|a| a.name) },
+              "projectid": project.as_ref().map(|p| p.uuid.clone()), "project": project.map(|p| p.name),
               "extensionid": ext.as_ref().map(|x| x.uuid.clone()), "extensionname": ext.map(|x| x.name),
               "details": if details.is_empty() { Value::Null } else { json!(details) }, "tags": tags, "created": date(t.created)}),
     )
@@ -502,7 +505,18 @@ pub(super) async fn tag_view(app: &App, t: &ResourceTag) -> Result<Value, ApiErr
         Some(d) => app.reads().domain_get(d).await?,
         None => None,
     };
-    Ok(tag_json(t, account.as_ref(), domain.as_ref()))
+    let project = match t.account_id {
+        Some(a) => app.project_of_account(a).await?,
+        None => None,
+    };
+    let mut out = tag_json(t, account.as_ref(), domain.as_ref());
+    // A project's tag is shown with the project, not its hidden account.
+    if let (Some(p), Some(m)) = (project, out.as_object_mut()) {
+        m.remove("account");
+        m.insert("projectid".into(), p.uuid.into());
+        m.insert("project".into(), p.name.into());
+    }
+    Ok(out)
 }
 
 /// The `tags` array of one resource.
