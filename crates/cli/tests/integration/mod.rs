@@ -14,6 +14,7 @@ mod limits;
 mod metrics;
 mod operations;
 mod projects;
+mod proxmox;
 mod quickstart_ports;
 mod registrations;
 mod roles;
