@@ -845,7 +845,10 @@ fn cloud_init_drive_and_url_encoded_sshkeys_are_checked_and_kept() {
     // A storage without images cannot hold the cloud-init drive.
     let (status, body) = api.call(Method::POST, path, &[("ide2", "local:cloudinit")]);
     assert_eq!(status, 500);
-    assert_eq!(body["message"], "storage 'local' does not support vm images\n");
+    assert_eq!(
+        body["message"],
+        "storage 'local' does not support vm images\n"
+    );
     let encoded = format!("{}%0A{}", encode(ED25519_KEY), encode(ED25519_KEY));
     api.task(
         Method::POST,
@@ -883,7 +886,10 @@ fn cloud_init_drive_and_url_encoded_sshkeys_are_checked_and_kept() {
         &[("cicustom", "user=local:snippets/user.yaml")],
     );
     assert_eq!(status, 500);
-    assert_eq!(body["message"], "storage 'local' does not support snippets\n");
+    assert_eq!(
+        body["message"],
+        "storage 'local' does not support snippets\n"
+    );
     // A clone gets a cloud-init image of its own.
     api.task(
         Method::POST,
@@ -948,7 +954,10 @@ fn a_stopped_vm_becomes_a_template_through_a_qmtemplate_task() {
     assert_eq!(entry["template"], 1);
     let (status, body) = api.call(Method::POST, "/nodes/pve1/qemu/200/template", &[]);
     assert_eq!(status, 500);
-    assert_eq!(body["message"], "you can't convert a template to a template\n");
+    assert_eq!(
+        body["message"],
+        "you can't convert a template to a template\n"
+    );
     let (status, _) = api.call(Method::POST, "/nodes/pve1/qemu/200/status/start", &[]);
     assert_eq!(status, 500, "a template cannot start");
     // A linked clone of the new template works like one of the seeded template.

@@ -229,7 +229,8 @@ async fn keys_reach_cloud_init_and_a_captured_template_deploys() {
     );
     assert_eq!(pve.config["ciuser"], "ubuntu");
     assert!(
-        s.logs().contains("the user data was not delivered to the guest"),
+        s.logs()
+            .contains("the user data was not delivered to the guest"),
         "the undelivered user data is logged"
     );
 
@@ -256,7 +257,11 @@ async fn keys_reach_cloud_init_and_a_captured_template_deploys() {
     let created = c
         .call(
             "createTemplate",
-            &[("volumeid", &volume), ("name", "web-golden"), ("ostypeid", &os)],
+            &[
+                ("volumeid", &volume),
+                ("name", "web-golden"),
+                ("ostypeid", &os),
+            ],
         )
         .await
         .unwrap();

@@ -178,7 +178,9 @@ impl CloudInit {
                 })?;
             params.push((slot.to_string(), format!("{}:cloudinit", self.storage)));
         }
-        if !self.keys.is_empty() && text("sshkeys").map(|value| decode_keys(&value)) != Some(self.keys.clone()) {
+        if !self.keys.is_empty()
+            && text("sshkeys").map(|value| decode_keys(&value)) != Some(self.keys.clone())
+        {
             params.push(("sshkeys".to_string(), encode_keys(&self.keys)));
         }
         if let Some(user) = &self.user {
@@ -296,6 +298,9 @@ mod tests {
         assert!(wanted.params(&configured, true).unwrap().is_empty());
         let occupied = json!({"ide2": "local:iso/x.iso,media=cdrom"});
         assert_eq!(wanted.params(&occupied, true).unwrap()[0].0, "ide0");
-        assert!(cloud_init(&[], None).params(&json!({}), true).unwrap().is_empty());
+        assert!(cloud_init(&[], None)
+            .params(&json!({}), true)
+            .unwrap()
+            .is_empty());
     }
 }

@@ -139,7 +139,12 @@ fn resume(
     let current = client.get(&format!("{}/status/current", vm_path(client, vmid)), &[])?;
     if power_state(&current) == PowerState::PowerOn {
         let delivered = super::cloudinit::has_drive(&config);
-        return Ok(created(vmid, "Instance already created", cloud_init, delivered));
+        return Ok(created(
+            vmid,
+            "Instance already created",
+            cloud_init,
+            delivered,
+        ));
     }
     match finish(client, spec, Some(cloud_init), vmid) {
         Ok(()) => Ok(created(vmid, "Instance created", cloud_init, true)),

@@ -35,7 +35,9 @@ fn parameter(payload: &Payload, name: &str) -> Option<String> {
 
 /// Bytes of a Proxmox `size=` option (`32G`, `512M`, `4K`, `1T`, plain bytes).
 fn size_bytes(text: &str) -> Option<u64> {
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: u64 = number.parse().ok()?;
     let factor: u64 = match unit {
@@ -98,7 +100,14 @@ pub(super) fn create_template(
             wait_until_unlocked(client, *vmid)?;
             *vmid
         }
-        [] => copy(client, instance, &source, &name, &template_name, &template_id)?,
+        [] => copy(
+            client,
+            instance,
+            &source,
+            &name,
+            &template_name,
+            &template_id,
+        )?,
         several => {
             let vmids: Vec<String> = several.iter().map(|(vmid, _)| vmid.to_string()).collect();
             return Err(ActionError::Failed(format!(
@@ -182,7 +191,9 @@ fn convert(client: &PveClient, vmid: u32) -> Result<(), ActionError> {
                 &format!("{path}/config"),
                 &[("delete", "sshkeys".to_string())],
             )
-            .map_err(|error| error.context("cannot remove the instance's ssh keys from the copy"))?;
+            .map_err(|error| {
+                error.context("cannot remove the instance's ssh keys from the copy")
+            })?;
     }
     // Proxmox VE 7 and later answer with a task; older releases convert synchronously.
     match client.post(&format!("{path}/template"), &[])? {

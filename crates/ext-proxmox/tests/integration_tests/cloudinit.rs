@@ -127,9 +127,10 @@ fn an_iso_install_reports_keys_as_not_delivered() {
 fn a_template_with_a_cloud_init_drive_keeps_its_slot() {
     let harness = Harness::start();
     let mut template = harness.sim.vm(9000).unwrap();
-    template
-        .config
-        .insert("ide0".into(), "local-lvm:vm-9000-cloudinit,media=cdrom".into());
+    template.config.insert(
+        "ide0".into(),
+        "local-lvm:vm-9000-cloudinit,media=cdrom".into(),
+    );
     harness.sim.insert_vm(template);
     let mut payload = harness.payload("i-2-23-VM");
     with_keys(&mut payload, KEY_1);

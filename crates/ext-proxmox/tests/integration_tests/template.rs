@@ -27,7 +27,11 @@ fn a_stopped_instance_becomes_a_template_that_deploys_clone() {
 
     let refused = harness.run("createtemplate", &payload);
     refused.assert_failure(1, "failed");
-    assert!(refused.error().contains("is not stopped"), "{}", refused.error());
+    assert!(
+        refused.error().contains("is not stopped"),
+        "{}",
+        refused.error()
+    );
 
     harness.run("stop", &payload).assert_success();
     let captured = harness.run("createtemplate", &payload);

@@ -381,7 +381,9 @@ pub(super) fn template_vm(
         ));
     }
     if vm.is_template() && disk.is_none() {
-        return Err(ApiError::server("you can't convert a template to a template"));
+        return Err(ApiError::server(
+            "you can't convert a template to a template",
+        ));
     }
     if vm.is_running() {
         return Err(ApiError::server(

@@ -157,9 +157,7 @@ pub(crate) fn attach_drive(
         .iter()
         .chain(params.iter())
         .find(|(other, other_value)| {
-            other.as_str() != key
-                && super::is_disk_key(other)
-                && is_cloudinit_drive(other_value)
+            other.as_str() != key && super::is_disk_key(other) && is_cloudinit_drive(other_value)
         });
     if let Some((other, _)) = attached_elsewhere {
         return Err(ApiError::server(format!(
@@ -212,7 +210,8 @@ mod tests {
 
     #[test]
     fn sshkeys_must_be_urlencoded_keys() {
-        let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+        let key =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
         let encoded: String =
             percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC)
                 .to_string();
