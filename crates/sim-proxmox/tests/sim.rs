@@ -863,13 +863,13 @@ fn cloud_init_drive_and_url_encoded_sshkeys_are_checked_and_kept() {
     assert_eq!(config["ide2"], "local-lvm:vm-100-cloudinit,media=cdrom");
     assert_eq!(config["sshkeys"], encoded.as_str(), "stored as sent");
     assert_eq!(config["ciuser"], "ubuntu");
-    let vm = vm(&api, 100);
+    let configured = vm(&api, 100);
     assert_eq!(
-        vm.cloudinit_drive(),
+        configured.cloudinit_drive(),
         Some(("ide2", "local-lvm:vm-100-cloudinit,media=cdrom"))
     );
     assert_eq!(
-        vm.ssh_keys().unwrap(),
+        configured.ssh_keys().unwrap(),
         format!("{ED25519_KEY}\n{ED25519_KEY}")
     );
     // One cloud-init drive per vm.
