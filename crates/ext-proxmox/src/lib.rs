@@ -3,10 +3,11 @@
 //! Invoked as `trellis-proxmox <action> <payload.json> <timeout-seconds>` (the Apache CloudStack
 //! extension contract, see `trellis-ext-protocol`), it talks to the Proxmox VE API with an API
 //! token and prints exactly one JSON document on stdout; the exit code says whether the action
-//! succeeded (see [`trellis_ext_protocol::exit`]). Nothing is written to stderr.
+//! succeeded (see [`trellis_ext_protocol::exit`]). Nothing is written to stderr but warnings
+//! about inputs that could not be delivered (user data, see [`actions::cloudinit`]).
 //!
 //! Actions: `prepare`, `create`, `start`, `stop`, `reboot`, `delete`, `status`, `statuses`,
-//! `getconsole`, and the custom actions `ListSnapshots`, `CreateSnapshot`, `RestoreSnapshot`,
+//! `getconsole`, `createtemplate` (a Trellis addition), and the custom actions `ListSnapshots`, `CreateSnapshot`, `RestoreSnapshot`,
 //! `DeleteSnapshot` (names matched case-insensitively). `docs/extensions/proxmox.md` describes
 //! the details it reads and what each action does.
 

@@ -822,3 +822,161 @@ fn the_standalone_entry_point_can_be_spawned_and_reports_a_busy_port() {
         "{error:#}"
     );
 }
+
+const ED25519_KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+
+#[test]
+fn cloud_init_drive_and_url_encoded_sshkeys_are_checked_and_kept() {
+    let api = Api::default();
+    api.clone_template("100", "ci");
+    let path = "/nodes/pve1/qemu/100/config";
+    // A raw key is not urlencoded: Proxmox refuses it before anything else.
+    let (status, body) = api.call(Method::POST, path, &[("sshkeys", ED25519_KEY)]);
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["errors"]["sshkeys"],
+        format!("invalid urlencoded string: {ED25519_KEY}")
+    );
+    // Encoded, but not a key.
+    let (status, body) = api.call(Method::POST, path, &[("sshkeys", "hello%20world")]);
+    assert_eq!(status, 500);
+    assert_eq!(body["message"], "SSH public key validation error\n");
+    // A storage without images cannot hold the cloud-init drive.
+    let (status, body) = api.call(Method::POST, path, &[("ide2", "local:cloudinit")]);
+    assert_eq!(status, 500);
+    assert_eq!(
+        body["message"],
+        "storage 'local' does not support vm images\n"
+    );
+    let encoded = format!("{}%0A{}", encode(ED25519_KEY), encode(ED25519_KEY));
+    api.task(
+        Method::POST,
+        path,
+        &[
+            ("ide2", "local-lvm:cloudinit"),
+            ("sshkeys", &encoded),
+            ("ciuser", "ubuntu"),
+        ],
+    );
+    let config = api.data(Method::GET, path, &[]);
+    assert_eq!(config["ide2"], "local-lvm:vm-100-cloudinit,media=cdrom");
+    assert_eq!(config["sshkeys"], encoded.as_str(), "stored as sent");
+    assert_eq!(config["ciuser"], "ubuntu");
+    let configured = vm(&api, 100);
+    assert_eq!(
+        configured.cloudinit_drive(),
+        Some(("ide2", "local-lvm:vm-100-cloudinit,media=cdrom"))
+    );
+    assert_eq!(
+        configured.ssh_keys().unwrap(),
+        format!("{ED25519_KEY}\n{ED25519_KEY}")
+    );
+    // One cloud-init drive per vm.
+    let (status, body) = api.call(Method::POST, path, &[("ide0", "local-lvm:cloudinit")]);
+    assert_eq!(status, 500);
+    assert_eq!(
+        body["message"],
+        "ide0 - cloud-init drive is already attached at 'ide2'\n"
+    );
+    // cicustom needs a snippets storage, which the simulated node does not have.
+    let (status, body) = api.call(
+        Method::POST,
+        path,
+        &[("cicustom", "user=local:snippets/user.yaml")],
+    );
+    assert_eq!(status, 500);
+    assert_eq!(
+        body["message"],
+        "storage 'local' does not support snippets\n"
+    );
+    // A clone gets a cloud-init image of its own.
+    api.task(
+        Method::POST,
+        "/nodes/pve1/qemu/100/clone",
+        &[("newid", "101"), ("name", "ci-copy"), ("full", "1")],
+    );
+    assert_eq!(
+        vm(&api, 101).config["ide2"],
+        "local-lvm:vm-101-cloudinit,media=cdrom"
+    );
+}
+
+#[test]
+fn a_stopped_vm_becomes_a_template_through_a_qmtemplate_task() {
+    let api = Api::default();
+    api.clone_template("100", "golden");
+    api.task(
+        Method::POST,
+        "/nodes/pve1/qemu/100/config",
+        &[("ide2", "local-lvm:cloudinit")],
+    );
+    api.task(
+        Method::POST,
+        "/nodes/pve1/qemu/100/clone",
+        &[("newid", "200"), ("name", "captured"), ("full", "1")],
+    );
+    assert_eq!(vm(&api, 200).cloned_from, Some((100, CloneKind::Full)));
+    assert_eq!(
+        vm(&api, 200).config["scsi0"],
+        "local-lvm:vm-200-disk-0,iothread=1,size=32G"
+    );
+    api.task(Method::POST, "/nodes/pve1/qemu/200/status/start", &[]);
+    let (status, body) = api.call(Method::POST, "/nodes/pve1/qemu/200/template", &[]);
+    assert_eq!(status, 500);
+    assert_eq!(
+        body["message"],
+        "you can't convert a VM to template if VM is running\n"
+    );
+    assert!(!vm(&api, 200).is_template());
+    api.task(Method::POST, "/nodes/pve1/qemu/200/status/stop", &[]);
+    let task = api.task(Method::POST, "/nodes/pve1/qemu/200/template", &[]);
+    assert_eq!(task["type"], "qmtemplate");
+    assert_eq!(task["id"], "200");
+    assert_eq!(task["exitstatus"], "OK");
+    let template = vm(&api, 200);
+    assert!(template.is_template());
+    assert_eq!(
+        template.config["scsi0"],
+        "local-lvm:base-200-disk-0,iothread=1,size=32G"
+    );
+    assert_eq!(
+        template.config["ide2"], "local-lvm:vm-200-cloudinit,media=cdrom",
+        "cd-roms stay as they are"
+    );
+    let listed = api.data(Method::GET, "/nodes/pve1/qemu", &[]);
+    let entry = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|vm| vm["vmid"] == 200)
+        .unwrap();
+    assert_eq!(entry["template"], 1);
+    let (status, body) = api.call(Method::POST, "/nodes/pve1/qemu/200/template", &[]);
+    assert_eq!(status, 500);
+    assert_eq!(
+        body["message"],
+        "you can't convert a template to a template\n"
+    );
+    let (status, _) = api.call(Method::POST, "/nodes/pve1/qemu/200/status/start", &[]);
+    assert_eq!(status, 500, "a template cannot start");
+    // A linked clone of the new template works like one of the seeded template.
+    api.task(
+        Method::POST,
+        "/nodes/pve1/qemu/200/clone",
+        &[("newid", "201"), ("name", "from-capture"), ("full", "0")],
+    );
+    assert_eq!(vm(&api, 201).cloned_from, Some((200, CloneKind::Linked)));
+    // Snapshots forbid the conversion.
+    api.task(
+        Method::POST,
+        "/nodes/pve1/qemu/201/snapshot",
+        &[("snapname", "s1")],
+    );
+    let (status, body) = api.call(Method::POST, "/nodes/pve1/qemu/201/template", &[]);
+    assert_eq!(status, 500);
+    assert_eq!(
+        body["message"],
+        "unable to create template, because VM contains snapshots\n"
+    );
+}

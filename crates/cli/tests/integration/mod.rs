@@ -15,6 +15,7 @@ mod limits;
 mod metrics;
 mod operations;
 mod projects;
+mod proxmox;
 mod quickstart_ports;
 mod registrations;
 mod roles;

@@ -1,6 +1,7 @@
 //! `create`: provisioning a VM (clone or fresh), with VMID races, resumption of an earlier
 //! attempt and removal of what a failed attempt left.
 
+use super::cloudinit::CloudInit;
 use super::{list_vms, named, next_id, power_state, success, vm_path};
 use crate::client::PveClient;
 use crate::deadline::Deadline;
@@ -32,13 +33,14 @@ enum Provision {
 
 pub(super) fn create(client: &PveClient, payload: &Payload) -> Result<Value, ActionError> {
     let spec = CreateSpec::from_payload(payload)?;
+    let cloud_init = CloudInit::from_payload(payload);
     let hint = vmid_hint(payload)?;
     let vms = list_vms(client).map_err(|error| error.context("cannot list the vms of the node"))?;
     let full_deadline = client.deadline();
     client.set_deadline(full_deadline.keeping(CLEANUP_RESERVE, WORK_FLOOR));
     if let Some((vmid, _)) = named(&vms, &spec.name).first() {
         // An earlier attempt got this far (its answer was lost, or it ran out of time).
-        return resume(client, &spec, *vmid, full_deadline);
+        return resume(client, &spec, &cloud_init, *vmid, full_deadline);
     }
     let mut vmid = match hint {
         Some(vmid) => vmid,
@@ -46,12 +48,11 @@ pub(super) fn create(client: &PveClient, payload: &Payload) -> Result<Value, Act
     };
     let mut attempt = 1;
     loop {
-        let outcome = make(client, &spec, vmid).and_then(|()| {
-            let configure = matches!(spec.source, Source::Clone { .. });
-            finish(client, &spec, vmid, configure)
-        });
+        let configure = matches!(spec.source, Source::Clone { .. });
+        let outcome = make(client, &spec, vmid)
+            .and_then(|()| finish(client, &spec, configure.then_some(&cloud_init), vmid));
         let failure = match outcome {
-            Ok(()) => return Ok(created(vmid, "Instance created")),
+            Ok(()) => return Ok(created(vmid, "Instance created", &cloud_init, configure)),
             Err(failure) => failure,
         };
         if let Provision::NotCreated(error) = &failure {
@@ -67,9 +68,11 @@ pub(super) fn create(client: &PveClient, payload: &Payload) -> Result<Value, Act
     }
 }
 
-fn created(vmid: u32, message: &str) -> Value {
+/// The reply of a successful `create`; `delivered` says whether cloud-init was configured.
+fn created(vmid: u32, message: &str, cloud_init: &CloudInit, delivered: bool) -> Value {
     let mut reply = success(message, Some(vmid));
     reply["details"] = json!({crate::settings::VMID_DETAIL: vmid.to_string()});
+    cloud_init.report(&mut reply, delivered);
     reply
 }
 
@@ -113,6 +116,7 @@ fn create_failed(
 fn resume(
     client: &PveClient,
     spec: &CreateSpec,
+    cloud_init: &CloudInit,
     vmid: u32,
     full_deadline: Deadline,
 ) -> Result<Value, ActionError> {
@@ -134,16 +138,22 @@ fn resume(
     }
     let current = client.get(&format!("{}/status/current", vm_path(client, vmid)), &[])?;
     if power_state(&current) == PowerState::PowerOn {
-        return Ok(created(vmid, "Instance already created"));
+        let delivered = super::cloudinit::has_drive(&config);
+        return Ok(created(
+            vmid,
+            "Instance already created",
+            cloud_init,
+            delivered,
+        ));
     }
-    match finish(client, spec, vmid, true) {
-        Ok(()) => Ok(created(vmid, "Instance created")),
+    match finish(client, spec, Some(cloud_init), vmid) {
+        Ok(()) => Ok(created(vmid, "Instance created", cloud_init, true)),
         Err(failure) => Err(create_failed(client, spec, vmid, failure, full_deadline)),
     }
 }
 
 /// Reads the VM's configuration once no task holds a lock on it (`create`, `clone`, ...).
-fn wait_until_unlocked(client: &PveClient, vmid: u32) -> Result<Value, ActionError> {
+pub(super) fn wait_until_unlocked(client: &PveClient, vmid: u32) -> Result<Value, ActionError> {
     let path = format!("{}/config", vm_path(client, vmid));
     let mut interval = Duration::from_millis(100);
     loop {
@@ -288,15 +298,16 @@ fn borrowed(params: &[(String, String)]) -> Vec<(&str, String)> {
         .collect()
 }
 
-/// Sets CPU, memory and NICs on an existing VM (removing NICs the instance does not have), then
+/// With `cloud_init` (clones and resumed attempts), sets CPU, memory and NICs on an existing VM
+/// (removing NICs the instance does not have) and its cloud-init drive, keys and user; then
 /// starts it.
 fn finish(
     client: &PveClient,
     spec: &CreateSpec,
+    cloud_init: Option<&CloudInit>,
     vmid: u32,
-    configure: bool,
 ) -> Result<(), Provision> {
-    if configure {
+    if let Some(cloud_init) = cloud_init {
         let config_path = format!("{}/config", vm_path(client, vmid));
         let config = client.get(&config_path, &[]).map_err(|error| {
             Provision::Created(error.context("cannot read the vm configuration"))
@@ -319,11 +330,18 @@ fn finish(
         if !stale_nets.is_empty() {
             params.push(("delete".to_string(), stale_nets.join(",")));
         }
+        let cloud_params = cloud_init
+            .params(&config, true)
+            .map_err(Provision::Created)?;
+        let what = if cloud_params.is_empty() {
+            "cannot set cpus, memory and nics"
+        } else {
+            "cannot set cpus, memory, nics and cloud-init"
+        };
+        params.extend(cloud_params);
         client
             .run_task(Method::POST, &config_path, &borrowed(&params))
-            .map_err(|error| {
-                Provision::Created(error.context("cannot set cpus, memory and nics"))
-            })?;
+            .map_err(|error| Provision::Created(error.context(what)))?;
     }
     client
         .run_task(

@@ -13,18 +13,37 @@ use reqwest::Method;
 use serde_json::{json, Map, Value};
 use trellis_ext_protocol::{Payload, PowerState};
 
+pub mod cloudinit;
 mod create;
 mod snapshots;
+mod template;
 
+use cloudinit::CloudInit;
 use create::{create, destroy_params};
 use snapshots::{create_snapshot, delete_snapshot, list_snapshots, restore_snapshot};
+use template::create_template;
+use trellis_ext_protocol::VmAction;
 
-/// The actions of this extension: the shared set of the VM-managing built-ins.
-pub use trellis_ext_protocol::VmAction as Action;
+/// The actions of this extension: the shared set of the VM-managing built-ins, and
+/// `createtemplate` (a Trellis addition, see [`trellis_ext_protocol::action::CREATE_TEMPLATE`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Vm(VmAction),
+    CreateTemplate,
+}
 
-/// The action called `name`, or the documented "unsupported action" failure.
+/// The action called `name` (case and surrounding blanks ignored), or the documented
+/// "unsupported action" failure.
 pub fn parse_action(name: &str) -> Result<Action, ActionError> {
-    Action::parse(name).ok_or_else(|| ActionError::Unsupported(name.to_string()))
+    if name
+        .trim()
+        .eq_ignore_ascii_case(trellis_ext_protocol::action::CREATE_TEMPLATE)
+    {
+        return Ok(Action::CreateTemplate);
+    }
+    VmAction::parse(name)
+        .map(Action::Vm)
+        .ok_or_else(|| ActionError::Unsupported(name.to_string()))
 }
 
 /// Runs `action` and returns what to print on stdout.
@@ -34,7 +53,7 @@ pub fn perform(
     deadline: Deadline,
 ) -> Result<Value, ActionError> {
     let connection = Connection::from_details(&payload.details())?;
-    if action == Action::Prepare {
+    if action == Action::Vm(VmAction::Prepare) {
         // Fail early on a name Proxmox would refuse at create time.
         vm_name(payload)?;
     }
@@ -45,20 +64,23 @@ pub fn perform(
             hint: vmid_hint(payload)?,
         })
     };
+    let Action::Vm(action) = action else {
+        return create_template(&client, &instance()?, payload);
+    };
     match action {
-        Action::Prepare => prepare(&client),
-        Action::Create => create(&client, payload),
-        Action::Statuses => statuses(&client, payload),
-        Action::Start => start(&client, &instance()?),
-        Action::Stop => stop(&client, &instance()?),
-        Action::Reboot => reboot(&client, &instance()?),
-        Action::Delete => delete(&client, &instance()?),
-        Action::Status => status(&client, &instance()?),
-        Action::GetConsole => console(&client, &instance()?, payload),
-        Action::ListSnapshots => list_snapshots(&client, &instance()?),
-        Action::CreateSnapshot => create_snapshot(&client, &instance()?, payload),
-        Action::RestoreSnapshot => restore_snapshot(&client, &instance()?, payload),
-        Action::DeleteSnapshot => delete_snapshot(&client, &instance()?, payload),
+        VmAction::Prepare => prepare(&client),
+        VmAction::Create => create(&client, payload),
+        VmAction::Statuses => statuses(&client, payload),
+        VmAction::Start => start(&client, &instance()?, payload),
+        VmAction::Stop => stop(&client, &instance()?),
+        VmAction::Reboot => reboot(&client, &instance()?),
+        VmAction::Delete => delete(&client, &instance()?),
+        VmAction::Status => status(&client, &instance()?),
+        VmAction::GetConsole => console(&client, &instance()?, payload),
+        VmAction::ListSnapshots => list_snapshots(&client, &instance()?),
+        VmAction::CreateSnapshot => create_snapshot(&client, &instance()?, payload),
+        VmAction::RestoreSnapshot => restore_snapshot(&client, &instance()?, payload),
+        VmAction::DeleteSnapshot => delete_snapshot(&client, &instance()?, payload),
     }
 }
 
@@ -193,11 +215,15 @@ fn prepare(client: &PveClient) -> Result<Value, ActionError> {
     Ok(json!({"details": {crate::settings::VMID_DETAIL: vmid.to_string()}}))
 }
 
-fn start(client: &PveClient, instance: &Instance) -> Result<Value, ActionError> {
+/// Starts the VM, first bringing its cloud-init keys and user in line with the payload (the
+/// server changes them on stopped instances; Proxmox regenerates the drive at the start).
+fn start(client: &PveClient, instance: &Instance, payload: &Payload) -> Result<Value, ActionError> {
     let vm = located(client, instance)?;
     if vm.power == PowerState::PowerOn {
         return Ok(success("Instance already running", Some(vm.vmid)));
     }
+    let cloud_init = CloudInit::from_payload(payload);
+    let delivered = cloud_init.update(client, vm.vmid)?;
     client
         .run_task(
             Method::POST,
@@ -205,7 +231,9 @@ fn start(client: &PveClient, instance: &Instance) -> Result<Value, ActionError> 
             &[],
         )
         .map_err(|error| error.context(format!("cannot start vm {}", vm.vmid)))?;
-    Ok(success("Instance started", Some(vm.vmid)))
+    let mut reply = success("Instance started", Some(vm.vmid));
+    cloud_init.report(&mut reply, delivered);
+    Ok(reply)
 }
 
 fn stop(client: &PveClient, instance: &Instance) -> Result<Value, ActionError> {

@@ -1,7 +1,9 @@
 //! The integration tests, one module per area.
 
+mod cloudinit;
 mod concurrency;
 mod errors;
 mod harness;
 mod lifecycle;
 mod snapshots;
+mod template;

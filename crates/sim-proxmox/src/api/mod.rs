@@ -12,8 +12,8 @@ mod vms;
 
 use snapshots::{create_snapshot, delete_snapshot, list_snapshots, rollback, snapshot_index};
 use vms::{
-    clone_vm, create_vm, destroy_vm, list_vms, power, status_current, update_config, vm_config,
-    vm_index, vnc_proxy,
+    clone_vm, create_vm, destroy_vm, list_vms, power, status_current, template_vm, update_config,
+    vm_config, vm_index, vnc_proxy,
 };
 
 /// Request parameters (query string and body merged).
@@ -90,6 +90,10 @@ pub(crate) enum Endpoint {
         node: String,
         vmid: String,
     },
+    VmTemplate {
+        node: String,
+        vmid: String,
+    },
     Network {
         node: String,
     },
@@ -160,6 +164,10 @@ impl Endpoint {
                 }
             }
             ["nodes", node, "qemu", vmid, "vncproxy"] => Endpoint::VmVncProxy {
+                node: owned(node),
+                vmid: owned(vmid),
+            },
+            ["nodes", node, "qemu", vmid, "template"] => Endpoint::VmTemplate {
                 node: owned(node),
                 vmid: owned(vmid),
             },
@@ -249,6 +257,7 @@ pub(crate) fn handle(
             },
         ) => rollback(state, node, vmid, snapshot, params, caller),
         ("POST", E::VmVncProxy { node, vmid }) => vnc_proxy(state, node, vmid, caller),
+        ("POST", E::VmTemplate { node, vmid }) => template_vm(state, node, vmid, params, caller),
         ("GET", E::Network { node }) => network(state, node),
         ("GET", E::Tasks { node }) => tasks(state, node),
         ("GET", E::TaskStatus { node, upid }) => task_status(state, node, upid),

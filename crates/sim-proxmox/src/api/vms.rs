@@ -3,7 +3,9 @@
 
 use super::{flag, parse_vmid, required, unlocked, Caller, Params, PowerAction};
 use crate::error::ApiError;
-use crate::state::{now, random_uuid, validate_config, CloneKind, Effect, State, Vm, VncTicket};
+use crate::state::{
+    is_disk_key, now, random_uuid, validate_config, CloneKind, Effect, State, Vm, VncTicket,
+};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -21,7 +23,9 @@ pub(super) fn list_vms(state: &State, node: &str) -> Result<Value, ApiError> {
 
 pub(super) fn vm_index(state: &State, node: &str, vmid: &str) -> Result<Value, ApiError> {
     state.vm(node, parse_vmid("vmid", vmid)?)?;
-    let subdirs = ["config", "status", "snapshot", "clone", "vncproxy"];
+    let subdirs = [
+        "config", "status", "snapshot", "clone", "vncproxy", "template",
+    ];
     Ok(Value::Array(
         subdirs
             .iter()
@@ -347,4 +351,56 @@ pub(super) fn vnc_proxy(
         "upid": upid,
         "user": caller.token_user,
     }))
+}
+
+/// `POST /nodes/{node}/qemu/{vmid}/template`: qemu-server's checks run at once (lock,
+/// snapshots, already a template, running), `template: 1` is written, and a `qmtemplate` task
+/// turns the disks into base images.
+pub(super) fn template_vm(
+    state: &mut State,
+    node: &str,
+    vmid: &str,
+    params: &Params,
+    caller: &Caller<'_>,
+) -> Result<Value, ApiError> {
+    let vmid = parse_vmid("vmid", vmid)?;
+    let vm = state.vm(node, vmid)?;
+    let disk = params.get("disk").cloned();
+    if let Some(disk) = &disk {
+        if !is_disk_key(disk) {
+            return Err(ApiError::param(
+                "disk",
+                &format!("value '{disk}' does not have a value in the enumeration"),
+            ));
+        }
+    }
+    unlocked(vm)?;
+    if !vm.snapshots.is_empty() {
+        return Err(ApiError::server(
+            "unable to create template, because VM contains snapshots",
+        ));
+    }
+    if vm.is_template() && disk.is_none() {
+        return Err(ApiError::server(
+            "you can't convert a template to a template",
+        ));
+    }
+    if vm.is_running() {
+        return Err(ApiError::server(
+            "you can't convert a VM to template if VM is running",
+        ));
+    }
+    state
+        .vm_mut(node, vmid)?
+        .config
+        .insert("template".into(), "1".into());
+    let failure = caller.faults.take_failure();
+    Ok(Value::String(state.spawn_task(
+        node,
+        "qmtemplate",
+        &vmid.to_string(),
+        caller.token_user,
+        Effect::Template { vmid, disk },
+        failure,
+    )))
 }

@@ -2,6 +2,9 @@
 //! disk slots, names), validation of configuration parameters with disk allocation, and the
 //! configuration a clone gets.
 
+use super::cloudinit::{
+    attach_drive, is_cloudinit_drive, is_new_cloudinit_drive, validate_cicustom, validate_sshkeys,
+};
 use super::{random_mac, random_uuid, CloneKind, State, Vm};
 use crate::error::ApiError;
 use std::collections::BTreeMap;
@@ -195,6 +198,21 @@ fn cloned_disk(
     kind: CloneKind,
     storage: Option<&str>,
 ) -> Option<String> {
+    if is_cloudinit_drive(value) {
+        // qemu-server allocates a new cloud-init image for the clone, on the target storage.
+        let (volume, options) = value.split_once(',').unwrap_or((value, ""));
+        let source_storage = volume.split(':').next()?;
+        let target = match kind {
+            CloneKind::Full => storage.unwrap_or(source_storage),
+            CloneKind::Linked => source_storage,
+        };
+        let options = if options.is_empty() {
+            "media=cdrom"
+        } else {
+            options
+        };
+        return Some(format!("{target}:vm-{newid}-cloudinit,{options}"));
+    }
     if value.contains("media=cdrom") {
         return None;
     }
@@ -211,6 +229,23 @@ fn cloned_disk(
     } else {
         format!("{new_volume},{options}")
     })
+}
+
+/// What converting a VM to a template does to its disks: `vm-<vmid>-disk-<n>` volumes become
+/// base images, `base-<vmid>-disk-<n>` (cd-roms, the cloud-init drive included, stay as they
+/// are). With `only`, just that disk.
+pub(super) fn template_disks(vm: &mut Vm, only: Option<&str>) {
+    let from = format!("vm-{}-disk-", vm.vmid);
+    let to = format!("base-{}-disk-", vm.vmid);
+    for (key, value) in vm.config.iter_mut() {
+        if !is_disk_key(key) || value.contains("media=cdrom") {
+            continue;
+        }
+        if only.is_some_and(|only| only != key) {
+            continue;
+        }
+        *value = value.replacen(&from, &to, 1);
+    }
 }
 
 /// Validates configuration parameters as Proxmox's schema does and allocates disks given as
@@ -261,13 +296,24 @@ pub(crate) fn validate_config(
                 value.clone()
             }
             "cpu" | "scsihw" | "boot" | "description" | "tags" | "bios" | "machine" | "vga" | "smbios1"
-            | "vmgenid" | "ciuser" | "cipassword" | "sshkeys" | "nameserver" | "searchdomain" | "hookscript"
-            | "serial0" | "kvm" | "args" => value.clone(),
+            | "vmgenid" | "ciuser" | "cipassword" | "nameserver" | "searchdomain" | "hookscript"
+            | "serial0" | "kvm" | "args" | "citype" => value.clone(),
+            "sshkeys" => {
+                validate_sshkeys(value)?;
+                value.clone()
+            }
+            "cicustom" => {
+                validate_cicustom(state, value)?;
+                value.clone()
+            }
             net if net.starts_with("net") && net[3..].parse::<u32>().is_ok() => {
                 NetSpec::parse(value).map_err(|message| ApiError::param(key, &message))?;
                 value.clone()
             }
             ipconfig if ipconfig.starts_with("ipconfig") && ipconfig[8..].parse::<u32>().is_ok() => value.clone(),
+            disk if is_disk_key(disk) && is_new_cloudinit_drive(value) => {
+                attach_drive(state, vmid, key, value, existing, params)?
+            }
             disk if is_disk_key(disk) => validate_disk(state, vmid, key, value, &mut disk_index)?,
             _ => {
                 return Err(ApiError::param(

@@ -11,12 +11,14 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 use trellis_simkit::Faults;
 
+mod cloudinit;
 mod cluster;
 mod config;
 mod vm;
 
+pub use cloudinit::{decode_sshkeys, is_cloudinit_drive};
 pub use cluster::{NetworkInterface, Node, RecordedRequest, Storage, TaskInfo, VncTicket};
-use config::cloned_config;
+use config::{cloned_config, template_disks};
 pub(crate) use config::{is_disk_key, parse_bool, validate_config};
 pub use config::{is_dns_name, is_snapshot_name, NetSpec};
 pub use vm::{CloneKind, PowerStatus, Snapshot, Vm};
@@ -80,6 +82,11 @@ pub(crate) enum Effect {
     DeleteSnapshot {
         vmid: u32,
         name: String,
+    },
+    /// Turns the VM's disks into base images (`template: 1` is set when the task starts).
+    Template {
+        vmid: u32,
+        disk: Option<String>,
     },
 }
 
@@ -546,6 +553,11 @@ impl State {
                     vm.status = PowerStatus::Stopped;
                     vm.started_at = None;
                 }
+                Ok(())
+            }
+            Effect::Template { vmid, disk } => {
+                let vm = self.existing(*vmid)?;
+                template_disks(vm, disk.as_deref());
                 Ok(())
             }
             Effect::DeleteSnapshot { vmid, name } => {

@@ -109,6 +109,21 @@ impl Vm {
         self.config_number("memory", 512)
     }
 
+    /// The slot and value of the cloud-init drive, if the VM has one.
+    pub fn cloudinit_drive(&self) -> Option<(&str, &str)> {
+        self.config
+            .iter()
+            .find(|(key, value)| is_disk_key(key) && super::is_cloudinit_drive(value))
+            .map(|(key, value)| (key.as_str(), value.as_str()))
+    }
+
+    /// The cloud-init SSH keys, decoded from the URL-encoded `sshkeys` Proxmox stores.
+    pub fn ssh_keys(&self) -> Option<String> {
+        self.config
+            .get("sshkeys")
+            .and_then(|value| super::decode_sshkeys(value))
+    }
+
     pub fn snapshot(&self, name: &str) -> Option<&Snapshot> {
         self.snapshots.iter().find(|snapshot| snapshot.name == name)
     }
