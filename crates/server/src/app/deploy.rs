@@ -699,10 +699,7 @@ impl App {
                 Ok(out) => {
                     // What the extension could not do (keys or user data it cannot deliver, say)
                     // is said in its result: the operator sees it as a WARN event and in the log.
-                    let warning = serde_json::from_str::<serde_json::Value>(out.stdout.trim())
-                        .ok()
-                        .and_then(|v| v.get("warning").and_then(|w| w.as_str()).map(str::to_string));
-                    if let Some(w) = warning {
+                    for w in super::invoke::result_warnings(&out.stdout) {
                         tracing::warn!(instance = %inst.instance_name, warning = %w, "the extension created the instance with a warning");
                         self.event_level("WARN", "VM.CREATE", &format!("Instance {}: {w}", inst.instance_name), Some(("VirtualMachine", inst.uuid.as_str()))).await;
                     }

@@ -498,3 +498,36 @@ impl App {
         Duration::from_secs(self.setting_i64(setting::WAIT).max(1) as u64)
     }
 }
+
+/// The warnings an extension's result carries: `warning` (a text) and `warnings` (a list of
+/// texts).
+pub(crate) fn result_warnings(stdout: &str) -> Vec<String> {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(stdout.trim()) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = v
+        .get("warning")
+        .and_then(|w| w.as_str())
+        .map(str::to_string)
+        .into_iter()
+        .collect();
+    if let Some(list) = v.get("warnings").and_then(|w| w.as_array()) {
+        out.extend(list.iter().filter_map(|w| w.as_str()).map(str::to_string));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_of_a_result_are_read_in_both_forms() {
+        assert_eq!(
+            result_warnings(r#"{"warning":"a","warnings":["b",3,"c"]}"#),
+            ["a", "b", "c"]
+        );
+        assert!(result_warnings("not json").is_empty());
+        assert!(result_warnings(r#"{"status":"success"}"#).is_empty());
+    }
+}
