@@ -35,6 +35,23 @@ async fn shared_network(env: &super::isolation::Env) -> String {
         .to_string()
 }
 
+/// A project `who` creates (and administers); its id.
+async fn project_of(who: &Client, name: &str) -> String {
+    let j = who
+        .call("createProject", &[("name", name), ("displaytext", "p")])
+        .await
+        .unwrap();
+    let done = who
+        .wait_job(
+            j["jobid"].as_str().unwrap(),
+            Duration::from_secs(30),
+            |_| {},
+        )
+        .await
+        .unwrap();
+    done["project"]["id"].as_str().unwrap().to_string()
+}
+
 async fn addresses(c: &Client, network: &str) -> Vec<(String, String, Option<String>)> {
     let r = c
         .call(
@@ -266,24 +283,7 @@ async fn fixed_addresses_are_honoured_and_bad_ones_refused_before_anything_is_ma
 #[tokio::test]
 async fn networks_made_for_a_project_are_the_projects() {
     let env = super::isolation::setup().await;
-    let j = env
-        .a
-        .call(
-            "createProject",
-            &[("name", "netproj"), ("displaytext", "p")],
-        )
-        .await
-        .unwrap();
-    let done = env
-        .a
-        .wait_job(
-            j["jobid"].as_str().unwrap(),
-            Duration::from_secs(30),
-            |_| {},
-        )
-        .await
-        .unwrap();
-    let project = done["project"]["id"].as_str().unwrap().to_string();
+    let project = project_of(&env.a, "netproj").await;
     let l2 = env
         .admin
         .call("listNetworkOfferings", &[("guestiptype", "L2")])
@@ -348,24 +348,7 @@ async fn networks_made_for_a_project_are_the_projects() {
 #[tokio::test]
 async fn templates_and_tags_of_a_project_are_the_projects() {
     let env = super::isolation::setup().await;
-    let j = env
-        .a
-        .call(
-            "createProject",
-            &[("name", "tplproj"), ("displaytext", "p")],
-        )
-        .await
-        .unwrap();
-    let done = env
-        .a
-        .wait_job(
-            j["jobid"].as_str().unwrap(),
-            Duration::from_secs(30),
-            |_| {},
-        )
-        .await
-        .unwrap();
-    let project = done["project"]["id"].as_str().unwrap().to_string();
+    let project = project_of(&env.a, "tplproj").await;
     let t = env
         .a
         .call(

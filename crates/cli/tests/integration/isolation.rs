@@ -172,6 +172,24 @@ pub(super) async fn setup() -> Env {
 }
 
 impl Env {
+    /// A deploy as `who` of the public template that is expected to be refused in the request.
+    pub(super) async fn try_deploy(
+        &self,
+        who: &Client,
+        name: &str,
+    ) -> Result<Value, trellis_client::ClientError> {
+        who.call(
+            "deployVirtualMachine",
+            &[
+                ("zoneid", self.zone.as_str()),
+                ("serviceofferingid", self.offering.as_str()),
+                ("templateid", self.template.as_str()),
+                ("name", name),
+            ],
+        )
+        .await
+    }
+
     /// Deploy as `who` with extra parameters; the finished job's VM.
     pub(super) async fn deploy(
         &self,

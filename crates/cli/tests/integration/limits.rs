@@ -72,34 +72,11 @@ async fn deploys_past_a_limit_fail_before_the_extension_runs_and_counts_follow()
         .unwrap();
     assert_eq!(creates(&env.dir), 1);
     let before = env.a.call("listVirtualMachines", &[]).await.unwrap()["count"].as_i64();
-    let r = env
-        .a
-        .call(
-            "deployVirtualMachine",
-            &[
-                ("zoneid", &env.zone),
-                ("serviceofferingid", &env.offering),
-                ("templateid", &env.template),
-                ("name", "second"),
-            ],
-        )
-        .await;
-    assert_eq!(code_of(r), 535);
-    let r = env
-        .a
-        .call(
-            "deployVirtualMachine",
-            &[
-                ("zoneid", &env.zone),
-                ("serviceofferingid", &env.offering),
-                ("templateid", &env.template),
-                ("name", "second"),
-            ],
-        )
-        .await;
-    assert!(
-        text_of(r).contains("Maximum number of resources of type 'user_vm' for account name=alice")
-    );
+    let r = env.try_deploy(&env.a, "second").await;
+    assert_eq!(refusal(&r).0, 535);
+    assert!(refusal(&r)
+        .1
+        .contains("Maximum number of resources of type 'user_vm' for account name=alice"));
     assert_eq!(
         creates(&env.dir),
         1,
@@ -244,42 +221,20 @@ async fn a_domain_limit_holds_for_every_account_below_it() {
         .as_str()
         .unwrap()
         .to_string();
-    let mk = |name: &'static str, domain: String, kind: &'static str| {
-        let admin = admin.clone();
-        let url = env.s.url.clone();
-        async move {
-            let a = admin
-                .call(
-                    "createAccount",
-                    &[
-                        ("username", name),
-                        ("password", "pw-123456"),
-                        ("email", "e@x"),
-                        ("firstname", "F"),
-                        ("lastname", "L"),
-                        ("accounttype", kind),
-                        ("domainid", &domain),
-                    ],
-                )
-                .await
-                .unwrap();
-            let uid = a["account"]["user"][0]["id"].as_str().unwrap().to_string();
-            let keys = admin
-                .call("registerUserKeys", &[("id", &uid)])
-                .await
-                .unwrap();
-            Client::new(
-                &url,
-                Auth::Keys {
-                    api_key: keys["userkeys"]["apikey"].as_str().unwrap().into(),
-                    secret: keys["userkeys"]["secretkey"].as_str().unwrap().into(),
-                    v3: false,
-                },
-            )
-        }
-    };
-    let dave = mk("dave", web.clone(), "0").await;
-    let eng_admin = mk("engadmin", eng.clone(), "2").await;
+    let dave = env
+        .s
+        .account(admin, "dave", &[("accounttype", "0"), ("domainid", &web)])
+        .await
+        .2;
+    let eng_admin = env
+        .s
+        .account(
+            admin,
+            "engadmin",
+            &[("accounttype", "2"), ("domainid", &eng)],
+        )
+        .await
+        .2;
     // eng (and so web below it) may hold 1 CPU; the offering has 1.
     admin
         .call(
@@ -289,30 +244,9 @@ async fn a_domain_limit_holds_for_every_account_below_it() {
         .await
         .unwrap();
     env.deploy(&dave, "d1", &env.template, &[]).await.unwrap();
-    let r = dave
-        .call(
-            "deployVirtualMachine",
-            &[
-                ("zoneid", &env.zone),
-                ("serviceofferingid", &env.offering),
-                ("templateid", &env.template),
-                ("name", "d2"),
-            ],
-        )
-        .await;
-    assert_eq!(code_of(r), 535);
-    let r = dave
-        .call(
-            "deployVirtualMachine",
-            &[
-                ("zoneid", &env.zone),
-                ("serviceofferingid", &env.offering),
-                ("templateid", &env.template),
-                ("name", "d2"),
-            ],
-        )
-        .await;
-    assert!(text_of(r).contains(&format!(
+    let r = env.try_deploy(&dave, "d2").await;
+    assert_eq!(refusal(&r).0, 535);
+    assert!(refusal(&r).1.contains(&format!(
         "Maximum number of resources of type 'cpu' for domain id={eng}"
     )));
     let d = admin.call("listDomains", &[("id", &eng)]).await.unwrap()["domain"][0].clone();

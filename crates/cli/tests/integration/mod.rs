@@ -191,33 +191,49 @@ impl TestServer {
 
     /// A fresh account of role type `account_type` (0 user, 2 domain admin) with API keys.
     pub async fn user(&self, admin: &Client, name: &str, account_type: &str) -> Client {
-        let a = admin
-            .call(
-                "createAccount",
-                &[
-                    ("username", name),
-                    ("password", "pw-123456"),
-                    ("email", "u@example.org"),
-                    ("firstname", "F"),
-                    ("lastname", "L"),
-                    ("accounttype", account_type),
-                ],
-            )
+        self.account(admin, name, &[("accounttype", account_type)])
             .await
-            .unwrap();
+            .2
+    }
+
+    /// An account with one user (password `pw-123456`; a user account unless `extra` gives
+    /// `accounttype` or `roleid`) and API keys: its id, its user's id, and a client on the keys.
+    pub async fn account(
+        &self,
+        admin: &Client,
+        name: &str,
+        extra: &[(&str, &str)],
+    ) -> (String, String, Client) {
+        let mut params = vec![
+            ("username", name),
+            ("password", "pw-123456"),
+            ("email", "u@example.org"),
+            ("firstname", "F"),
+            ("lastname", "L"),
+        ];
+        params.extend_from_slice(extra);
+        if !extra
+            .iter()
+            .any(|(k, _)| *k == "accounttype" || *k == "roleid")
+        {
+            params.push(("accounttype", "0"));
+        }
+        let a = admin.call("createAccount", &params).await.unwrap();
+        let aid = a["account"]["id"].as_str().unwrap().to_string();
         let uid = a["account"]["user"][0]["id"].as_str().unwrap().to_string();
         let keys = admin
             .call("registerUserKeys", &[("id", &uid)])
             .await
             .unwrap();
-        Client::new(
+        let client = Client::new(
             &self.url,
             Auth::Keys {
                 api_key: keys["userkeys"]["apikey"].as_str().unwrap().into(),
                 secret: keys["userkeys"]["secretkey"].as_str().unwrap().into(),
                 v3: false,
             },
-        )
+        );
+        (aid, uid, client)
     }
 }
 
@@ -265,6 +281,19 @@ pub fn code_of(r: Result<Value, trellis_client::ClientError>) -> i64 {
         Err(e) => e
             .code()
             .unwrap_or_else(|| panic!("expected an API error, got {e}")),
+    }
+}
+
+/// The API error code and text of a failed call, without consuming it.
+pub fn refusal(r: &Result<Value, trellis_client::ClientError>) -> (i64, String) {
+    match r {
+        Ok(v) => panic!("expected an error, got {v}"),
+        Err(e @ trellis_client::ClientError::Api { text, .. }) => (
+            e.code()
+                .unwrap_or_else(|| panic!("expected an API error, got {e}")),
+            text.clone(),
+        ),
+        Err(e) => panic!("expected an API error, got {e}"),
     }
 }
 

@@ -4,33 +4,7 @@
 use super::*;
 
 async fn make_user_with_role(s: &TestServer, admin: &Client, name: &str, role: &str) -> Client {
-    let a = admin
-        .call(
-            "createAccount",
-            &[
-                ("username", name),
-                ("password", "pw-123456"),
-                ("email", "u@example.org"),
-                ("firstname", "F"),
-                ("lastname", "L"),
-                ("roleid", role),
-            ],
-        )
-        .await
-        .unwrap();
-    let uid = a["account"]["user"][0]["id"].as_str().unwrap().to_string();
-    let keys = admin
-        .call("registerUserKeys", &[("id", &uid)])
-        .await
-        .unwrap();
-    Client::new(
-        &s.url,
-        Auth::Keys {
-            api_key: keys["userkeys"]["apikey"].as_str().unwrap().into(),
-            secret: keys["userkeys"]["secretkey"].as_str().unwrap().into(),
-            v3: false,
-        },
-    )
+    s.account(admin, name, &[("roleid", role)]).await.2
 }
 
 fn id(v: &Value) -> String {

@@ -3,48 +3,6 @@
 
 use super::*;
 
-fn keys_client(s: &TestServer, keys: &Value) -> Client {
-    Client::new(
-        &s.url,
-        Auth::Keys {
-            api_key: keys["userkeys"]["apikey"].as_str().unwrap().into(),
-            secret: keys["userkeys"]["secretkey"].as_str().unwrap().into(),
-            v3: false,
-        },
-    )
-}
-
-/// An account with one user; returns (account id, user id, client on its API keys).
-async fn account(
-    s: &TestServer,
-    admin: &Client,
-    name: &str,
-    extra: &[(&str, &str)],
-) -> (String, String, Client) {
-    let mut params = vec![
-        ("username", name),
-        ("password", "pw-123456"),
-        ("email", "u@example.org"),
-        ("firstname", "F"),
-        ("lastname", "L"),
-    ];
-    params.extend_from_slice(extra);
-    if !extra
-        .iter()
-        .any(|(k, _)| *k == "accounttype" || *k == "roleid")
-    {
-        params.push(("accounttype", "0"));
-    }
-    let a = admin.call("createAccount", &params).await.unwrap();
-    let aid = a["account"]["id"].as_str().unwrap().to_string();
-    let uid = a["account"]["user"][0]["id"].as_str().unwrap().to_string();
-    let keys = admin
-        .call("registerUserKeys", &[("id", &uid)])
-        .await
-        .unwrap();
-    (aid, uid, keys_client(s, &keys))
-}
-
 async fn user_state(admin: &Client, uid: &str) -> String {
     admin
         .call("listUsers", &[("id", uid), ("listall", "true")])
@@ -63,8 +21,8 @@ async fn works(c: &Client) -> bool {
 async fn users_update_themselves_and_administrators_disable_lock_and_delete_them() {
     let s = TestServer::start();
     let admin = s.admin().await;
-    let (_, alice_id, alice) = account(&s, &admin, "alice", &[]).await;
-    let (_, bob_id, bob) = account(&s, &admin, "bob", &[]).await;
+    let (_, alice_id, alice) = s.account(&admin, "alice", &[]).await;
+    let (_, bob_id, bob) = s.account(&admin, "bob", &[]).await;
 
     // A user edits itself; a password change needs the current password.
     let u = alice
@@ -218,7 +176,7 @@ async fn users_update_themselves_and_administrators_disable_lock_and_delete_them
         431
     );
     // A second root administrator cannot remove the system admin user either.
-    let (_, _, root2) = account(&s, &admin, "root2", &[("accounttype", "1")]).await;
+    let (_, _, root2) = s.account(&admin, "root2", &[("accounttype", "1")]).await;
     assert_eq!(
         code_of(root2.call("deleteUser", &[("id", &admin_id)]).await),
         431
@@ -240,7 +198,7 @@ async fn users_update_themselves_and_administrators_disable_lock_and_delete_them
 async fn repeated_wrong_passwords_lock_the_user_until_an_administrator_enables_it() {
     let s = TestServer::start();
     let admin = s.admin().await;
-    let (_, uid, _) = account(&s, &admin, "carol", &[]).await;
+    let (_, uid, _) = s.account(&admin, "carol", &[]).await;
     admin
         .call(
             "updateConfiguration",
@@ -478,15 +436,15 @@ async fn domains_are_renamed_listed_and_deleted_only_as_asked() {
         .as_str()
         .unwrap()
         .to_string();
-    let (_, _, web_user) = account(&s, &admin, "webber", &[("domainid", &web_id)]).await;
+    let (_, _, web_user) = s.account(&admin, "webber", &[("domainid", &web_id)]).await;
     // A domain administrator of eng.
-    let (_, _, eng_admin) = account(
-        &s,
-        &admin,
-        "engadmin",
-        &[("domainid", &eng_id), ("accounttype", "2")],
-    )
-    .await;
+    let (_, _, eng_admin) = s
+        .account(
+            &admin,
+            "engadmin",
+            &[("domainid", &eng_id), ("accounttype", "2")],
+        )
+        .await;
 
     // Rename: the paths below follow.
     let r = admin
@@ -652,7 +610,7 @@ async fn a_change_through_one_server_holds_on_the_other_at_once() {
         .as_str()
         .unwrap()
         .to_string();
-    let (_, uid, on_a) = account(&a, &admin, "dora", &[("roleid", &role)]).await;
+    let (_, uid, on_a) = a.account(&admin, "dora", &[("roleid", &role)]).await;
     let on_b = on_a.with_url(b.url.clone());
     let session_b = Client::login(&b.url, "dora", "pw-123456", None)
         .await
