@@ -345,6 +345,37 @@ async fn bad_rules_default_roles_roles_in_use_and_escalation_are_refused() {
         401
     );
 
+    // A private role is seen and assigned by root administrators only.
+    let private = id(&admin
+        .call(
+            "createRole",
+            &[("name", "Private"), ("type", "User"), ("ispublic", "false")],
+        )
+        .await
+        .unwrap()["role"]);
+    let dom_admin = s.account(&admin, "dadmin", &[("accounttype", "2")]).await.2;
+    let seen = dom_admin.call("listRoles", &[]).await.unwrap().to_string();
+    assert!(!seen.contains(&private), "{seen}");
+    let r = dom_admin
+        .call(
+            "createAccount",
+            &[
+                ("username", "p1"),
+                ("password", "pw-123456"),
+                ("email", "e@x"),
+                ("firstname", "F"),
+                ("lastname", "L"),
+                ("roleid", &private),
+            ],
+        )
+        .await;
+    assert_eq!(code_of(r), 531);
+    assert!(admin
+        .call("listAccounts", &[("name", "p1"), ("listall", "true")])
+        .await
+        .unwrap()["account"]
+        .is_null());
+
     // An unused custom role goes.
     let spare = id(&admin
         .call("createRole", &[("name", "Spare"), ("type", "DomainAdmin")])

@@ -315,6 +315,12 @@ impl App {
                 ))
             }
         };
+        if !caller.is_root_admin() && !role.is_public {
+            return Err(Error::denied(format!(
+                "Role {} is private: only root administrators may assign it",
+                role.name
+            )));
+        }
         if !caller.is_root_admin()
             && matches!(role.role_type, RoleType::Admin | RoleType::ResourceAdmin)
         {

@@ -395,6 +395,12 @@ impl App {
                     .into_iter()
                     .find(|x| x.uuid == ru)
                     .ok_or_else(|| Error::not_found(format!("Unable to find role by id {ru}")))?;
+                if !caller.is_root_admin() && !role.is_public {
+                    return Err(Error::denied(format!(
+                        "Role {} is private: only root administrators may assign it",
+                        role.name
+                    )));
+                }
                 let current = self.role_type_of(&account).await?;
                 if role.role_type != current {
                     return Err(Error::invalid_param(format!(
