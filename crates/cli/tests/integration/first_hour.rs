@@ -306,6 +306,14 @@ async fn admin_reset_password_works_offline_and_refuses_while_serving() {
         "{stderr}"
     );
     s.admin_session().await;
+    // Wrong passwords lock the admin out (incorrect.login.attempts.allowed, 5): the offline
+    // reset below is the way back in.
+    for _ in 0..5 {
+        assert!(Client::login(&s.url, "admin", "wrong", None).await.is_err());
+    }
+    assert!(Client::login(&s.url, "admin", ADMIN_PASSWORD, None)
+        .await
+        .is_err());
     // A data directory with no database says so.
     let nowhere = trellis_admin(
         &["reset-password", "--data-dir", "/nonexistent/trellis-data"],

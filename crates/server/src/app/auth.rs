@@ -77,7 +77,8 @@ pub struct LoginOutcome {
 impl App {
     /// Offline password reset of a ROOT-domain user (`trellis admin reset-password`): opens the
     /// database itself (a SQLite database a running server holds is refused by the store's lock
-    /// on it), sets `password` or a generated one, and returns the generated one.
+    /// on it), sets `password` or a generated one, enables the user (a lock-out ends), and
+    /// returns the generated one.
     pub async fn admin_password_reset_offline(
         database_url: &str,
         username: &str,
@@ -101,6 +102,11 @@ impl App {
         };
         let hash = hash_password(&password).map_err(ResetPasswordError::Update)?;
         store.user_set_password(user.id, &hash).await?;
+        // A user locked by failed log-ins (the only admin, say) is unlocked: this is the way
+        // back in when no administrator can log in to run enableUser.
+        store
+            .user_set_state(user.id, trellis_model::account::AccountState::Enabled)
+            .await?;
         store.close().await;
         Ok(generated)
     }
