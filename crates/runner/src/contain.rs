@@ -68,7 +68,10 @@ impl Containment {
         match mode {
             ContainmentMode::Subreaper => Reaper::new().map(Containment::Subreaper),
             ContainmentMode::Cgroup => CgroupRoot::new().map(Containment::Cgroup),
-            ContainmentMode::Auto => match CgroupRoot::new() {
+            ContainmentMode::Auto => match CgroupRoot::new().and_then(|root| {
+                root.probe()?;
+                Ok(root)
+            }) {
                 Ok(root) => Ok(Containment::Cgroup(root)),
                 Err(error) => {
                     tracing::info!(%error, "no writable cgroup v2: extension runs are contained by the subreaper sweep");
@@ -275,6 +278,48 @@ impl CgroupRoot {
 }
 
 impl CgroupRoot {
+    /// Move a throwaway process into a run cgroup, as each run's child moves itself: a machine
+    /// where the cgroup can be written but a move into it is refused (moving needs rights on
+    /// the common ancestor, and some delegations do not give them) is found here, at start,
+    /// instead of failing every run.
+    fn probe(&self) -> io::Result<()> {
+        use std::io::Write as _;
+        let run = self.open_run()?;
+        let Some(dir) = run.cgroup.clone() else {
+            return Ok(());
+        };
+        let mut child = std::process::Command::new("/bin/sh")
+            .args(["-c", "read -r _"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let moved = fs::OpenOptions::new()
+            .write(true)
+            .open(dir.join("cgroup.procs"))
+            .and_then(|mut procs| procs.write_all(child.id().to_string().as_bytes()))
+            .and_then(|()| {
+                let inside = fs::read_to_string(dir.join("cgroup.procs"))?;
+                if inside.lines().any(|l| l.trim() == child.id().to_string()) {
+                    Ok(())
+                } else {
+                    Err(io::Error::other(
+                        "the process did not arrive in the run cgroup",
+                    ))
+                }
+            });
+        let _ = child.kill();
+        let _ = child.wait();
+        // Dropping the run kills what is left in its cgroup and removes it.
+        drop(run);
+        moved.map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("moving a process into {}: {e}", dir.display()),
+            )
+        })
+    }
+
     /// An emptied run cgroup goes back to the pool (a bounded one: beyond it, it is removed).
     fn give_back(&self, dir: PathBuf) {
         let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());

@@ -197,6 +197,26 @@ impl Runner {
         Slot { _permits: permits }
     }
 
+    /// A slot for a run of `extension` on `host` if one is free at once (per host, per extension
+    /// and global), else `None` and nothing held: a job that cannot start now lets other
+    /// servers take it before it waits (see [`Runner::slot`]).
+    pub fn try_slot(&self, extension: &str, host: Option<&str>) -> Option<Slot> {
+        let inner = &*self.inner;
+        let mut permits = Vec::with_capacity(3);
+        if let Some(host) = host {
+            let semaphore = semaphore_for(&inner.per_host, host, inner.config.max_per_host);
+            permits.push(semaphore.try_acquire_owned().ok()?);
+        }
+        let semaphore = semaphore_for(
+            &inner.per_extension,
+            extension,
+            inner.config.max_per_extension,
+        );
+        permits.push(semaphore.try_acquire_owned().ok()?);
+        permits.push(Arc::clone(&inner.global).try_acquire_owned().ok()?);
+        Some(Slot { _permits: permits })
+    }
+
     /// [`Runner::run`] in a slot taken with [`Runner::slot`] (`None`: wait for one).
     pub async fn run_in(
         &self,

@@ -10,7 +10,7 @@ use crate::{
     StoreResult,
 };
 
-fn ext_row(r: &AnyRow) -> Result<Extension, sqlx::Error> {
+pub(crate) fn ext_row(r: &AnyRow) -> Result<Extension, sqlx::Error> {
     Ok(Extension {
         id: get_i64(r, "id")?,
         uuid: get_str(r, "uuid")?,
@@ -302,7 +302,9 @@ impl Store {
     }
 
     /// Remove details, checksums and soft-delete the row.
-    pub async fn extension_delete(&self, id: i64, now: i64) -> StoreResult<()> {
+    /// Soft-delete an extension with its details, checksums and stored files; with `cleanup`,
+    /// every server is asked to remove its files ([`Store::extension_cleanups_pending`]).
+    pub async fn extension_delete(&self, id: i64, now: i64, cleanup: bool) -> StoreResult<()> {
         // A catalog write: cached rows are stale once it is done.
         let out = async {
             let mut tx = self
@@ -326,6 +328,30 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::query("extension_delete"))?;
+            for sql in [
+                "DELETE FROM extension_files WHERE extension_id = $1",
+                "DELETE FROM extension_file_copies WHERE extension_id = $1",
+            ] {
+                sqlx::query(sql)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query("extension_delete"))?;
+            }
+            sqlx::query(
+                "DELETE FROM file_blobs WHERE sha256 NOT IN (SELECT sha256 FROM extension_files)",
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::query("extension_delete"))?;
+            if cleanup {
+                sqlx::query("INSERT INTO extension_cleanups (extension_id, requested) VALUES ($1, $2) ON CONFLICT (extension_id) DO NOTHING")
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query("extension_delete"))?;
+            }
             tx.commit()
                 .await
                 .map_err(StoreError::query("extension_delete"))

@@ -122,7 +122,7 @@ impl Store {
             Backend::Sqlite => "",
         };
         let sql = format!(
-            "UPDATE async_jobs SET owner = $1, lease_until = $2, attempts = attempts + 1 WHERE id = (SELECT id FROM async_jobs WHERE status = 0 AND (owner IS NULL OR lease_until < $3) ORDER BY id LIMIT 1{lock}) AND status = 0 RETURNING *"
+            "UPDATE async_jobs SET owner = $1, lease_until = $2, attempts = attempts + 1 WHERE id = (SELECT id FROM async_jobs WHERE status = 0 AND (owner IS NULL OR (lease_until < $3 AND owner <> $1)) ORDER BY id LIMIT 1{lock}) AND status = 0 RETURNING *"
         );
         let r = sqlx::query(&sql)
             .bind(owner)
@@ -136,16 +136,52 @@ impl Store {
             .map_err(StoreError::query("job_claim"))
     }
 
-    /// Extend the lease of every running job of `owner`.
+    /// Extend the lease of every running job of `owner`, except those whose claim it opened
+    /// ([`Store::job_lease_open`]).
     pub async fn job_renew_leases(&self, owner: &str, lease_until: i64) -> StoreResult<u64> {
         let r =
-            sqlx::query("UPDATE async_jobs SET lease_until = $2 WHERE owner = $1 AND status = 0")
+            sqlx::query("UPDATE async_jobs SET lease_until = $2 WHERE owner = $1 AND status = 0 AND lease_until <> 0")
                 .bind(owner)
                 .bind(lease_until)
                 .execute(&self.writer)
                 .await
                 .map_err(StoreError::query("job_renew_leases"))?;
         Ok(r.rows_affected())
+    }
+
+    /// Open `owner`'s claim on a job that cannot start yet: other servers may take it at once;
+    /// `owner`'s renewals pass it by and its own claims never take it. False when `owner` no
+    /// longer holds the job.
+    pub async fn job_lease_open(&self, id: i64, owner: &str) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "UPDATE async_jobs SET lease_until = 0 WHERE id = $1 AND owner = $2 AND status = 0",
+        )
+        .bind(id)
+        .bind(owner)
+        .execute(&self.writer)
+        .await
+        .map_err(StoreError::query("job_lease_open"))?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Take an opened claim back with a fresh lease; false when another server took the job in
+    /// the meantime (then `owner` must begin nothing of it).
+    pub async fn job_lease_take_back(
+        &self,
+        id: i64,
+        owner: &str,
+        lease_until: i64,
+    ) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "UPDATE async_jobs SET lease_until = $3 WHERE id = $1 AND owner = $2 AND status = 0",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(lease_until)
+        .execute(&self.writer)
+        .await
+        .map_err(StoreError::query("job_lease_take_back"))?;
+        Ok(r.rows_affected() == 1)
     }
 
     /// Ids of the unfinished jobs `owner` holds (a job another server took over is not among

@@ -69,6 +69,7 @@ mod cache;
 mod details;
 mod disk_offerings;
 mod events;
+mod extension_files;
 mod extensions;
 mod identity;
 mod infra;
@@ -96,6 +97,7 @@ pub use cache::CacheStats;
 pub use details::OwnedDetail;
 pub use disk_offerings::DiskOfferingFilter;
 pub use events::EventFilter;
+pub use extension_files::{ExtensionFile, NewExtensionFile};
 pub use extensions::{CustomActionFilter, ExtensionFilter, NewCustomAction, NewExtension};
 pub use identity::{IdentityFilter, NewUser};
 pub use infra::InfraFilter;
@@ -501,6 +503,22 @@ pub mod testing {
         Ok(format!(
             "{base_url}{sep}options=-c%20search_path%3D{schema}"
         ))
+    }
+
+    /// Run raw statements on the database at `url`, one after the other: for tests that make the
+    /// database itself misbehave (a trigger that refuses a write), never for the code under test.
+    pub async fn execute(url: &str, statements: &[&str]) -> StoreResult<()> {
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url)
+            .await
+            .map_err(|source| crate::StoreError::Connect { source })?;
+        for statement in statements {
+            sqlx::raw_sql(statement)
+                .execute(&mut conn)
+                .await
+                .map_err(crate::StoreError::query("testing_execute"))?;
+        }
+        Ok(())
     }
 
     /// A fresh store on PostgreSQL (isolated schema).

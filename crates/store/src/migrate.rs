@@ -39,6 +39,10 @@ const SQLITE: &[(i64, &str)] = &[
         13,
         include_str!("../migrations/sqlite/0013_resource_limits.sql"),
     ),
+    (
+        14,
+        include_str!("../migrations/sqlite/0014_extension_files.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (
@@ -80,6 +84,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         13,
         include_str!("../migrations/postgres/0013_resource_limits.sql"),
+    ),
+    (
+        14,
+        include_str!("../migrations/postgres/0014_extension_files.sql"),
     ),
 ];
 

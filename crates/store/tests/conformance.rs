@@ -470,7 +470,7 @@ async fn extensions_and_custom_actions() {
                 ("srv-b".to_string(), name, true)
             ]
         );
-        s.extension_delete(e1.id, 10).await.unwrap();
+        s.extension_delete(e1.id, 10, false).await.unwrap();
         assert!(s.extension_by_name("alpha").await.unwrap().is_none());
     })
     .await;

@@ -14,7 +14,7 @@ use trellis_model::extension::ExtensionState;
 use trellis_model::RoleType;
 use trellis_store::{
     testing, Backend, CustomActionFilter, EventFilter, IdentityFilter, JobCompletion,
-    NewCustomAction, NewExtension, NewJob, NewUser, Page, Store,
+    NewCustomAction, NewExtension, NewExtensionFile, NewJob, NewUser, Page, Store,
 };
 
 #[tokio::test]
@@ -478,6 +478,33 @@ async fn jobs_steps_leases_release_and_counts() {
             s.job_by_uuid(&j2.uuid).await.unwrap().unwrap().lease_until,
             Some(5000)
         );
+        // An opened claim: renewals pass it by, its owner's claims never take it, another
+        // server takes it at once; taken back, it is renewed again.
+        assert!(s.job_lease_open(j2.id, "srv-a").await.unwrap());
+        assert!(
+            !s.job_lease_open(j2.id, "srv-b").await.unwrap(),
+            "not the owner"
+        );
+        assert_eq!(s.job_renew_leases("srv-a", 5500).await.unwrap(), 1);
+        assert_eq!(
+            s.job_by_uuid(&j2.uuid).await.unwrap().unwrap().lease_until,
+            Some(0)
+        );
+        assert!(s.job_lease_take_back(j2.id, "srv-a", 5600).await.unwrap());
+        assert_eq!(s.job_renew_leases("srv-a", 5700).await.unwrap(), 2);
+        assert!(s.job_lease_open(j2.id, "srv-a").await.unwrap());
+        let mine = s.job_claim("srv-a", 9000, 25).await.unwrap().unwrap();
+        assert_eq!(mine.id, j3.id, "the queued job, never its own opened claim");
+        s.job_release(j3.id, "srv-a").await.unwrap();
+        let taken = s.job_claim("srv-c", 9000, 26).await.unwrap().unwrap();
+        assert_eq!((taken.id, taken.owner.as_deref()), (j2.id, Some("srv-c")));
+        assert!(
+            !s.job_lease_take_back(j2.id, "srv-a", 9100).await.unwrap(),
+            "taken over: the first owner may begin nothing"
+        );
+        s.job_release(j2.id, "srv-c").await.unwrap();
+        let back = s.job_claim("srv-a", 5000, 27).await.unwrap().unwrap();
+        assert_eq!(back.id, j2.id);
         // Release one job: another server can claim it at once, with the step kept.
         s.job_release(j1.id, "srv-b").await.unwrap();
         assert_eq!(
@@ -1121,7 +1148,7 @@ async fn extensions_paths_mappings_and_custom_action_lookups() {
         s.checksum_record(e.id, "srv", Some("abc"), 9)
             .await
             .unwrap();
-        s.extension_delete(e.id, 10).await.unwrap();
+        s.extension_delete(e.id, 10, false).await.unwrap();
         assert!(s.extension_get(e.id).await.unwrap().is_none());
         assert!(s.extension_by_uuid(&e.uuid).await.unwrap().is_none());
         assert!(s.checksum_list(e.id).await.unwrap().is_empty());
@@ -1150,6 +1177,182 @@ async fn extensions_paths_mappings_and_custom_action_lookups() {
             .await
             .is_ok(),
             "uuids are per table"
+        );
+    })
+    .await;
+}
+
+fn new_file(path: &str, content: &[u8], mode: u32) -> NewExtensionFile {
+    use sha2::Digest as _;
+    NewExtensionFile {
+        path: path.into(),
+        sha256: format!("{:x}", sha2::Sha256::digest(content)),
+        mode,
+        content: content.to_vec(),
+    }
+}
+
+/// Extension files: stored once per digest, replaced all at once, each server's copies, and the
+/// clean-up of a deleted extension that every server (also one away at the time) carries out.
+#[tokio::test]
+async fn extension_files_copies_and_cleanups() {
+    each_backend(|s| async move {
+        let mut ids = Vec::new();
+        for name in ["fa", "fb"] {
+            let e = s
+                .extension_create(
+                    &NewExtension {
+                        uuid: uuid(),
+                        name: name.into(),
+                        description: None,
+                        ext_type: "Orchestrator".into(),
+                        relative_path: format!("{name}/{name}.sh"),
+                        is_user_defined: true,
+                        state: ExtensionState::Enabled,
+                        path_ready: false,
+                    },
+                    &BTreeMap::new(),
+                    &BTreeMap::new(),
+                    1,
+                )
+                .await
+                .unwrap();
+            ids.push(e.id);
+        }
+        let (a, b) = (ids[0], ids[1]);
+        let script = new_file("fa/fa.sh", b"#!/bin/sh\necho one\n", 0o755);
+        let shared = new_file("fa/lib/common.sh", &[0u8, 1, 2, 255], 0o644);
+        s.extension_files_set(a, &[script.clone(), shared.clone()], 5)
+            .await
+            .unwrap();
+        // The same content for another extension is stored once and survives the first's change.
+        s.extension_files_set(b, &[new_file("fb/lib.sh", &[0u8, 1, 2, 255], 0o644)], 6)
+            .await
+            .unwrap();
+        let files = s.extension_files(a).await.unwrap();
+        assert_eq!(
+            files
+                .iter()
+                .map(|f| (
+                    f.path.as_str(),
+                    f.sha256.as_str(),
+                    f.mode,
+                    f.size,
+                    f.updated
+                ))
+                .collect::<Vec<_>>(),
+            [
+                ("fa/fa.sh", script.sha256.as_str(), 0o755, 19, 5),
+                ("fa/lib/common.sh", shared.sha256.as_str(), 0o644, 4, 5)
+            ]
+        );
+        assert_eq!(
+            s.file_blob_get(&shared.sha256).await.unwrap().as_deref(),
+            Some(&[0u8, 1, 2, 255][..]),
+            "binary content round-trips"
+        );
+        let v2 = new_file("fa/fa.sh", b"#!/bin/sh\necho two\n", 0o755);
+        s.extension_files_set(a, &[v2.clone()], 7).await.unwrap();
+        assert_eq!(s.extension_files(a).await.unwrap().len(), 1);
+        assert!(
+            s.file_blob_get(&script.sha256).await.unwrap().is_none(),
+            "content no extension uses is removed"
+        );
+        assert!(
+            s.file_blob_get(&shared.sha256).await.unwrap().is_some(),
+            "content another extension uses stays"
+        );
+        // Copies per server; an extension is to be written on a server until every stored file
+        // is there in its stored version.
+        let names = |v: Vec<trellis_model::entity::Extension>| {
+            v.into_iter().map(|e| e.id).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(s.extensions_with_files_to_write("srv-1").await.unwrap()),
+            [a, b]
+        );
+        s.extension_file_copy_record("srv-1", a, "fa/fa.sh", Some(&v2.sha256), 8)
+            .await
+            .unwrap();
+        assert_eq!(
+            names(s.extensions_with_files_to_write("srv-1").await.unwrap()),
+            [b]
+        );
+        s.extension_file_copy_record("srv-2", a, "fa/fa.sh", Some("old"), 8)
+            .await
+            .unwrap();
+        s.extension_file_copy_record("srv-2", a, "fa/fa.sh", Some(&v2.sha256), 9)
+            .await
+            .unwrap();
+        s.extension_file_copy_record("srv-2", a, "fa/gone.sh", Some("x"), 9)
+            .await
+            .unwrap();
+        s.extension_file_copy_record("srv-2", a, "fa/gone.sh", None, 9)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.extension_file_copies("srv-2", a).await.unwrap(),
+            [("fa/fa.sh".to_string(), v2.sha256.clone())]
+        );
+        assert_eq!(
+            s.extension_file_copies_forget(a, Some(&["srv-2".to_string()]))
+                .await
+                .unwrap(),
+            1
+        );
+        assert!(s
+            .extension_file_copies("srv-2", a)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(s.extension_file_copies("srv-1", a).await.unwrap().len(), 1);
+        assert_eq!(s.extension_file_copies_forget(a, None).await.unwrap(), 1);
+        s.extension_file_copy_record("srv-1", a, "fa/fa.sh", Some(&v2.sha256), 10)
+            .await
+            .unwrap();
+        // Deleted without clean-up: files and copies go from the database, nothing to remove.
+        s.extension_delete(b, 11, false).await.unwrap();
+        assert!(s.extension_files(b).await.unwrap().is_empty());
+        assert!(s.file_blob_get(&shared.sha256).await.unwrap().is_none());
+        assert!(s
+            .extension_cleanups_pending("srv-1")
+            .await
+            .unwrap()
+            .is_empty());
+        // Deleted with clean-up: every server has it to do until it says it is done.
+        s.extension_delete(a, 12, true).await.unwrap();
+        assert!(s.extension_files(a).await.unwrap().is_empty());
+        assert!(s
+            .extension_file_copies("srv-1", a)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(s.file_blob_get(&v2.sha256).await.unwrap().is_none());
+        for server in ["srv-1", "srv-2"] {
+            let pending = s.extension_cleanups_pending(server).await.unwrap();
+            assert_eq!(
+                pending
+                    .iter()
+                    .map(|e| (e.id, e.name.as_str()))
+                    .collect::<Vec<_>>(),
+                [(a, "fa")]
+            );
+        }
+        s.extension_cleanup_done(a, "srv-1", 13).await.unwrap();
+        s.extension_cleanup_done(a, "srv-1", 14).await.unwrap();
+        assert!(s
+            .extension_cleanups_pending("srv-1")
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            s.extension_cleanups_pending("srv-2").await.unwrap().len(),
+            1
+        );
+        assert_eq!(
+            s.extension_cleanups_pending("srv-new").await.unwrap().len(),
+            1,
+            "a server that was away does it when it is back"
         );
     })
     .await;

@@ -266,3 +266,143 @@ async fn a_graceful_stop_hands_jobs_that_had_not_begun_back_to_the_queue() {
         "every instance created once"
     );
 }
+
+/// Claims without hoarding: jobs a server has claimed but cannot start (its eight slots for the
+/// host are taken) open their claims, and an idle server sharing the database takes them over
+/// and runs them at once; every instance is still created exactly once.
+#[tokio::test]
+async fn jobs_that_cannot_start_go_to_a_server_with_a_free_slot() {
+    let Some(base) = trellis_store::testing::postgres_url() else {
+        eprintln!("TRELLIS_TEST_POSTGRES_URL not set: two-server test skipped");
+        return;
+    };
+    let url = trellis_store::testing::isolated_postgres_url(&base)
+        .await
+        .unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let key_env = shared_secret_key(keys.path());
+    let a = TestServer::start_with_env(Some(url.clone()), key_env.clone());
+    let env = super::instances::setup_on(a, false).await;
+    // The second server writes the same executable from the database into its own directory,
+    // and the recorder records what it runs there.
+    let b = TestServer::start_with_env(Some(url), key_env);
+    let b_dir = b.extensions_dir().join(env.dir.file_name().unwrap());
+    let cb = b.admin_session().await;
+    wait_for(Duration::from_secs(30), "ready on both servers", || {
+        let cb = cb.clone();
+        let id = env.ext_id.clone();
+        async move {
+            let l = cb.call("listExtensions", &[("id", &id)]).await.ok()?;
+            (l["extension"][0]["pathready"] == true).then_some(())
+        }
+    })
+    .await;
+    assert_eq!(
+        std::fs::read_to_string(b_dir.join("rec.sh")).unwrap(),
+        super::instances::RECORDER
+    );
+    for dir in [&env.dir, &b_dir] {
+        std::fs::write(dir.join("create.sleep"), "6").unwrap();
+    }
+    // Twelve deploys through the first server, which claims them all at once.
+    let mut jobs = Vec::new();
+    for i in 0..12 {
+        jobs.push(submit_deploy(&env, &format!("spread-{i}")).await);
+    }
+    for job in &jobs {
+        let v = env
+            .c
+            .wait_job(job, Duration::from_secs(120), |_| {})
+            .await
+            .unwrap();
+        assert_eq!(v["virtualmachine"]["state"], "Running");
+    }
+    let creates = |dir: &Path| {
+        std::fs::read_dir(dir.join("rec"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.file_name().to_string_lossy().contains("-create-"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let (on_a, on_b) = (creates(&env.dir), creates(&b_dir));
+    if on_a + on_b != 12 {
+        eprintln!("A:\n{}\nB:\n{}", env.s.logs(), b.logs());
+    }
+    assert_eq!(on_a + on_b, 12, "every instance created once");
+    assert!(
+        on_b >= 4,
+        "the jobs the first server could not start ran on the idle one ({on_a} on the first, {on_b} on the second)"
+    );
+    assert!(
+        env.s
+            .logs()
+            .contains("its claim is open to other servers meanwhile"),
+        "the first server says why it let them go"
+    );
+}
+
+/// A job whose action ran but whose result the database would not take (five attempts) is
+/// released by its server and resumed by its journal: the interrupted `stop`, whose effect is
+/// already recorded on the instance, is never run a second time, and the job ends with the
+/// stopped instance. The database refuses on purpose (a trigger on PostgreSQL).
+#[tokio::test]
+async fn a_result_that_cannot_be_recorded_resumes_by_the_journal() {
+    let Some(base) = trellis_store::testing::postgres_url() else {
+        eprintln!("TRELLIS_TEST_POSTGRES_URL not set: database fault test skipped");
+        return;
+    };
+    let url = trellis_store::testing::isolated_postgres_url(&base)
+        .await
+        .unwrap();
+    let env = super::instances::setup_on(TestServer::start_with(Some(url.clone())), false).await;
+    let vm = env.deploy("unrecorded").await.unwrap();
+    let vmid = vm["id"].as_str().unwrap().to_string();
+    trellis_store::testing::execute(
+        &url,
+        &[
+            "CREATE TABLE refuse_results (n INT)",
+            "INSERT INTO refuse_results VALUES (1)",
+            "CREATE FUNCTION refuse_result() RETURNS trigger AS $$ BEGIN \
+             IF OLD.status = 0 AND NEW.status <> 0 AND EXISTS (SELECT 1 FROM refuse_results) THEN \
+             RAISE EXCEPTION 'result refused by the test'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_result BEFORE UPDATE ON async_jobs FOR EACH ROW \
+             EXECUTE FUNCTION refuse_result()",
+        ],
+    )
+    .await
+    .unwrap();
+    let r = env
+        .c
+        .call("stopVirtualMachine", &[("id", &vmid)])
+        .await
+        .unwrap();
+    let jobid = r["jobid"].as_str().unwrap().to_string();
+    wait_for(Duration::from_secs(60), "the job released", || {
+        let logs = env.s.logs();
+        async move {
+            logs.contains("releasing a job this server owns but no longer runs")
+                .then_some(())
+        }
+    })
+    .await;
+    assert!(env.s.logs().contains("could not record job result"));
+    trellis_store::testing::execute(&url, &["DELETE FROM refuse_results"])
+        .await
+        .unwrap();
+    let result = env
+        .c
+        .wait_job(&jobid, Duration::from_secs(120), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(result["virtualmachine"]["state"], "Stopped");
+    assert_eq!(env.payloads("stop").len(), 1, "stop ran once");
+    let logs = env.s.logs();
+    assert!(
+        logs.contains(&format!(
+            "job started job_id={jobid} cmd=stopVirtualMachine attempt=2"
+        )),
+        "the released job was run again, by its journal: {logs}"
+    );
+}

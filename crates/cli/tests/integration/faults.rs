@@ -88,25 +88,7 @@ async fn kill_rotation_across_three_servers_loses_and_repeats_nothing() {
     std::fs::create_dir_all(root.join("state")).unwrap();
     std::fs::write(root.join("ledger"), "").unwrap();
     // Servers sharing a database share the key that seals job secrets.
-    let key_file = root.join("secret.key");
-    let mut bytes = [0u8; 32];
-    {
-        use std::io::Read as _;
-        std::fs::File::open("/dev/urandom")
-            .unwrap()
-            .read_exact(&mut bytes)
-            .unwrap();
-    }
-    let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    std::fs::write(&key_file, key).unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    let env = vec![(
-        "TRELLIS_SECRET_KEY_FILE".to_string(),
-        key_file.display().to_string(),
-    )];
+    let env = shared_secret_key(&root);
     let mut servers: Vec<TestServer> = Vec::new();
     servers.push(TestServer::start_with_env(Some(url.clone()), env.clone()));
     let admin = servers[0].admin().await;

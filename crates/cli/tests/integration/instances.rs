@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 /// Records every payload as `rec/<ns>-<action>-<vm>.json`; keeps power state per instance in
 /// `state/<vm>`; behaviour knobs are files next to the script.
-const RECORDER: &str = r#"#!/bin/bash
+pub(super) const RECORDER: &str = r#"#!/bin/bash
 here="$(cd "$(dirname "$0")" && pwd)"
 action=$1; payload=$2
 mkdir -p "$here/rec" "$here/state"
@@ -50,7 +50,11 @@ pub(super) struct Env {
 }
 
 pub(super) async fn setup(requires_prepare: bool) -> Env {
-    let s = TestServer::start();
+    setup_on(TestServer::start(), requires_prepare).await
+}
+
+/// [`setup`] on a server already started (another database, other environment).
+pub(super) async fn setup_on(s: TestServer, requires_prepare: bool) -> Env {
     let c = s.admin().await;
     let e = c
         .call(

@@ -265,6 +265,26 @@ where
 }
 
 /// Write an executable script.
+/// The environment that makes servers sharing a database share the key that seals secrets: a
+/// new random key written (0600) in `dir`.
+pub fn shared_secret_key(dir: &Path) -> Vec<(String, String)> {
+    use std::io::Read as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let key_file = dir.join("secret.key");
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut bytes)
+        .unwrap();
+    let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(&key_file, key).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    vec![(
+        "TRELLIS_SECRET_KEY_FILE".to_string(),
+        key_file.display().to_string(),
+    )]
+}
+
 pub fn write_script(path: &Path, body: &str) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -228,3 +228,22 @@ async fn each_run_is_in_its_own_cgroup_emptied_when_it_ends_and_the_runner_remov
     drop(sandbox);
     assert!(!root.exists(), "{} was left behind", root.display());
 }
+
+/// `Auto` settles on cgroups only after moving a real process into a run cgroup (a machine
+/// where the cgroup can be written but the move is refused falls back to the subreaper instead
+/// of failing every run); where cgroups work, it picks them and runs are contained.
+#[tokio::test]
+async fn auto_mode_picks_cgroups_after_a_move_that_worked() {
+    if sandbox(ContainmentMode::Cgroup).is_none() {
+        return;
+    }
+    let sandbox = sandbox(ContainmentMode::Auto).expect("auto always starts");
+    assert_eq!(sandbox.runner.containment(), "cgroup");
+    let script = sandbox.script("ext.sh", "cat /proc/self/cgroup");
+    let out = sandbox
+        .runner
+        .run(invocation(&script, "status"))
+        .await
+        .unwrap();
+    assert!(out.stdout.contains("/trellis-runs."), "{}", out.stdout);
+}

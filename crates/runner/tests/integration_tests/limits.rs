@@ -135,3 +135,29 @@ async fn queued_runs_show_in_metrics() {
         r#"trellis_extension_actions_in_flight{extension="test-ext",action="status"} 0"#
     ));
 }
+
+/// `try_slot` takes a slot only when the host, the extension and the global limit all have one
+/// free, and holds nothing when it fails (a later `try_slot` for another host succeeds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn try_slot_takes_a_free_slot_or_nothing() {
+    let sandbox = Sandbox::with(|config| {
+        config.max_per_host = 1;
+        config.max_per_extension = 2;
+    });
+    let runner = &sandbox.runner;
+    let first = runner.try_slot("ext", Some("host-1")).expect("a free slot");
+    assert!(
+        runner.try_slot("ext", Some("host-1")).is_none(),
+        "the host's one slot is taken"
+    );
+    let second = runner
+        .try_slot("ext", Some("host-2"))
+        .expect("the failed try held nothing of the extension's two slots");
+    assert!(
+        runner.try_slot("ext", Some("host-3")).is_none(),
+        "the extension's two slots are taken"
+    );
+    drop(first);
+    assert!(runner.try_slot("ext", Some("host-1")).is_some());
+    drop(second);
+}

@@ -8,7 +8,7 @@ use trellis_model::extension::{self as ext, ExtensionState};
 use trellis_model::{ids, time::now_millis, Error, Result};
 use trellis_store::{ExtensionFilter, NewExtension, Page};
 
-use super::{require_admin, secret_details, App, Caller};
+use super::{extension_files, require_admin, secret_details, App, Caller};
 
 /// The default executable of a user-defined extension that has none.
 pub const SCAFFOLD: &str = include_str!("../../assets/scaffold.sh");
@@ -360,36 +360,42 @@ impl App {
         }
     }
 
-    /// Create the default script for a user-defined extension whose executable is missing, when
-    /// the extension uses the default path (`<name>/<name>.sh`, what `createExtension` without a
-    /// `path` gives). A path the user chose is never filled with the scaffold: a missing file
-    /// there stays not ready, so nobody takes the scaffold for their own script.
-    fn extension_scaffold(&self, e: &Extension) -> Result<()> {
+    /// Store the default script of a user-defined extension that uses the default path
+    /// (`<name>/<name>.sh`, what `createExtension` without a `path` gives) and has no stored
+    /// files yet: every server writes it. A file already at that path (the administrator's own
+    /// script) is stored instead of the scaffold. A path the user chose is never filled with the
+    /// scaffold: a missing file there stays not ready, so nobody takes the scaffold for their
+    /// own script.
+    async fn extension_scaffold(&self, e: &Extension) -> Result<()> {
         if !e.is_user_defined {
             return Ok(());
         }
         let root = self.extensions_root();
         let default_path = ext::normalize_relative_path(&e.name, None, &root.to_string_lossy())?;
-        if e.relative_path != default_path {
+        if e.relative_path != default_path || !self.store.extension_files(e.id).await?.is_empty() {
             return Ok(());
         }
         let path = self.extension_path(e);
-        if path.exists() {
-            return Ok(());
-        }
-        write_executable(&path, SCAFFOLD.as_bytes()).map_err(|err| {
-            Error::internal_with(
-                format!("Failed to prepare scripts for extension: {}", e.name),
-                format!("{}: {err}", path.display()),
-            )
-        })?;
-        tracing::info!(extension = %e.name, path = %path.display(), "created default extension script");
+        let (content, origin) = match std::fs::read(&path) {
+            Ok(existing) => (existing, "the file already there"),
+            Err(_) => (SCAFFOLD.as_bytes().to_vec(), "the default script"),
+        };
+        let file = extension_files::new_file(default_path, 0o755, content)?;
+        self.extension_files_put(e, vec![file])
+            .await
+            .map_err(|err| {
+                Error::internal_with(
+                    format!("Failed to prepare scripts for extension: {}", e.name),
+                    err.internal_message().to_string(),
+                )
+            })?;
+        tracing::info!(extension = %e.name, path = %path.display(), origin, "stored the extension's script; every server writes it");
         Ok(())
     }
 
     /// Prepare the executable (scaffold) and compute readiness; on failure disable the extension.
     async fn extension_enable_path(&self, e: &Extension) -> Result<()> {
-        if let Err(err) = self.extension_scaffold(e) {
+        if let Err(err) = self.extension_scaffold(e).await {
             self.store
                 .extension_set_state(e.id, ExtensionState::Disabled)
                 .await?;
@@ -408,7 +414,7 @@ impl App {
 
     /// Scaffold when needed and recompute readiness (used when a host is added).
     pub async fn extension_prepare_path(&self, e: &Extension) -> Result<bool> {
-        self.extension_scaffold(e)?;
+        self.extension_scaffold(e).await?;
         self.readiness_check(e).await
     }
 
@@ -667,7 +673,9 @@ impl App {
         if self.template_count_for_extension(e.id).await? > 0 {
             return Err(Error::invalid_state("Orchestrator extension has associated templates, remove them to delete the extension"));
         }
-        self.store.extension_delete(e.id, now_millis()).await?;
+        self.store
+            .extension_delete(e.id, now_millis(), cleanup)
+            .await?;
         self.event(
             Some(caller),
             "EXTENSION.DELETE",
@@ -676,26 +684,8 @@ impl App {
         )
         .await;
         if cleanup {
-            let root = self.extensions_root();
-            let dir_name = ext::directory_name(&e.name);
-            let target = if e.relative_path.starts_with(&format!("{dir_name}/")) {
-                root.join(&dir_name)
-            } else {
-                root.join(&e.relative_path)
-            };
-            let result = if target.is_dir() {
-                std::fs::remove_dir_all(&target)
-            } else {
-                std::fs::remove_file(&target)
-            };
-            if let Err(err) = result {
-                if err.kind() != std::io::ErrorKind::NotFound {
-                    return Err(Error::internal_with(
-                        "Extension is deleted but its files are not cleaned up across servers",
-                        format!("{}: {err}", target.display()),
-                    ));
-                }
-            }
+            // Here at once; every other server at its next heartbeat (or when it is back).
+            self.extension_files_remove_here(&e).await?;
         }
         Ok(())
     }

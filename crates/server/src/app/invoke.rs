@@ -337,9 +337,17 @@ impl App {
             // The pending mark goes in once the run has its slot: a job waiting for one has
             // begun nothing (a graceful stop hands it back to the queue).
             slot = Some(
-                self.runner
-                    .slot(&t.extension.name, action, Some(&t.host.uuid))
-                    .await,
+                match self.runner.try_slot(&t.extension.name, Some(&t.host.uuid)) {
+                    Some(free) => free,
+                    None => {
+                        job.wait_for_slot(self.runner.slot(
+                            &t.extension.name,
+                            action,
+                            Some(&t.host.uuid),
+                        ))
+                        .await?
+                    }
+                },
             );
             job.begin(action).await?;
         }

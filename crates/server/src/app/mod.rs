@@ -9,6 +9,7 @@ pub mod detail_policy;
 pub mod disk_offerings;
 mod expunge_reaper;
 mod extension;
+pub mod extension_files;
 pub mod guest_data;
 mod host_maintenance;
 pub(crate) mod identity;

@@ -1,5 +1,5 @@
 //! Path readiness: an extension's executable must exist, be a regular executable file, and have
-//! the same SHA-512 on every live server. Each server records its own checksum; the flag is the
+//! the same SHA-512 on every live server; its stored files (`extension_files`) must be as stored. Each server records its own checksum; the flag is the
 //! AND of the local check and agreement with every live peer.
 
 use trellis_ext_runner::inspect_executable;
@@ -27,20 +27,30 @@ pub struct ReadinessPass {
 impl App {
     /// Check one extension on this server and update its flag; returns the new readiness.
     pub async fn readiness_check(&self, e: &Extension) -> Result<bool> {
+        // Stored files new to this server are written first; a file changed here by hand is a
+        // problem this check reports.
+        let file_problems = self.extension_materialise(e).await?;
         let path = self.extension_path(e);
         let state = tokio::task::spawn_blocking(move || inspect_executable(&path))
             .await
             .map_err(|err| trellis_model::Error::internal(err.to_string()))?;
         let now = now_millis();
-        let local = state.sha512.clone().filter(|_| state.is_ready());
+        let local = state
+            .sha512
+            .clone()
+            .filter(|_| state.is_ready() && file_problems.is_empty());
         self.store
             .checksum_record(e.id, &self.server_id, local.as_deref(), now)
             .await?;
         let mut ready = local.is_some();
-        let mut reason = state
-            .problem
-            .clone()
-            .unwrap_or_else(|| "executable missing or not executable".into());
+        let mut reason = if file_problems.is_empty() {
+            state
+                .problem
+                .clone()
+                .unwrap_or_else(|| "executable missing or not executable".into())
+        } else {
+            file_problems.join("; ")
+        };
         if let Some(mine) = &local {
             let live: Vec<String> = self
                 .store

@@ -30,9 +30,7 @@ pub type Renderer = for<'a> fn(
     Box<dyn Future<Output = std::result::Result<serde_json::Value, ApiError>> + Send + 'a>,
 >;
 
-/// How long a claim lasts without renewal: a dead server's jobs are taken over this long after
-/// its last renewal at most.
-pub const LEASE_MS: i64 = 4_000;
+use crate::app::job::LEASE_MS;
 const RENEW_EVERY: Duration = Duration::from_secs(1);
 const POLL_EVERY: Duration = Duration::from_millis(1000);
 const MAX_RUNNING: usize = 64;

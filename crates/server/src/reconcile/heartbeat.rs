@@ -1,5 +1,6 @@
-//! The heartbeat task: every 5 s, this server's heartbeat, a settings refresh, and readiness of the
-//! extensions this server has not checked yet.
+//! The heartbeat task: every 5 s, this server's heartbeat, a settings refresh, readiness of the
+//! extensions this server has not checked yet, the stored extension files new to it, and the
+//! file clean-ups of deleted extensions it has still to do.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +44,18 @@ impl Reconciler for Heartbeat {
                 "could not list extensions this server has not checked: {}",
                 e.internal_message()
             )),
+        }
+        if let Err(e) = app.extension_files_catch_up().await {
+            failures.push(format!(
+                "could not write new extension files: {}",
+                e.internal_message()
+            ));
+        }
+        if let Err(e) = app.extension_cleanups_run().await {
+            failures.push(format!(
+                "could not list the extensions to clean up: {}",
+                e.internal_message()
+            ));
         }
         if failures.is_empty() {
             TickStatus::Ok(String::new())

@@ -17,6 +17,7 @@ use super::seal::{Sealed, Secret, SecretKey};
 use super::JobContext;
 use crate::app::affinity::{AffinityGroupCreate, AffinityGroupRef};
 use crate::app::deploy::Destination;
+use crate::app::extension_files::ExtensionSync;
 use crate::app::projects::ProjectCreate;
 use crate::app::template_capture::TemplateCapture;
 use crate::app::{App, Caller, CustomActionRun};
@@ -113,6 +114,7 @@ pub enum JobCommand {
     CreateAffinityGroup(AffinityGroupCreate),
     DeleteAffinityGroup(AffinityGroupRef),
     CreateProject(ProjectCreate),
+    SyncExtension(ExtensionSync),
     UpdateProject {
         project: String,
         name: Option<String>,
@@ -190,6 +192,7 @@ impl JobCommand {
             JobCommand::CreateAffinityGroup(_) => "createAffinityGroup",
             JobCommand::DeleteAffinityGroup(_) => "deleteAffinityGroup",
             JobCommand::CreateProject(_) => "createProject",
+            JobCommand::SyncExtension(_) => "syncExtension",
             JobCommand::UpdateProject { .. } => "updateProject",
             JobCommand::DeleteProject { .. } => "deleteProject",
             JobCommand::ActivateProject { .. } => "activateProject",
@@ -427,6 +430,10 @@ impl JobCommand {
             }
             JobCommand::CreateProject(input) => {
                 JobOutcome::Project(app.project_create(caller, &input).await?)
+            }
+            JobCommand::SyncExtension(sync) => {
+                app.extension_sync_wait(caller, &sync).await?;
+                JobOutcome::Done
             }
             JobCommand::UpdateProject {
                 project,

@@ -20,6 +20,10 @@ pub use step::{JobStep, Phase, Resume};
 
 use super::{App, Caller};
 
+/// How long a claim lasts without renewal: a dead server's jobs are taken over this long after
+/// its last renewal at most.
+pub const LEASE_MS: i64 = 4_000;
+
 tokio::task_local! {
     /// The job the current task runs, so that `App::invoke` journals its side effects.
     static CURRENT: Arc<JobContext>;
@@ -108,6 +112,36 @@ impl JobContext {
             return Err(Error::conflict("the job is no longer owned by this server"));
         }
         Ok(())
+    }
+
+    /// Wait for `slot` (a runner slot that was not free at once). A job that has begun no side
+    /// effect opens its claim while it waits, so that a server with a free slot takes it over
+    /// within a second instead of it waiting here; once the slot is there, the claim is taken
+    /// back, and if another server took the job meanwhile, this run begins nothing (the
+    /// worker stops it). A job that has begun a side effect keeps its claim: it waits here.
+    pub async fn wait_for_slot<T>(&self, slot: impl std::future::Future<Output = T>) -> Result<T> {
+        let open = !self.begun.load(Ordering::SeqCst)
+            && self
+                .app
+                .store
+                .job_lease_open(self.job.id, &self.owner)
+                .await?;
+        if open {
+            tracing::info!(job_id = %self.job.uuid, "job waits for a runner slot; its claim is open to other servers meanwhile");
+        }
+        let slot = slot.await;
+        if open
+            && !self
+                .app
+                .store
+                .job_lease_take_back(self.job.id, &self.owner, now_millis() + LEASE_MS)
+                .await?
+        {
+            return Err(Error::conflict(
+                "the job was taken over by another server while it waited for a runner slot",
+            ));
+        }
+        Ok(slot)
     }
 
     /// Give the job back to the queue if it has begun no side effect in this run (a graceful
