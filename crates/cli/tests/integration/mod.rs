@@ -5,6 +5,7 @@ mod affinity;
 mod api;
 mod credentials;
 mod exactly_once;
+mod extension_files;
 mod extensions;
 mod faults;
 mod first_hour;

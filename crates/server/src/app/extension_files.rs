@@ -4,8 +4,10 @@
 //! `syncExtension` took from a server) are stored by path with their SHA-256, their contents once
 //! per digest. Every server writes the stored files into its extensions directory when they are
 //! new to it (a new extension, a new version, a server that just joined) and records what it
-//! wrote. A file that then differs from what its server wrote was changed there by hand: it is
-//! never overwritten silently; the extension is not ready (the readiness check reports it with
+//! wrote. A file that then differs from what its server wrote was changed there by hand. On the
+//! only live server the change becomes the stored copy (editing the scaffold in place works as
+//! upstream, and a server that joins later writes the edited file). With several servers it is
+//! never overwritten silently: the extension is not ready (the readiness check reports it with
 //! the server and the file) until `syncExtension` either writes the stored copy back or makes the
 //! changed file the stored one. Deleting with `cleanup` removes the files on every server, also
 //! on one that was away at the time, once it is back. Built-in extensions are not stored: their
@@ -195,6 +197,7 @@ impl App {
         }
         let root = self.extensions_root();
         let mut problems = Vec::new();
+        let mut adopt: Vec<(String, PathBuf)> = Vec::new();
         for f in &stored {
             if check_relative_path(&f.path).is_err() {
                 problems.push(format!("stored file {} has an unsafe path", f.path));
@@ -226,7 +229,13 @@ impl App {
                 continue;
             }
             if copy == Some(f.sha256.as_str()) {
-                // Written here in this version, changed since: by hand. Reported, not undone.
+                // Written here in this version, changed since: by hand. The only live server
+                // takes the change as the new stored copy (nobody can disagree, and a server
+                // that joins later writes it); with several, it is reported, not undone.
+                if local.is_some() && self.sole_live_server().await? {
+                    adopt.push((f.path.clone(), path.clone()));
+                    continue;
+                }
                 problems.push(match local {
                     None => format!(
                         "{} is missing on server {} (removed by hand; syncExtension writes the stored copy back)",
@@ -281,6 +290,9 @@ impl App {
                 )),
             }
         }
+        if !adopt.is_empty() {
+            self.extension_files_adopt(e, &stored, &adopt).await?;
+        }
         // What this server wrote and is stored no more: removed when it is still as written.
         for (p, sha) in &copies {
             if stored.iter().any(|f| f.path == *p) || check_relative_path(p).is_err() {
@@ -297,6 +309,69 @@ impl App {
                 .await?;
         }
         Ok(problems)
+    }
+
+    /// Is this server the only live one?
+    async fn sole_live_server(&self) -> Result<bool> {
+        let live = self
+            .store
+            .server_list_live(now_millis() - LIVE_WINDOW_MS)
+            .await?;
+        Ok(live.iter().all(|s| s.id == self.server_id))
+    }
+
+    /// Make this server's changed files (`(stored path, local path)`) the stored copies, the
+    /// other stored files kept as they are.
+    async fn extension_files_adopt(
+        &self,
+        e: &Extension,
+        stored: &[trellis_store::ExtensionFile],
+        adopt: &[(String, PathBuf)],
+    ) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let mut set = Vec::with_capacity(stored.len());
+        for f in stored {
+            if let Some((_, local)) = adopt.iter().find(|(p, _)| *p == f.path) {
+                let Ok(content) = std::fs::read(local) else {
+                    continue;
+                };
+                let mode = std::fs::metadata(local)
+                    .map(|m| m.permissions().mode() & 0o7777)
+                    .unwrap_or(f.mode);
+                set.push(new_file(f.path.clone(), mode, content)?);
+            } else {
+                let content = self
+                    .store
+                    .file_blob_get(&f.sha256)
+                    .await?
+                    .unwrap_or_default();
+                set.push(NewExtensionFile {
+                    path: f.path.clone(),
+                    sha256: f.sha256.clone(),
+                    mode: f.mode,
+                    content,
+                });
+            }
+        }
+        check_limits(&set)?;
+        self.store
+            .extension_files_set(e.id, &set, now_millis())
+            .await?;
+        for f in &set {
+            if adopt.iter().any(|(p, _)| *p == f.path) {
+                self.store
+                    .extension_file_copy_record(
+                        &self.server_id,
+                        e.id,
+                        &f.path,
+                        Some(&f.sha256),
+                        now_millis(),
+                    )
+                    .await?;
+                tracing::info!(extension = %e.name, file = %f.path, sha256 = %f.sha256, "the file was changed on this server, the only one running: it is the stored copy now");
+            }
+        }
+        Ok(())
     }
 
     /// Write the stored files that are new to this server (the heartbeat's part): each such

@@ -10,6 +10,7 @@ pub mod disk_offerings;
 mod expunge_reaper;
 mod extension;
 pub mod extension_files;
+mod extension_import;
 pub mod guest_data;
 mod host_maintenance;
 pub(crate) mod identity;

@@ -1,10 +1,12 @@
 //! Extensions and their registration with clusters: `createExtension`, `listExtensions`,
-//! `updateExtension`, `deleteExtension`, `registerExtension`, `unregisterExtension`.
+//! `updateExtension`, `deleteExtension`, `syncExtension`, `importExtension`,
+//! `registerExtension`, `unregisterExtension`.
 
 use trellis_api::Reply;
 
 use super::handlers::*;
 use super::views;
+use crate::app::job::JobCommand;
 use crate::app::reads::ExtensionFilter;
 use crate::app::{ExtensionCreateParams, ExtensionUpdateParams, ExtensionView, ExtensionViews};
 
@@ -75,6 +77,33 @@ pub(super) async fn delete_extension(cx: &Cx<'_>) -> R {
     app.extension_delete(caller, req(p, cmd, "id")?, p.bool_or("cleanup", false))
         .await?;
     Ok(Reply::Success { displaytext: None })
+}
+
+/// `syncExtension`: the files are taken here at once; the job waits for the target servers.
+pub(super) async fn sync_extension(cx: &Cx<'_>) -> Q {
+    let (p, cmd) = (cx.p, cx.cmd);
+    let sync = cx
+        .app
+        .extension_sync_prepare(
+            cx.caller,
+            req(p, cmd, "id")?,
+            req(p, cmd, "sourcemanagementserverid")?,
+            p.list("targetmanagementserverids"),
+            p.list("files"),
+        )
+        .await?;
+    let about = Some(("Extension".to_string(), sync.extension.clone()));
+    Ok((JobCommand::SyncExtension(sync), about))
+}
+
+/// `importExtension`.
+pub(super) async fn import_extension(cx: &Cx<'_>) -> R {
+    let (p, cmd) = (cx.p, cx.cmd);
+    let v = cx
+        .app
+        .extension_import(cx.caller, req(p, cmd, "manifesturl")?, s(p, "checksum"))
+        .await?;
+    Ok(extension_reply(&v))
 }
 
 /// `registerExtension`.

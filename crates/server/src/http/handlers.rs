@@ -225,6 +225,8 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     // extensions.rs
     ("createExtension", sync!(extensions::create_extension)),
     ("deleteExtension", sync!(extensions::delete_extension)),
+    ("syncExtension", queue!(extensions::sync_extension)),
+    ("importExtension", sync!(extensions::import_extension)),
     ("listExtensions", sync!(extensions::list_extensions)),
     ("registerExtension", sync!(extensions::register_extension)),
     (
