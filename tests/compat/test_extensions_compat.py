@@ -4,7 +4,7 @@ errors as CloudStackApiException with the right codes."""
 import pytest
 from cs import CloudStack, CloudStackApiException
 
-from conftest import external_zone, wait_job
+from conftest import external_zone, job_ok, wait_job
 
 
 def api_error(fn, **kw):
@@ -75,3 +75,44 @@ def test_a_huge_bad_parameter_is_a_readable_error(server):
     err = api_error(post.listZones, id="z" * 1_000_000)
     assert err["errorcode"] == 431, err
     assert len(err["errortext"]) < 2200 and "truncated" in err["errortext"], err["errortext"][:200]
+
+
+def test_import_and_sync_through_cs(cs, tmp_path):
+    """importExtension from a manifest served over HTTP (archive checked against its SHA-256),
+    then syncExtension of the one server, both through the real `cs` client."""
+    import hashlib
+    import http.server
+    import io
+    import threading
+    import zipfile
+
+    entry = b"#!/bin/sh\necho '{\"status\":\"success\",\"power_state\":\"poweron\"}'\n"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        info = zipfile.ZipInfo("cs-imp-main/run.sh")
+        info.external_attr = 0o755 << 16
+        z.writestr(info, entry)
+    archive = buf.getvalue()
+    site = tmp_path / "site"
+    (site / "repo" / "archive" / "refs" / "heads").mkdir(parents=True)
+    (site / "repo" / "archive" / "refs" / "heads" / "main.zip").write_bytes(archive)
+    handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(site), **kw)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    (site / "m.yaml").write_text(
+        "metadata:\n  name: cs-imp\nsource:\n  url: " + base + "/repo\n  refs: main\n"
+        "spec:\n  type: Orchestrator\n  entrypoint:\n    path: run.sh\n"
+    )
+    try:
+        err = api_error(cs.importExtension, manifesturl=base + "/m.yaml", checksum="ab" * 32)
+        assert err["errorcode"] == 431 and hashlib.sha256(archive).hexdigest() in err["errortext"]
+        ext = cs.importExtension(manifesturl=base + "/m.yaml",
+                                 checksum=hashlib.sha256(archive).hexdigest())["extension"]
+        assert ext["name"] == "cs-imp" and ext["pathready"] is True
+        assert ext["path"].endswith("/cs-imp/run.sh")
+        server = cs.listManagementServers()["managementserver"][0]
+        job = cs.syncExtension(id=ext["id"], sourcemanagementserverid=server["id"])
+        assert job_ok(cs, job)["success"] is True
+    finally:
+        httpd.shutdown()

@@ -1252,7 +1252,9 @@ async fn extension_files_copies_and_cleanups() {
             "binary content round-trips"
         );
         let v2 = new_file("fa/fa.sh", b"#!/bin/sh\necho two\n", 0o755);
-        s.extension_files_set(a, &[v2.clone()], 7).await.unwrap();
+        s.extension_files_set(a, std::slice::from_ref(&v2), 7)
+            .await
+            .unwrap();
         assert_eq!(s.extension_files(a).await.unwrap().len(), 1);
         assert!(
             s.file_blob_get(&script.sha256).await.unwrap().is_none(),

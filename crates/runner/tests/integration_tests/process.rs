@@ -1,6 +1,6 @@
 //! How the process is started: argv, environment, working directory, the payload file.
 
-use super::{group_is_gone, invocation, wait_for_condition, Sandbox};
+use super::{group_is_gone, invocation, Sandbox};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 #[tokio::test]
@@ -300,22 +300,17 @@ async fn cancelled_run_kills_the_group_and_removes_the_payload() {
     let script = sandbox.script("ext.sh", "echo $$ > group; sleep 1000 & sleep 1000");
     let run = sandbox.runner.run(invocation(&script, "start"));
     let group_file = sandbox.path().join("group");
+    // The run is dropped (cancelled) once the script has written its whole line: the file
+    // exists, empty, as soon as the shell opens it, and a run dropped then never writes it.
+    let written = || std::fs::read_to_string(&group_file).is_ok_and(|text| text.ends_with('\n'));
     let cancelled = tokio::time::timeout(Duration::from_secs(3), async {
         tokio::select! {
             _ = run => panic!("the run should not finish"),
-            () = async { while !group_file.exists() { tokio::time::sleep(Duration::from_millis(20)).await } } => {}
+            () = async { while !written() { tokio::time::sleep(Duration::from_millis(20)).await } } => {}
         }
     })
     .await;
     assert!(cancelled.is_ok(), "the script started");
-    // Give the script a moment to write the whole line.
-    assert!(
-        wait_for_condition(Duration::from_secs(2), || std::fs::read_to_string(
-            &group_file
-        )
-        .is_ok_and(|text| text.ends_with('\n')))
-        .await
-    );
     let group: i32 = std::fs::read_to_string(&group_file)
         .unwrap()
         .trim()
