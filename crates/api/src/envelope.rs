@@ -27,6 +27,82 @@ pub enum Reply {
     Rendered(std::sync::Arc<str>),
 }
 
+/// Serializes a value without its null members (Gson never writes nulls), as [`strip_nulls`]
+/// would leave it, without building the copy: a long listing is written straight from the
+/// rows' values.
+struct NoNulls<'a>(&'a Value);
+
+impl serde::Serialize for NoNulls<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Object(m) => {
+                let present = m.values().filter(|v| !v.is_null()).count();
+                let mut map = s.serialize_map(Some(present))?;
+                for (k, v) in m.iter().filter(|(_, v)| !v.is_null()) {
+                    map.serialize_entry(k, &NoNulls(v))?;
+                }
+                map.end()
+            }
+            Value::Array(a) => {
+                let mut seq = s.serialize_seq(Some(a.len()))?;
+                for v in a {
+                    seq.serialize_element(&NoNulls(v))?;
+                }
+                seq.end()
+            }
+            other => other.serialize(s),
+        }
+    }
+}
+
+/// `{"count":N,"<object>":[…]}` written from the items.
+struct ListBody<'a> {
+    object: &'a str,
+    count: i64,
+    items: &'a [Value],
+}
+
+impl serde::Serialize for ListBody<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(2))?;
+        map.serialize_entry("count", &self.count)?;
+        map.serialize_entry(self.object, &NoNullItems(self.items))?;
+        map.end()
+    }
+}
+
+/// A list of rows, each without its null members.
+struct NoNullItems<'a>(&'a [Value]);
+
+impl serde::Serialize for NoNullItems<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for v in self.0 {
+            seq.serialize_element(&NoNulls(v))?;
+        }
+        seq.end()
+    }
+}
+
+/// `{"<response name>": body}` written into a string.
+fn wrap(response_name: &str, body: &impl serde::Serialize) -> String {
+    use serde::ser::{SerializeMap, Serializer as _};
+    let mut out = Vec::with_capacity(256);
+    let mut ser = serde_json::Serializer::new(&mut out);
+    let written = ser.serialize_map(Some(1)).and_then(|mut m| {
+        m.serialize_entry(response_name, body)?;
+        m.end()
+    });
+    match written {
+        // serde_json writes valid UTF-8 only.
+        Ok(()) => String::from_utf8(out).unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
 /// Remove null members recursively (Gson never writes nulls).
 pub fn strip_nulls(v: Value) -> Value {
     match v {
@@ -107,9 +183,32 @@ pub fn render(response_name: &str, reply: Reply) -> String {
         out.push('}');
         return out;
     }
-    let mut m = Map::new();
-    m.insert(response_name.to_string(), reply.body());
-    Value::Object(m).to_string()
+    match reply {
+        Reply::List {
+            object,
+            count,
+            items,
+        } if !items.is_empty() => wrap(
+            response_name,
+            &ListBody {
+                object,
+                count,
+                items: &items,
+            },
+        ),
+        Reply::Object { object, value } => {
+            let mut inner = Map::new();
+            inner.insert(object.to_string(), value);
+            // One member: the object, nulls left out as it is written.
+            let inner = Value::Object(inner);
+            wrap(response_name, &NoNulls(&inner))
+        }
+        other => {
+            let mut m = Map::new();
+            m.insert(response_name.to_string(), other.body());
+            Value::Object(m).to_string()
+        }
+    }
 }
 
 /// The body of the error envelope.
@@ -212,6 +311,44 @@ mod tests {
             },
         );
         assert_eq!(s, r#"{"listxresponse":{"count":7,"x":[{"a":1}]}}"#);
+    }
+
+    /// The listing and object replies are written without building a null-free copy; what is
+    /// written is exactly what formatting the copy gives, nested nulls, arrays and order kept.
+    #[test]
+    fn written_replies_equal_the_stripped_copy() {
+        let rows = vec![
+            json!({"id": "1", "gone": null, "nics": [{"ip": null, "mac": "m"}, null], "tags": [], "n": 2.5}),
+            json!({"id": "2", "details": {"a": null, "b": {"c": null, "d": true}}, "s": "é\"\n"}),
+        ];
+        let stripped = |v: Value| strip_nulls(v).to_string();
+        assert_eq!(
+            render(
+                "listrresponse",
+                Reply::List {
+                    object: "r",
+                    count: 9,
+                    items: rows.clone()
+                }
+            ),
+            format!(
+                r#"{{"listrresponse":{{"count":9,"r":{}}}}}"#,
+                stripped(Value::Array(rows.clone()))
+            )
+        );
+        assert_eq!(
+            render(
+                "getrresponse",
+                Reply::Object {
+                    object: "r",
+                    value: rows[1].clone()
+                }
+            ),
+            format!(
+                r#"{{"getrresponse":{{"r":{}}}}}"#,
+                stripped(rows[1].clone())
+            )
+        );
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //!
 //! `cargo build --release --workspace --bins && cargo run --release -p trellis-cli --example server_bench`
 //! (`BENCH_INSTANCES`, default 10000, and `BENCH_HOSTS`, default 100, scale the instance part;
-//! `BENCH_DATABASE_URL=postgres://…` runs the server on PostgreSQL, an empty database).
+//! `BENCH_DATABASE_URL=postgres://…` runs the server on PostgreSQL, an empty database;
+//! `BENCH_ONLY_API=1` stops after the API figures; `BENCH_TRELLIS_BIN` names another server
+//! binary, to compare two builds in one session).
 
 use anyhow::Context;
 use serde_json::Value;
@@ -22,8 +24,35 @@ case "$1" in
 esac
 "#;
 
+/// `listZones` requests per second from `clients` concurrent tasks sharing `c` for `window`.
+async fn throughput(c: &Client, clients: usize, window: Duration) -> anyhow::Result<f64> {
+    let deadline = Instant::now() + window;
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..clients {
+        let c = c.clone();
+        set.spawn(async move {
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                c.call("listZones", &[]).await.unwrap();
+                n += 1;
+            }
+            n
+        });
+    }
+    let mut total = 0;
+    while let Some(n) = set.join_next().await {
+        total += n?;
+    }
+    Ok(total as f64 / window.as_secs_f64())
+}
+
+/// The release server: `BENCH_TRELLIS_BIN`, else `target/release/trellis` of the workspace.
 fn bin() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release/trellis")
+    std::env::var_os("BENCH_TRELLIS_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release/trellis")
+        })
 }
 
 fn start(dir: &std::path::Path, port: u16) -> anyhow::Result<(Child, Duration)> {
@@ -162,27 +191,19 @@ async fn main() -> anyhow::Result<()> {
         "listZones (signed): p50 {:.2} ms",
         percentile(&mut lat, 0.5)
     );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut set = tokio::task::JoinSet::new();
-    for _ in 0..16 {
-        let c = c.clone();
-        set.spawn(async move {
-            let mut n = 0u64;
-            while Instant::now() < deadline {
-                c.call("listZones", &[]).await.unwrap();
-                n += 1;
-            }
-            n
-        });
-    }
-    let mut total = 0;
-    while let Some(n) = set.join_next().await {
-        total += n?;
-    }
+    let signed = throughput(&c, 16, Duration::from_secs(5)).await?;
     println!(
-        "listZones throughput (16 concurrent signed clients in the same process): {:.0} requests/s",
-        total as f64 / 5.0
+        "listZones throughput (16 concurrent signed clients in the same process): {signed:.0} requests/s"
     );
+    let by_session = throughput(&session, 16, Duration::from_secs(5)).await?;
+    println!(
+        "listZones throughput (16 concurrent clients on one log-in session): {by_session:.0} requests/s ({:.2}x signed)",
+        by_session / signed
+    );
+    if std::env::var_os("BENCH_ONLY_API").is_some() {
+        stop(child);
+        return Ok(());
+    }
 
     // Instances at scale.
     let ext = c

@@ -643,3 +643,41 @@ async fn a_change_through_one_server_holds_on_the_other_at_once() {
     admin.call("deleteUser", &[("id", &uid)]).await.unwrap();
     assert!(on_b.call("listCapabilities", &[]).await.is_err());
 }
+
+/// A lone server caches log-in sessions; a log-out, a lock by an administrator and a lock-out
+/// by wrong passwords still end a session at its very next request (no cached session outlives
+/// the write that ends it).
+#[tokio::test]
+async fn cached_sessions_end_at_the_next_request() {
+    let s = TestServer::start();
+    let admin = s.admin().await;
+    let (_aid, uid, _keys) = s.account(&admin, "carol", &[]).await;
+    let login = || Client::login(&s.url, "carol", "pw-123456", None);
+    let works = |c: &Client| {
+        let c = c.clone();
+        async move { c.call("listZones", &[]).await.is_ok() }
+    };
+    // Log-out: the cached session is gone with it.
+    let first = login().await.unwrap();
+    assert!(works(&first).await && works(&first).await);
+    first.logout().await.unwrap();
+    assert!(!works(&first).await, "a logged-out session still works");
+    // Locked by an administrator.
+    let second = login().await.unwrap();
+    assert!(works(&second).await);
+    admin.call("lockUser", &[("id", &uid)]).await.unwrap();
+    assert!(!works(&second).await, "a locked user's session still works");
+    admin.call("enableUser", &[("id", &uid)]).await.unwrap();
+    // Locked out by wrong passwords (five by default).
+    let third = login().await.unwrap();
+    assert!(works(&third).await);
+    for _ in 0..5 {
+        assert!(Client::login(&s.url, "carol", "wrong-pass", None)
+            .await
+            .is_err());
+    }
+    assert!(
+        !works(&third).await,
+        "a locked-out user's session still works"
+    );
+}

@@ -195,6 +195,8 @@ impl App {
             }
         };
         if now.state == trellis_model::account::AccountState::Locked {
+            // Cached keys and sessions of the user end with the lock.
+            self.auth_cache_clear();
             tracing::warn!(user = %user.uuid, username = %user.username, attempts = now.failed_logins, "user locked after repeated failed log-ins");
             let principal = self.store.principal_get(user.id).await.ok().flatten();
             self.event(
@@ -211,6 +213,9 @@ impl App {
     }
 
     pub async fn logout(&self, session_key: &str) -> Result<()> {
+        if let Ok(mut c) = self.session_cache.lock() {
+            c.remove(session_key);
+        }
         self.store.session_delete(session_key).await?;
         Ok(())
     }
@@ -222,8 +227,42 @@ impl App {
         jsession_id: Option<&str>,
     ) -> Result<Option<Principal>> {
         let now = now_millis();
-        let Some(s) = self.store.session_get(session_key, now).await? else {
-            return Ok(None);
+        // Where this server is the database's sole writer, a session and its user are cached
+        // for AUTH_CACHE_TTL: every change to users, accounts or roles, and every log-out,
+        // clears them here, and a cached session still ends at its own expiry. With several
+        // servers every request reads them, so a log-out or disable elsewhere holds at once.
+        let cache = self.store.is_sole_writer();
+        let hit = cache
+            .then(|| self.session_cache.lock().ok())
+            .flatten()
+            .and_then(|c| {
+                c.get(session_key)
+                    .filter(|(s, _, at)| at.elapsed() < AUTH_CACHE_TTL && s.expires > now)
+                    .map(|(s, p, _)| (s.clone(), p.clone()))
+            });
+        let (mut s, p) = match hit {
+            Some(hit) => hit,
+            None => {
+                let Some(s) = self.store.session_get(session_key, now).await? else {
+                    if let Ok(mut c) = self.session_cache.lock() {
+                        c.remove(session_key);
+                    }
+                    return Ok(None);
+                };
+                let Some(p) = self.store.principal_get(s.user_id).await? else {
+                    return Ok(None);
+                };
+                if let Some(mut c) = cache.then(|| self.session_cache.lock().ok()).flatten() {
+                    if c.len() > 10_000 {
+                        c.clear();
+                    }
+                    c.insert(
+                        session_key.to_string(),
+                        (s.clone(), p.clone(), std::time::Instant::now()),
+                    );
+                }
+                (s, p)
+            }
         };
         if let Some(j) = jsession_id {
             let j = j.split('.').next().unwrap_or(j);
@@ -235,9 +274,17 @@ impl App {
         let timeout = self.setting_i64(setting::SESSION_TIMEOUT) * 1000;
         if s.expires - now < timeout - 60_000 {
             self.store.session_touch(session_key, now + timeout).await?;
+            s.expires = now + timeout;
+            if let Some(entry) = cache
+                .then(|| self.session_cache.lock().ok())
+                .flatten()
+                .as_mut()
+                .and_then(|c| c.get_mut(session_key))
+            {
+                entry.0.expires = s.expires;
+            }
         }
-        let p = self.store.principal_get(s.user_id).await?;
-        Ok(p.filter(|p| p.user.state.is_enabled() && p.account.state.is_enabled()))
+        Ok(Some(p).filter(|p| p.user.state.is_enabled() && p.account.state.is_enabled()))
     }
 
     /// Verify a signed request; `None` when the key is unknown or the signature is wrong.

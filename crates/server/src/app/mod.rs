@@ -81,6 +81,18 @@ pub struct App {
         std::sync::Mutex<HashMap<String, (Principal, String, std::time::Instant)>>,
     /// Principals by user id (for jobs).
     principal_cache: std::sync::Mutex<HashMap<i64, (Principal, std::time::Instant)>>,
+    /// Log-in sessions: key → (session, principal, fetched); only where this server is the
+    /// database's sole writer, like API keys.
+    pub(crate) session_cache: std::sync::Mutex<
+        HashMap<
+            String,
+            (
+                trellis_model::entity::Session,
+                Principal,
+                std::time::Instant,
+            ),
+        >,
+    >,
     /// Duration of the last power-sync sweep, in milliseconds (for metrics).
     pub power_sweep_millis: std::sync::atomic::AtomicU64,
     /// Per-key locks for operations that must not interleave on one server.
@@ -151,6 +163,7 @@ impl App {
             power_sweep_millis: std::sync::atomic::AtomicU64::new(0),
             auth_cache: std::sync::Mutex::new(HashMap::new()),
             principal_cache: std::sync::Mutex::new(HashMap::new()),
+            session_cache: std::sync::Mutex::new(HashMap::new()),
             locks: tokio::sync::Mutex::new(HashMap::new()),
             locks_prune_at: std::sync::atomic::AtomicUsize::new(LOCKS_PRUNE_MIN),
             secret_key,
@@ -275,9 +288,12 @@ impl App {
         }
     }
 
-    /// Forget every cached API-key and principal lookup.
+    /// Forget every cached API-key, session and principal lookup.
     pub fn auth_cache_clear(&self) {
         if let Ok(mut c) = self.auth_cache.lock() {
+            c.clear();
+        }
+        if let Ok(mut c) = self.session_cache.lock() {
             c.clear();
         }
         if let Ok(mut c) = self.principal_cache.lock() {
