@@ -46,6 +46,87 @@ async fn throughput(c: &Client, clients: usize, window: Duration) -> anyhow::Res
     Ok(total as f64 / window.as_secs_f64())
 }
 
+/// The list commands of apache/cloudstack-csbench's API benchmark (`listCommands.txt`), run as
+/// csbench runs them: 100 iterations each, page 1 of 5 rows, one after the other; prints
+/// average, minimum and maximum latency per command, so the figures sit beside published
+/// CloudStack ones. Commands Trellis does not have are reported as such.
+async fn csbench_lists(c: &Client) {
+    const LISTS: [(&str, &[(&str, &str)]); 13] = [
+        ("listDomains", &[("keyword", "test")]),
+        ("listAccounts", &[]),
+        ("listVirtualMachines", &[]),
+        ("listVolumes", &[]),
+        ("listTemplates", &[("templatefilter", "all")]),
+        ("listNetworks", &[]),
+        ("listPublicIpAddresses", &[]),
+        ("listVPCs", &[]),
+        ("listSnapshots", &[]),
+        ("listVMSnapshot", &[]),
+        ("listServiceOfferings", &[]),
+        ("listDiskOfferings", &[]),
+        ("listHosts", &[]),
+    ];
+    println!("csbench list APIs (100 iterations, page 1, pagesize 5): command, avg / min / max ms");
+    for (name, extra) in LISTS {
+        let mut params: Vec<(&str, &str)> = vec![("page", "1"), ("pagesize", "5")];
+        params.extend_from_slice(extra);
+        let mut lat = Vec::with_capacity(100);
+        let mut failed = None;
+        for _ in 0..100 {
+            let t = Instant::now();
+            if let Err(e) = c.call(name, &params).await {
+                failed = Some(e.to_string());
+                break;
+            }
+            lat.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        match failed {
+            Some(e) => println!("  {name}: not available ({})", e.chars().take(80).collect::<String>()),
+            None => {
+                let avg = lat.iter().sum::<f64>() / lat.len() as f64;
+                let min = lat.iter().cloned().fold(f64::INFINITY, f64::min);
+                let max = lat.iter().cloned().fold(0.0, f64::max);
+                println!("  {name}: {avg:.2} / {min:.2} / {max:.2}");
+            }
+        }
+    }
+}
+
+/// A trivial HTTP/1.1 server (keep-alive, a fixed small JSON body) on loopback: the ceiling of
+/// what the bench's clients can drive, measured in the same run. Returns its API URL.
+async fn trivial_server() -> anyhow::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/client/api", listener.local_addr()?);
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let body = r#"{"listzonesresponse":{"count":1,"zone":[{"id":"z","name":"zone1"}]}}"#;
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let mut buf = vec![0u8; 16 * 1024];
+                let mut pending = Vec::new();
+                loop {
+                    let n = match conn.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    pending.extend_from_slice(&buf[..n]);
+                    while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                        pending.drain(..end + 4);
+                        if conn.write_all(reply.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    Ok(url)
+}
+
 /// The release server: `BENCH_TRELLIS_BIN`, else `target/release/trellis` of the workspace.
 fn bin() -> std::path::PathBuf {
     std::env::var_os("BENCH_TRELLIS_BIN")
@@ -199,6 +280,25 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "listZones throughput (16 concurrent clients on one log-in session): {by_session:.0} requests/s ({:.2}x signed)",
         by_session / signed
+    );
+    // The client ceiling: the same 16 clients against a trivial HTTP server in this process.
+    let ceiling_url = trivial_server().await?;
+    let ceiling = throughput(
+        &Client::new(
+            &ceiling_url,
+            Auth::Keys {
+                api_key: "k".into(),
+                secret: "s".into(),
+                v3: false,
+            },
+        ),
+        16,
+        Duration::from_secs(5),
+    )
+    .await?;
+    println!(
+        "client ceiling (the same 16 clients, a trivial HTTP server answering a fixed listZones reply): {ceiling:.0} requests/s; signed listZones is {:.2}x of it",
+        signed / ceiling
     );
     if std::env::var_os("BENCH_ONLY_API").is_some() {
         stop(child);
@@ -384,6 +484,7 @@ async fn main() -> anyhow::Result<()> {
         "listVirtualMachines, all {instances} in one response: p50 {:.1} ms",
         percentile(&mut lat, 0.5)
     );
+    csbench_lists(&c).await;
     c.call(
         "updateConfiguration",
         &[("name", "extension.power.sync.interval"), ("value", "2")],
