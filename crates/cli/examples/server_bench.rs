@@ -81,7 +81,10 @@ async fn csbench_lists(c: &Client) {
             lat.push(t.elapsed().as_secs_f64() * 1e3);
         }
         match failed {
-            Some(e) => println!("  {name}: not available ({})", e.chars().take(80).collect::<String>()),
+            Some(e) => println!(
+                "  {name}: not available ({})",
+                e.chars().take(80).collect::<String>()
+            ),
             None => {
                 let avg = lat.iter().sum::<f64>() / lat.len() as f64;
                 let min = lat.iter().cloned().fold(f64::INFINITY, f64::min);
@@ -101,7 +104,8 @@ async fn trivial_server() -> anyhow::Result<String> {
     tokio::spawn(async move {
         while let Ok((mut conn, _)) = listener.accept().await {
             tokio::spawn(async move {
-                let body = r#"{"listzonesresponse":{"count":1,"zone":[{"id":"z","name":"zone1"}]}}"#;
+                let body =
+                    r#"{"listzonesresponse":{"count":1,"zone":[{"id":"z","name":"zone1"}]}}"#;
                 let reply = format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
                     body.len()
