@@ -635,13 +635,9 @@ async fn cli_api_command_prints_json_and_fails_readably() {
 
 #[tokio::test]
 async fn postgres_backend_serves_the_same_api() {
-    let Some(base) = trellis_store::testing::postgres_url() else {
-        eprintln!("TRELLIS_TEST_POSTGRES_URL not set: PostgreSQL server test skipped");
+    let Some(url) = postgres_or_skip("PostgreSQL server test").await else {
         return;
     };
-    let url = trellis_store::testing::isolated_postgres_url(&base)
-        .await
-        .unwrap();
     let s = TestServer::start_with(Some(url));
     let admin = s.admin().await;
     admin

@@ -272,13 +272,9 @@ async fn a_graceful_stop_hands_jobs_that_had_not_begun_back_to_the_queue() {
 /// and runs them at once; every instance is still created exactly once.
 #[tokio::test]
 async fn jobs_that_cannot_start_go_to_a_server_with_a_free_slot() {
-    let Some(base) = trellis_store::testing::postgres_url() else {
-        eprintln!("TRELLIS_TEST_POSTGRES_URL not set: two-server test skipped");
+    let Some(url) = postgres_or_skip("two-server test").await else {
         return;
     };
-    let url = trellis_store::testing::isolated_postgres_url(&base)
-        .await
-        .unwrap();
     let keys = tempfile::tempdir().unwrap();
     let key_env = shared_secret_key(keys.path());
     let a = TestServer::start_with_env(Some(url.clone()), key_env.clone());
@@ -349,13 +345,9 @@ async fn jobs_that_cannot_start_go_to_a_server_with_a_free_slot() {
 /// stopped instance. The database refuses on purpose (a trigger on PostgreSQL).
 #[tokio::test]
 async fn a_result_that_cannot_be_recorded_resumes_by_the_journal() {
-    let Some(base) = trellis_store::testing::postgres_url() else {
-        eprintln!("TRELLIS_TEST_POSTGRES_URL not set: database fault test skipped");
+    let Some(url) = postgres_or_skip("database fault test").await else {
         return;
     };
-    let url = trellis_store::testing::isolated_postgres_url(&base)
-        .await
-        .unwrap();
     let env = super::instances::setup_on(TestServer::start_with(Some(url.clone())), false).await;
     let vm = env.deploy("unrecorded").await.unwrap();
     let vmid = vm["id"].as_str().unwrap().to_string();

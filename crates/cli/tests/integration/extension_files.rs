@@ -226,13 +226,9 @@ async fn import_checks_the_archive_and_creates_everything_or_nothing() {
 /// `deleteExtension cleanup=true` removes the files on both.
 #[tokio::test]
 async fn sync_hand_changes_and_cleanup_across_servers() {
-    let Some(base) = trellis_store::testing::postgres_url() else {
-        eprintln!("TRELLIS_TEST_POSTGRES_URL not set: two-server test skipped");
+    let Some(url) = postgres_or_skip("two-server test").await else {
         return;
     };
-    let url = trellis_store::testing::isolated_postgres_url(&base)
-        .await
-        .unwrap();
     let a = TestServer::start_with(Some(url.clone()));
     let ca = a.admin().await;
     let b = TestServer::start_with(Some(url));

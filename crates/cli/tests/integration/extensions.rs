@@ -726,13 +726,9 @@ async fn readiness_follows_the_file_and_raises_an_alert() {
 /// clean-ups do across servers is in `extension_files`.
 #[tokio::test]
 async fn two_servers_on_postgres_agree_on_readiness_and_state() {
-    let Some(base) = trellis_store::testing::postgres_url() else {
-        eprintln!("TRELLIS_TEST_POSTGRES_URL not set: two-server test skipped");
+    let Some(url) = postgres_or_skip("two-server test").await else {
         return;
     };
-    let url = trellis_store::testing::isolated_postgres_url(&base)
-        .await
-        .unwrap();
     let a = TestServer::start_with(Some(url.clone()));
     let ca = a.admin().await;
     let b = TestServer::start_with(Some(url));

@@ -266,6 +266,20 @@ where
 }
 
 /// Write an executable script.
+/// A fresh PostgreSQL schema of its own (its URL) where `TRELLIS_TEST_POSTGRES_URL` is set;
+/// else `None`, with a line saying that `what` is skipped.
+pub async fn postgres_or_skip(what: &str) -> Option<String> {
+    let Some(base) = trellis_store::testing::postgres_url() else {
+        eprintln!("TRELLIS_TEST_POSTGRES_URL not set: {what} skipped");
+        return None;
+    };
+    Some(
+        trellis_store::testing::isolated_postgres_url(&base)
+            .await
+            .unwrap(),
+    )
+}
+
 /// The environment that makes servers sharing a database share the key that seals secrets: a
 /// new random key written (0600) in `dir`.
 pub fn shared_secret_key(dir: &Path) -> Vec<(String, String)> {

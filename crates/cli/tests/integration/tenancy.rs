@@ -593,13 +593,9 @@ async fn domains_are_renamed_listed_and_deleted_only_as_asked() {
 /// holds on the other at its next request, for API keys and sessions alike.
 #[tokio::test]
 async fn a_change_through_one_server_holds_on_the_other_at_once() {
-    let Some(base) = trellis_store::testing::postgres_url() else {
-        eprintln!("TRELLIS_TEST_POSTGRES_URL not set: two-server test skipped");
+    let Some(url) = postgres_or_skip("two-server test").await else {
         return;
     };
-    let url = trellis_store::testing::isolated_postgres_url(&base)
-        .await
-        .unwrap();
     let a = TestServer::start_with(Some(url.clone()));
     let admin = a.admin().await;
     let b = TestServer::start_with(Some(url));

@@ -216,15 +216,7 @@ impl App {
                 .map(|(_, s)| s.as_str());
             if local.as_deref() == Some(f.sha256.as_str()) {
                 if copy != Some(f.sha256.as_str()) {
-                    self.store
-                        .extension_file_copy_record(
-                            &self.server_id,
-                            e.id,
-                            &f.path,
-                            Some(&f.sha256),
-                            now_millis(),
-                        )
-                        .await?;
+                    self.copy_record(e, &f.path, Some(&f.sha256)).await?;
                 }
                 continue;
             }
@@ -268,15 +260,7 @@ impl App {
                 .map_err(|e| Error::internal(e.to_string()))?;
             match written {
                 Ok(kept) => {
-                    self.store
-                        .extension_file_copy_record(
-                            &self.server_id,
-                            e.id,
-                            &f.path,
-                            Some(&f.sha256),
-                            now_millis(),
-                        )
-                        .await?;
+                    self.copy_record(e, &f.path, Some(&f.sha256)).await?;
                     tracing::info!(extension = %e.name, file = %f.path, sha256 = %f.sha256, "wrote extension file");
                     if kept {
                         tracing::warn!(extension = %e.name, file = %f.path, "a different file was in the way; it is kept as {}{REPLACED_SUFFIX}", path.display());
@@ -304,11 +288,17 @@ impl App {
                     tracing::warn!(extension = %e.name, file = %p, error = %ErrorChain(&err), "could not remove an extension file no longer stored");
                 }
             }
-            self.store
-                .extension_file_copy_record(&self.server_id, e.id, p, None, now_millis())
-                .await?;
+            self.copy_record(e, p, None).await?;
         }
         Ok(problems)
+    }
+
+    /// Record what this server wrote of a file (`None`: it removed it).
+    async fn copy_record(&self, e: &Extension, path: &str, sha256: Option<&str>) -> Result<()> {
+        self.store
+            .extension_file_copy_record(&self.server_id, e.id, path, sha256, now_millis())
+            .await?;
+        Ok(())
     }
 
     /// Is this server the only live one?
@@ -359,15 +349,7 @@ impl App {
             .await?;
         for f in &set {
             if adopt.iter().any(|(p, _)| *p == f.path) {
-                self.store
-                    .extension_file_copy_record(
-                        &self.server_id,
-                        e.id,
-                        &f.path,
-                        Some(&f.sha256),
-                        now_millis(),
-                    )
-                    .await?;
+                self.copy_record(e, &f.path, Some(&f.sha256)).await?;
                 tracing::info!(extension = %e.name, file = %f.path, sha256 = %f.sha256, "the file was changed on this server, the only one running: it is the stored copy now");
             }
         }

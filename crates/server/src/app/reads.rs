@@ -159,31 +159,51 @@ impl App {
             }
         }
         if instances.len() <= FEW {
-            // A few instances (single-object replies): fetch just what they reference.
+            // A few instances (single-object replies, small pages): fetch just what they
+            // reference, each row once (a page's instances mostly share zone and owner); hosts
+            // are read in one query when the page spreads over more than a few.
+            let distinct_hosts: std::collections::BTreeSet<i64> =
+                instances.iter().filter_map(|i| i.host_id).collect();
+            if distinct_hosts.len() > 4 {
+                refs.hosts = store
+                    .host_list(&InfraFilter::default(), Page::all())
+                    .await?
+                    .0
+                    .into_iter()
+                    .filter(|h| distinct_hosts.contains(&h.id))
+                    .map(|h| (h.id, h))
+                    .collect();
+            }
             for i in instances {
-                if let Some(z) = store.zone_get(i.zone_id).await? {
-                    refs.zones.insert(z.id, z);
+                if !refs.zones.contains_key(&i.zone_id) {
+                    if let Some(z) = store.zone_get(i.zone_id).await? {
+                        refs.zones.insert(z.id, z);
+                    }
                 }
-                if let Some(h) = i.host_id {
+                if let Some(h) = i.host_id.filter(|h| !refs.hosts.contains_key(h)) {
                     if let Some(h) = store.host_get(h).await? {
                         refs.hosts.insert(h.id, h);
                     }
                 }
-                if let Some(a) = store.account_get(i.account_id).await? {
-                    refs.accounts.insert(a.id, a);
+                if !refs.accounts.contains_key(&i.account_id) {
+                    if let Some(a) = store.account_get(i.account_id).await? {
+                        refs.accounts.insert(a.id, a);
+                    }
                 }
-                if let Some(d) = store.domain_get(i.domain_id).await? {
-                    refs.domains.insert(d.id, d);
+                if !refs.domains.contains_key(&i.domain_id) {
+                    if let Some(d) = store.domain_get(i.domain_id).await? {
+                        refs.domains.insert(d.id, d);
+                    }
                 }
             }
-            let network_ids: Vec<i64> =
+            let network_ids: std::collections::BTreeSet<i64> =
                 refs.nics.values().flatten().map(|n| n.network_id).collect();
             for nid in network_ids {
                 if let Some(n) = store.network_get(nid).await? {
                     refs.networks.insert(n.id, n);
                 }
             }
-            let ext_ids: Vec<i64> = refs
+            let ext_ids: std::collections::BTreeSet<i64> = refs
                 .templates
                 .values()
                 .filter_map(|t| t.extension_id)

@@ -120,12 +120,21 @@ impl JobContext {
     /// back, and if another server took the job meanwhile, this run begins nothing (the
     /// worker stops it). A job that has begun a side effect keeps its claim: it waits here.
     pub async fn wait_for_slot<T>(&self, slot: impl std::future::Future<Output = T>) -> Result<T> {
+        // Opening is an optimisation: if the database cannot take it, the job waits here
+        // holding its claim, as it did before.
         let open = !self.begun.load(Ordering::SeqCst)
-            && self
+            && match self
                 .app
                 .store
                 .job_lease_open(self.job.id, &self.owner)
-                .await?;
+                .await
+            {
+                Ok(opened) => opened,
+                Err(e) => {
+                    tracing::warn!(job_id = %self.job.uuid, error = %trellis_model::ErrorChain(&e), "could not open the claim of a job waiting for a runner slot; it waits holding it");
+                    false
+                }
+            };
         if open {
             tracing::info!(job_id = %self.job.uuid, "job waits for a runner slot; its claim is open to other servers meanwhile");
         }
