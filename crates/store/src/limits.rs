@@ -95,36 +95,44 @@ impl Store {
                 format!("n.domain_id IN {domains}"),
             ),
         };
-        let queries = [
+        // One statement, one round trip: each part says which count it is (`k`).
+        let parts = [
             format!(
-                "SELECT COUNT(*) AS a, CAST(COALESCE(SUM(o.cpu_number), 0) AS BIGINT) AS b, CAST(COALESCE(SUM(o.memory), 0) AS BIGINT) AS c \
+                "SELECT 0 AS k, COUNT(*) AS a, CAST(COALESCE(SUM(o.cpu_number), 0) AS BIGINT) AS b, CAST(COALESCE(SUM(o.memory), 0) AS BIGINT) AS c \
                  FROM vm_instances i JOIN service_offerings o ON o.id = i.service_offering_id WHERE {inst} AND {LIVE_INSTANCE}"
             ),
             format!(
-                "SELECT COUNT(*) AS a, CAST(0 AS BIGINT) AS b, CAST(0 AS BIGINT) AS c FROM volumes v JOIN vm_instances i ON i.id = v.instance_id \
+                "SELECT 1 AS k, COUNT(*) AS a, CAST(0 AS BIGINT) AS b, CAST(0 AS BIGINT) AS c FROM volumes v JOIN vm_instances i ON i.id = v.instance_id \
                  WHERE v.removed IS NULL AND {inst} AND {LIVE_INSTANCE}"
             ),
-            format!("SELECT COUNT(*) AS a, CAST(0 AS BIGINT) AS b, CAST(0 AS BIGINT) AS c FROM templates t WHERE t.removed IS NULL AND {tmpl}"),
-            format!("SELECT COUNT(*) AS a, CAST(0 AS BIGINT) AS b, CAST(0 AS BIGINT) AS c FROM projects p WHERE p.removed IS NULL AND {proj}"),
-            format!("SELECT COUNT(*) AS a, CAST(0 AS BIGINT) AS b, CAST(0 AS BIGINT) AS c FROM networks n WHERE n.removed IS NULL AND {net}"),
+            format!("SELECT 2 AS k, COUNT(*) AS a, CAST(0 AS BIGINT) AS b, CAST(0 AS BIGINT) AS c FROM templates t WHERE t.removed IS NULL AND {tmpl}"),
+            format!("SELECT 3 AS k, COUNT(*) AS a, CAST(0 AS BIGINT) AS b, CAST(0 AS BIGINT) AS c FROM projects p WHERE p.removed IS NULL AND {proj}"),
+            format!("SELECT 4 AS k, COUNT(*) AS a, CAST(0 AS BIGINT) AS b, CAST(0 AS BIGINT) AS c FROM networks n WHERE n.removed IS NULL AND {net}"),
         ];
+        let sql = parts.join(" UNION ALL ");
+        let q = sqlx::query(&sql);
+        let q = match scope {
+            CountScope::Account(id) => q.bind(id),
+            CountScope::Domain(path) => q
+                .bind(path)
+                .bind(i32::try_from(path.chars().count()).unwrap_or(i32::MAX)),
+        };
+        let rows = q
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query("resource_counts"))?;
         let mut got = [(0i64, 0i64, 0i64); 5];
-        for (i, sql) in queries.iter().enumerate() {
-            let q = sqlx::query(sql);
-            let q = match scope {
-                CountScope::Account(id) => q.bind(id),
-                CountScope::Domain(path) => q
-                    .bind(path)
-                    .bind(i32::try_from(path.chars().count()).unwrap_or(i32::MAX)),
-            };
-            let r = q
-                .fetch_one(&self.pool)
-                .await
-                .map_err(StoreError::query("resource_counts"))?;
-            got[i] = (|| -> Result<_, sqlx::Error> {
-                Ok((get_i64(&r, "a")?, get_i64(&r, "b")?, get_i64(&r, "c")?))
+        for r in &rows {
+            let (k, counts) = (|| -> Result<_, sqlx::Error> {
+                Ok((
+                    get_i64(r, "k")?,
+                    (get_i64(r, "a")?, get_i64(r, "b")?, get_i64(r, "c")?),
+                ))
             })()
             .map_err(StoreError::query("resource_counts"))?;
+            if let Some(slot) = usize::try_from(k).ok().and_then(|k| got.get_mut(k)) {
+                *slot = counts;
+            }
         }
         Ok(ResourceCounts {
             user_vms: got[0].0,
