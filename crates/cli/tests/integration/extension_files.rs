@@ -100,6 +100,8 @@ async fn import_checks_the_archive_and_creates_everything_or_nothing() {
         ("repo-main/bin/entry.sh", ENTRY, 0o755),
         ("repo-main/lib/common.sh", b"# shared\n", 0o644),
         ("repo-main/README.md", b"docs\n", 0o644),
+        // A file outside the top folder stays as it is (as upstream's unpacking).
+        ("NOTICE", b"notice\n", 0o644),
     ]);
     let sha = sha256_hex(&zip);
     web.put("/repo/archive/refs/heads/main.zip", zip.clone());
@@ -175,6 +177,7 @@ async fn import_checks_the_archive_and_creates_everything_or_nothing() {
         std::fs::read(root.join("imp/lib/common.sh")).unwrap(),
         b"# shared\n"
     );
+    assert_eq!(std::fs::read(root.join("imp/NOTICE")).unwrap(), b"notice\n");
     assert_eq!(e["pathready"], true, "{e}");
     let actions = c
         .call(

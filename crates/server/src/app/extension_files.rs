@@ -293,6 +293,20 @@ impl App {
         Ok(problems)
     }
 
+    /// A stored file with its content, to store again unchanged; a content that has gone
+    /// missing is an error, never stored empty under its digest.
+    async fn stored_file(&self, f: &trellis_store::ExtensionFile) -> Result<NewExtensionFile> {
+        let content = self.store.file_blob_get(&f.sha256).await?.ok_or_else(|| {
+            Error::internal(format!("the stored content of {} is missing", f.path))
+        })?;
+        Ok(NewExtensionFile {
+            path: f.path.clone(),
+            sha256: f.sha256.clone(),
+            mode: f.mode,
+            content,
+        })
+    }
+
     /// Record what this server wrote of a file (`None`: it removed it).
     async fn copy_record(&self, e: &Extension, path: &str, sha256: Option<&str>) -> Result<()> {
         self.store
@@ -321,26 +335,20 @@ impl App {
         use std::os::unix::fs::PermissionsExt;
         let mut set = Vec::with_capacity(stored.len());
         for f in stored {
-            if let Some((_, local)) = adopt.iter().find(|(p, _)| *p == f.path) {
-                let Ok(content) = std::fs::read(local) else {
-                    continue;
-                };
-                let mode = std::fs::metadata(local)
-                    .map(|m| m.permissions().mode() & 0o7777)
-                    .unwrap_or(f.mode);
-                set.push(new_file(f.path.clone(), mode, content)?);
-            } else {
-                let content = self
-                    .store
-                    .file_blob_get(&f.sha256)
-                    .await?
-                    .unwrap_or_default();
-                set.push(NewExtensionFile {
-                    path: f.path.clone(),
-                    sha256: f.sha256.clone(),
-                    mode: f.mode,
-                    content,
-                });
+            // A changed file that cannot be read now (removed meanwhile) keeps its stored
+            // version rather than leaving the stored set.
+            let changed = adopt
+                .iter()
+                .find(|(p, _)| *p == f.path)
+                .and_then(|(_, local)| Some((std::fs::read(local).ok()?, local)));
+            match changed {
+                Some((content, local)) => {
+                    let mode = std::fs::metadata(local)
+                        .map(|m| m.permissions().mode() & 0o7777)
+                        .unwrap_or(f.mode);
+                    set.push(new_file(f.path.clone(), mode, content)?);
+                }
+                None => set.push(self.stored_file(f).await?),
             }
         }
         check_limits(&set)?;
@@ -495,25 +503,22 @@ impl App {
             }
             _ => live,
         };
-        let taken = self.extension_files_here(&e, files.as_deref())?;
+        let taken = {
+            let (root, target) = (self.extensions_root(), self.extension_files_target(&e));
+            let (e, only) = (e.clone(), files.clone());
+            tokio::task::spawn_blocking(move || {
+                files_of_extension(&root, &target, &e, only.as_deref())
+            })
+            .await
+            .map_err(|err| Error::internal(err.to_string()))??
+        };
         let mut set: Vec<NewExtensionFile> = Vec::new();
         if files.is_some() {
             // Only the named files change; the others keep their stored version.
             for f in self.store.extension_files(e.id).await? {
-                if taken.iter().any(|t| t.path == f.path) {
-                    continue;
+                if !taken.iter().any(|t| t.path == f.path) {
+                    set.push(self.stored_file(&f).await?);
                 }
-                let content = self
-                    .store
-                    .file_blob_get(&f.sha256)
-                    .await?
-                    .unwrap_or_default();
-                set.push(NewExtensionFile {
-                    path: f.path,
-                    sha256: f.sha256,
-                    mode: f.mode,
-                    content,
-                });
             }
         }
         set.extend(taken);
@@ -540,66 +545,6 @@ impl App {
             targets,
             files,
         })
-    }
-
-    /// This server's files of an extension: everything in its directory when its executable is
-    /// inside it, else the executable alone; with `only`, just those (absolute inside the
-    /// extensions directory, or relative to it or to the extension's directory).
-    fn extension_files_here(
-        &self,
-        e: &Extension,
-        only: Option<&[String]>,
-    ) -> Result<Vec<NewExtensionFile>> {
-        let root = self.extensions_root();
-        let target = self.extension_files_target(e);
-        let all = if target.is_dir() {
-            files_below(&root, &target)?
-        } else {
-            let content = std::fs::read(&target).map_err(|err| {
-                Error::invalid_param(format!(
-                    "The executable of extension {} cannot be read on this server: {}: {err}",
-                    e.name,
-                    target.display()
-                ))
-            })?;
-            vec![(e.relative_path.clone(), 0o755, content)]
-        };
-        let chosen: Vec<(String, u32, Vec<u8>)> = match only {
-            None => all,
-            Some(names) => {
-                let mut out = Vec::new();
-                for name in names {
-                    let rel = name
-                        .strip_prefix(&format!("{}/", root.display()))
-                        .unwrap_or(name)
-                        .trim_start_matches('/');
-                    let dir = ext::directory_name(&e.name);
-                    let found = all
-                        .iter()
-                        .find(|(p, _, _)| *p == rel || *p == format!("{dir}/{rel}"));
-                    match found {
-                        Some(f) => out.push(f.clone()),
-                        None => {
-                            return Err(Error::invalid_param(format!(
-                                "File {name} is not one of the files of extension {} on this server (parameter files)",
-                                e.name
-                            )))
-                        }
-                    }
-                }
-                out
-            }
-        };
-        if chosen.is_empty() {
-            return Err(Error::invalid_param(format!(
-                "Extension {} has no files on this server to sync",
-                e.name
-            )));
-        }
-        chosen
-            .into_iter()
-            .map(|(path, mode, content)| new_file(path, mode, content))
-            .collect()
     }
 
     /// `syncExtension`, the job: wait until every target server has written the stored files
@@ -651,4 +596,64 @@ impl App {
         .await;
         Ok(())
     }
+}
+
+/// This server's files of an extension (`target`: its directory, or its executable alone when
+/// the executable is outside it); with `only`, just those (absolute inside the extensions
+/// directory, or relative to it or to the extension's directory). Reads files: run it off the
+/// async workers.
+fn files_of_extension(
+    root: &Path,
+    target: &Path,
+    e: &Extension,
+    only: Option<&[String]>,
+) -> Result<Vec<NewExtensionFile>> {
+    let all = if target.is_dir() {
+        files_below(root, target)?
+    } else {
+        let content = std::fs::read(target).map_err(|err| {
+            Error::invalid_param(format!(
+                "The executable of extension {} cannot be read on this server: {}: {err}",
+                e.name,
+                target.display()
+            ))
+        })?;
+        vec![(e.relative_path.clone(), 0o755, content)]
+    };
+    let chosen: Vec<(String, u32, Vec<u8>)> = match only {
+        None => all,
+        Some(names) => {
+            let mut out = Vec::new();
+            for name in names {
+                let rel = name
+                    .strip_prefix(&format!("{}/", root.display()))
+                    .unwrap_or(name)
+                    .trim_start_matches('/');
+                let dir = ext::directory_name(&e.name);
+                let found = all
+                    .iter()
+                    .find(|(p, _, _)| *p == rel || *p == format!("{dir}/{rel}"));
+                match found {
+                    Some(f) => out.push(f.clone()),
+                    None => {
+                        return Err(Error::invalid_param(format!(
+                            "File {name} is not one of the files of extension {} on this server (parameter files)",
+                            e.name
+                        )))
+                    }
+                }
+            }
+            out
+        }
+    };
+    if chosen.is_empty() {
+        return Err(Error::invalid_param(format!(
+            "Extension {} has no files on this server to sync",
+            e.name
+        )));
+    }
+    chosen
+        .into_iter()
+        .map(|(path, mode, content)| new_file(path, mode, content))
+        .collect()
 }

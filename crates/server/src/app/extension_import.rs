@@ -139,9 +139,21 @@ fn archive_url(source: Option<&Source>) -> Result<String> {
     Ok(format!("{url}{sep}archive/refs/heads/{refs}.zip"))
 }
 
-/// GET `url` (http or https) with a byte limit and a timeout; the refusal names `what`.
-async fn download(url: &str, limit: usize, timeout: Duration, what: &str) -> Result<Vec<u8>> {
-    let parsed = url::Url::parse(url)
+/// An URL as texts and logs show it: without a password it may carry (`user:password@`).
+fn shown(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("****"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// GET `raw` (http or https) with a byte limit and a timeout; the refusal names `what`.
+async fn download(raw: &str, limit: usize, timeout: Duration, what: &str) -> Result<Vec<u8>> {
+    let url = shown(raw);
+    let parsed = url::Url::parse(raw)
         .map_err(|e| Error::invalid_param(format!("Invalid {what} URL {url}: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(Error::invalid_param(format!(
@@ -155,12 +167,20 @@ async fn download(url: &str, limit: usize, timeout: Duration, what: &str) -> Res
         .timeout(timeout)
         .build()
         .map_err(|e| Error::internal(e.to_string()))?;
-    let mut response = client.get(parsed).send().await.map_err(|e| failed(&e))?;
+    let mut response = client
+        .get(parsed)
+        .send()
+        .await
+        .map_err(|e| failed(&e.without_url()))?;
     if !response.status().is_success() {
         return Err(failed(&format!("HTTP {}", response.status())));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| failed(&e))? {
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| failed(&e.without_url()))?
+    {
         body.extend_from_slice(&chunk);
         if body.len() > limit {
             return Err(Error::invalid_param(format!(
@@ -172,7 +192,8 @@ async fn download(url: &str, limit: usize, timeout: Duration, what: &str) -> Res
 }
 
 /// The files of a zip archive, the top-level folder of every entry dropped (GitHub's archives
-/// put everything under `<repository>-<ref>/`), placed under the extension's directory. Links,
+/// put everything under `<repository>-<ref>/`; a file at the top stays as it is, as upstream),
+/// placed under the extension's directory. Links,
 /// unsafe paths and archives beyond the limits are refused.
 fn unpack(archive: &[u8], dir: &str) -> Result<Vec<NewExtensionFile>> {
     let bad = |e: &dyn std::fmt::Display| {
@@ -204,9 +225,11 @@ fn unpack(archive: &[u8], dir: &str) -> Result<Vec<NewExtensionFile>> {
             )));
         };
         let safe = safe.to_string_lossy().replace('\\', "/");
+        // As upstream: the first folder of a path is dropped; a file at the top stays as it is.
         let rest = match safe.split_once('/') {
             Some((_, rest)) if !rest.is_empty() => rest.to_string(),
-            _ => continue,
+            Some(_) => continue,
+            None => safe.clone(),
         };
         let mode = entry.unix_mode().unwrap_or(0o644) & 0o777;
         let mut content = Vec::new();
@@ -288,7 +311,8 @@ impl App {
         let actual = sha256_hex(&archive);
         if actual != expected {
             return Err(Error::invalid_param(format!(
-                "The SHA-256 of the extension archive at {url} is {actual}, not the expected {expected}; nothing was imported"
+                "The SHA-256 of the extension archive at {} is {actual}, not the expected {expected}; nothing was imported",
+                shown(&url)
             )));
         }
         let dir = ext::directory_name(&name);
@@ -326,7 +350,7 @@ impl App {
             self.import_undo(&uuid).await;
             return Err(err);
         }
-        tracing::info!(extension = %name, manifest = %manifest_url, archive = %url, sha256 = %actual, "extension imported");
+        tracing::info!(extension = %name, manifest = %shown(manifest_url), archive = %shown(&url), sha256 = %actual, "extension imported");
         let e = self.extension_by_uuid(&uuid).await?;
         self.extension_view(&e, ExtensionViews::ALL).await
     }
@@ -410,5 +434,23 @@ impl App {
         if let Err(err) = undo.await {
             tracing::error!(extension = %e.name, error = %err.internal_message(), "could not undo a failed import; delete the extension by hand");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_shown_without_their_password() {
+        assert_eq!(
+            shown("https://bot:s3cret@git.example/x/m.yaml"),
+            "https://bot:****@git.example/x/m.yaml"
+        );
+        assert_eq!(
+            shown("http://h/m.yaml?ref=main"),
+            "http://h/m.yaml?ref=main"
+        );
+        assert_eq!(shown("not a url"), "not a url");
     }
 }
